@@ -1,0 +1,42 @@
+"""Command line: ``python -m rwkv_simple_gui tokenize|train|merge|chat|init-model ...``.
+
+Each sub-command lives in its own module, imported only when used, so ``tokenize`` never pays for
+importing torch and ``--help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> module exposing add_arguments(parser) and main(args) -> int
+COMMANDS = {
+    "tokenize": ("rwkv_simple_gui.data.cli", "jsonl/csv/parquet -> binidx, with length stats and the factor table"),
+    "init-model": ("rwkv_simple_gui.model.cli", "create a fresh random RWKV-7/RWKV-6 model"),
+    "train": ("rwkv_simple_gui.train.cli", "fine-tune (lora, pissa, bone, bat, state_tuning, lisa, full)"),
+    "merge": ("rwkv_simple_gui.merge", "fold a training checkpoint into the base model"),
+    "chat": ("rwkv_simple_gui.chat.cli", "talk to a model through the rwkv package"),
+}
+
+
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m rwkv_simple_gui", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name == chosen:
+            importlib.import_module(module).add_arguments(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
+    module = importlib.import_module(COMMANDS[args.command][0])
+    return int(module.main(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
