@@ -16,6 +16,9 @@ PROJECT_ROOT = Path(os.environ.get("RWKV_SIMPLE_GUI_HOME") or Path(__file__).res
 
 FOLDERS = ("data", "model", "output", "merge")
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 def folder(name: str) -> Path:
     """One of the project folders (data, model, output, merge, presets), created on demand."""
@@ -61,6 +64,7 @@ def atomic_output(dest: str | os.PathLike) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; the result should be an ordinary file
     try:
         yield tmp_path
         os.replace(tmp_path, dest)

@@ -1,0 +1,674 @@
+"""Dataset files: detect the format, stream records, normalise them to the seed's text, validate.
+
+Every supported record becomes the seed's training text: turns joined by a blank line, each turn
+prefixed by its role (``System: ...\\n\\nUser: ...\\n\\nAssistant: ...``), the layout the ``qa`` mask and
+RWKV chat front-ends expect.
+
+Containers: ``.jsonl`` (one object per line), ``.json`` (an array of objects; a ``.json`` file that
+holds one object per line is read as jsonl), ``.csv``/``.tsv`` (header row), ``.parquet`` (streamed by
+row group). Schemas, detected from the first object:
+
+- ``text``      ``{"text": "User: ...\\n\\nAssistant: ..."}`` (the seed's format, used as is)
+- ``messages``  ``{"messages": [{"role": "user", "content": "..."}, ...]}`` (OpenAI)
+- ``sharegpt``  ``{"conversations": [{"from": "human", "value": "..."}, ...]}``
+- ``alpaca``    ``{"instruction": ..., "input": ..., "output": ...}`` (+ optional ``system``, ``history``)
+
+A bad record never stops reading: :func:`read_records` yields a :class:`BadRecord` with its 1-based
+line (record number for .json, row line for .csv, row number for .parquet) and the reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+try:
+    import orjson
+
+    json_loads = orjson.loads
+    HAVE_ORJSON = True
+except ImportError:  # orjson is only a speed-up
+    json_loads = json.loads
+    HAVE_ORJSON = False
+
+from .. import paths
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+ROLES = ("System", "User", "Assistant")
+
+BOM = b"\xef\xbb\xbf"
+BLOCK_BYTES = 4 << 20
+
+# Role names of the chat formats, mapped to the seed's roles.
+_MESSAGE_ROLES = {"system": "System", "developer": "System", "user": "User", "assistant": "Assistant"}
+_SHAREGPT_ROLES = {
+    "system": "System",
+    "human": "User",
+    "user": "User",
+    "gpt": "Assistant",
+    "assistant": "Assistant",
+    "chatgpt": "Assistant",
+    "bing": "Assistant",
+    "bard": "Assistant",
+    "model": "Assistant",
+}
+_ROLE_PREFIX = re.compile(r"(System|User|Assistant):[ \t]?")
+_BLANK_LINES = re.compile(r"\n(?:[ \t\r\f\v]*\n)+")
+
+SKIP_BAD_FIX = "fix or delete that record, or turn on skip-bad (--skip-bad) to skip such records and count them"
+
+
+@dataclass(frozen=True)
+class DatasetFormat:
+    """How a file is stored (``container``) and which record layout it uses (``schema``)."""
+
+    container: str
+    schema: str
+
+    @property
+    def unit(self) -> str:
+        """What a record's number counts in this container: line, record or row."""
+        return {"jsonl": "line", "csv": "line", "json": "record", "parquet": "row"}[self.container]
+
+    def __str__(self) -> str:
+        return f"{self.schema} ({self.container})"
+
+
+@dataclass(frozen=True)
+class Record:
+    """A valid record: its 1-based line (or record/row number), seed-format text and (role, text) turns.
+
+    ``role`` is "System", "User", "Assistant", or "" for text before the first role prefix.
+    """
+
+    line: int
+    text: str
+    turns: list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class BadRecord:
+    """A record that cannot be used, with its 1-based line (or record/row number) and why."""
+
+    line: int
+    reason: str
+
+
+@dataclass
+class DatasetReport:
+    """What :func:`inspect` found in a file."""
+
+    path: Path
+    format: DatasetFormat
+    records: int = 0
+    chars: int = 0
+    turns: int = 0
+    role_turns: dict[str, int] = field(default_factory=lambda: {r: 0 for r in ("", *ROLES)})
+    bad: list[BadRecord] = field(default_factory=list)
+    bad_count: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.bad_count == 0 and self.records > 0
+
+
+class DatasetError(ValueError):
+    """A dataset problem, with the file, the line (or None for the whole file), the reason and the fix."""
+
+    def __init__(self, path: str | os.PathLike, line: int | None, reason: str, fix: str = "", unit: str = "line"):
+        self.path = Path(path)
+        self.line = line
+        self.reason = reason
+        self.fix = fix
+        self.unit = unit
+        where = paths.display(self.path) + (f", {unit} {line}" if line is not None else "")
+        super().__init__(f"{where}: {reason}" + (f". {fix[0].upper()}{fix[1:]}" if fix else ""))
+
+
+class RecordError(Exception):
+    """Internal: a record is unusable, for the given reason."""
+
+
+# --- turn text -----------------------------------------------------------------------------------
+
+
+def clean_turn(content: str) -> str:
+    """One turn's text as the seed writes it: no CRLF, no blank line inside (a blank line ends a turn)."""
+    content = content.replace("\r\n", "\n").strip()
+    return _BLANK_LINES.sub("\n", content)
+
+
+def join_turns(turns: list[tuple[str, str]]) -> str:
+    return "\n\n".join(f"{role}: {text}" if role else text for role, text in turns)
+
+
+def split_turns(text: str) -> list[tuple[str, str]]:
+    """Turns of a seed-format text: a paragraph starting with ``Role:`` opens a turn, others continue it."""
+    turns: list[list[str]] = []
+    for paragraph in text.split("\n\n"):
+        m = _ROLE_PREFIX.match(paragraph.lstrip("\n"))  # "\n\n\nUser:" still opens a turn
+        if m:
+            turns.append([m.group(1), paragraph.lstrip("\n")[m.end() :]])
+        elif turns:
+            turns[-1][1] += "\n\n" + paragraph
+        else:
+            turns.append(["", paragraph])
+    return [(role, body) for role, body in turns]
+
+
+# --- schema normalisers: parsed object -> seed text ------------------------------------------------
+
+
+def _require_str(obj: dict, key: str, where: str = "") -> str:
+    """``obj[key]`` as a non-empty (not only whitespace) string, or ``RecordError`` saying what is wrong."""
+    if key not in obj:
+        raise RecordError(f'missing field "{key}"{where}')
+    value = obj[key]
+    if not isinstance(value, str):
+        raise RecordError(f'field "{key}"{where} is {type(value).__name__}, not a string')
+    if not value or value.isspace():
+        raise RecordError(f'field "{key}"{where} is empty')
+    return value
+
+
+def _require_list(obj: dict, key: str) -> list:
+    if key not in obj:
+        raise RecordError(f'missing field "{key}"')
+    value = obj[key]
+    if isinstance(value, str):  # csv cells hold nested data as JSON text
+        if not value.strip():
+            raise RecordError(f'field "{key}" is empty')
+        try:
+            value = json_loads(value)
+        except ValueError as e:
+            raise RecordError(f'field "{key}" is text but not valid JSON: {e}') from None
+    if not isinstance(value, list):
+        raise RecordError(f'field "{key}" is {type(value).__name__}, not a list')
+    if not value:
+        raise RecordError(f'field "{key}" is an empty list')
+    return value
+
+
+def _message_content(msg: dict, where: str) -> str:
+    content = msg.get("content")
+    if isinstance(content, list):  # OpenAI content parts: keep the text parts
+        texts = []
+        for part in content:
+            if not (isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)):
+                raise RecordError(f"content{where} has a non-text part (only text can be trained on)")
+            texts.append(part["text"])
+        content = "".join(texts)
+        if not content.strip():
+            raise RecordError(f'field "content"{where} is empty')
+        return content
+    return _require_str(msg, "content", where)
+
+
+def _normalise_text(obj: Any) -> tuple[str, list[tuple[str, str]]]:
+    text = _require_str(_require_object(obj), "text")
+    return text, split_turns(text)
+
+
+def _normalise_messages(obj: Any) -> tuple[str, list[tuple[str, str]]]:
+    turns = []
+    for i, msg in enumerate(_require_list(_require_object(obj), "messages"), 1):
+        where = f" of message {i}"
+        if not isinstance(msg, dict):
+            raise RecordError(f"message {i} is {type(msg).__name__}, not an object")
+        role = _require_str(msg, "role", where)
+        if role not in _MESSAGE_ROLES:
+            raise RecordError(f'message {i} has role "{role}"; expected one of {", ".join(_MESSAGE_ROLES)}')
+        turns.append((_MESSAGE_ROLES[role], clean_turn(_message_content(msg, where))))
+    return join_turns(turns), turns
+
+
+def _normalise_sharegpt(obj: Any) -> tuple[str, list[tuple[str, str]]]:
+    turns = []
+    for i, msg in enumerate(_require_list(_require_object(obj), "conversations"), 1):
+        where = f" of turn {i}"
+        if not isinstance(msg, dict):
+            raise RecordError(f"turn {i} is {type(msg).__name__}, not an object")
+        who = _require_str(msg, "from", where)
+        if who not in _SHAREGPT_ROLES:
+            raise RecordError(f'turn {i} is from "{who}"; expected one of {", ".join(_SHAREGPT_ROLES)}')
+        turns.append((_SHAREGPT_ROLES[who], clean_turn(_require_str(msg, "value", where))))
+    return join_turns(turns), turns
+
+
+def _normalise_alpaca(obj: Any) -> tuple[str, list[tuple[str, str]]]:
+    obj = _require_object(obj)
+    turns = []
+    if obj.get("system"):
+        turns.append(("System", clean_turn(_require_str(obj, "system"))))
+    history = obj.get("history") or []
+    if not isinstance(history, list):
+        raise RecordError(f'field "history" is {type(history).__name__}, not a list of [question, answer] pairs')
+    for i, pair in enumerate(history, 1):
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) and x.strip() for x in pair)):
+            raise RecordError(f'item {i} of "history" is not a [question, answer] pair of non-empty strings')
+        turns += [("User", clean_turn(pair[0])), ("Assistant", clean_turn(pair[1]))]
+    question = clean_turn(_require_str(obj, "instruction"))
+    extra = obj.get("input")
+    if extra is not None and not isinstance(extra, str):
+        raise RecordError(f'field "input" is {type(extra).__name__}, not a string')
+    if extra and extra.strip():
+        question += "\n" + clean_turn(extra)
+    turns += [("User", question), ("Assistant", clean_turn(_require_str(obj, "output")))]
+    return join_turns(turns), turns
+
+
+def _require_object(obj: Any) -> dict:
+    if not isinstance(obj, dict):
+        raise RecordError(f"the record is a JSON {type(obj).__name__}, not an object")
+    return obj
+
+
+NORMALISERS: dict[str, Callable[[Any], tuple[str, list[tuple[str, str]]]]] = {
+    "text": _normalise_text,
+    "messages": _normalise_messages,
+    "sharegpt": _normalise_sharegpt,
+    "alpaca": _normalise_alpaca,
+}
+
+
+def schema_of(obj: Any) -> str | None:
+    """The schema an object's keys say it has, or None."""
+    if not isinstance(obj, dict):
+        return None
+    if "text" in obj:
+        return "text"
+    if "messages" in obj:
+        return "messages"
+    if "conversations" in obj:
+        return "sharegpt"
+    if "instruction" in obj and "output" in obj:
+        return "alpaca"
+    return None
+
+
+def normalise(obj: Any, schema: str, *, require_assistant: bool = False) -> tuple[str, list[tuple[str, str]]]:
+    """(text, turns) of one parsed record; raises ``RecordError`` with the reason when it is unusable."""
+    text, turns = NORMALISERS[schema](obj)
+    if require_assistant and not any(role == "Assistant" for role, _ in turns):
+        raise RecordError(
+            'no "Assistant:" turn (the qa mask trains only on Assistant turns, so this record teaches nothing)'
+        )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:  # a lone surrogate from a \\ud800-style escape
+        raise RecordError(
+            f"character {e.start} is a lone UTF-16 surrogate ({text[e.start]!r}) that UTF-8 cannot encode"
+        ) from None
+    return text, turns
+
+
+# --- jsonl lines -----------------------------------------------------------------------------------
+
+
+def diagnose_json(raw: bytes, error: Exception, file_offset: int, what: str = "line") -> str:
+    """Why JSON bytes did not parse, in the most useful terms: BOM, bad UTF-8 (with offsets), JSON."""
+    if raw.startswith(BOM):
+        return f"the {what} starts with a UTF-8 byte order mark (BOM); save the file as UTF-8 without BOM"
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "the file is UTF-16 (it starts with a UTF-16 byte order mark); save it as UTF-8"
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        at = (
+            f"byte {e.start} of the line (byte {file_offset + e.start} of the file)"
+            if what == "line"
+            else f"byte {e.start}"
+        )
+        return f"invalid UTF-8 at {at}: {raw[e.start:e.start + 4]!r}; re-save the file as UTF-8"
+    return f"invalid JSON: {error}"
+
+
+def iter_line_blocks(f, start: int, end: int, block_bytes: int = BLOCK_BYTES) -> Iterator[tuple[int, bytes]]:
+    """Blocks of whole lines from byte ``start`` to ``end`` of a binary file, with each block's offset."""
+    f.seek(start)
+    offset = start
+    carry = b""
+    remaining = end - start
+    while remaining > 0:
+        chunk = f.read(min(block_bytes, remaining))
+        if not chunk:
+            break
+        remaining -= len(chunk)
+        chunk = carry + chunk
+        cut = chunk.rfind(b"\n") + 1 if remaining > 0 else len(chunk)
+        carry = chunk[cut:]
+        if cut:
+            yield offset, chunk[:cut]
+            offset += cut
+    if carry:
+        yield offset, carry
+
+
+class _Source:
+    """Base of the per-container readers: iterating yields (number, parsed object or BadRecord);
+    ``done`` of ``total`` (bytes, or records) tells the progress."""
+
+    unit = "line"
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.done = 0
+        self.total = 0
+
+
+class _JsonlSource(_Source):
+    def __iter__(self):
+        self.total = self.path.stat().st_size
+        line = 0
+        with open(self.path, "rb") as f:
+            for offset, block in iter_line_blocks(f, 0, self.total):
+                raws = block.split(b"\n")
+                if block.endswith(b"\n"):
+                    raws.pop()
+                start = offset
+                for raw in raws:
+                    line += 1
+                    if raw and not raw.isspace():  # the seed skips blank lines
+                        try:
+                            yield line, json_loads(raw)
+                        except ValueError as e:
+                            yield line, BadRecord(line, diagnose_json(raw, e, start))
+                    start += len(raw) + 1
+                self.done = offset + len(block)
+
+
+class _JsonArraySource(_Source):
+    unit = "record"
+
+    def __iter__(self):
+        raw = self.path.read_bytes()
+        self.total = len(raw)
+        if raw.startswith(BOM):
+            raise DatasetError(
+                self.path, None, "the file starts with a UTF-8 byte order mark (BOM)", "save it as UTF-8 without BOM"
+            )
+        try:
+            data = json_loads(raw)
+        except ValueError as e:
+            raise DatasetError(
+                self.path,
+                None,
+                diagnose_json(raw, e, 0, "file"),
+                "fix the JSON, or save it as jsonl (one object per line) to see every bad record",
+            ) from None
+        if not isinstance(data, list):
+            raise DatasetError(
+                self.path,
+                None,
+                f"a .json dataset must be an array of records, this is a JSON {type(data).__name__}",
+                "wrap the records in [...] or save them as jsonl",
+            )
+        self.total = len(data)
+        for i, obj in enumerate(data, 1):
+            self.done = i
+            yield i, obj
+
+
+class _CsvSource(_Source):
+    def __iter__(self):
+        self.total = self.path.stat().st_size
+        delimiter = "\t" if self.path.suffix.lower() == ".tsv" else ","
+        with open(self.path, "rb") as raw_file:
+            # utf-8-sig: Excel writes a BOM in every UTF-8 csv; bad bytes surface as surrogates, per field.
+            text = io.TextIOWrapper(raw_file, encoding="utf-8-sig", errors="surrogateescape", newline="")
+            reader = csv.DictReader(text, delimiter=delimiter)
+            if reader.fieldnames is None:
+                return
+            prev_end = reader.line_num
+            for row in reader:
+                line = prev_end + 1
+                prev_end = reader.line_num
+                self.done = raw_file.tell()
+                bad = _csv_bad_utf8(row)
+                if bad:
+                    yield line, BadRecord(line, bad)
+                elif None in row:
+                    yield line, BadRecord(
+                        line,
+                        f"the row has {len(reader.fieldnames) + len(row[None])} fields but the header has {len(reader.fieldnames)}",
+                    )
+                else:
+                    yield line, row
+
+
+def _csv_bad_utf8(row: dict) -> str | None:
+    for key, value in row.items():
+        for v in value if isinstance(value, list) else [value]:
+            if isinstance(v, str):
+                try:
+                    v.encode("utf-8")
+                except UnicodeEncodeError as e:
+                    offset = len(v[: e.start].encode("utf-8", "surrogateescape"))
+                    return f'invalid UTF-8 in column "{key}" at byte {offset} of the field; re-save the file as UTF-8'
+    return None
+
+
+class _ParquetSource(_Source):
+    unit = "row"
+
+    def __iter__(self):
+        import pyarrow.parquet as pq
+
+        try:
+            pf = pq.ParquetFile(self.path)
+        except Exception as e:  # pyarrow raises several types for a damaged file
+            raise DatasetError(
+                self.path, None, f"not a readable parquet file ({e})", "re-export it with pandas.DataFrame.to_parquet"
+            ) from None
+        self.total = pf.metadata.num_rows
+        row = 0
+        for batch in pf.iter_batches(batch_size=4096):  # one row group slice at a time, never the whole table
+            for obj in batch.to_pylist():
+                row += 1
+                yield row, obj
+            self.done = row
+
+
+_SOURCES = {"jsonl": _JsonlSource, "json": _JsonArraySource, "csv": _CsvSource, "parquet": _ParquetSource}
+
+
+def record_source(path: Path, container: str) -> _Source:
+    """The raw reader of a container: iterate it for (number, parsed object or BadRecord)."""
+    return _SOURCES[container](path)
+
+
+def container_of(path: str | os.PathLike) -> str:
+    """jsonl, json, csv or parquet, from the suffix (and the first byte for .json / unknown suffixes)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson", ".jsonlines"):
+        return "jsonl"
+    if suffix in (".csv", ".tsv"):
+        return "csv"
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    if not path.is_file():
+        raise DatasetError(path, None, "file not found", "pick a file in data/ or type its full path")
+    with open(path, "rb") as f:
+        head = f.read(4096).removeprefix(BOM).lstrip()
+    if head.startswith(b"["):
+        return "json"
+    if head.startswith(b"{") or (suffix == ".json" and not head):
+        return "jsonl"
+    raise DatasetError(
+        path, None, f'unsupported file type "{suffix or path.name}"', "use .jsonl, .json, .csv or .parquet"
+    )
+
+
+def detect_format(path: str | os.PathLike) -> DatasetFormat:
+    """The container and the schema of a dataset file (schema from its first readable object)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(path, None, "file not found", "pick a file in data/ or type its full path")
+    container = container_of(path)
+    source = record_source(path, container)
+    first_keys = first_bad = None
+    for n, (line, obj) in enumerate(source):
+        if n >= 1000:
+            break
+        if isinstance(obj, BadRecord):
+            first_bad = first_bad or obj
+            continue
+        schema = schema_of(obj)
+        if schema:
+            return DatasetFormat(container, schema)
+        if first_keys is None:
+            first_keys = (line, sorted(obj) if isinstance(obj, dict) else type(obj).__name__)
+    if first_keys is None:
+        reason = "no readable record in the file" + (
+            f" ({source.unit} {first_bad.line}: {first_bad.reason})" if first_bad else ""
+        )
+        raise DatasetError(
+            path, None, reason, 'records look like {"text": "User: ...\\n\\nAssistant: ..."}', source.unit
+        )
+    line, keys = first_keys
+    raise DatasetError(
+        path,
+        line,
+        f"no known fields (found {keys})",
+        'records need "text", "messages" (role/content), "conversations" (from/value) or "instruction"+"output"',
+        source.unit,
+    )
+
+
+def read_records(
+    path: str | os.PathLike,
+    *,
+    require_assistant: bool = False,
+    format: DatasetFormat | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> Iterator[Record | BadRecord]:
+    """Stream every record of a file as a :class:`Record` or, when unusable, a :class:`BadRecord`.
+
+    ``progress(done, total, "reading")`` is called now and then (bytes, or records for .json/.parquet).
+    """
+    path = Path(path)
+    fmt = format or detect_format(path)
+    source = record_source(path, fmt.container)
+    for n, (line, obj) in enumerate(source, 1):
+        if progress and n % 2000 == 0:
+            progress(source.done, source.total, "reading")
+        if isinstance(obj, BadRecord):
+            yield obj
+            continue
+        try:
+            text, turns = normalise(obj, fmt.schema, require_assistant=require_assistant)
+        except RecordError as e:
+            yield BadRecord(line, str(e))
+        else:
+            yield Record(line, text, turns)
+    if progress:
+        progress(source.total, source.total, "reading")
+
+
+def inspect(
+    path: str | os.PathLike,
+    *,
+    require_assistant: bool = False,
+    max_bad: int = 1000,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> DatasetReport:
+    """Read a whole file: format, counts (records, characters, turns by role) and every bad record.
+
+    ``bad`` keeps the first ``max_bad`` bad records; ``bad_count`` counts all of them.
+    """
+    path = Path(path)
+    fmt = detect_format(path)
+    report = DatasetReport(path=path, format=fmt)
+    for rec in read_records(path, require_assistant=require_assistant, format=fmt, progress=progress):
+        if isinstance(rec, BadRecord):
+            report.bad_count += 1
+            if len(report.bad) < max_bad:
+                report.bad.append(rec)
+            continue
+        report.records += 1
+        report.chars += len(rec.text)
+        report.turns += len(rec.turns)
+        for role, _ in rec.turns:
+            report.role_turns[role] += 1
+    return report
+
+
+def count_records(path: str | os.PathLike, format: DatasetFormat | None = None) -> int:
+    """How many records (good or bad) a file holds; fast for jsonl (non-blank lines) and parquet."""
+    path = Path(path)
+    fmt = format or detect_format(path)
+    if fmt.container == "jsonl":
+        n = 0
+        with open(path, "rb") as f:
+            for _, block in iter_line_blocks(f, 0, path.stat().st_size):
+                n += sum(1 for raw in block.split(b"\n") if raw and not raw.isspace())
+        return n
+    if fmt.container == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    return sum(1 for _ in record_source(path, fmt.container))
+
+
+def preview(
+    path: str | os.PathLike, page: int = 1, page_size: int = 20, *, require_assistant: bool = False
+) -> tuple[pd.DataFrame, int]:
+    """One page of records as a table with one row per turn: (line, turn, role, text); and the page count.
+
+    Bad records appear in place, role "(bad)" and the reason as text, so the table shows what
+    validation found. ``page`` is 1-based and clamped to the available pages.
+    """
+    import pandas as pd
+
+    fmt = detect_format(path)
+    total_pages = max(1, math.ceil(count_records(path, fmt) / page_size))
+    page = min(max(1, int(page)), total_pages)
+    first, last = (page - 1) * page_size, page * page_size
+    rows = []
+    for i, rec in enumerate(read_records(path, require_assistant=require_assistant, format=fmt)):
+        if i >= last:
+            break
+        if i < first:
+            continue
+        if isinstance(rec, BadRecord):
+            rows.append((rec.line, 0, "(bad)", rec.reason))
+        else:
+            rows += [(rec.line, t, role or "(text)", text) for t, (role, text) in enumerate(rec.turns, 1)]
+    return pd.DataFrame(rows, columns=["line", "turn", "role", "text"]), total_pages
+
+
+def export_text_jsonl(
+    src: str | os.PathLike,
+    dest: str | os.PathLike,
+    *,
+    skip_bad: bool = False,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> int:
+    """Write the normalised records as seed-format jsonl (``{"text": ...}`` per line); returns the count.
+
+    The file appears only when complete. A bad record raises :class:`DatasetError` unless ``skip_bad``.
+    """
+    src = Path(src)
+    fmt = detect_format(src)
+    count = 0
+    with paths.atomic_output(dest) as tmp, open(tmp, "wb") as out:
+        for rec in read_records(src, format=fmt, progress=progress):
+            if isinstance(rec, BadRecord):
+                if skip_bad:
+                    continue
+                raise DatasetError(src, rec.line, rec.reason, SKIP_BAD_FIX, fmt.unit)
+            out.write(json.dumps({"text": rec.text}, ensure_ascii=False).encode("utf-8") + b"\n")
+            count += 1
+        if count == 0:
+            raise DatasetError(src, None, "no usable record to export", "add records or fix the bad ones", fmt.unit)
+    return count

@@ -1,0 +1,575 @@
+"""Dataset file -> binidx, as make_tokenize.py does it, as fast as the machine allows.
+
+Semantics of the seed's ``make_tokenize.py``: every record is tokenized with the World vocabulary,
+token 0 (end of document) is appended unless ``eof=False``, documents longer than ``max_tokens``
+(EOF included) are dropped, and the file is written ``copies`` times, each copy in its own shuffled
+order (seeded here, so runs are reproducible).
+
+How it is fast:
+
+1. A jsonl file is cut into byte ranges at line boundaries; worker processes parse (orjson) and
+   tokenize (Rust trie, whole batches per call) their ranges in parallel and spill the tokens of each
+   document, in file order, to a temporary file. Only per-document lengths travel back. A small file
+   is done in this process, where starting workers would cost more than they save.
+2. Each document is tokenized once; the copies are shuffled gathers from the spill (a few million
+   tokens at a time), so memory stays flat however large the file is.
+3. ``.bin``, ``.idx`` and ``.meta.json`` are written under temporary names and renamed together at
+   the end; a failed run leaves none of them, and no spill behind.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import multiprocessing as mp
+import os
+import shutil
+import tempfile
+import threading
+import time
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from .. import paths
+from . import formats
+from .binidx import BinIdxWriter, split_prefix
+from .formats import SKIP_BAD_FIX, BadRecord, DatasetError, DatasetFormat
+from .stats import align16, factor_table, next_pow2
+from .tokenizer import TokenIdOverflow, TokenizerError, get_tokenizer
+
+Progress = Callable[[int, int, str], None]
+
+BATCH_CHARS = 1 << 20  # texts per tokenizer call: large enough that the call overhead vanishes
+GATHER_TOKENS = 1 << 20  # tokens per shuffled gather when writing the copies (bounds the index arrays)
+GATHER_BY_SLICE = 64  # mean document length (tokens) above which a per-document copy beats fancy indexing
+SMALL_FILE = 4 << 20  # below this a single process is faster than starting workers
+RANGE_BYTES = 2 << 20  # smallest byte range handed to a worker
+RANGES_PER_WORKER = 4  # several ranges per worker even out a busy core
+MAX_BAD_KEPT = 100
+
+
+class TokenizeError(ValueError):
+    """A run that cannot start or finish for a reason other than the data: options, tokenizer, output."""
+
+
+@dataclass
+class TokenizeResult:
+    """What a run produced. ``lengths`` are the token counts of every valid source document (EOF
+    included when ``eof``), in file order, before the ``max_tokens`` filter: the UI's histogram."""
+
+    prefix: Path
+    tokens: int
+    items: int
+    documents: int
+    dropped: int
+    skipped_bad: int
+    bad: list[BadRecord]
+    max_length: int
+    max_length_power_of_two: int
+    data_line_count: int
+    factors: list[dict]  # stats.factor_table rows: count, micro_bsz, epoch_steps
+    lengths: np.ndarray
+    format: DatasetFormat
+    tokenizer: dict
+    backend: str
+    eof: bool
+    copies: int
+    seed: int
+    max_tokens: int
+    workers: int
+    seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tokens": self.tokens,
+            "items": self.items,
+            "dropped": self.dropped,
+            "max_length": self.max_length,
+            "max_length_power_of_two": self.max_length_power_of_two,
+            "data_line_count": self.data_line_count,
+            "factors": self.factors,
+            "documents": self.documents,
+            "skipped_bad": self.skipped_bad,
+            "bad": [{"line": b.line, "reason": b.reason} for b in self.bad],
+            "prefix": str(self.prefix),
+            "format": {"container": self.format.container, "schema": self.format.schema},
+            "tokenizer": self.tokenizer,
+            "backend": self.backend,
+            "eof": self.eof,
+            "copies": self.copies,
+            "seed": self.seed,
+            "max_tokens": self.max_tokens,
+            "workers": self.workers,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+# --- phase 1: records -> spilled tokens + per-document lengths ------------------------------------
+
+
+@dataclass
+class _Job:
+    """One byte range of a jsonl file (or a whole file of another container) for one process."""
+
+    index: int
+    path: str
+    start: int
+    end: int
+    spill: str
+    format: DatasetFormat
+    tokenizer: str
+    backend: str
+    eof: bool
+    skip_bad: bool
+
+
+@dataclass
+class _Part:
+    """What a job found: document lengths, bad records (numbered within the job) and how far it got."""
+
+    index: int
+    lines: int = 0
+    lengths: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    bad: list[BadRecord] = field(default_factory=list)
+    bad_count: int = 0
+    fatal: BadRecord | None = None  # the record that stopped the job
+
+
+class _Spiller:
+    """Collects texts, tokenizes them a batch at a time and appends the tokens to the spill file.
+
+    ``texts``/``lines`` are appended to directly by the hot loop (and cleared in place by ``flush``).
+    """
+
+    def __init__(self, job: _Job, part: _Part, out):
+        self.tok = get_tokenizer(job.tokenizer, backend=job.backend)
+        self.job, self.part, self.out = job, part, out
+        self.texts: list[str] = []
+        self.lines: list[int] = []
+        self.chars = 0
+        self.lengths: list[np.ndarray] = []
+
+    def add(self, line: int, text: str) -> bool:
+        """Queue a text; False when the job must stop (a token id that uint16 cannot hold)."""
+        self.texts.append(text)
+        self.lines.append(line)
+        self.chars += len(text)
+        return self.chars < BATCH_CHARS or self.flush()
+
+    def bad(self, line: int, reason: str) -> bool:
+        """Record a bad record; False when the job must stop (skip_bad is off)."""
+        record = BadRecord(line, reason)
+        if not self.job.skip_bad:
+            self.part.fatal = record
+            return False
+        self.part.bad_count += 1
+        if len(self.part.bad) < MAX_BAD_KEPT:
+            self.part.bad.append(record)
+        return True
+
+    def flush(self) -> bool:
+        if not self.texts:
+            return True
+        try:
+            tokens, lengths = self.tok.encode_docs(self.texts, eof=self.job.eof)
+        except TokenIdOverflow as e:
+            self.part.fatal = BadRecord(self.lines[e.doc], str(e))
+            return False
+        tokens.tofile(self.out)
+        self.lengths.append(lengths)
+        self.texts.clear()
+        self.lines.clear()
+        self.chars = 0
+        return True
+
+    def finish(self) -> _Part:
+        if self.part.fatal is None:
+            self.flush()
+        self.part.lengths = np.concatenate(self.lengths) if self.lengths else np.zeros(0, np.int64)
+        return self.part
+
+
+def _tokenize_jsonl_range(job: _Job, on_bytes: Callable[[int], None], should_stop: Callable[[], bool]) -> _Part:
+    """The hot loop: millions of lines pass here, so per-line work is kept to a dict lookup and two appends."""
+    part = _Part(job.index)
+    loads, normalise, RecordError = formats.json_loads, formats.normalise, formats.RecordError
+    schema = job.format.schema
+    # Valid seed-format records skip the general normaliser; orjson has already rejected lone surrogates.
+    text_fast_path = schema == "text" and formats.HAVE_ORJSON
+    line = 0
+    with open(job.path, "rb") as f, open(job.spill, "wb") as out:
+        spill = _Spiller(job, part, out)
+        add_text, add_line = spill.texts.append, spill.lines.append
+        for offset, block in formats.iter_line_blocks(f, job.start, job.end):
+            if should_stop():  # an earlier range failed: this one's result will not be used
+                break
+            raws = block.split(b"\n")
+            if block.endswith(b"\n"):
+                raws.pop()
+            first = line + 1
+            starts = None  # file offset of each line, worked out on the block's first bad line
+            for line, raw in enumerate(raws, first):
+                try:
+                    obj = loads(raw)
+                except ValueError as e:
+                    if not raw.strip():  # the seed skips blank lines
+                        continue
+                    if starts is None:
+                        starts = list(itertools.accumulate((len(r) + 1 for r in raws), initial=offset))
+                    if not spill.bad(line, formats.diagnose_json(raw, e, starts[line - first])):
+                        return spill.finish()
+                    continue
+                if text_fast_path and type(obj) is dict:
+                    text = obj.get("text")
+                    if type(text) is str and text and not text.isspace():
+                        add_text(text)
+                        add_line(line)
+                        spill.chars += len(text)
+                        if spill.chars >= BATCH_CHARS and not spill.flush():
+                            return spill.finish()
+                        continue
+                try:
+                    text, _ = normalise(obj, schema)
+                except RecordError as e:
+                    if not spill.bad(line, str(e)):
+                        return spill.finish()
+                    continue
+                if not spill.add(line, text):
+                    return spill.finish()
+            on_bytes(len(block))
+        part.lines = line
+        return spill.finish()
+
+
+def _tokenize_records(job: _Job, on_bytes: Callable[[int], None]) -> _Part:
+    """A .json / .csv / .parquet file, read as a stream of records in this process."""
+    part = _Part(job.index)
+    source = formats.record_source(Path(job.path), job.format.container)
+    done = 0
+    with open(job.spill, "wb") as out:
+        spill = _Spiller(job, part, out)
+        for n, (line, obj) in enumerate(source, 1):
+            if isinstance(obj, BadRecord):
+                ok = spill.bad(line, obj.reason)
+            else:
+                try:
+                    text, _ = formats.normalise(obj, job.format.schema)
+                except formats.RecordError as e:
+                    ok = spill.bad(line, str(e))
+                else:
+                    ok = spill.add(line, text)
+            if not ok:
+                return spill.finish()
+            if n % 1000 == 0:
+                on_bytes(source.done - done)
+                done = source.done
+        return spill.finish()
+
+
+# Worker-process state, set by _init_worker: per-range progress and the earliest failed range.
+_progress_slots = None
+_first_failed = None
+
+
+def _init_worker(progress_slots, first_failed) -> None:
+    global _progress_slots, _first_failed
+    _progress_slots, _first_failed = progress_slots, first_failed
+
+
+def _run_job(job: _Job) -> _Part:
+    def on_bytes(n: int) -> None:
+        _progress_slots[job.index] += n
+
+    # A range after a failed one is wasted work; ranges before it must finish (they may fail earlier).
+    part = _tokenize_jsonl_range(job, on_bytes, lambda: _first_failed.value < job.index)
+    if part.fatal is not None:
+        with _first_failed.get_lock():
+            _first_failed.value = min(_first_failed.value, job.index)
+    return part
+
+
+def _mp_context():
+    """fork when safe (instant start, the loaded tokenizer is shared); forkserver/spawn in a threaded app."""
+    methods = mp.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return mp.get_context("fork")
+    return mp.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _split_ranges(path: Path, size: int, n: int) -> list[tuple[int, int]]:
+    """``n`` byte ranges of about equal size, each starting at the beginning of a line."""
+    cuts = [0]
+    with open(path, "rb") as f:
+        for i in range(1, n):
+            f.seek(max(cuts[-1], size * i // n))
+            f.readline()
+            if f.tell() >= size:
+                break
+            if f.tell() > cuts[-1]:
+                cuts.append(f.tell())
+    cuts.append(size)
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
+def _run_phase1(jobs: list[_Job], workers: int, size: int, progress: Progress | None) -> list[_Part]:
+    def report(done: int) -> None:
+        if progress:
+            progress(min(done, size), size, "tokenizing")
+
+    if workers == 1:  # one job: the whole file, in this process
+        done = 0
+
+        def on_bytes(n: int) -> None:
+            nonlocal done
+            done += n
+            report(done)
+
+        if jobs[0].format.container == "jsonl":
+            return [_tokenize_jsonl_range(jobs[0], on_bytes, lambda: False)]
+        return [_tokenize_records(jobs[0], on_bytes)]
+
+    ctx = _mp_context()
+    slots = ctx.Array("q", len(jobs), lock=False)
+    first_failed = ctx.Value("i", len(jobs))
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(slots, first_failed)) as pool:
+        futures = [pool.submit(_run_job, job) for job in jobs]
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, timeout=0.1, return_when=FIRST_EXCEPTION)
+            report(sum(slots))
+            for fut in finished:
+                if fut.exception() is not None:
+                    for other in pending:
+                        other.cancel()
+                    raise fut.exception()
+        return [f.result() for f in futures]
+
+
+# --- phase 2: spilled documents -> shuffled copies in a binidx ------------------------------------
+
+
+def _gather_chunks(order: np.ndarray, lengths: np.ndarray) -> Iterable[np.ndarray]:
+    """Consecutive slices of ``order`` holding about GATHER_TOKENS tokens each (at least one document)."""
+    ends = np.cumsum(lengths[order])
+    i = 0
+    while i < len(order):
+        base = ends[i - 1] if i else 0
+        j = max(i + 1, int(np.searchsorted(ends, base + GATHER_TOKENS, side="right")))
+        yield order[i:j]
+        i = j
+
+
+def _gather(spill: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """The spilled documents starting at ``starts`` with ``sizes`` tokens, back to back."""
+    out_ends = np.cumsum(sizes)
+    if out_ends[-1] >= GATHER_BY_SLICE * len(sizes):  # long documents: one slice copy each is cheapest
+        out = np.empty(int(out_ends[-1]), np.uint16)
+        for start, end, size in zip(starts.tolist(), out_ends.tolist(), sizes.tolist()):
+            out[end - size : end] = spill[start : start + size]
+        return out
+    # many short documents: one fancy-indexing pass (document start + position in the document)
+    index_type = np.int32 if spill.size < 2**31 else np.int64  # half the memory traffic when it fits
+    shift = (starts - (out_ends - sizes)).astype(index_type)
+    return spill[np.repeat(shift, sizes) + np.arange(int(out_ends[-1]), dtype=index_type)]
+
+
+def _write_copies(
+    writer: BinIdxWriter,
+    spill: np.ndarray,
+    lengths: np.ndarray,
+    kept: np.ndarray,
+    copies: int,
+    seed: int,
+    progress: Progress | None,
+) -> None:
+    starts = np.zeros(len(lengths), np.int64)
+    np.cumsum(lengths[:-1], out=starts[1:])
+    rng = np.random.default_rng(seed)
+    total, done = copies * len(kept), 0
+    for _ in range(copies):
+        order = kept[rng.permutation(len(kept))]
+        for docs in _gather_chunks(order, lengths):
+            writer.add_items(_gather(spill, starts[docs], lengths[docs]), lengths[docs])
+            done += len(docs)
+            if progress:
+                progress(done, total, "writing")
+
+
+def _concat_spills(parts_paths: list[Path]) -> Path:
+    """Append every spill to the first one; the result holds all documents in file order."""
+    first = parts_paths[0]
+    with open(first, "ab") as out:
+        for p in parts_paths[1:]:
+            with open(p, "rb") as src:
+                shutil.copyfileobj(src, out, 16 << 20)
+            p.unlink()
+    return first
+
+
+def _merge_parts(parts: list[_Part], src: Path, fmt: DatasetFormat) -> tuple[np.ndarray, int, list[BadRecord]]:
+    """Document lengths in file order, the skipped count and the first bad records, numbered in the
+    whole file; raises for the record that stopped a job (every range before it ran to its end)."""
+    line_base, skipped, bad = 0, 0, []
+    for part in parts:
+        if part.fatal is not None:
+            raise DatasetError(src, line_base + part.fatal.line, part.fatal.reason, SKIP_BAD_FIX, fmt.unit)
+        skipped += part.bad_count
+        bad += [BadRecord(line_base + b.line, b.reason) for b in part.bad]
+        line_base += part.lines
+    return np.concatenate([p.lengths for p in parts]), skipped, bad[:MAX_BAD_KEPT]
+
+
+def _kept_documents(lengths: np.ndarray, max_tokens: int, skipped: int, src: Path, fmt: DatasetFormat) -> np.ndarray:
+    """Indices of the documents that pass the max_tokens filter; an empty result is an error."""
+    if lengths.size == 0:
+        why = f"all {skipped} records are bad" if skipped else "the file has no records"
+        raise DatasetError(
+            src,
+            None,
+            f"no data to tokenize: {why}",
+            'add records such as {"text": "User: ...\\n\\nAssistant: ..."}',
+            fmt.unit,
+        )
+    kept = np.flatnonzero(lengths <= max_tokens) if max_tokens > 0 else np.arange(lengths.size)
+    if kept.size == 0:
+        raise DatasetError(
+            src,
+            None,
+            f"every document is longer than max_tokens={max_tokens} (the shortest has {int(lengths.min())} tokens, EOF included)",
+            "raise max_tokens (--max-tokens), or set 0 for no limit",
+            fmt.unit,
+        )
+    return kept
+
+
+def default_prefix(input_path: str | os.PathLike) -> Path:
+    """Where the seed puts the binidx: the project's data/ folder, named after the input file."""
+    return paths.folder("data") / Path(input_path).stem
+
+
+def tokenize_file(
+    input: str | os.PathLike,
+    out_prefix: str | os.PathLike | None = None,
+    *,
+    copies: int = 1,
+    max_tokens: int = 0,
+    eof: bool = True,
+    seed: int = 42,
+    tokenizer: str = "world",
+    skip_bad: bool = False,
+    workers: int | None = None,
+    backend: str = "auto",
+    progress: Progress | None = None,
+) -> TokenizeResult:
+    """Tokenize a dataset file into ``out_prefix.bin/.idx/.meta.json`` (default: data/<input stem>).
+
+    ``progress(done, total, stage)``: stage "tokenizing" counts input bytes, "writing" counts items.
+    Raises :class:`DatasetError` for a bad record (unless ``skip_bad``: then it is skipped and
+    counted), an empty dataset, or one the ``max_tokens`` filter empties; :class:`TokenizeError` for
+    bad options, a tokenizer that cannot be loaded, or an output that cannot be written.
+    """
+    began = time.perf_counter()
+    src = Path(input)
+    if copies < 1:
+        raise TokenizeError(f"copies must be at least 1, got {copies}")
+    if max_tokens < 0:
+        raise TokenizeError(f"max_tokens must be 0 (no limit) or a positive number of tokens, got {max_tokens}")
+    fmt = formats.detect_format(src)
+    prefix = split_prefix(out_prefix) if out_prefix is not None else default_prefix(src)
+    try:
+        tok = get_tokenizer(tokenizer, backend=backend)  # loaded once here: forked workers inherit it
+    except TokenizerError as e:
+        raise TokenizeError(str(e)) from e
+    size = src.stat().st_size
+    if fmt.container != "jsonl":
+        workers = 1
+    elif workers is None:
+        workers = 1 if size < SMALL_FILE else min(available_cpus(), math.ceil(size / RANGE_BYTES))
+    workers = max(1, workers)
+    n_ranges = 1 if workers == 1 else min(workers * RANGES_PER_WORKER, max(workers, size // RANGE_BYTES))
+    ranges = _split_ranges(src, size, n_ranges) if n_ranges > 1 else [(0, size)]
+    workers = min(workers, len(ranges))
+
+    try:
+        prefix.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".tokenize-", dir=prefix.parent) as tmp:
+            jobs = [
+                _Job(
+                    i,
+                    str(src),
+                    a,
+                    b,
+                    str(Path(tmp) / f"part-{i}.u16"),
+                    fmt,
+                    tok.identity["spec"],
+                    backend,
+                    eof,
+                    skip_bad,
+                )
+                for i, (a, b) in enumerate(ranges)
+            ]
+            parts = _run_phase1(jobs, workers, size, progress)
+            lengths, skipped, bad = _merge_parts(parts, src, fmt)
+            kept = _kept_documents(lengths, max_tokens, skipped, src, fmt)
+            max_size = int(lengths[kept].max())
+            items = copies * int(kept.size)
+            result = TokenizeResult(
+                prefix=prefix,
+                tokens=copies * int(lengths[kept].sum()),
+                items=items,
+                documents=int(lengths.size),
+                dropped=int(lengths.size - kept.size),
+                skipped_bad=skipped,
+                bad=bad,
+                max_length=align16(max_size),
+                max_length_power_of_two=next_pow2(max_size),
+                data_line_count=items,
+                factors=factor_table(items),
+                lengths=lengths,
+                format=fmt,
+                tokenizer=tok.identity,
+                backend=tok.backend,
+                eof=eof,
+                copies=copies,
+                seed=seed,
+                max_tokens=max_tokens,
+                workers=workers,
+                seconds=0.0,
+            )
+            meta = {
+                "format": "rwkv-simple-gui binidx",
+                "version": 1,
+                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "source": paths.display(src),
+                "dtype": "uint16",
+                "eof_token": 0 if eof else None,
+                **{k: v for k, v in result.to_json().items() if k not in ("factors", "bad", "prefix", "seconds")},
+            }
+            spill_path = _concat_spills([Path(j.spill) for j in jobs])
+            # a plain ndarray view of the map: slicing a np.memmap costs a Python-level hook per slice
+            spill = (
+                np.memmap(spill_path, np.uint16, mode="r").view(np.ndarray)
+                if spill_path.stat().st_size
+                else np.zeros(0, np.uint16)
+            )
+            with BinIdxWriter(prefix, meta=meta) as writer:
+                _write_copies(writer, spill, lengths, kept, copies, seed, progress)
+            del spill
+    except OSError as e:
+        raise TokenizeError(
+            f"cannot write {paths.display(prefix)}.bin/.idx: {e.strerror or e}; check the folder and free disk space"
+        ) from e
+    result.seconds = time.perf_counter() - began
+    return result

@@ -1,0 +1,244 @@
+"""Tokenizers: the RWKV World vocabulary (fast Rust trie, pure-Python fallback) and HF ``tokenizer.json``.
+
+The World tokenizer (``rwkv_vocab_v20230424``) is a greedy longest match over UTF-8 bytes. Its ids must
+equal the ``rwkv`` package's ``TRIE_TOKENIZER`` on every input; the Rust packages ``rwkv-tokenizer``
+(0.5.2) and ``pyrwkv-tokenizer`` (0.9.1) do, 10-20x faster, so one of them is used when installed and
+``.backend`` says which. Decoding never goes through the Rust packages (they panic on partial UTF-8
+and decode id 0 differently); it joins the token bytes from the vocabulary file instead, so it gives
+the same text whatever the backend.
+
+An HF ``tokenizers`` JSON file (the 20B tokenizer of RWKV-4 Pile models, or a custom vocabulary) is
+used through the ``tokenizers`` package. The World trie cannot be written as a ``tokenizer.json``.
+
+``identity`` describes the vocabulary (not the backend); it is stored next to a binidx so training and
+chat use the same one (:func:`get_tokenizer` accepts ``identity["spec"]``).
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+import importlib
+import importlib.metadata
+import importlib.util
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+WORLD_NAME = "rwkv_vocab_v20230424"
+WORLD_VOCAB_SIZE = 65536  # ids 1..65529 are tokens, 0 is end-of-text; RWKV World models have 65536 rows
+END_OF_TEXT = 0
+_NUL_ID = 1  # the token of b"\x00"; no other token contains that byte
+_REPLACEMENT = "\ufffd".encode()
+
+RUST_PACKAGES = ("rwkv_tokenizer", "pyrwkv_tokenizer")  # both identical to TRIE_TOKENIZER; the first is faster
+
+
+class TokenizerError(ValueError):
+    """A tokenizer cannot be loaded or cannot encode the data (the message says what to do)."""
+
+
+class TokenIdOverflow(TokenizerError):
+    """A token id does not fit the uint16 binidx; ``doc`` is the index of the text in the batch."""
+
+    def __init__(self, doc: int, token_id: int, vocab_size: int):
+        self.doc = doc
+        self.token_id = token_id
+        super().__init__(
+            f"token id {token_id} does not fit in uint16 (ids up to 65535); this vocabulary has "
+            f"{vocab_size} tokens. Use a vocabulary of at most 65536 tokens"
+        )
+
+
+def _world_vocab_path() -> Path | None:
+    """The reference vocabulary file: the rwkv package's copy, else a Rust package's (identical bytes)."""
+    for package in ("rwkv", *RUST_PACKAGES):
+        try:
+            spec = importlib.util.find_spec(package)
+        except ValueError:
+            spec = None
+        if spec and spec.origin:
+            candidate = Path(spec.origin).parent / f"{WORLD_NAME}.txt"
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+class _VocabBytes:
+    """id -> token bytes of the World vocabulary (``<id> <python literal> <byte length>`` per line, line i
+    holding id i), each line parsed the first time its id is decoded: a first decode costs microseconds,
+    not the 0.2 s of parsing all 65529 lines. Id 0 (end of text) is b""; unknown ids are U+FFFD."""
+
+    def __init__(self):
+        path = _world_vocab_path()
+        if path is None:
+            raise TokenizerError(f"{WORLD_NAME}.txt not found; install the rwkv package (pip install rwkv)")
+        with open(path, encoding="utf-8") as f:  # text mode: the pip copy has CRLF line ends
+            self.lines = f.read().splitlines()
+        self.cache: dict[int, bytes] = {END_OF_TEXT: b""}
+
+    def __getitem__(self, i: int) -> bytes:
+        token = self.cache.get(i)
+        if token is None:
+            token = self.cache[i] = self._parse(i)
+        return token
+
+    def _parse(self, i: int) -> bytes:
+        if not 1 <= i <= len(self.lines):
+            return _REPLACEMENT
+        line = self.lines[i - 1]
+        first, last = line.index(" "), line.rindex(" ")
+        if int(line[:first]) != i:
+            raise TokenizerError(f"{WORLD_NAME}.txt line {i} holds id {line[:first]}; reinstall the rwkv package")
+        literal = line[first + 1 : last]
+        token = ast.literal_eval(literal) if "\\" in literal or literal[0] == "b" else literal[1:-1]
+        return token.encode("utf-8") if isinstance(token, str) else token
+
+
+@functools.lru_cache(maxsize=None)
+def _world_vocab_bytes() -> _VocabBytes:
+    return _VocabBytes()
+
+
+class WorldTokenizer:
+    """The RWKV World tokenizer. ``backend``: "auto" (Rust if installed), "rust" or "python"."""
+
+    name = WORLD_NAME
+    vocab_size = WORLD_VOCAB_SIZE
+
+    def __init__(self, backend: str = "auto"):
+        if backend not in ("auto", "rust", "python"):
+            raise TokenizerError(f'unknown World tokenizer backend "{backend}"; use auto, rust or python')
+        self._encode = None
+        if backend in ("auto", "rust"):
+            for package in RUST_PACKAGES:
+                try:
+                    module = importlib.import_module(package)
+                except ImportError:
+                    continue
+                self._encode = module.RWKVTokenizer().encode
+                self.backend = f"rust:{package} {importlib.metadata.version(package.replace('_', '-'))}"
+                break
+            if self._encode is None and backend == "rust":
+                raise TokenizerError("no Rust World tokenizer installed; pip install rwkv-tokenizer==0.5.2")
+        if self._encode is None:
+            try:
+                from rwkv.rwkv_tokenizer import TRIE_TOKENIZER
+            except ImportError:
+                raise TokenizerError("no World tokenizer: pip install rwkv-tokenizer==0.5.2 (fast) or rwkv") from None
+            self._encode = TRIE_TOKENIZER(str(_world_vocab_path())).encode
+            self.backend = "python:rwkv TRIE_TOKENIZER"
+
+    @property
+    def identity(self) -> dict:
+        return {"kind": "world", "name": self.name, "vocab_size": self.vocab_size, "spec": "world"}
+
+    def encode(self, text: str) -> list[int]:
+        return self._encode(text)
+
+    def encode_docs(self, texts: Sequence[str], *, eof: bool) -> tuple[np.ndarray, np.ndarray]:
+        """All texts encoded into one uint16 array (each followed by token 0 when ``eof``) and their lengths.
+
+        The texts are joined by NUL and encoded in one call: no vocabulary token spans a NUL byte, so the
+        greedy match restarts after each separator and the ids equal encoding the texts one by one,
+        while the per-call cost is paid once per batch instead of once per text.
+        """
+        if not texts:
+            return np.zeros(0, np.uint16), np.zeros(0, np.int64)
+        ids = self._encode("\x00".join(texts))
+        n = len(ids)
+        if eof:
+            ids.append(END_OF_TEXT)  # the last text's EOF; the others' replace the separators below
+        tokens = np.fromiter(ids, np.uint16, len(ids))
+        seps = np.flatnonzero(tokens[:n] == _NUL_ID)
+        if len(seps) != len(texts) - 1:  # a text holds NUL itself: separators are ambiguous
+            return self._encode_one_by_one(texts, eof=eof)
+        lengths = np.diff(np.concatenate(([-1], seps, [n])))  # tokens per text + 1 (its separator or EOF)
+        if not eof:
+            return np.delete(tokens, seps), lengths - 1
+        tokens[seps] = END_OF_TEXT
+        return tokens, lengths
+
+    def _encode_one_by_one(self, texts: Sequence[str], *, eof: bool) -> tuple[np.ndarray, np.ndarray]:
+        docs = [self._encode(t) + ([END_OF_TEXT] if eof else []) for t in texts]
+        lengths = np.fromiter(map(len, docs), np.int64, len(docs))
+        return np.fromiter((i for d in docs for i in d), np.uint16, int(lengths.sum())), lengths
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """Text of token ids; bytes that are not valid UTF-8 (a cut character) become U+FFFD, id 0 is dropped."""
+        vocab = _world_vocab_bytes()
+        return b"".join(vocab[i] for i in map(int, ids)).decode("utf-8", "replace")
+
+
+class HFTokenizer:
+    """A ``tokenizers`` JSON file, encoded without added special tokens (the seed adds only token 0)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise TokenizerError(f"tokenizer file {self.path} not found; give the path of a tokenizer.json")
+        try:
+            from tokenizers import Tokenizer
+
+            self._tok = Tokenizer.from_file(str(self.path))
+        except ImportError:
+            raise TokenizerError("the tokenizers package is missing; pip install tokenizers") from None
+        except Exception as e:  # tokenizers raises a bare Exception for a malformed file
+            raise TokenizerError(f"{self.path} is not a tokenizers JSON file: {e}") from None
+        self.name = self.path.name
+        self.vocab_size = self._tok.get_vocab_size(with_added_tokens=True)
+        self.backend = "hf:tokenizers " + importlib.metadata.version("tokenizers")
+
+    @functools.cached_property
+    def identity(self) -> dict:
+        digest = hashlib.sha256(self.path.read_bytes()).hexdigest()
+        return {
+            "kind": "hf",
+            "name": self.name,
+            "vocab_size": self.vocab_size,
+            "spec": str(self.path),
+            "sha256": digest,
+        }
+
+    def encode(self, text: str) -> list[int]:
+        return self._tok.encode(text, add_special_tokens=False).ids
+
+    def encode_docs(self, texts: Sequence[str], *, eof: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Like :meth:`WorldTokenizer.encode_docs`; raises :class:`TokenIdOverflow` for ids above 65535."""
+        docs = [
+            e.ids + [END_OF_TEXT] if eof else e.ids
+            for e in self._tok.encode_batch(list(texts), add_special_tokens=False)
+        ]
+        lengths = np.fromiter(map(len, docs), np.int64, len(docs))
+        tokens = np.fromiter((i for d in docs for i in d), np.int64, int(lengths.sum()))
+        if len(tokens) and tokens.max() > 0xFFFF:
+            first = int(np.argmax(tokens > 0xFFFF))
+            doc = int(np.searchsorted(np.cumsum(lengths), first, side="right"))
+            raise TokenIdOverflow(doc, int(tokens[first]), self.vocab_size)
+        return tokens.astype(np.uint16), lengths
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self._tok.decode([int(i) for i in ids], skip_special_tokens=False)
+
+
+@functools.lru_cache(maxsize=8)
+def _load(spec: str, backend: str) -> WorldTokenizer | HFTokenizer:
+    if spec == "world":
+        return WorldTokenizer(backend)
+    return HFTokenizer(spec)
+
+
+def get_tokenizer(spec: str | os.PathLike = "world", *, backend: str = "auto") -> WorldTokenizer | HFTokenizer:
+    """``"world"`` (RWKV World vocabulary) or the path of an HF ``tokenizer.json``; cached per process.
+
+    A relative path is taken from the project folder (or ``model/`` for a bare file name).
+    """
+    spec = str(spec).strip()
+    if spec.lower() in ("world", WORLD_NAME, f"{WORLD_NAME}.txt"):
+        return _load("world", backend)
+    from .. import paths
+
+    return _load(str(paths.resolve(spec, base="model")), backend)

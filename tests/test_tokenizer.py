@@ -1,0 +1,166 @@
+"""The World tokenizer against the rwkv package's TRIE_TOKENIZER, on a large mixed corpus and edge cases."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rwkv
+from rwkv.rwkv_tokenizer import TRIE_TOKENIZER
+
+from rwkv_simple_gui.data import tokenizer as tokmod
+from rwkv_simple_gui.data.tokenizer import TokenIdOverflow, get_tokenizer
+
+EDGE_CASES = [
+    "",
+    "\x00",
+    "\x00\x00abc\x00",
+    "\r\n",
+    "a\r\n\r\nb",
+    "👍🏽👋🏿",
+    "👨‍👩‍👧‍👦 family, 🇨🇳🇺🇸 flags, ❤️ heart",
+    "x" * 5000,
+    " " * 3000,
+    "\n" * 500,
+    "。" * 1000,
+    "\t\tindented\n    code",
+    "".join(chr(c) for c in range(1, 32)),
+    "\ufeffBOM inside",
+    "\ufffd replacement",
+    "\U0010ffff\ue000 private use",
+    "e\u0301 combining, 한국어, 日本語のテキスト, русский, العربية, हिन्दी",
+    "User: 你好\n\nAssistant: 你好！有什么可以帮你？",
+]
+
+
+def mixed_corpus(seed: int = 1, n_docs: int = 400) -> list[str]:
+    """Seeded documents mixing English prose, Python code, Chinese characters and emoji."""
+    rng = random.Random(seed)
+    code = inspect.getsource(json) + inspect.getsource(random)
+    prose = [line.strip() for line in code.splitlines() if line.strip().startswith(("#", '"""')) or " the " in line]
+    emoji = ["🙂", "👍🏽", "👩‍💻", "🎉", "🇯🇵", "✅", "🔥", "❤️"]
+
+    def piece() -> str:
+        kind = rng.random()
+        if kind < 0.3:
+            return "".join(chr(rng.randint(0x4E00, 0x9FFF)) for _ in range(rng.randint(5, 200)))
+        if kind < 0.55:
+            start = rng.randrange(len(code) - 2000)
+            return code[start : start + rng.randint(50, 2000)]
+        if kind < 0.85:
+            return " ".join(rng.choice(prose) for _ in range(rng.randint(1, 6)))
+        return "".join(rng.choice(emoji) for _ in range(rng.randint(1, 8)))
+
+    return ["\n".join(piece() for _ in range(rng.randint(1, 6))) for _ in range(n_docs)]
+
+
+@pytest.fixture(scope="module")
+def trie():
+    return TRIE_TOKENIZER(str(Path(rwkv.__file__).parent / "rwkv_vocab_v20230424.txt"))
+
+
+@pytest.fixture(scope="module")
+def corpus(trie):
+    docs = EDGE_CASES + mixed_corpus()
+    assert sum(map(len, docs)) > 300_000
+    return docs, [trie.encode(d) for d in docs]
+
+
+def test_fast_path_is_rust_and_identical_to_trie(corpus):
+    tok = get_tokenizer("world")
+    assert tok.backend.startswith("rust:")
+    docs, expected = corpus
+    for doc, ids in zip(docs, expected):
+        assert tok.encode(doc) == ids, doc[:80]
+
+
+@pytest.mark.parametrize("eof", [True, False])
+def test_encode_docs_batches_equal_one_by_one(corpus, eof):
+    tok = get_tokenizer("world")
+    docs, expected = corpus
+    no_nul = [i for i, d in enumerate(docs) if "\x00" not in d]
+    for batch in (no_nul, list(range(len(docs)))):  # without NUL: one joined call; with: the per-text fallback
+        tokens, lengths = tok.encode_docs([docs[i] for i in batch], eof=eof)
+        want = [expected[i] + ([0] if eof else []) for i in batch]
+        assert tokens.dtype == np.uint16
+        assert lengths.tolist() == [len(w) for w in want]
+        assert tokens.tolist() == [t for w in want for t in w]
+
+
+def test_python_fallback_when_no_rust_package(monkeypatch, corpus, trie):
+    real_import = importlib.import_module
+
+    def without_rust(name, *args):
+        if name in tokmod.RUST_PACKAGES:
+            raise ImportError(name)
+        return real_import(name, *args)
+
+    monkeypatch.setattr(tokmod.importlib, "import_module", without_rust)
+    monkeypatch.setattr("rwkv.rwkv_tokenizer.TRIE_TOKENIZER", lambda path: trie)  # reuse the loaded trie: 3 s saved
+    tok = tokmod.WorldTokenizer("auto")
+    assert tok.backend.startswith("python:")
+    docs, expected = corpus
+    tokens, lengths = tok.encode_docs(docs[:60], eof=True)
+    assert tokens.tolist() == [t for ids in expected[:60] for t in ids + [0]]
+    with pytest.raises(tokmod.TokenizerError, match="pip install rwkv-tokenizer"):
+        tokmod.WorldTokenizer("rust")
+
+
+def test_decode(corpus, trie):
+    tok = get_tokenizer("world")
+    docs, expected = corpus
+    for doc, ids in zip(docs[:100], expected[:100]):
+        assert tok.decode(ids) == doc
+    cut = trie.encodeBytes("👍".encode()[:2]) + trie.encode("ok")  # a character cut in the middle
+    ids = [0] + cut + [0]
+    want = b"".join(trie.idx2token[i] for i in cut).decode("utf-8", "replace")
+    assert "\ufffd" in want and tok.decode(ids) == want
+    assert tok.decode(np.array(trie.encode("数组"), np.uint16)) == "数组"
+    assert tok.decode([65535]) == "\ufffd"
+    vocab = tokmod._world_vocab_bytes()  # the decode table: every id's bytes as the trie has them
+    assert all(vocab[i] == trie.idx2token[i] for i in range(1, 65530))
+    assert tok.identity == {"kind": "world", "name": "rwkv_vocab_v20230424", "vocab_size": 65536, "spec": "world"}
+
+
+def write_word_level(path: Path, words: list[str]) -> Path:
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token=words[0]))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.save(str(path))
+    return path
+
+
+def test_hf_tokenizer_json(tmp_path):
+    path = write_word_level(tmp_path / "tokenizer.json", ["<|endoftext|>", "hello", "world", "[UNK]"])
+    tok = get_tokenizer(path)
+    assert tok.backend.startswith("hf:")
+    assert tok.encode("hello world hello") == [1, 2, 1]
+    tokens, lengths = tok.encode_docs(["hello", "world hello"], eof=True)
+    assert tokens.tolist() == [1, 0, 2, 1, 0] and lengths.tolist() == [2, 3]
+    assert tok.decode([1, 2]) == "hello world"
+    ident = tok.identity
+    assert ident["kind"] == "hf" and ident["vocab_size"] == 4 and ident["spec"] == str(path)
+    assert ident["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_hf_token_id_over_uint16(tmp_path):
+    words = ["<|endoftext|>"] + [f"w{i}" for i in range(1, 70001)]
+    tok = get_tokenizer(write_word_level(tmp_path / "big.json", words))
+    with pytest.raises(TokenIdOverflow) as e:
+        tok.encode_docs(["w1 w2", "w3", "w4 w69999"], eof=True)
+    assert e.value.doc == 2 and e.value.token_id == 69999 and "70001" in str(e.value)
+
+
+def test_bad_specs(tmp_path):
+    with pytest.raises(tokmod.TokenizerError, match="not found"):
+        get_tokenizer(tmp_path / "nope.json")
+    (tmp_path / "junk.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(tokmod.TokenizerError, match="not a tokenizers JSON"):
+        get_tokenizer(tmp_path / "junk.json")
