@@ -1,0 +1,119 @@
+"""Data tab: pick or upload a dataset, see its format, preview it by page, validate it, export it."""
+
+from __future__ import annotations
+
+import gradio as gr
+import pandas as pd
+
+from .. import paths
+from ..data import formats
+from . import common
+from .i18n import t
+
+PAGE_SIZE = 10
+PROBLEM_COLUMNS = ["line", "reason"]
+
+
+def _dataset_path(path_text: str | None):
+    if not path_text or not str(path_text).strip():
+        raise gr.Error("Pick a dataset file first (from data/, an upload, or a typed path).")
+    path = paths.resolve(path_text, base="data")
+    if not path.is_file():
+        raise gr.Error(f"{path} does not exist. Put the file in {paths.folder('data')} or type its full path.")
+    return path
+
+
+def inspect_dataset(path_text: str | None, require_assistant: bool) -> tuple[str, pd.DataFrame]:
+    """Summary markdown and the table of every bad record."""
+    path = _dataset_path(path_text)
+    report = formats.inspect(path, require_assistant=require_assistant)
+    bad_rows = [{"line": b.line, "reason": b.reason} for b in report.bad]
+    lines = [
+        f"**File:** `{paths.display(path)}`  ",
+        f"**Format detected:** {report.format}  ",
+        f"**Records:** {report.records:,} · **characters:** {report.chars:,} · **turns:** {report.turns:,}",
+    ]
+    if report.bad_count:
+        shown = "" if report.bad_count == len(bad_rows) else f" (first {len(bad_rows)} listed)"
+        lines.append(f"\n### ⚠️ {report.bad_count:,} bad record(s){shown}\n"
+                     "Fix them in the file, or tick *Skip bad records* when tokenizing to drop and count them.")
+    elif report.records == 0:
+        lines.append("\n### ⚠️ No records: the file holds no usable data.")
+    else:
+        lines.append("\n### ✅ Every record is valid.")
+    return "\n".join(lines), pd.DataFrame(bad_rows, columns=PROBLEM_COLUMNS)
+
+
+def preview_page(path_text: str | None, page: float | None) -> tuple[pd.DataFrame, int, str]:
+    """One page of records, each turn in its own column; the page is clamped to what exists."""
+    path = _dataset_path(path_text)
+    page = max(1, int(page or 1))
+    df, total_pages = formats.preview(path, page, PAGE_SIZE)
+    if total_pages and page > total_pages:
+        page = total_pages
+        df, total_pages = formats.preview(path, page, PAGE_SIZE)
+    return df, page, f"{page} / {max(total_pages, 1)}"
+
+
+def export_dataset(path_text: str | None, dest_text: str | None) -> tuple[str, str | None]:
+    """Write the normalised ``{"text": ...}`` jsonl; returns a message and the written file."""
+    src = _dataset_path(path_text)
+    dest = paths.resolve(dest_text) if dest_text and dest_text.strip() else src.with_name(f"{src.stem}.text.jsonl")
+    if dest.resolve() == src.resolve():
+        raise gr.Error(f"The export would overwrite the source {src}; choose another name.")
+    try:
+        count = formats.export_text_jsonl(src, dest)
+    except formats.DatasetError as err:
+        raise gr.Error(str(err)) from err
+    return f"✅ Wrote {count:,} records to `{paths.display(dest)}`.", str(dest)
+
+
+def upload_dataset(uploaded: str | None):
+    stored = common.store_upload(uploaded, "data")
+    return common.file_dropdown_update("data", common.DATASET_EXTS, stored)
+
+
+def build(settings: dict) -> dict:
+    """Lay out the tab inside the current Blocks; returns its components by name."""
+    c: dict = {}
+    with gr.Row():
+        c["file"] = gr.Dropdown(
+            choices=common.list_files("data", common.DATASET_EXTS),
+            value=settings.get("dataset", "data/sample.jsonl"),
+            allow_custom_value=True, label=t("common.file"), info=t("common.file_info"), scale=4,
+        )
+        c["refresh"] = gr.Button(t("common.refresh"), scale=0, min_width=100)
+    c["upload"] = gr.File(label=t("common.upload"), file_types=list(common.DATASET_EXTS), height=90)
+    c["require_assistant"] = gr.Checkbox(value=True, label=t("data.require_assistant"))
+    c["inspect"] = gr.Button(t("data.inspect"), variant="primary")
+    c["summary"] = gr.Markdown()
+    c["problems"] = gr.Dataframe(headers=PROBLEM_COLUMNS, label=t("data.problems"), max_height=260, wrap=True)
+    with gr.Group():
+        c["preview"] = gr.Dataframe(label=t("data.preview"), wrap=True, max_height=480)
+        with gr.Row():
+            c["prev"] = gr.Button(t("data.prev"), size="sm")
+            c["page"] = gr.Number(value=1, precision=0, minimum=1, label=t("data.page"), scale=0, min_width=120)
+            c["page_info"] = gr.Markdown()
+            c["next"] = gr.Button(t("data.next"), size="sm")
+    with gr.Row():
+        c["export_path"] = gr.Textbox(label=t("data.export_path"), placeholder="data/NAME.text.jsonl", scale=3)
+        c["export"] = gr.Button(t("data.export"), scale=1)
+    c["export_msg"] = gr.Markdown()
+    c["exported"] = gr.File(label=t("data.exported"), interactive=False, height=90)
+
+    c["refresh"].click(lambda cur: common.file_dropdown_update("data", common.DATASET_EXTS, cur),
+                       c["file"], c["file"], api_visibility="private")
+    c["upload"].upload(upload_dataset, c["upload"], c["file"], api_visibility="private")
+    inspect_outputs = [c["summary"], c["problems"]]
+    preview_outputs = [c["preview"], c["page"], c["page_info"]]
+    c["inspect"].click(inspect_dataset, [c["file"], c["require_assistant"]], inspect_outputs, api_name="inspect_dataset") \
+        .then(lambda f: preview_page(f, 1), c["file"], preview_outputs, api_visibility="private")
+    c["file"].change(lambda f: common.remember("dataset", f), c["file"], None, api_visibility="private")
+    c["page"].submit(preview_page, [c["file"], c["page"]], preview_outputs, api_name="preview_page")
+    c["prev"].click(lambda f, p: preview_page(f, (p or 1) - 1), [c["file"], c["page"]], preview_outputs,
+                    api_visibility="private")
+    c["next"].click(lambda f, p: preview_page(f, (p or 1) + 1), [c["file"], c["page"]], preview_outputs,
+                    api_visibility="private")
+    c["export"].click(export_dataset, [c["file"], c["export_path"]], [c["export_msg"], c["exported"]],
+                      api_name="export_dataset")
+    return c

@@ -1,0 +1,131 @@
+"""Tokenize tab: dataset -> binidx, with the length histogram, stats and the factor table."""
+
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from .. import paths
+from ..data import formats, pipeline, stats
+from ..data.cli import format_report
+from . import common
+from .i18n import t
+
+FACTOR_COLUMNS = ["data_line_count", "MICRO_BSZ", "EPOCH_STEPS"]
+
+
+def _out_prefix(input_path, out_text: str | None):
+    if out_text and out_text.strip():
+        return paths.resolve(out_text.strip(), base="data")
+    return paths.folder("data") / input_path.stem
+
+
+def length_figure(lengths: np.ndarray, ctx_len: int) -> go.Figure:
+    fig = go.Figure(go.Histogram(x=lengths, nbinsx=min(60, max(10, len(lengths) // 4)), name="documents"))
+    if ctx_len:
+        fig.add_vline(x=ctx_len, line_dash="dash", line_color="red", annotation_text=f"ctx_len {ctx_len}")
+    fig.update_layout(xaxis_title="tokens per document", yaxis_title="documents", bargap=0.05,
+                      height=320, margin=dict(l=40, r=20, t=30, b=40))
+    return fig
+
+
+def length_summary(lengths: np.ndarray, ctx_len: int) -> str:
+    """Percentiles and how many documents a given ctx_len would cut, in plain words."""
+    p = stats.percentiles(lengths)
+    over = stats.count_over(lengths, ctx_len) if ctx_len else 0
+    text = (f"| p50 | p90 | p99 | max |\n|---|---|---|---|\n"
+            f"| {p['p50']:,} | {p['p90']:,} | {p['p99']:,} | {p['max']:,} |\n\n")
+    if ctx_len:
+        share = over / max(len(lengths), 1)
+        text += (f"**{over:,}** of {len(lengths):,} documents ({share:.1%}) are longer than ctx_len {ctx_len} "
+                 "and would be cut in training.")
+    return text
+
+
+def factors_frame(factors) -> pd.DataFrame:
+    rows = [{"data_line_count": f["count"], "MICRO_BSZ": ", ".join(map(str, f["micro_bsz"])),
+             "EPOCH_STEPS": ", ".join(map(str, f["epoch_steps"]))} for f in factors]
+    return pd.DataFrame(rows, columns=FACTOR_COLUMNS)
+
+
+def run_tokenize(input_text, copies, max_tokens, eof, seed, tokenizer, skip_bad, out_text, ctx_len,
+                 progress=gr.Progress()):
+    """Tokenize with a progress bar; returns stats, length summary, histogram, factor table, report, prefix
+    and the per-document lengths (kept in the session to re-check other ctx_len values)."""
+    if not input_text or not str(input_text).strip():
+        raise gr.Error("Pick a dataset file first.")
+    src = paths.resolve(input_text, base="data")
+    if not src.is_file():
+        raise gr.Error(f"{src} does not exist. Put the file in {paths.folder('data')} or type its full path.")
+    prefix = _out_prefix(src, out_text)
+
+    def report_progress(done, total, message=""):
+        progress((done, total) if total else None, desc=message or "tokenizing", unit="bytes")
+
+    try:
+        result = pipeline.tokenize_file(
+            src, prefix, copies=int(copies or 1), max_tokens=int(max_tokens or 0), eof=bool(eof),
+            seed=int(seed or 0), tokenizer=(tokenizer or "world").strip() or "world", skip_bad=bool(skip_bad),
+            progress=report_progress,
+        )
+    except (formats.DatasetError, pipeline.TokenizeError) as err:
+        raise gr.Error(str(err), duration=None) from err
+    ctx_len = int(ctx_len or 0)
+    summary = (
+        f"### ✅ `{paths.display(prefix)}.bin` / `.idx`\n"
+        f"**{result.tokens:,}** tokens · **{result.items:,}** items · dropped (too long) {result.dropped:,} · "
+        f"skipped (bad) {result.skipped_bad:,}  \n"
+        f"max_length **{result.max_length}** · max_length_power_of_two **{result.max_length_power_of_two}** · "
+        f"data_line_count **{result.data_line_count}**\n\n"
+        + stats.micro_bsz_hint(result.data_line_count)
+    )
+    return (summary, length_summary(result.lengths, ctx_len), length_figure(result.lengths, ctx_len),
+            factors_frame(result.factors), format_report(result, prefix), paths.display(prefix), result.lengths)
+
+
+def recheck_ctx_len(lengths, ctx_len) -> tuple[str, go.Figure]:
+    """Check the last tokenized documents' lengths against another ctx_len (no re-tokenizing)."""
+    if lengths is None or not len(lengths):
+        raise gr.Error("Tokenize a dataset first.")
+    lengths = np.asarray(lengths)
+    return length_summary(lengths, int(ctx_len or 0)), length_figure(lengths, int(ctx_len or 0))
+
+
+def build(settings: dict) -> dict:
+    c: dict = {}
+    with gr.Row():
+        c["file"] = gr.Dropdown(
+            choices=common.list_files("data", common.DATASET_EXTS),
+            value=settings.get("dataset", "data/sample.jsonl"), allow_custom_value=True,
+            label=t("common.file"), info=t("common.file_info"), scale=4,
+        )
+        c["refresh"] = gr.Button(t("common.refresh"), scale=0, min_width=100)
+    with gr.Row():
+        c["copies"] = gr.Number(value=1, precision=0, minimum=1, label=t("tok.copies"), info=t("tok.copies_info"))
+        c["max_tokens"] = gr.Number(value=0, precision=0, minimum=0, label=t("tok.max_tokens"))
+        c["seed"] = gr.Number(value=42, precision=0, label=t("tok.seed"))
+    with gr.Row():
+        c["eof"] = gr.Checkbox(value=True, label=t("tok.eof"))
+        c["skip_bad"] = gr.Checkbox(value=False, label=t("tok.skip_bad"))
+        c["tokenizer"] = gr.Textbox(value="world", label=t("tok.tokenizer"))
+        c["out"] = gr.Textbox(value="", label=t("tok.out"), placeholder="data/NAME")
+    c["run"] = gr.Button(t("tok.run"), variant="primary")
+    c["stats"] = gr.Markdown(label=t("tok.stats"))
+    c["prefix"] = gr.Textbox(visible=False)
+    c["doc_lengths"] = gr.State()
+    c["ctx_len"] = gr.Slider(16, 8192, value=settings.get("ctx_len", 1024), step=16, label=t("tok.ctx_len"))
+    c["lengths"] = gr.Markdown()
+    c["hist"] = gr.Plot(label=t("tok.hist"))
+    c["factors"] = gr.Dataframe(headers=FACTOR_COLUMNS, label=t("tok.factors"), wrap=True)
+    c["report"] = gr.Code(label=t("tok.report"), language=None, lines=12)
+
+    c["refresh"].click(lambda cur: common.file_dropdown_update("data", common.DATASET_EXTS, cur),
+                       c["file"], c["file"], api_visibility="private")
+    inputs = [c[k] for k in ("file", "copies", "max_tokens", "eof", "seed", "tokenizer", "skip_bad", "out", "ctx_len")]
+    c["run"].click(run_tokenize, inputs, [c["stats"], c["lengths"], c["hist"], c["factors"], c["report"], c["prefix"], c["doc_lengths"]],
+                   api_name="tokenize")
+    c["ctx_len"].release(recheck_ctx_len, [c["doc_lengths"], c["ctx_len"]], [c["lengths"], c["hist"]],
+                         api_visibility="private")
+    return c

@@ -1,0 +1,125 @@
+"""Data and Tokenize tab handlers called directly, with real files in an isolated project folder."""
+
+from __future__ import annotations
+
+import json
+
+import gradio as gr
+import numpy as np
+import pytest
+
+from rwkv_simple_gui.ui import common, data_tab, tokenize_tab
+
+
+class NoProgress:
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, *args, **kwargs):
+        self.calls.append((args, kwargs))
+
+
+def write_lines(path, lines):
+    path.write_bytes(b"".join(line + b"\n" for line in lines))
+    return path
+
+
+def test_inspect_lists_every_bad_record_with_its_line(project):
+    bad = write_lines(project / "data" / "bad.jsonl", [
+        b'{"text": "User: hi\\n\\nAssistant: hello"}',
+        b'{"text": "User: no answer here"}',
+        b'{"text": ',
+        b'{"txt": "wrong field"}',
+        b'{"text": "User: ok\\n\\nAssistant: \xff broken utf8"}',
+    ])
+    summary, problems = data_tab.inspect_dataset("data/bad.jsonl", True)
+    assert "4 bad record" in summary
+    assert list(problems["line"]) == [2, 3, 4, 5]
+    reasons = " | ".join(problems["reason"])
+    assert "Assistant" in reasons and "JSON" in reasons and "text" in reasons and "UTF-8" in reasons
+    # without the qa mask, a record without an Assistant turn is fine
+    summary, problems = data_tab.inspect_dataset(str(bad), False)
+    assert list(problems["line"]) == [3, 4, 5]
+
+
+def test_missing_file_is_a_clear_error(project):
+    with pytest.raises(gr.Error, match="does not exist"):
+        data_tab.inspect_dataset("data/nope.jsonl", False)
+    with pytest.raises(gr.Error, match="Pick a dataset"):
+        data_tab.inspect_dataset("", False)
+
+
+def test_preview_pages_are_clamped_and_show_turns_by_role(project):
+    df, page, info = data_tab.preview_page("sample.jsonl", 99)
+    total = -(-24 // data_tab.PAGE_SIZE)
+    assert page == total and info == f"{total} / {total}"
+    df, page, _ = data_tab.preview_page("sample.jsonl", 1)
+    assert page == 1 and set(df["role"]) >= {"User", "Assistant"}
+    assert df["line"].min() == 1
+
+
+def test_export_normalises_chat_formats_to_seed_text(project):
+    src = project / "data" / "chat.jsonl"
+    src.write_text(json.dumps({"messages": [{"role": "user", "content": "Hi"},
+                                            {"role": "assistant", "content": "Hello!"}]}) + "\n", encoding="utf-8")
+    message, written = data_tab.export_dataset("data/chat.jsonl", "")
+    assert "1 records" in message
+    out = [json.loads(line) for line in open(written, encoding="utf-8")]
+    assert out == [{"text": "User: Hi\n\nAssistant: Hello!"}]
+    assert written.startswith(str(project))
+    with pytest.raises(gr.Error, match="overwrite"):
+        data_tab.export_dataset("data/chat.jsonl", "data/chat.jsonl")
+
+
+def test_upload_is_copied_into_data_without_overwriting(project, tmp_path):
+    upload = tmp_path / "sample.jsonl"
+    upload.write_text('{"text": "User: a\\n\\nAssistant: b"}\n', encoding="utf-8")
+    update = data_tab.upload_dataset(str(upload))
+    assert update["value"] == "data/sample-1.jsonl"
+    assert (project / "data" / "sample-1.jsonl").read_text(encoding="utf-8") == upload.read_text(encoding="utf-8")
+    assert len((project / "data" / "sample.jsonl").read_text(encoding="utf-8").splitlines()) == 24
+
+
+def test_tokenize_writes_binidx_and_reports_like_make_tokenize(project):
+    progress = NoProgress()
+    summary, lengths_md, fig, factors, report, prefix, lengths = tokenize_tab.run_tokenize(
+        "sample.jsonl", 2, 0, True, 7, "world", False, "", 64, progress=progress)
+    assert prefix == "data/sample"
+    bin_path, idx_path = project / "data" / "sample.bin", project / "data" / "sample.idx"
+    assert bin_path.is_file() and idx_path.is_file()
+    n_items = 48
+    assert f"**{n_items}** items" in summary
+    assert "data_line_count **48**" in summary
+    assert list(factors["data_line_count"]) == list(range(38, 59))
+    row = factors[factors["data_line_count"] == 48].iloc[0]
+    assert row["MICRO_BSZ"].split(", ")[:4] == ["2", "3", "4", "6"]
+    assert "### Final" in report and "data_line_count" in report
+    assert progress.calls, "the tab shows progress"
+    assert "longer than ctx_len 64" in lengths_md
+    # the histogram shows each source document once (not its copies), EOF included
+    sizes = np.fromfile(idx_path, dtype=np.int32, count=n_items, offset=9 + 8 + 1 + 8 + 8)
+    assert len(fig.data[0].x) == 24
+    assert sorted(np.repeat(lengths, 2)) == sorted(sizes)
+    # a different ctx_len is checked without tokenizing again
+    again, fig2 = tokenize_tab.recheck_ctx_len(lengths, 16)
+    assert f"**{int((lengths > 16).sum())}** of 24" in again
+
+
+def test_tokenize_bad_record_names_file_and_line_and_leaves_nothing(project):
+    write_lines(project / "data" / "broken.jsonl", [b'{"text": "User: a\\n\\nAssistant: b"}', b'{"text": 5}'])
+    with pytest.raises(gr.Error) as err:
+        tokenize_tab.run_tokenize("broken.jsonl", 1, 0, True, 1, "world", False, "", 64, progress=NoProgress())
+    assert "broken.jsonl" in str(err.value) and "2" in str(err.value)
+    leftovers = [p.name for p in (project / "data").iterdir() if p.name not in ("broken.jsonl", "sample.jsonl")]
+    assert leftovers == []
+    # --skip-bad drops and counts it
+    summary, *_ = tokenize_tab.run_tokenize("broken.jsonl", 1, 0, True, 1, "world", True, "", 64,
+                                            progress=NoProgress())
+    assert "skipped (bad) 1" in summary
+
+
+def test_remembered_choices_survive_a_restart(project):
+    common.remember("dataset", "data/sample.jsonl")
+    common.remember("ctx_len", 256)
+    assert common.load_settings() == {"dataset": "data/sample.jsonl", "ctx_len": 256}
+    assert common.list_files("data", common.DATASET_EXTS) == ["data/sample.jsonl"]
