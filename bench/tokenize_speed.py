@@ -1,6 +1,6 @@
 """Benchmark: jsonl -> binidx with the seed's path versus ``python -m rwkv_simple_gui tokenize``.
 
-    python bench/tokenize.py [--mb 50] [--runs 2] [--workers N] [--keep FILE | --corpus FILE]
+    python bench/tokenize_speed.py [--mb 50] [--runs 2] [--workers N] [--keep FILE | --corpus FILE]
 
 Generates a seeded ~50 MB jsonl of mixed Chinese, English, code and emoji in seed format (User /
 Assistant turns) in a temporary folder, then times, end to end as a user waits for it (a fresh
