@@ -1,0 +1,337 @@
+"""Chat with a model through the ``rwkv`` pip package, run in its own process.
+
+The package decides at import time whether it serves RWKV-7 (``RWKV_V7_ON=1``) or RWKV-4..6, so each
+model gets a fresh process with the right flag; closing the worker gives all its memory back.
+The parent checks everything it can read cheaply (file, version, state shapes) before starting one,
+and turns anything the worker reports, or its death, into a :class:`ChatError`.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Mapping
+
+from rwkv_simple_gui import paths
+from rwkv_simple_gui.chat.prompt import SamplingParams, StopScanner, build_prompt
+
+VOCAB = "rwkv_vocab_v20230424"
+CHUNK_LEN = 256  # prompt tokens per forward call, as PIPELINE.generate does
+_STRATEGY = re.compile(r"^(cpu|cuda(?::\d+)?) (fp16|fp32|bf16)$")
+
+
+class ChatError(RuntimeError):
+    """The model, state or worker cannot serve the chat; the message says why and what to do."""
+
+
+def available_strategies() -> list[str]:
+    """The ``rwkv`` strategies this machine can run (RWKV-7 accepts one device and one dtype)."""
+    import torch
+
+    found = ["cpu fp32", "cpu bf16"]
+    if torch.cuda.is_available():
+        found += ["cuda fp16", "cuda bf16"]
+    return found
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    path: Path
+    version: str      # "x070" or "x060"
+    n_layer: int
+    n_embd: int
+    n_head: int
+    head_size: int
+
+
+def inspect_model(path: str | Path) -> ModelFacts:
+    """Version and shape of an RWKV ``.pth`` from its index (no tensor is read)."""
+    from rwkv_simple_gui.merge import LazyStateDict, MergeError, layer_count, model_version
+
+    path = Path(path)
+    if not path.is_file():
+        raise ChatError(f"model file {path} does not exist")
+    if path.suffix != ".pth":
+        raise ChatError(f"{path}: the rwkv package loads .pth files only (an Ai00 .st is for Ai00/web-rwkv)")
+    try:
+        sd = LazyStateDict(path)
+    except MergeError as exc:
+        raise ChatError(f"{path}: not an RWKV model ({exc})") from None
+    version = model_version(sd)
+    if version is None:
+        if any(k.endswith((".lora_A", ".disha", ".bone")) for k in sd):
+            raise ChatError(f"{path} is a training checkpoint (adapter weights only): merge it into its base "
+                            "model first, then chat with the merged .pth")
+        if sd and all(k.endswith(".att.time_state") for k in sd):
+            raise ChatError(f"{path} is a state file: pick the base model as the model and mount this file as "
+                            "the state")
+        raise ChatError(f"{path}: not an RWKV-6/7 model (no blocks.0.att.r_k or time_maa keys)")
+    if "emb.weight" not in sd:
+        raise ChatError(f"{path}: no emb.weight; not a complete RWKV model")
+    head = sd["blocks.0.att.r_k"] if version == "x070" else sd["blocks.0.att.time_faaaa"]
+    n_head, head_size = head.shape[-2:]
+    return ModelFacts(path, version, layer_count(sd), sd["emb.weight"].shape[1], n_head, head_size)
+
+
+def check_state(path: str | Path, facts: ModelFacts) -> None:
+    """A ``time_state`` file must have one ``[H, N, N]`` state per layer of the model."""
+    from rwkv_simple_gui.merge import LazyStateDict, MergeError
+
+    path = Path(path)
+    if not path.is_file():
+        raise ChatError(f"state file {path} does not exist")
+    try:
+        sd = LazyStateDict(path)
+    except MergeError as exc:
+        raise ChatError(f"state file {path}: {exc}") from None
+    states = {k: v for k, v in sd.items() if k.endswith(".att.time_state")}
+    if not states:
+        raise ChatError(f"{path} holds no blocks.<i>.att.time_state: not a state-tuning file")
+    expect = (facts.n_head, facts.head_size, facts.head_size)
+    layers = {int(k.split(".")[1]) for k in states}
+    if layers != set(range(facts.n_layer)):
+        raise ChatError(f"state file {path} has states for {len(layers)} layers, the model has {facts.n_layer}: "
+                        "pick the state trained on this base model")
+    for key, ref in states.items():
+        if tuple(ref.shape) != expect:
+            raise ChatError(f"state file {path}: {key} is {list(ref.shape)}, this {facts.version} model needs "
+                            f"{list(expect)}; pick the state trained on this base model")
+
+
+class ChatWorker:
+    """One model (and optionally a mounted state) served by the ``rwkv`` package in a child process."""
+
+    def __init__(self, model_path: str | Path, strategy: str = "cpu fp32", state_path: str | Path | None = None,
+                 *, load_timeout: float = 900):
+        offered = available_strategies()
+        if not _STRATEGY.match(strategy):
+            raise ChatError(f"strategy {strategy!r} is not valid: use one of {', '.join(offered)}")
+        if strategy.startswith("cuda") and "cuda fp16" not in offered:
+            raise ChatError(f"strategy {strategy!r} needs a CUDA GPU; this machine offers {', '.join(offered)}")
+        self.facts = inspect_model(paths.resolve(model_path, base="merge"))
+        self.state_path = paths.resolve(state_path, base="output") if state_path else None
+        if self.state_path:
+            check_state(self.state_path, self.facts)
+        self.strategy = strategy
+        self._lock = threading.Lock()
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._process = ctx.Process(
+            target=_serve, name="rwkv-chat",
+            args=(child, str(self.facts.path), self.facts.version, strategy,
+                  str(self.state_path) if self.state_path else None),
+            daemon=True)
+        self._process.start()
+        child.close()
+        kind, payload = self._receive(load_timeout)
+        if kind != "ready":
+            self.close()
+            raise ChatError(payload)
+
+    @property
+    def version(self) -> str:
+        return self.facts.version
+
+    def _died(self) -> ChatError:
+        self._process.join(1)
+        return ChatError(f"the chat worker stopped (exit code {self._process.exitcode}) while serving "
+                         f"{self.facts.path.name}; out of memory? Start it again")
+
+    def _send(self, message: tuple) -> None:
+        try:
+            self._conn.send(message)
+        except OSError:
+            raise self._died() from None
+
+    def _receive(self, timeout: float | None = None):
+        waited = 0.0
+        try:
+            while not self._conn.poll(0.1):
+                waited += 0.1
+                if not self._process.is_alive():
+                    raise self._died()
+                if timeout is not None and waited > timeout:
+                    raise ChatError(f"the chat worker did not answer in {timeout:.0f} s")
+            return self._conn.recv()
+        except (EOFError, OSError):
+            raise self._died() from None
+
+    def generate(self, history: Iterable[Mapping[str, str]], prompt: str,
+                 params: SamplingParams | Mapping | None = None) -> Iterator[str]:
+        """Stream the answer to ``prompt`` after ``history`` (Gradio messages) as text deltas."""
+        params = SamplingParams.from_mapping(params)
+        text = build_prompt(history, prompt)
+        with self._lock:
+            self._send(("generate", text, params))
+            finished = False
+            try:
+                while True:
+                    kind, payload = self._receive()
+                    if kind == "delta":
+                        yield payload
+                    elif kind == "done":
+                        finished = True
+                        return
+                    else:
+                        finished = True
+                        raise ChatError(payload)
+            finally:
+                if not finished and self._process.is_alive():
+                    self._send(("stop",))
+                    while self._receive()[0] == "delta":
+                        pass
+
+    def reply(self, history: Iterable[Mapping[str, str]], prompt: str,
+              params: SamplingParams | Mapping | None = None) -> str:
+        return "".join(self.generate(history, prompt, params))
+
+    def logits(self, text: str):
+        """Next-token logits (fp32 numpy array) after ``text``, from the mounted state or zeros."""
+        with self._lock:
+            self._send(("logits", text))
+            kind, payload = self._receive()
+        if kind != "logits":
+            raise ChatError(payload)
+        return payload
+
+    def close(self) -> None:
+        if self._process.is_alive():
+            try:
+                self._conn.send(("close",))
+            except (BrokenPipeError, OSError):
+                pass
+            self._process.join(10)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(5)
+        self._conn.close()
+
+    def __enter__(self) -> "ChatWorker":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+# ------------------------------------------------------------------------------------------------
+# The child process (imports rwkv only here, after setting its flags)
+# ------------------------------------------------------------------------------------------------
+
+def _serve(conn, model_path: str, version: str, strategy: str, state_path: str | None) -> None:
+    import contextlib
+    import io
+    import os
+
+    os.environ["RWKV_V7_ON"] = "1" if version == "x070" else "0"
+    os.environ["RWKV_CUDA_ON"] = "0"
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # the package prints its loading log
+            from rwkv.model import RWKV
+            from rwkv.utils import PIPELINE
+
+            # the RWKV-7 loader appends ".pth" itself
+            model = RWKV(model=model_path[: -len(".pth")] if version == "x070" else model_path, strategy=strategy)
+        pipeline = PIPELINE(model, VOCAB)
+        state = _load_state(model, version, state_path) if state_path else None
+    except Exception as exc:  # anything the package raises is reported, not left to hang the parent
+        conn.send(("error", f"the rwkv package could not load {model_path} with {strategy!r}: "
+                            f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send(("ready", None))
+    while True:
+        try:
+            request = conn.recv()
+        except EOFError:
+            return
+        kind = request[0]
+        if kind == "close":
+            return
+        try:
+            if kind == "generate":
+                _generate(conn, model, pipeline, state, request[1], request[2])
+                conn.send(("done", None))
+            elif kind == "logits":
+                logits, _ = _prefill(model, pipeline.encode(request[1]), state)
+                conn.send(("logits", logits.float().cpu().numpy()))
+        except Exception as exc:
+            conn.send(("error", f"generation failed: {type(exc).__name__}: {exc}"))
+
+
+def _load_state(model, version: str, state_path: str):
+    """The initial state list with the tuned wkv states mounted (§1.8: RWKV-7 as-is, RWKV-6 transposed)."""
+    import torch
+
+    sd = torch.load(state_path, map_location="cpu", weights_only=True)
+    n_layer, n_embd = model.args.n_layer, model.args.n_embd
+    state = []
+    for i in range(n_layer):
+        tuned = next(v for k, v in sd.items() if k.endswith(f"blocks.{i}.att.time_state"))
+        if version == "x060":
+            tuned = tuned.transpose(1, 2)
+        device, dtype = _layer_placement(model, version, i)
+        state += [torch.zeros(n_embd, dtype=dtype, device=device),
+                  tuned.to(device=device, dtype=torch.float).contiguous(),
+                  torch.zeros(n_embd, dtype=dtype, device=device)]
+    return state
+
+
+def _layer_placement(model, version: str, layer: int):
+    if version == "x070":
+        zero = model.generate_zero_state()[layer * 3]
+        return zero.device, zero.dtype
+    return model.strategy[layer].device, model.strategy[layer].atype
+
+
+def _prefill(model, tokens: list[int], state):
+    # the package writes new entries into the list it is given (and, with CUDA kernels, into the tensors)
+    state = [s.clone() for s in state] if state is not None else None
+    logits = None
+    for start in range(0, len(tokens), CHUNK_LEN):
+        logits, state = model.forward(tokens[start:start + CHUNK_LEN], state)
+    return logits, state
+
+
+def _generate(conn, model, pipeline, base_state, text: str, params: SamplingParams) -> None:
+    """PIPELINE.generate's sampling (presence/frequency penalties with decay, whitespace and digits not
+    penalised), streamed, stopping at ``\\n\\nUser:``, at token 0, at max_tokens or when asked."""
+    import codecs
+
+    import numpy as np
+    import torch
+
+    if params.seed is not None:
+        np.random.seed(params.seed)
+        torch.manual_seed(params.seed)
+    logits, state = _prefill(model, pipeline.encode(text), base_state)
+    occurrence: dict[int, float] = {}
+    utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    scanner = StopScanner()
+    for _ in range(params.max_tokens):
+        if conn.poll() and conn.recv()[0] == "stop":
+            return
+        logits = logits.float()
+        for token, count in occurrence.items():
+            logits[token] -= params.presence_penalty + count * params.frequency_penalty
+        token = pipeline.sample_logits(logits, params.temperature, params.top_p, params.top_k)
+        if token == 0:
+            break
+        for seen in occurrence:
+            occurrence[seen] *= params.penalty_decay
+        weight = 0.0 if pipeline.decode([token]) in " \t0123456789" else 1.0
+        occurrence[token] = occurrence.get(token, 0.0) + weight
+        # a character may span several tokens: the decoder keeps an unfinished one for the next token
+        # and shows bytes that can never form one as U+FFFD (PIPELINE.generate would stall on them)
+        piece = utf8.decode(pipeline.tokenizer.decodeBytes([token]))
+        if piece:
+            delta = scanner.feed(piece)
+            if delta:
+                conn.send(("delta", delta))
+            if scanner.stopped:
+                return
+        logits, state = model.forward([token], state)
+    delta = scanner.finish()
+    if delta:
+        conn.send(("delta", delta))
