@@ -74,19 +74,28 @@ def write_lora(run: Path, n_layer: int, n_embd: int, r: int, alpha: int) -> Path
     return run / "rwkv-1.pth"
 
 
+# A fork copies the forking process's resident pages into the child's peak RSS until it execs, and this
+# script holds gigabytes after writing the base model; so a small fresh process starts the command.
+LAUNCHER = r"""
+import json, os, subprocess, sys, time
+start = time.perf_counter()
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+_, status, usage = os.wait4(child.pid, 0)
+print(json.dumps({"seconds": time.perf_counter() - start, "cpu": usage.ru_utime + usage.ru_stime,
+                  "rss": usage.ru_maxrss * 1024, "code": os.waitstatus_to_exitcode(status),
+                  "stderr": child.stderr.read().decode()[-3000:]}))
+"""
+
+
 def measured(cmd: list[str]) -> tuple[float, float, float]:
     """Wall seconds, CPU seconds (user + system) and peak RSS in bytes of the child: its own, from
     wait4, not sampled. CPU time is the steadier figure when other work shares the machine."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    start = time.perf_counter()
-    child = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(child.pid, 0)
-    seconds = time.perf_counter() - start
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{child.stderr.read().decode()[-3000:]}")
-    child.stderr.close()
-    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
+    out = subprocess.run([sys.executable, "-c", LAUNCHER, *cmd], env=env, capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout)
+    if result["code"]:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{result['stderr']}")
+    return result["seconds"], result["cpu"], result["rss"]
 
 
 def main() -> int:
