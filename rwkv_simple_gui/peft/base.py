@@ -1,0 +1,64 @@
+"""What every adapter shares: which linears are adapted, and a frozen-weight wrapper that keeps the
+base weight under its RWKV name (``...key.weight``) so checkpoint keys stay those of RWKV-PEFT."""
+
+from __future__ import annotations
+
+import re
+
+import torch
+from torch import nn
+
+# att receptance/key/value/output (+gate in v6), ffn key/value (+receptance in v6)
+TARGET = re.compile(r"^blocks\.\d+\.(att\.(receptance|key|value|output|gate)|ffn\.(key|value|receptance))$")
+
+
+class AdaptedLinear(nn.Module):
+    """A bias-free linear whose weight is frozen; subclasses add the trainable part."""
+
+    def __init__(self, base: nn.Linear):
+        super().__init__()
+        if base.bias is not None:
+            raise ValueError("RWKV projections have no bias; got a Linear with one")
+        self.in_features, self.out_features = base.in_features, base.out_features
+        self.weight = nn.Parameter(base.weight.detach(), requires_grad=False)
+        self.quant = None  # set by peft.quant: the weight then lives quantized and is rebuilt per forward
+
+    def base_weight(self) -> torch.Tensor:
+        return self.weight if self.quant is None else self.quant.dequantize()
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}"
+
+
+def cast_for(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``t`` in ``x``'s dtype, unless autocast is on: then the matmul casts it, and a copy (e.g. a bf16 base
+    weight turned fp32 every forward) would only cost memory and time."""
+    if torch.is_autocast_enabled(x.device.type) or t.dtype == x.dtype:
+        return t
+    return t.to(x.dtype)
+
+
+def target_linears(model: nn.Module) -> list[tuple[str, nn.Linear]]:
+    return [(name, m) for name, m in model.named_modules() if TARGET.match(name) and isinstance(m, nn.Linear)]
+
+
+def replace_module(model: nn.Module, name: str, new: nn.Module) -> None:
+    parent_name, _, child = name.rpartition(".")
+    setattr(model.get_submodule(parent_name) if parent_name else model, child, new)
+
+
+def wrap_targets(model: nn.Module, make) -> int:
+    """Replace every adapted linear by ``make(name, linear)``; returns how many were replaced."""
+    targets = target_linears(model)
+    if not targets:
+        raise ValueError("no RWKV att/ffn linear layers found to adapt (is this an RWKV model?)")
+    for name, lin in targets:
+        replace_module(model, name, make(name, lin))
+    return len(targets)
+
+
+class FrozenLinear(AdaptedLinear):
+    """No adapter: lets a frozen projection be quantized (state tuning with quant)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.linear(x, cast_for(self.base_weight(), x))

@@ -1,0 +1,131 @@
+"""``python -m rwkv_simple_gui train``: options from ``--config run.json`` and/or one ``--flag`` per option
+(flags win). ``--dry-run`` prints the resolved config and the step count and writes nothing.
+
+With ``--devices N`` (N > 1) this process is a launcher: it prepares the run folder, starts N ranks with
+``torchrun --standalone`` on this machine, forwards SIGTERM/SIGINT to them and waits; rank 0 writes the
+run folder. Launched by the GUI, this process's pid is the one in status.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from .config import TrainConfig
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="JSON file of options (a preset, or a run's config.json)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="check the options, print the resolved config and the number of steps, then exit")
+    groups = {}
+    for f in dataclasses.fields(TrainConfig):
+        meta = f.metadata
+        group = groups.get(meta["group"]) or groups.setdefault(
+            meta["group"], parser.add_argument_group(f"{meta['group']} options"))
+        kind = f.type if isinstance(f.type, str) else f.type.__name__
+        kwargs = {"default": argparse.SUPPRESS, "help": f"{meta['label']}. {meta['help']}".replace("%", "%%")}
+        if kind == "list":
+            kwargs["nargs"] = "*"
+        else:
+            kwargs["type"] = {"int": int, "float": float, "str": str}[kind]
+        if "choices" in meta:
+            kwargs["choices"] = meta["choices"]
+        group.add_argument("--" + f.name, **kwargs)
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    base = TrainConfig.from_json(_path(args.config)) if args.config else TrainConfig()
+    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
+    return TrainConfig.from_dict({**base.to_dict(), **overrides}, source="command line")
+
+
+def _path(p: str) -> Path:
+    from rwkv_simple_gui import paths
+
+    return paths.resolve(p)
+
+
+def dry_run(cfg: TrainConfig) -> int:
+    from rwkv_simple_gui.model import detect
+
+    from .data import data_info
+    from .loop import estimate
+
+    problems = cfg.validate()
+    model_info = dinfo = None
+    if not problems:
+        model_info, dinfo = detect(cfg.model_path), data_info(cfg.data_path)
+        problems = cfg.validate(model_info, dinfo)
+    out = {"config": cfg.to_dict()}
+    if model_info is not None:
+        out["model_info"] = model_info.to_dict()
+        out["data_info"] = dinfo.__dict__
+        out["estimate"] = estimate(cfg)
+    out["problems"] = problems
+    print(json.dumps(out, indent=2, ensure_ascii=False))
+    return 2 if problems else 0
+
+
+def main(args: argparse.Namespace) -> int:
+    from .loop import resolve_paths
+    from .rundir import FINAL_STATES, LAUNCHER_PID_ENV, RunDir, default_run_dir, read_status
+
+    try:
+        cfg = resolve_paths(config_from_args(args))
+    except (ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.dry_run:
+        return dry_run(cfg)
+
+    in_rank = "WORLD_SIZE" in os.environ
+    if in_rank:
+        if not cfg.proj_dir:
+            print("error: a torchrun rank needs --proj_dir (the launcher passes it)", file=sys.stderr)
+            return 2
+        return _run(cfg, Path(cfg.proj_dir))
+
+    run_path = Path(cfg.proj_dir) if cfg.proj_dir else default_run_dir(cfg.finetune_mode)
+    cfg = cfg.replace(proj_dir=str(run_path))
+    run = RunDir(run_path)
+    run.write_command([sys.executable, "-m", "rwkv_simple_gui", "train", *sys.argv[sys.argv.index("train") + 1:]]
+                      if "train" in sys.argv else [sys.executable, "-m", "rwkv_simple_gui", "train",
+                                                   *cfg.to_cli_args()])
+    run.write_config(cfg.to_dict())
+    run.update_status(state="starting", pid=os.getpid(), exit_code=None, error=None)
+    print(f"run folder: {run_path}", flush=True)
+    if cfg.devices <= 1:
+        return _run(cfg, run_path)
+
+    from .distributed import torchrun_command
+
+    command = torchrun_command(cfg.devices, ["--config", str(run_path / "config.json")])
+    env = {**os.environ, LAUNCHER_PID_ENV: str(os.getpid())}
+    child = subprocess.Popen(command, env=env)
+
+    def forward(signum, _frame):
+        child.send_signal(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, forward)
+    code = child.wait()
+    status = read_status(run_path) or {}
+    if status.get("state") not in FINAL_STATES:
+        run.update_status(state="failed", exit_code=code,
+                          error=f"the training processes exited with code {code} before finishing; see train.log")
+        return 1
+    return 0 if status["state"] != "failed" else 1
+
+
+def _run(cfg: TrainConfig, run_path: Path) -> int:
+    from .loop import train
+
+    state = train(cfg, run_path)
+    return 1 if state == "failed" else 0

@@ -1,0 +1,343 @@
+"""TrainConfig: every training option in one place, with the metadata the GUI, the CLI and the exported
+``training.sh`` are generated from.
+
+Option names are the seed's ``training.sh`` variable names in lower case (MICRO_BSZ -> ``micro_bsz``).
+Each field's metadata holds: ``label``, ``help`` (plain English, with the seed's advice), ``group``,
+``choices``, ``min``/``max``, ``modes`` (the finetune modes it applies to; absent = all) and ``help_key``
+(for translated help in the GUI). Model shape is never an option: it is read from the checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shlex
+from dataclasses import dataclass, field
+from typing import Any
+
+FINETUNE_MODES = ("lora", "pissa", "bone", "bat", "state_tuning", "lisa", "full")
+PEFT_MODES = ("lora", "pissa", "bone", "bat")
+TRAIN_PARTS = ("emb", "head", "time", "ln")
+DEEPSPEED_STRATEGIES = (
+    "none",
+    "deepspeed_stage_1",
+    "deepspeed_stage_2",
+    "deepspeed_stage_2_offload",
+    "deepspeed_stage_3",
+    "deepspeed_stage_3_offload",
+)
+# keys a run's config.json holds besides the options (model shape, dataset, seed/steps the trainer chose)
+RUN_INFO_KEYS = ("model_info", "data_info", "resolved")
+GROUPS = ("model", "data", "method", "schedule", "optimizer", "hardware", "run")
+
+
+def _opt(default: Any, group: str, label: str, help: str, *, choices=None, min=None, max=None, modes=None, **extra):
+    meta = {"group": group, "label": label, "help": help}
+    if choices is not None:
+        meta["choices"] = tuple(choices)
+    if min is not None:
+        meta["min"] = min
+    if max is not None:
+        meta["max"] = max
+    if modes is not None:
+        meta["modes"] = tuple(modes)
+    meta.update(extra)
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class TrainConfig:
+    # --- model -------------------------------------------------------------------------------------
+    model_path: str = _opt(
+        "", "model", "Base model",
+        "The RWKV .pth to fine-tune (a file in model/). Its version, layers and width are read from the file.")
+    finetune_mode: str = _opt(
+        "bone", "method", "Fine-tuning method",
+        "lora: small low-rank adapters. pissa: LoRA started from the weights' main directions (learns faster). "
+        "bone / bat: the two DiSHA modes, usually the best quality for the memory (DiSHA r 128 costs about as "
+        "much as LoRA r 64). state_tuning: trains only the initial state (tiny files, learns style/role; use "
+        "a high learning rate, 1 -> 0.01). lisa: a few random whole layers at a time. full: every weight.",
+        choices=FINETUNE_MODES)
+    train_type: str = _opt(
+        "none", "method", "Train type",
+        "infctx: train sequences longer than memory allows, chunk_ctx tokens at a time, carrying the state "
+        "between chunks. Needs dataload pad; not with state_tuning.", choices=("none", "infctx"))
+    op: str = _opt(
+        "auto", "hardware", "WKV kernel",
+        "How the attention recurrence is computed. auto picks fla on CUDA when installed, else the chunked "
+        "PyTorch op. torch is the slow, exact reference.", choices=("auto", "torch", "chunked", "fla"))
+    quant: str = _opt(
+        "none", "hardware", "Quantize base weights",
+        "Store the frozen base weights quantized to save GPU memory (bitsandbytes, CUDA only). int8 is the "
+        "usual choice. Not for full or lisa, and not with several GPUs. Merge with the same setting.",
+        choices=("none", "int8", "nf4", "fp4"), modes=("lora", "pissa", "bone", "bat", "state_tuning"))
+    # --- data --------------------------------------------------------------------------------------
+    data_path: str = _opt(
+        "", "data", "Dataset (binidx prefix)",
+        "The tokenized dataset: the path of the .bin/.idx pair without extension (e.g. data/sample).")
+    ctx_len: int = _opt(
+        512, "data", "Context length (CTX_LEN)",
+        "Tokens per sample. For pad/only use the max_length the tokenizer printed (longer documents are "
+        "cut). Longer costs more memory.", min=16, max=1048576)
+    dataload: str = _opt(
+        "pad", "data", "Data loading",
+        "pad: one document per sample, padded to ctx_len, padding not learned (the usual choice for "
+        "conversations). only: one document per sample, no padding to ctx_len (micro_bsz 1 advised). get: "
+        "random ctx_len slices of the whole token stream (pre-training style; an epoch is epoch_steps steps).",
+        choices=("pad", "get", "only"))
+    loss_mask: str = _opt(
+        "qa", "data", "Loss mask",
+        "Which target tokens are learned. none/pad: every real token (padding is never learned). qa: only "
+        "the Assistant turns (from each 'Assistant:' to the next 'User:'). se: like qa with your own start "
+        "and stop strings (mask1 / mask0).", choices=("none", "pad", "qa", "se"))
+    mask0: str = _opt(
+        "User:", "data", "se mask: stop learning at",
+        "For loss_mask se: text that switches learning off.")
+    mask1: str = _opt(
+        "Assistant:", "data", "se mask: start learning at",
+        "For loss_mask se: text that switches learning on (the text itself is learned).")
+    data_shuffle: int = _opt(
+        1, "data", "Shuffle each epoch",
+        "1: a new random document order every epoch (tokenize with N_EPOCH 1 and raise epoch_count). 0: file "
+        "order (tokenize with N_EPOCH > 1 and epoch_count 1).", choices=(0, 1))
+    chunk_ctx: int = _opt(
+        512, "data", "infctx chunk (CHUNK_CTX)",
+        "infctx only: tokens per chunk; ctx_len must be at least this. Smaller uses less memory.",
+        min=16, max=1048576)
+    # --- schedule ----------------------------------------------------------------------------------
+    epoch_count: int = _opt(
+        3, "schedule", "Epochs (EPOCH_COUNT)",
+        "How many epochs in all. For pad/only an epoch is one pass over every document of the dataset "
+        "(unlike RWKV-PEFT, you no longer need epoch_steps x micro_bsz to equal the line count).",
+        min=1, max=100000)
+    epoch_steps: int = _opt(
+        1000, "schedule", "Steps per epoch (EPOCH_STEPS)",
+        "get mode only: micro-batches per epoch (pad/only compute it from the document count).",
+        min=1, max=10_000_000)
+    epoch_save: int = _opt(
+        1, "schedule", "Save every N epochs", "Write rwkv-<epoch>.pth every this many epochs (the last "
+        "epoch is always saved).", min=1, max=100000)
+    epoch_begin: int = _opt(
+        0, "schedule", "Resume at epoch (EPOCH_BEGIN)",
+        "To continue a run: the number of epochs already done. Set it with the checkpoint to load "
+        "(lora_load, pissa_load + pissa_init, disha_load); the step count, learning rate and loss curve "
+        "continue from there.", min=0, max=100000)
+    micro_bsz: int = _opt(
+        1, "schedule", "Batch per device (MICRO_BSZ)",
+        "Samples per forward pass on each device. If memory is short keep 1 and raise mini_bsz instead. "
+        "Advice for micro_bsz x mini_bsz: <1k lines 4-8, <5k 8-16, >10k 32-64.", min=1, max=4096)
+    mini_bsz: int = _opt(
+        2, "schedule", "Gradient accumulation (MINI_BSZ)",
+        "Micro-batches accumulated per optimizer step: a bigger effective batch for no extra memory.",
+        min=1, max=4096)
+    lr_init: float = _opt(
+        2e-5, "optimizer", "Initial learning rate (LR_INIT)",
+        "1e-5 .. 8e-5 for lora/pissa/bone/bat; about 1 for state_tuning; 1e-5 or lower for full.",
+        min=0.0, max=100.0)
+    lr_final: float = _opt(
+        2e-5, "optimizer", "Final learning rate (LR_FINAL)",
+        "The rate reached at the last step (state_tuning: about 0.01). Equal to lr_init = constant.",
+        min=0.0, max=100.0)
+    lr_schedule: str = _opt(
+        "cos", "optimizer", "LR schedule",
+        "After warmup, how the rate goes from lr_init to lr_final over the whole run: cos (cosine), wsd "
+        "(flat, then a cosine decay over the last 20% of steps), linear, or constant (lr_init throughout).",
+        choices=("cos", "wsd", "linear", "constant"))
+    warmup_steps: int = _opt(
+        20, "optimizer", "Warmup steps", "Optimizer steps over which the rate rises linearly from 0 to "
+        "lr_init.", min=0, max=10_000_000)
+    beta1: float = _opt(0.9, "optimizer", "Adam beta1", "AdamW first-moment decay.", min=0.0, max=0.99999)
+    beta2: float = _opt(0.95, "optimizer", "Adam beta2", "AdamW second-moment decay.", min=0.0, max=0.99999)
+    adam_eps: float = _opt(1e-18, "optimizer", "Adam epsilon", "AdamW epsilon (RWKV uses 1e-18; 1e-8 is "
+                           "the common default).", min=0.0, max=1.0)
+    weight_decay: float = _opt(
+        0.0, "optimizer", "Weight decay", "AdamW weight decay, applied only to matrices (never to norms, "
+        "biases or mixing vectors).", min=0.0, max=10.0)
+    # --- method options ----------------------------------------------------------------------------
+    train_parts: list = _opt(
+        ["time", "ln"], "method", "Also train",
+        "Base parameters trained (and saved) besides the adapter, by name: emb (embedding), head (output "
+        "layer), time (time-mix parameters), ln (layer norms).",
+        choices=TRAIN_PARTS, modes=PEFT_MODES)
+    lora_r: int = _opt(64, "method", "LoRA rank", "Adapter rank: bigger learns more, costs more.",
+                       min=1, max=4096, modes=("lora",))
+    lora_alpha: int = _opt(128, "method", "LoRA alpha", "Adapter scale; alpha = 2 x rank is advised. The "
+                           "merge must use the same value.", min=1, max=65536, modes=("lora",))
+    lora_dropout: float = _opt(0.01, "method", "LoRA dropout", "Dropout on the adapter input.",
+                               min=0.0, max=0.9, modes=("lora",))
+    lora_load: str = _opt("", "method", "Resume LoRA from", "A previous rwkv-<epoch>.pth to continue from.",
+                          modes=("lora",))
+    pissa_r: int = _opt(64, "method", "PiSSA rank", "Rank of the principal directions trained.",
+                        min=1, max=4096, modes=("pissa",))
+    svd_niter: int = _opt(16, "method", "SVD iterations", "Iterations of the randomized SVD that starts "
+                          "PiSSA (more = more exact, slower start).", min=1, max=1000, modes=("pissa",))
+    pissa_load: str = _opt("", "method", "Resume PiSSA from", "A previous rwkv-<epoch>.pth to continue "
+                           "from; also set pissa_init.", modes=("pissa",))
+    pissa_init: str = _opt("", "method", "PiSSA init file", "The init_pissa.pth written by the run you "
+                           "continue (needed with pissa_load).", modes=("pissa",))
+    disha_r: int = _opt(128, "method", "DiSHA rank", "Block size of bone/bat; bat needs it to divide the "
+                        "model width and the FFN width. r 128 costs about as much as LoRA r 64.",
+                        min=1, max=4096, modes=("bone", "bat"))
+    disha_load: str = _opt("", "method", "Resume DiSHA from", "A previous rwkv-<epoch>.pth to continue from.",
+                           modes=("bone", "bat"))
+    state_load: str = _opt("", "method", "Resume state from", "A previous rwkv-<epoch>.pth (time_state) to "
+                           "continue from.", modes=("state_tuning",))
+    lisa_r: int = _opt(2, "method", "LISA layers", "How many layers are trained at a time.", min=1,
+                       max=1024, modes=("lisa",))
+    lisa_k: int = _opt(100, "method", "LISA interval", "Optimizer steps before new layers are drawn.",
+                       min=1, max=10_000_000, modes=("lisa",))
+    # --- hardware ----------------------------------------------------------------------------------
+    precision: str = _opt(
+        "bf16", "hardware", "Precision",
+        "bf16 is advised on GPUs that support it (RTX 30xx and newer); fp16 for older GPUs; fp32 is exact "
+        "but slow and memory-hungry.", choices=("bf16", "fp16", "fp32"))
+    grad_cp: int = _opt(1, "hardware", "Gradient checkpointing", "1: recompute activations in the backward "
+                        "pass: much less memory, about 30% slower.", choices=(0, 1))
+    devices: int = _opt(1, "hardware", "Devices (GPU_COUNT)", "GPUs (or CPU processes) used together; "
+                        "micro_bsz is per device.", min=1, max=1024)
+    deepspeed_strategy: str = _opt(
+        "deepspeed_stage_1", "hardware", "DeepSpeed strategy",
+        "With several devices: DeepSpeed ZeRO stage 1 is fastest; 2 and 3 split more state across GPUs; "
+        "offload moves the optimizer to CPU memory. none: plain gradient all-reduce (every device keeps a full "
+        "optimizer copy; fine for adapters).", choices=DEEPSPEED_STRATEGIES)
+    # --- run ---------------------------------------------------------------------------------------
+    proj_dir: str = _opt("", "run", "Run folder", "Where the run writes its files. Empty: a new folder "
+                         "output/<finetune_mode>-<date>-<time>.")
+    seed: int = _opt(-1, "run", "Random seed", "-1: a different seed each run; any other value makes the run "
+                     "repeatable.", min=-1, max=2**31 - 1)
+    wandb: str = _opt("", "run", "wandb project", "Also log to Weights & Biases under this project (needs the "
+                      "wandb package). Empty: off.")
+
+    # ------------------------------------------------------------------------------------------------
+    @classmethod
+    def options(cls) -> list[dataclasses.Field]:
+        return list(dataclasses.fields(cls))
+
+    @classmethod
+    def option(cls, name: str) -> dataclasses.Field:
+        for f in dataclasses.fields(cls):
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    def applies(self, name: str) -> bool:
+        """Whether option ``name`` matters for this config's finetune_mode."""
+        modes = self.option(name).metadata.get("modes")
+        return modes is None or self.finetune_mode in modes
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "config") -> "TrainConfig":
+        """Build from a dict (e.g. a JSON file); unknown keys and wrong types raise ValueError naming them."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"{source}: unknown option(s) {', '.join(unknown)}; "
+                             f"valid options are: {', '.join(sorted(names))}")
+        values = {k: coerce(k, v, source) for k, v in data.items()}
+        return cls(**values)
+
+    @classmethod
+    def from_json(cls, path) -> "TrainConfig":
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}: not valid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a JSON object of option: value")
+        for key in RUN_INFO_KEYS:  # a run's config.json also records what the trainer resolved
+            data.pop(key, None)
+        return cls.from_dict(data, source=str(path))
+
+    def replace(self, **changes) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+    # ------------------------------------------------------------------------------------------------
+    def to_cli_args(self, only_changed: bool = True) -> list[str]:
+        """``--name value`` pairs for ``python -m rwkv_simple_gui train`` (defaults left out)."""
+        defaults = TrainConfig()
+        args: list[str] = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if only_changed and value == getattr(defaults, f.name):
+                continue
+            args.append("--" + f.name)
+            if isinstance(value, list):
+                args.extend(str(v) for v in value)
+            else:
+                args.append(str(value))
+        return args
+
+    def to_training_sh(self) -> str:
+        """A script in the style of the seed's training.sh: one variable per option, then the command."""
+        lines = ["#!/bin/bash", "# Generated by rwkv-simple-gui; edit the values and run this script."]
+        ordered = sorted(dataclasses.fields(self), key=lambda f: GROUPS.index(f.metadata["group"]))
+        group = None
+        for f in ordered:
+            if f.metadata["group"] != group:
+                group = f.metadata["group"]
+                lines += ["", f"# --- {group}"]
+            value = getattr(self, f.name)
+            shown = " ".join(map(str, value)) if isinstance(value, list) else str(value)
+            lines.append(f"{f.name.upper()}={shlex.quote(shown)}")
+        lines += ["", "python -m rwkv_simple_gui train \\"]
+        for f in ordered:
+            flag = f"  --{f.name} "
+            ref = f'"${f.name.upper()}"'
+            lines.append(flag + (f"${f.name.upper()}" if isinstance(getattr(self, f.name), list) else ref) + " \\")
+        lines[-1] = lines[-1].rstrip(" \\")
+        return "\n".join(lines) + "\n"
+
+    # ------------------------------------------------------------------------------------------------
+    def validate(self, model_info=None, data_info=None, device: str | None = None) -> list[str]:
+        """Every problem found, each in words that say what to change. Empty list = good to go.
+
+        ``model_info`` is ``model.detect(...)``'s result, ``data_info`` a :class:`train.data.DataInfo`;
+        ``device`` ("cpu"/"cuda") enables the checks that depend on the hardware.
+        """
+        from .validate import problems
+
+        return problems(self, model_info, data_info, device)
+
+
+# The GUI looks up translated labels/help under this key (English text above is the fallback).
+for _f in dataclasses.fields(TrainConfig):
+    _f.metadata = type(_f.metadata)({**_f.metadata, "help_key": f"train.{_f.name}"})
+
+
+def coerce(name: str, value: Any, source: str = "config") -> Any:
+    """Convert ``value`` to option ``name``'s type, or raise ValueError naming the option and the fix."""
+    f = TrainConfig.option(name)
+    kind = f.type if isinstance(f.type, str) else f.type.__name__
+    try:
+        if kind == "list":
+            if isinstance(value, str):
+                value = value.replace(",", " ").split()
+            if not isinstance(value, (list, tuple)):
+                raise TypeError
+            return [str(v) for v in value]
+        if kind == "int":
+            if isinstance(value, bool):
+                return int(value)
+            if isinstance(value, float) and not value.is_integer():
+                raise TypeError
+            return int(value)
+        if kind == "float":
+            if isinstance(value, bool):
+                raise TypeError
+            return float(value)
+        if kind == "str":
+            if not isinstance(value, str):
+                raise TypeError
+            return value
+    except (TypeError, ValueError):
+        pass
+    else:
+        return value
+    raise ValueError(f"{source}: option {name}={value!r} should be a {kind}"
+                     + (f" (one of {', '.join(map(str, f.metadata['choices']))})" if "choices" in f.metadata else ""))

@@ -1,0 +1,131 @@
+"""Several processes: ranks started by ``torchrun``, NCCL on CUDA, gloo on CPU (what CI runs).
+
+Two ways to step: DeepSpeed ZeRO stage 1/2 (+ optimizer offload), the default, or ``deepspeed_strategy
+none``: every rank keeps the full optimizer state and the gradients are all-reduced once per optimizer step.
+Either way the loss is a share of the global token-weighted sum, so a step on N ranks equals a step of one
+process with N times the micro batch.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import torch
+import torch.distributed as dist
+
+
+class Dist:
+    def __init__(self):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.enabled = self.world > 1
+
+    def setup(self, device_type: str) -> None:
+        if self.enabled and not dist.is_initialized():
+            dist.init_process_group("nccl" if device_type == "cuda" else "gloo")
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def sum(self, value: float) -> float:
+        if not self.enabled:
+            return value
+        t = torch.tensor([float(value)], dtype=torch.float64)
+        dist.all_reduce(t)
+        return float(t.item())
+
+    def any(self, flag: bool) -> bool:
+        return self.sum(1.0 if flag else 0.0) > 0
+
+    def broadcast_int(self, value: int) -> int:
+        if not self.enabled:
+            return value
+        t = torch.tensor([value], dtype=torch.int64)
+        dist.broadcast(t, 0)
+        return int(t.item())
+
+    def sync_params(self, params) -> None:
+        """Start every rank from rank 0's values (adapter inits, PiSSA residuals)."""
+        if self.enabled:
+            for p in params:
+                dist.broadcast(p.data, 0)
+
+    def reduce_grads(self, params) -> None:
+        """Sum gradients over ranks (each rank's loss is already divided by the global token weight)."""
+        if not self.enabled:
+            return
+        for p in params:
+            if p.grad is not None:
+                dist.all_reduce(p.grad)
+
+    def barrier(self) -> None:
+        if self.enabled:
+            dist.barrier()
+
+    def close(self) -> None:
+        if self.enabled and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def torchrun_command(nproc: int, train_argv: list[str]) -> list[str]:
+    """The command that starts ``nproc`` ranks of ``python -m rwkv_simple_gui train <train_argv>`` on this
+    machine (a free port is picked by ``--standalone``)."""
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", "-m", "rwkv_simple_gui", "train", *train_argv]
+
+
+ZERO_STAGES = {"deepspeed_stage_1": (1, False), "deepspeed_stage_2": (2, False), "deepspeed_stage_2_offload": (2, True)}
+
+
+class AllReduceStepper:
+    """Optimizer steps with a plain gradient all-reduce (one process, or ``deepspeed_strategy none``)."""
+
+    def __init__(self, params: list, optimizer, dist: Dist, scaler=None):
+        self.params, self.optimizer, self.dist, self.scaler = params, optimizer, dist, scaler
+
+    def backward(self, loss, last: bool) -> None:
+        (self.scaler.scale(loss) if self.scaler else loss).backward()
+
+    def step(self) -> None:
+        trained = [p for p in self.params if p.requires_grad]
+        self.dist.reduce_grads(trained)
+        if self.scaler:
+            self.scaler.unscale_(self.optimizer)
+        torch.nn.utils.clip_grad_norm_(trained, 1.0)
+        if self.scaler:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+
+
+class DeepSpeedStepper:
+    """Optimizer steps through a DeepSpeed ZeRO engine (stage 1/2, optional optimizer offload to CPU).
+
+    DeepSpeed keeps our precision handling (fp32 trained weights, autocast compute) and does the reduction,
+    partitioning and gradient clipping. We own the accumulation boundary, because the last step of an epoch
+    may hold fewer micro batches than mini_bsz, and several backward passes (infctx chunks) may make up one.
+    """
+
+    def __init__(self, model, optimizer, cfg, world: int):
+        import deepspeed
+
+        stage, offload = ZERO_STAGES[cfg.deepspeed_strategy]
+        zero = {"stage": stage, "reduce_bucket_size": 2e8, "allgather_bucket_size": 2e8}
+        if offload:
+            zero["offload_optimizer"] = {"device": "cpu", "pin_memory": True}
+        config = {"train_micro_batch_size_per_gpu": cfg.micro_bsz, "gradient_accumulation_steps": cfg.mini_bsz,
+                  "gradient_clipping": 1.0, "zero_optimization": zero, "zero_allow_untested_optimizer": True,
+                  "zero_force_ds_cpu_optimizer": False, "steps_per_print": 2**31 - 1, "wall_clock_breakdown": False}
+        self.world = world
+        self.engine, self.optimizer, _, _ = deepspeed.initialize(model=model, optimizer=optimizer, config=config)
+
+    def backward(self, loss, last: bool) -> None:
+        # the engine averages gradients over ranks; our loss is already a share of the global sum
+        self.engine.set_gradient_accumulation_boundary(last)
+        self.engine.backward(loss * self.world, scale_wrt_gas=False)
+
+    def step(self) -> None:
+        self.engine.step()

@@ -1,0 +1,223 @@
+"""Every fine-tuning method, trained in-process on a tiny generated RWKV-7 and a memorisable dataset:
+the loss falls by half, the checkpoint holds exactly the method's keys, frozen weights stay unchanged,
+the adapted model reloads from base + checkpoint, and a resumed run continues the step count and curve."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import torch
+
+from rwkv_simple_gui import peft
+from rwkv_simple_gui.data.binidx import write_binidx
+from rwkv_simple_gui.model import init_model, load_model, save_model
+from rwkv_simple_gui.train.config import TrainConfig
+from rwkv_simple_gui.train.loop import train
+from rwkv_simple_gui.train.rundir import METRIC_KEYS, read_metrics, read_status
+
+N_LAYER, C, VOCAB, N_HEAD = 2, 64, 256, 1
+PROJ = {"att.receptance": (C, C), "att.key": (C, C), "att.value": (C, C), "att.output": (C, C),
+        "ffn.key": (4 * C, C), "ffn.value": (C, 4 * C)}
+LR = {"lora": 3e-2, "pissa": 3e-2, "bone": 3e-2, "bat": 3e-2, "state_tuning": 1.0, "lisa": 3e-3, "full": 3e-3}
+STEPS = 12
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory):
+    """A tiny x070 (vocab 256) whose outputs are not all zero (as after RWKV-LM init) but sharp, as in a
+    trained model; and 4 documents alternating two tokens, which a working method memorises quickly."""
+    root = tmp_path_factory.mktemp("assets")
+    model = init_model("x070", N_LAYER, C, vocab_size=VOCAB, seed=3)
+    gen = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith(("att.output.weight", "ffn.value.weight")):
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.05)
+        model.ln_out.weight.fill_(4.0)
+    save_model(model, root / "tiny.pth")
+    docs = [[17, 99] * 16 + [0] for _ in range(4)]
+    write_binidx(root / "memo", docs)
+    return root
+
+
+def config(assets, mode: str, **changes) -> TrainConfig:
+    base = dict(model_path=str(assets / "tiny.pth"), data_path=str(assets / "memo"), finetune_mode=mode,
+                ctx_len=32, dataload="pad", loss_mask="none", micro_bsz=4, mini_bsz=1, epoch_count=STEPS,
+                lr_init=LR[mode], lr_final=LR[mode], lr_schedule="constant", warmup_steps=0, precision="fp32",
+                grad_cp=0, op="chunked", train_parts=[], lora_r=8, lora_alpha=16, lora_dropout=0.0, pissa_r=8,
+                svd_niter=2, disha_r=16, lisa_r=1, lisa_k=3, seed=7, adam_eps=1e-8, epoch_save=STEPS)
+    base.update(changes)
+    return TrainConfig(**base)
+
+
+def expected_shapes(mode: str, base: dict) -> dict:
+    """The checkpoint RWKV-PEFT writes for each method (reference §2.10), derived from the model shape."""
+    out = {}
+    for i in range(N_LAYER):
+        for m, (o, n) in PROJ.items():
+            key = f"blocks.{i}.{m}"
+            if mode in ("lora", "pissa"):
+                out[key + ".lora_A"], out[key + ".lora_B"] = (8, n), (o, 8)
+            elif mode == "bone":
+                out[key + ".disha"] = (16, o)
+            elif mode == "bat":
+                out[key + ".disha"] = (n // 16, 16, 16)
+        if mode == "state_tuning":
+            out[f"blocks.{i}.att.time_state"] = (N_HEAD, 64, 64)
+    if mode in ("full", "lisa"):
+        out = {k: tuple(v.shape) for k, v in base.items()}
+    return out
+
+
+def dataset_loss(model, assets) -> float:
+    x = torch.tensor([[17, 99] * 16], dtype=torch.long)
+    with torch.no_grad():
+        logits, _ = model(x[:, :-1])
+    return float(torch.nn.functional.cross_entropy(logits[0], x[0, 1:]))
+
+
+@pytest.mark.parametrize("mode", ["lora", "pissa", "bone", "bat", "state_tuning", "lisa", "full"])
+def test_method_learns_and_saves_its_keys(assets, tmp_path, mode):
+    run = tmp_path / "run"
+    assert train(config(assets, mode), run) == "finished"
+    status = read_status(run)
+    assert status["state"] == "finished" and status["step"] == STEPS and status["total_steps"] == STEPS
+    metrics = read_metrics(run)
+    assert [m["step"] for m in metrics] == list(range(1, STEPS + 1))
+    assert all(set(METRIC_KEYS) <= set(m) for m in metrics)
+    losses = [m["loss"] for m in metrics]
+    assert min(losses[-3:]) < losses[0] / 2, losses
+
+    base = torch.load(assets / "tiny.pth", weights_only=True)
+    ckpt = torch.load(run / f"rwkv-{STEPS - 1}.pth", weights_only=True)
+    assert {k: tuple(v.shape) for k, v in ckpt.items()} == expected_shapes(mode, base)
+    if mode == "pissa":
+        init = torch.load(run / "init_pissa.pth", weights_only=True)
+        assert set(init) == {f"model.{k[:-len('.lora_A')]}.init_lora_{ab}" for k in ckpt if k.endswith(".lora_A")
+                             for ab in "AB"}
+
+    # base + checkpoint rebuilds the trained model: it predicts the data as well as training ended
+    model = peft.load_adapted_model(assets / "tiny.pth", run / f"rwkv-{STEPS - 1}.pth")
+    assert dataset_loss(model, assets) < losses[0] / 2
+    if mode not in ("full", "lisa", "pissa"):  # (pissa's frozen weight is the residual W - B0 A0 by design)
+        sd = model.state_dict()
+        assert all(torch.equal(sd[k], v) for k, v in base.items()), f"{mode} changed frozen weights"
+
+
+@pytest.mark.parametrize("mode", ["lora", "pissa", "bone", "bat", "state_tuning", "lisa"])
+def test_only_the_methods_parameters_change(assets, mode):
+    """A few optimizer steps on the adapted model leave every frozen tensor bit-identical."""
+    from rwkv_simple_gui.train.loop import make_optimizer
+
+    cfg = config(assets, mode, train_parts=["ln"])
+    model = load_model(assets / "tiny.pth", op="chunked")
+    peft.apply_peft(model, cfg)
+    selector = peft.LisaSelector(model, 1, 100, seed=0) if mode == "lisa" else None
+    if selector:
+        selector.update(0)
+    trainable = peft.trainable_parameters(model)
+    before = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    opt = make_optimizer(cfg, dict(model.named_parameters()) if selector else trainable, fused=False)
+    x = torch.tensor([[17, 99] * 8])
+    for _ in range(2):
+        logits, _ = model(x[:, :-1])
+        torch.nn.functional.cross_entropy(logits[0], x[0, 1:]).backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+    after = model.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and changed <= set(trainable), sorted(changed - set(trainable))
+    if mode in ("lora", "pissa", "bone", "bat"):
+        assert any(".ln" in k for k in changed)  # train_parts ln
+        assert not any(re.search(r"\.(receptance|key|value|output)\.weight$", k) for k in changed)
+    if selector:
+        layer = selector.active[0]
+        assert any(k.startswith(f"blocks.{layer}.att.key") for k in changed)
+        assert not any(k.startswith(f"blocks.{1 - layer}.att.key") for k in changed)
+
+
+def test_train_parts_are_saved_with_the_adapter(assets, tmp_path):
+    cfg = config(assets, "lora", epoch_count=1, epoch_save=1, train_parts=["ln", "time"])
+    assert train(cfg, tmp_path / "run") == "finished"
+    keys = set(torch.load(tmp_path / "run" / "rwkv-0.pth", weights_only=True))
+    assert "ln_out.weight" in keys and "blocks.0.ln0.bias" in keys and "blocks.1.att.ln_x.weight" in keys
+    assert "blocks.0.att.w0" in keys and "blocks.1.ffn.x_k" in keys  # v7 time-mix parameters
+    assert not any(re.search(r"\.(receptance|key|value|output)\.weight$", k) for k in keys)
+    assert "emb.weight" not in keys and "head.weight" not in keys
+
+
+def test_resume_continues_step_count_and_loss_curve(assets, tmp_path):
+    """3 epochs, then a resumed run to 6, equals one 6-epoch run: the first resumed loss is computed on the
+    same weights as step 4 of the uninterrupted run."""
+    whole, part = tmp_path / "whole", tmp_path / "part"
+    assert train(config(assets, "lora", epoch_count=6, epoch_save=1), whole) == "finished"
+    assert train(config(assets, "lora", epoch_count=3, epoch_save=1), part) == "finished"
+    resumed = config(assets, "lora", epoch_count=6, epoch_save=1, epoch_begin=3, lora_load=str(part / "rwkv-2.pth"))
+    assert train(resumed, part) == "finished"
+    m_whole, m_part = read_metrics(whole), read_metrics(part)
+    assert [m["step"] for m in m_part] == [1, 2, 3, 4, 5, 6]
+    assert all(m["total_steps"] == 6 for m in m_part[3:])
+    assert m_part[3]["loss"] == pytest.approx(m_whole[3]["loss"], rel=1e-4)
+    assert m_part[3]["loss"] < m_part[0]["loss"]
+    status = read_status(part)
+    assert status["state"] == "finished" and status["step"] == 6
+    assert {c["file"] for c in status["checkpoints"]} >= {"rwkv-2.pth", "rwkv-5.pth"}
+    config_json = json.loads((part / "config.json").read_text())
+    assert config_json["epoch_begin"] == 3 and config_json["model_info"]["n_layer"] == N_LAYER
+
+
+def test_pissa_resume_needs_and_uses_its_init(assets, tmp_path):
+    first = tmp_path / "first"
+    assert train(config(assets, "pissa", epoch_count=2, epoch_save=1), first) == "finished"
+    again = config(assets, "pissa", epoch_count=4, epoch_save=1, epoch_begin=2,
+                   pissa_load=str(first / "rwkv-1.pth"), pissa_init=str(first / "init_pissa.pth"))
+    assert train(again, tmp_path / "second") == "finished"
+    m_first, m_second = read_metrics(first), read_metrics(tmp_path / "second")
+    assert m_second[0]["step"] == 3
+    assert m_second[0]["loss"] < m_first[0]["loss"]
+    # without the init file the run refuses to start, saying what to set
+    bad = again.replace(pissa_init="")
+    assert train(bad, tmp_path / "third") == "failed"
+    assert "pissa_init" in read_status(tmp_path / "third")["error"]
+
+
+def test_failed_run_reports_plain_error(assets, tmp_path):
+    cfg = config(assets, "bat", disha_r=24)
+    assert train(cfg, tmp_path / "run") == "failed"
+    status = read_status(tmp_path / "run")
+    assert status["state"] == "failed" and "disha_r=24 must divide n_embd=64" in status["error"]
+    assert "Traceback" in (tmp_path / "run" / "train.log").read_text()
+
+
+def test_infctx_carries_the_state_across_chunks(assets, tmp_path):
+    """With chunk_ctx 16 the 32-token documents run as two chunks: the first loss (before any update) equals the
+    whole-sequence loss only if the state flows from chunk to chunk; training still learns."""
+    whole, chunked = tmp_path / "whole", tmp_path / "chunked"
+    assert train(config(assets, "lora", epoch_count=4), whole) == "finished"
+    infctx = config(assets, "lora", epoch_count=4, train_type="infctx", chunk_ctx=16, grad_cp=1)
+    assert train(infctx, chunked) == "finished"
+    m_whole, m_chunked = read_metrics(whole), read_metrics(chunked)
+    assert m_chunked[0]["loss"] == pytest.approx(m_whole[0]["loss"], rel=1e-5)
+    assert m_chunked[-1]["loss"] < m_chunked[0]["loss"] / 2
+
+
+def test_state_tuning_resumes_from_state_load(assets, tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert train(config(assets, "state_tuning", epoch_count=2, epoch_save=1), first) == "finished"
+    again = config(assets, "state_tuning", epoch_count=3, epoch_begin=2, state_load=str(first / "rwkv-1.pth"))
+    assert train(again, second) == "finished"
+    assert read_metrics(second)[0]["step"] == 3
+    assert read_metrics(second)[0]["loss"] < read_metrics(first)[0]["loss"]
+
+
+def test_get_mode_in_bf16(assets, tmp_path):
+    """Random windows of the token stream, epoch = epoch_steps micro batches, bf16 autocast on CPU."""
+    cfg = config(assets, "bone", dataload="get", epoch_steps=4, mini_bsz=2, micro_bsz=1, epoch_count=2,
+                 precision="bf16", epoch_save=1)
+    assert train(cfg, tmp_path / "run") == "finished"
+    metrics = read_metrics(tmp_path / "run")
+    assert [m["step"] for m in metrics] == [1, 2, 3, 4] and metrics[-1]["epoch"] == 1
+    assert all(m["tokens"] == 2 * 32 * m["step"] for m in metrics)
+    assert metrics[-1]["loss"] < metrics[0]["loss"]
