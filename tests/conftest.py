@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -22,3 +27,39 @@ def project(tmp_path, monkeypatch) -> Path:
     monkeypatch.setattr(paths, "PROJECT_ROOT", root)
     monkeypatch.setenv("RWKV_SIMPLE_GUI_HOME", str(root))
     return root
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app(project: Path, *args: str) -> tuple[subprocess.Popen, int, Path]:
+    port = free_port()
+    log = project / "app.log"
+    env = {**os.environ, "RWKV_SIMPLE_GUI_HOME": str(project), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, str(REPO_ROOT / "app.py"), "--no-browser", "--port", str(port), *args],
+                            stdout=open(log, "wb"), stderr=subprocess.STDOUT, env=env, cwd="/",
+                            start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"app.py exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise AssertionError(f"app.py did not open port {port}:\n{log.read_text()}")
+    return proc, port, log
+
+
+def stop_app(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()

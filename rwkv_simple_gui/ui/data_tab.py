@@ -85,8 +85,8 @@ def build(settings: dict) -> dict:
         c["refresh"] = gr.Button(t("common.refresh"), scale=0, min_width=100)
     c["upload"] = gr.File(label=t("common.upload"), file_types=list(common.DATASET_EXTS), height=90)
     c["require_assistant"] = gr.Checkbox(value=True, label=t("data.require_assistant"))
-    c["inspect"] = gr.Button(t("data.inspect"), variant="primary")
-    c["summary"] = gr.Markdown()
+    c["inspect"] = gr.Button(t("data.inspect"), variant="primary", elem_id="data-inspect")
+    c["summary"] = gr.Markdown(elem_id="data-summary")
     c["problems"] = gr.Dataframe(headers=PROBLEM_COLUMNS, label=t("data.problems"), max_height=260, wrap=True)
     with gr.Group():
         c["preview"] = gr.Dataframe(label=t("data.preview"), wrap=True, max_height=480)

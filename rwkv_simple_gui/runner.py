@@ -1,0 +1,265 @@
+"""Start, stop and re-attach the training process; everything else is read from its run directory.
+
+The trainer runs as its own process group (``start_new_session``) with its output going to
+``train.log``, never to a pipe, so a closed browser tab or a restarted GUI neither stalls nor loses
+it. ``output/.current.json`` names the job that runs now; any GUI process can re-attach from it.
+One job at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import psutil
+
+from . import paths
+from .train.config import RUN_INFO_KEYS
+
+CURRENT_FILE = ".current.json"
+CODE_ROOT = Path(__file__).resolve().parent.parent  # the child imports this package whatever its cwd
+LIVE_STATES = ("starting", "running", "stopping")
+FINAL_STATES = ("finished", "failed", "stopped")
+
+
+class RunnerError(RuntimeError):
+    """A job can't be started or stopped; the message says why in plain words."""
+
+
+@dataclass
+class Job:
+    run_dir: str
+    pid: int
+    create_time: float
+    started_at: float
+
+    def process(self) -> psutil.Process | None:
+        """The trainer's process if it still runs (not a zombie, not a reused pid)."""
+        try:
+            proc = psutil.Process(self.pid)
+            if abs(proc.create_time() - self.create_time) > 1 or proc.status() == psutil.STATUS_ZOMBIE:
+                return None
+            return proc
+        except psutil.Error:
+            return None
+
+    @property
+    def alive(self) -> bool:
+        return self.process() is not None
+
+
+# Popen objects of jobs started by this GUI process, so their exit status is collected (no zombies).
+_children: dict[int, subprocess.Popen] = {}
+_lock = threading.Lock()
+
+
+def _current_path() -> Path:
+    return paths.folder("output") / CURRENT_FILE
+
+
+def current_job() -> Job | None:
+    """The job recorded as running, if its process is still alive."""
+    for pid, child in list(_children.items()):
+        if child.poll() is not None:
+            _children.pop(pid, None)
+    try:
+        job = Job(**json.loads(_current_path().read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
+    return job if job.alive else None
+
+
+def train_command(config_file: Path) -> list[str]:
+    return [sys.executable, "-m", "rwkv_simple_gui", "train", "--config", str(config_file)]
+
+
+def start(config: dict, run_dir: str | os.PathLike) -> Job:
+    """Launch ``train`` for ``config`` (a TrainConfig dict) writing into ``run_dir``."""
+    with _lock:
+        running = _wait_if_exiting(current_job())
+        if running:
+            raise RunnerError(f"A training job is already running ({paths.display(running.run_dir)}, pid "
+                              f"{running.pid}). Stop it first, or wait until it ends.")
+        run_dir = Path(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        request = run_dir / "request.json"
+        with paths.atomic_output(request) as tmp:
+            tmp.write_text(json.dumps({**config, "proj_dir": str(run_dir)}, indent=1, ensure_ascii=False),
+                           encoding="utf-8")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "RWKV_SIMPLE_GUI_HOME": str(paths.PROJECT_ROOT),
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(CODE_ROOT), os.environ.get("PYTHONPATH")]))}
+        with open(run_dir / "train.log", "ab") as log:
+            child = subprocess.Popen(train_command(request), stdout=log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, cwd=paths.PROJECT_ROOT, env=env,
+                                     start_new_session=True)
+        _children[child.pid] = child
+        job = Job(run_dir=str(run_dir), pid=child.pid, create_time=psutil.Process(child.pid).create_time(),
+                  started_at=time.time())
+        with paths.atomic_output(_current_path()) as tmp:
+            tmp.write_text(json.dumps(asdict(job)), encoding="utf-8")
+        return job
+
+
+def _wait_if_exiting(job: Job | None, timeout_s: float = 15.0) -> Job | None:
+    """A job whose trainer already wrote a final state is only exiting: give it a moment to finish."""
+    if job is None:
+        return None
+    try:
+        state = json.loads((Path(job.run_dir) / "status.json").read_text(encoding="utf-8")).get("state")
+    except (OSError, ValueError):
+        return job
+    deadline = time.time() + timeout_s
+    while state in FINAL_STATES and job.alive and time.time() < deadline:
+        time.sleep(0.2)
+    return current_job()
+
+
+def stop(grace_s: float = 30.0) -> Job | None:
+    """Ask the running job to stop after its current step (SIGTERM to the whole process group).
+
+    The trainer saves a checkpoint and exits; if any process of the group (e.g. a DeepSpeed rank) is
+    still there after ``grace_s``, the group is killed so the GPU is freed.
+    """
+    job = current_job()
+    if job is None:
+        return None
+    pgid = os.getpgid(job.pid)
+    os.killpg(pgid, signal.SIGTERM)
+
+    def kill_after_grace():
+        deadline = time.time() + grace_s
+        while time.time() < deadline:
+            if not _group_alive(pgid):
+                return
+            time.sleep(0.5)
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    threading.Thread(target=kill_after_grace, daemon=True).start()
+    return job
+
+
+def _group_alive(pgid: int) -> bool:
+    for proc in psutil.process_iter(["pid", "status"]):
+        try:
+            if os.getpgid(proc.info["pid"]) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                return True
+        except (ProcessLookupError, PermissionError):
+            continue
+    for child in list(_children.values()):
+        child.poll()
+    return False
+
+
+# --- reading a run for the GUI --------------------------------------------------------------------
+
+# Known failures, found in the log, in plain words with the fix (the trainer reports most of these
+# itself in status.json; this catches what it could not, e.g. a crash outside its loop).
+KNOWN_FAILURES = (
+    (re.compile(r"out of memory|CUDA error: out of memory|OutOfMemoryError", re.I),
+     "The GPU ran out of memory. Lower micro_bsz or ctx_len (raise mini_bsz to keep the batch), turn on "
+     "grad_cp, or quantize the base model (quant int8)."),
+    (re.compile(r"high <= 0|shorter than ctx_len|not enough (data|tokens)", re.I),
+     "The dataset is too short for this ctx_len: lower ctx_len or add data."),
+    (re.compile(r"size mismatch|does not match the base model", re.I),
+     "The checkpoint was made for another base model: pick the base model it was trained on."),
+    (re.compile(r"Torch not compiled with CUDA|no CUDA GPUs are available|fla .*needs CUDA|bitsandbytes", re.I),
+     "This option needs an NVIDIA GPU with CUDA (fla kernels, quantization): choose op auto/chunked and "
+     "quant none on this machine."),
+    (re.compile(r"No space left on device", re.I), "The disk is full: free space in output/ and try again."),
+)
+
+
+def explain_failure(log_tail: str, exit_code: int | None = None) -> str | None:
+    """A plain-words reason and fix for a failed run, from the end of its log."""
+    for pattern, advice in KNOWN_FAILURES:
+        if pattern.search(log_tail or ""):
+            return advice
+    if exit_code in (-9, 137):
+        return ("The trainer was killed (SIGKILL), most often by the system running out of RAM: lower "
+                "micro_bsz or ctx_len, or close other programs.")
+    return None
+
+
+def tail(path: str | os.PathLike, max_bytes: int = 20_000) -> str:
+    """The end of a text file (the live log), cut at a line start."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - max_bytes))
+            data = f.read()
+    except OSError:
+        return ""
+    text = data.decode("utf-8", errors="replace")
+    return text if size <= max_bytes else text.partition("\n")[2]
+
+
+def latest_checkpoint(run_dir: str | os.PathLike) -> tuple[int, Path] | None:
+    """The highest-epoch ``rwkv-<epoch>.pth`` of a run."""
+    found = []
+    for p in Path(run_dir).glob("rwkv-*.pth"):
+        m = re.fullmatch(r"rwkv-(\d+)\.pth", p.name)
+        if m:
+            found.append((int(m.group(1)), p))
+    return max(found) if found else None
+
+
+def resume_config(run_dir: str | os.PathLike) -> dict:
+    """The options that continue a run from its last checkpoint, in the same run folder."""
+    run_dir = Path(run_dir)
+    try:
+        config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise RunnerError(f"{run_dir} has no readable config.json ({err}); it can't be resumed.") from err
+    last = latest_checkpoint(run_dir)
+    if last is None:
+        raise RunnerError(f"{paths.display(run_dir)} has no rwkv-<epoch>.pth checkpoint yet; start it again instead.")
+    epoch, ckpt = last
+    try:
+        saved = json.loads((run_dir / "status.json").read_text(encoding="utf-8")).get("checkpoints") or []
+    except (OSError, ValueError):
+        saved = []
+    # A checkpoint saved by a stop holds part of its epoch: that epoch is trained again from its start.
+    partial = any(c.get("file") == ckpt.name and c.get("partial") for c in saved)
+    config = {k: v for k, v in config.items() if k not in RUN_INFO_KEYS}
+    mode = config.get("finetune_mode")
+    load_key = {"lora": "lora_load", "pissa": "pissa_load", "bone": "disha_load", "bat": "disha_load",
+                "state_tuning": "state_load"}.get(mode)
+    if load_key:
+        config[load_key] = str(ckpt)
+    else:
+        config["model_path"] = str(ckpt)  # full / lisa checkpoints are whole models
+    if mode == "pissa":
+        config["pissa_init"] = str(run_dir / "init_pissa.pth")
+    config["epoch_begin"] = epoch if partial else epoch + 1
+    config["proj_dir"] = str(run_dir)
+    return config
+
+
+def system_stats() -> dict:
+    """CPU, RAM and (when nvidia-smi answers) GPU use, for the monitor."""
+    vm = psutil.virtual_memory()
+    stats = {"cpu_percent": psutil.cpu_percent(interval=None), "ram_used_gb": (vm.total - vm.available) / 1024**3,
+             "ram_total_gb": vm.total / 1024**3, "gpus": []}
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,memory.used,memory.total,utilization.gpu",
+             "--format=csv,noheader,nounits"], capture_output=True, text=True, timeout=3).stdout
+    except (OSError, subprocess.SubprocessError):
+        return stats
+    for line in out.strip().splitlines():
+        name, used, total, util = [x.strip() for x in line.split(",")]
+        stats["gpus"].append({"name": name, "mem_used_gb": float(used) / 1024, "mem_total_gb": float(total) / 1024,
+                              "util_percent": float(util)})
+    return stats

@@ -1,0 +1,175 @@
+"""Interface text in English and Chinese (Gradio 6 ``gr.I18n``).
+
+Labels are translated in the browser from its language; ``--lang`` pins one language for everyone by
+giving every locale the same table. Messages built at run time (reports, errors) stay in English, the
+language of the CLI, so a user can search for them.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+EN = {
+    "app.title": "RWKV Simple GUI",
+    "app.subtitle": "From a jsonl file to a fine-tuned RWKV model you can talk to. Files live in the project "
+    "folders `data/`, `model/`, `output/`, `merge/`; typed relative paths are taken from the project folder.",
+    "tab.data": "1 · Data",
+    "tab.tokenize": "2 · Tokenize",
+    "tab.params": "3 · Parameters",
+    "tab.train": "4 · Train",
+    "tab.merge": "5 · Merge",
+    "tab.chat": "6 · Chat",
+    "common.refresh": "🔄 Refresh",
+    "common.file": "File (from data/, or type a path)",
+    "common.file_info": "Files on the machine that runs the app. Relative paths are taken from the project folder.",
+    "common.upload": "…or upload a file (it is copied into data/)",
+    "data.require_assistant": "I will train with the qa mask (every record needs an Assistant: turn)",
+    "data.inspect": "Inspect and validate",
+    "data.summary": "Summary",
+    "data.problems": "Problems (every bad record, with its line)",
+    "data.preview": "Preview",
+    "data.page": "Page",
+    "data.prev": "◀ Previous",
+    "data.next": "Next ▶",
+    "data.export": "Export normalised text jsonl",
+    "data.export_path": "Export to (relative to the project folder)",
+    "data.exported": "Exported file",
+    "tok.copies": "Copies (N_EPOCH: shuffled copies of the data)",
+    "tok.copies_info": "Keep 1 and set epoch_count in Parameters when data_shuffle is on (the seed's advice); "
+    "use more copies only with data_shuffle off.",
+    "tok.max_tokens": "Drop documents longer than (tokens, 0 = keep all)",
+    "tok.eof": "Append the end-of-document token 0",
+    "tok.seed": "Shuffle seed",
+    "tok.tokenizer": "Tokenizer: world, or the path of an HF tokenizer.json",
+    "tok.skip_bad": "Skip bad records (count them) instead of stopping",
+    "tok.out": "Output prefix (empty = data/<input name>)",
+    "tok.ctx_len": "ctx_len to check against",
+    "tok.run": "Tokenize",
+    "tok.stats": "Result",
+    "tok.hist": "Token length per document",
+    "tok.factors": "MICRO_BSZ / EPOCH_STEPS factor table",
+    "tok.report": "Report (as make_tokenize.sh prints it)",
+}
+
+ZH = {
+    "app.title": "RWKV 简易微调界面",
+    "app.subtitle": "从 jsonl 数据到可以对话的微调 RWKV 模型。文件放在项目目录 `data/`、`model/`、`output/`、`merge/` 中；"
+    "输入的相对路径都以项目目录为准。",
+    "tab.data": "1 · 数据",
+    "tab.tokenize": "2 · 分词",
+    "tab.params": "3 · 参数",
+    "tab.train": "4 · 训练",
+    "tab.merge": "5 · 合并",
+    "tab.chat": "6 · 对话",
+    "common.refresh": "🔄 刷新",
+    "common.file": "文件（data/ 中选择，或输入路径）",
+    "common.file_info": "运行本程序的机器上的文件。相对路径以项目目录为准。",
+    "common.upload": "…或上传文件（会复制到 data/）",
+    "data.require_assistant": "我会使用 qa 掩码训练（每条数据都需要 Assistant: 回合）",
+    "data.inspect": "检查并校验",
+    "data.summary": "概况",
+    "data.problems": "问题（每条坏数据及其行号）",
+    "data.preview": "预览",
+    "data.page": "页码",
+    "data.prev": "◀ 上一页",
+    "data.next": "下一页 ▶",
+    "data.export": "导出规范化的 text jsonl",
+    "data.export_path": "导出到（相对项目目录）",
+    "data.exported": "导出的文件",
+    "tok.copies": "复制份数（N_EPOCH：打乱后的数据副本数）",
+    "tok.copies_info": "开启 data_shuffle 时保持 1，并在参数页设置 epoch_count（原脚本的建议）；关闭 data_shuffle 时才使用多份。",
+    "tok.max_tokens": "丢弃超过此 token 数的数据（0 = 全部保留）",
+    "tok.eof": "在每条数据末尾添加结束符 0",
+    "tok.seed": "打乱随机种子",
+    "tok.tokenizer": "分词器：world，或 HF tokenizer.json 的路径",
+    "tok.skip_bad": "跳过坏数据（并计数），而不是停止",
+    "tok.out": "输出前缀（留空 = data/<输入文件名>）",
+    "tok.ctx_len": "用于检查的 ctx_len",
+    "tok.run": "开始分词",
+    "tok.stats": "结果",
+    "tok.hist": "每条数据的 token 长度",
+    "tok.factors": "MICRO_BSZ / EPOCH_STEPS 因数表",
+    "tok.report": "报告（与 make_tokenize.sh 的输出一致）",
+}
+
+EN.update({
+    "group.model": "Model", "group.data": "Data", "group.method": "Method", "group.schedule": "Schedule",
+    "group.optimizer": "Optimizer", "group.hardware": "Hardware", "group.run": "Run",
+    "params.apply": "Apply dataset suggestions", "params.presets": "Presets", "params.preset": "Preset name",
+    "params.save": "💾 Save preset", "params.load": "📂 Load preset", "params.copy_from": "Copy parameters from run",
+    "params.copy": "Copy", "params.export": "Command line / training.sh", "params.show": "Show",
+    "params.cli": "CLI command", "params.download": "Download training.sh",
+    "train.start": "▶ Start", "train.stop": "⏹ Stop", "train.resume": "⏯ Resume selected run",
+    "train.run": "Run", "train.follow": "Follow the running job", "train.loss": "Loss",
+    "train.log": "Log (live)", "train.full_log": "Full log", "train.runs": "Runs",
+    "train.to_merge": "Send the selected run to Merge",
+    "chat.model": "Model (merge/ or model/)", "chat.state": "State file (state tuning; optional)",
+    "chat.strategy": "Strategy", "chat.load": "Load", "chat.unload": "Unload (free memory)",
+    "chat.sampling": "Sampling", "chat.compare": "Compare with another model (e.g. the base model)",
+    "chat.compare_model": "Second model", "chat.chat": "Chat", "chat.compare_chat": "Second model",
+    "chat.placeholder": "Type a message; Enter sends, Shift+Enter for a new line", "chat.send": "Send",
+    "chat.clear": "Clear",
+    "merge.run": "Run (output/)", "merge.checkpoint": "Checkpoint (epoch)", "merge.base": "Base model",
+    "merge.format": "Format",
+    "merge.format_info": "pth: the rwkv package and RWKV-Runner · st: Ai00 / web-rwkv (fp16 safetensors) · both",
+    "merge.dtype": "dtype of the .pth", "merge.alpha": "LoRA alpha (empty = from the run)",
+    "merge.alpha_info": "Only for checkpoints made elsewhere (RWKV-PEFT): the lora_alpha used in training.",
+    "merge.out": "Output (empty = merge/<base>-<METHOD>-<epoch>.pth)", "merge.run_button": "Merge",
+})
+ZH.update({
+    "group.model": "模型", "group.data": "数据", "group.method": "微调方式", "group.schedule": "轮数与批大小",
+    "group.optimizer": "优化器", "group.hardware": "硬件", "group.run": "运行",
+    "params.apply": "应用数据集建议值", "params.presets": "预设", "params.preset": "预设名称",
+    "params.save": "💾 保存预设", "params.load": "📂 加载预设", "params.copy_from": "从已有训练复制参数",
+    "params.copy": "复制", "params.export": "命令行 / training.sh", "params.show": "显示",
+    "params.cli": "命令行", "params.download": "下载 training.sh",
+    "train.start": "▶ 开始", "train.stop": "⏹ 停止", "train.resume": "⏯ 继续所选训练",
+    "train.run": "训练", "train.follow": "跟随正在运行的训练", "train.loss": "损失",
+    "train.log": "日志（实时）", "train.full_log": "完整日志", "train.runs": "训练记录",
+    "train.to_merge": "把所选训练发送到合并页",
+    "chat.model": "模型（merge/ 或 model/）", "chat.state": "状态文件（state tuning，可选）",
+    "chat.strategy": "运行策略", "chat.load": "加载", "chat.unload": "卸载（释放内存）",
+    "chat.sampling": "采样参数", "chat.compare": "与另一个模型对比（例如基座模型）",
+    "chat.compare_model": "第二个模型", "chat.chat": "对话", "chat.compare_chat": "第二个模型",
+    "chat.placeholder": "输入消息；回车发送，Shift+回车换行", "chat.send": "发送", "chat.clear": "清空",
+    "merge.run": "训练（output/）", "merge.checkpoint": "检查点（轮数）", "merge.base": "基座模型",
+    "merge.format": "格式",
+    "merge.format_info": "pth：rwkv 包与 RWKV-Runner · st：Ai00 / web-rwkv（fp16 safetensors）· both：两者",
+    "merge.dtype": ".pth 的精度", "merge.alpha": "LoRA alpha（留空 = 取自训练配置）",
+    "merge.alpha_info": "仅用于在别处（RWKV-PEFT）训练的检查点：训练时的 lora_alpha。",
+    "merge.out": "输出（留空 = merge/<基座>-<方式>-<轮数>.pth）", "merge.run_button": "合并",
+})
+
+
+def _add_option_texts() -> None:
+    """Labels and help of every training option: English from TrainConfig, Chinese from i18n_options."""
+    from ..train.config import TrainConfig
+    from .i18n_options import ZH_OPTIONS
+
+    for f in TrainConfig.options():
+        label, help_text = f.metadata["label"], f.metadata["help"]
+        zh_label, zh_help = ZH_OPTIONS.get(f.name, (label, help_text))
+        EN[f"opt.{f.name}.label"] = f"{label} · {f.name}"
+        EN[f"opt.{f.name}.help"] = help_text
+        ZH[f"opt.{f.name}.label"] = f"{zh_label} · {f.name}"
+        ZH[f"opt.{f.name}.help"] = zh_help
+
+
+_add_option_texts()
+
+LANGUAGES = {"en": EN, "zh": ZH}
+
+
+def make_i18n(lang: str | None = None) -> gr.I18n:
+    """Translations for ``launch(i18n=...)``; ``lang`` pins one language for every browser."""
+    if lang:
+        table = LANGUAGES[lang]
+        return gr.I18n(**{code: table for code in LANGUAGES})
+    return gr.I18n(**LANGUAGES)
+
+
+def t(key: str):
+    """A label translated in the browser."""
+    if key not in EN:
+        raise KeyError(f"no interface text named {key!r}")
+    return gr.I18n(**LANGUAGES)(key)

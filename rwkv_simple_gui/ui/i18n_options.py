@@ -1,0 +1,66 @@
+"""Chinese labels and help for the training options (English comes from TrainConfig's metadata).
+
+Keys are option names; an option missing here falls back to its English text.
+"""
+
+ZH_OPTIONS: dict[str, tuple[str, str]] = {
+    "model_path": ("基座模型", "要微调的 RWKV .pth（model/ 目录中）。版本、层数、宽度从文件中自动读取，无需填写。"),
+    "finetune_mode": ("微调方式",
+                      "lora：低秩适配器。pissa：从权重主方向开始的 LoRA（收敛更快）。bone / bat：DiSHA 的两种模式，"
+                      "同等显存下效果通常最好（DiSHA r 128 约等于 LoRA r 64 的显存）。state_tuning：只训练初始状态"
+                      "（文件很小，适合学风格/角色；学习率要大，1 → 0.01）。lisa：每次随机训练几层。full：全量微调。"),
+    "train_type": ("训练类型", "infctx：超长序列按 chunk_ctx 分块训练并在块之间传递状态。需要 dataload=pad，不能与 state_tuning 同用。"),
+    "op": ("WKV 算子", "auto：CUDA 上有 fla 时用 fla，否则用分块 PyTorch 算子。torch 是最慢但精确的参考实现。"),
+    "quant": ("量化基座权重", "以量化形式保存冻结的基座权重以节省显存（bitsandbytes，仅 CUDA）。一般选 int8。"
+              "不能用于 full / lisa 和多卡。合并时要使用相同设置。"),
+    "data_path": ("数据集（binidx 前缀）", "分词后的数据：.bin/.idx 的路径去掉扩展名（例如 data/sample）。"),
+    "ctx_len": ("上下文长度（CTX_LEN）", "每个样本的 token 数。pad/only 模式请使用分词输出的 max_length（更长的数据会被截断）。越长越占显存。"),
+    "dataload": ("数据读取方式", "pad：每个样本一条数据，补齐到 ctx_len，补齐部分不学习（对话数据的常用选择）。"
+                 "only：每个样本一条数据，不补齐（建议 micro_bsz 为 1）。get：从整个 token 流随机截取（预训练风格，"
+                 "每轮 epoch_steps 步）。"),
+    "loss_mask": ("损失掩码", "哪些 token 参与学习。none/pad：所有真实 token（补齐部分从不学习）。qa：只学习 Assistant 回合"
+                  "（从每个 “Assistant:” 到下一个 “User:”）。se：与 qa 相同，但使用自定义的开始/结束文本（mask1 / mask0）。"),
+    "mask0": ("se 掩码：停止学习的文本", "loss_mask 为 se 时：遇到此文本后停止学习。"),
+    "mask1": ("se 掩码：开始学习的文本", "loss_mask 为 se 时：遇到此文本后开始学习（此文本本身也被学习）。"),
+    "data_shuffle": ("每轮打乱数据", "1：每轮随机打乱顺序（分词时 N_EPOCH 设 1，增加 epoch_count）。0：按文件顺序"
+                     "（分词时 N_EPOCH > 1，epoch_count 设 1）。"),
+    "chunk_ctx": ("infctx 分块长度（CHUNK_CTX）", "仅 infctx：每块的 token 数，ctx_len 必须不小于它。越小越省显存。"),
+    "epoch_count": ("训练轮数（EPOCH_COUNT）", "总轮数。pad/only 模式下一轮就是把数据集的每条数据过一遍"
+                    "（不再需要 epoch_steps × micro_bsz 等于数据条数）。"),
+    "epoch_steps": ("每轮步数（EPOCH_STEPS）", "仅 get 模式：每轮的 micro-batch 数（pad/only 模式按数据条数自动计算）。"),
+    "epoch_save": ("每 N 轮保存", "每隔这么多轮保存一次 rwkv-<轮数>.pth（最后一轮总会保存）。"),
+    "epoch_begin": ("从第几轮继续（EPOCH_BEGIN）", "继续训练时：已完成的轮数。同时设置要加载的检查点"
+                    "（lora_load、pissa_load + pissa_init、disha_load），步数、学习率和损失曲线都会接着之前的继续。"),
+    "micro_bsz": ("每卡批大小（MICRO_BSZ）", "每张卡每次前向的样本数。显存不够时保持 1，改为增大 mini_bsz。"
+                  "micro_bsz × mini_bsz 建议：少于 1k 条 4–8，少于 5k 条 8–16，超过 10k 条 32–64。"),
+    "mini_bsz": ("梯度累积（MINI_BSZ）", "每次更新参数前累积的 micro-batch 数：不增加显存就能得到更大的有效批大小。"),
+    "lr_init": ("初始学习率（LR_INIT）", "lora/pissa/bone/bat 用 1e-5 到 8e-5；state_tuning 约为 1；full 用 1e-5 或更低。"),
+    "lr_final": ("最终学习率（LR_FINAL）", "最后一步的学习率（state_tuning 约 0.01）。与初始学习率相同即为恒定学习率。"),
+    "lr_schedule": ("学习率调度", "预热之后学习率如何从 lr_init 变到 lr_final：cos（余弦）、wsd（先平稳，最后 20% 的步数余弦下降）、"
+                    "linear（线性）、constant（恒定）。"),
+    "warmup_steps": ("预热步数", "学习率从 0 线性升到 lr_init 所用的优化步数。"),
+    "beta1": ("Adam beta1", "AdamW 一阶矩衰减。"),
+    "beta2": ("Adam beta2", "AdamW 二阶矩衰减。"),
+    "adam_eps": ("Adam epsilon", "AdamW 的 epsilon（RWKV 使用 1e-18；常见默认值为 1e-8）。"),
+    "weight_decay": ("权重衰减", "AdamW 权重衰减，只作用于矩阵（不作用于归一化层、偏置和混合向量）。"),
+    "train_parts": ("额外训练", "除适配器外也训练（并保存）的基座参数：emb（词嵌入）、head（输出层）、time（时间混合参数）、ln（层归一化）。"),
+    "lora_r": ("LoRA 秩", "适配器的秩：越大学得越多，也越占显存。"),
+    "lora_alpha": ("LoRA alpha", "适配器缩放系数，建议为秩的 2 倍。合并时必须使用同一个值。"),
+    "lora_dropout": ("LoRA dropout", "适配器输入的 dropout。"),
+    "lora_load": ("从 LoRA 检查点继续", "之前训练得到的 rwkv-<轮数>.pth。"),
+    "pissa_r": ("PiSSA 秩", "训练的主方向的秩。"),
+    "svd_niter": ("SVD 迭代次数", "PiSSA 初始化时随机 SVD 的迭代次数（越多越精确，启动越慢）。"),
+    "pissa_load": ("从 PiSSA 检查点继续", "之前训练得到的 rwkv-<轮数>.pth；同时要设置 pissa_init。"),
+    "pissa_init": ("PiSSA 初始化文件", "要继续的那次训练写出的 init_pissa.pth（与 pissa_load 一起使用）。"),
+    "disha_r": ("DiSHA 秩", "bone/bat 的块大小；bat 要求它能整除模型宽度和 FFN 宽度。r 128 约等于 LoRA r 64 的显存。"),
+    "disha_load": ("从 DiSHA 检查点继续", "之前训练得到的 rwkv-<轮数>.pth。"),
+    "lisa_r": ("LISA 层数", "每次同时训练的层数。"),
+    "lisa_k": ("LISA 间隔", "每隔多少优化步重新随机选择训练的层。"),
+    "precision": ("精度", "支持的 GPU（RTX 30 系及更新）建议 bf16；较老的 GPU 用 fp16；fp32 精确但慢且占显存。"),
+    "grad_cp": ("梯度检查点", "1：反向传播时重新计算激活值：大幅节省显存，约慢 30%。"),
+    "devices": ("设备数（GPU_COUNT）", "一起使用的 GPU（或 CPU 进程）数量；micro_bsz 是每个设备的批大小。"),
+    "deepspeed_strategy": ("DeepSpeed 策略", "多卡时：stage 1 最快；2 和 3 在卡之间拆分更多状态；offload 把优化器放到内存。"),
+    "proj_dir": ("运行目录", "本次训练写出文件的目录。留空：新建 output/<微调方式>-<日期>-<时间>。"),
+    "seed": ("随机种子", "-1：每次训练使用不同的种子；其他值使训练可以复现。"),
+    "wandb": ("wandb 项目", "同时记录到 Weights & Biases 的这个项目（需要安装 wandb）。留空：关闭。"),
+}

@@ -1,0 +1,97 @@
+"""Merge tab: pick a run and an epoch; the method, alpha and PiSSA init come from the run itself."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from .. import merge as merger
+from .. import paths
+from ..train import rundir
+from . import common
+from .i18n import t
+
+
+def run_choices() -> list[str]:
+    return [paths.display(r["path"]) for r in rundir.list_runs(paths.folder("output")) if r["checkpoints"]]
+
+
+def checkpoint_choices(run: str | None) -> list[str]:
+    if not run:
+        return []
+    return [paths.display(p) for p in merger.list_checkpoints(paths.resolve(run))]
+
+
+def pick_run(run: str | None):
+    """Checkpoints of the run (latest selected) and its base model, from its config.json."""
+    checkpoints = checkpoint_choices(run)
+    config = rundir.read_config(paths.resolve(run)) if run else None
+    base = (config or {}).get("model_path") or None
+    return (gr.update(choices=checkpoints, value=checkpoints[-1] if checkpoints else None),
+            gr.update(value=paths.display(paths.resolve(base, base="model")) if base else None))
+
+
+def describe(checkpoint: str | None) -> str:
+    """What the checkpoint holds and what merging it will do, before any work starts."""
+    if not checkpoint:
+        return ""
+    path = paths.resolve(checkpoint, base="output")
+    try:
+        plan = merger.plan_checkpoint(merger.LazyStateDict(path), pissa=(path.parent / "init_pissa.pth").is_file())
+    except (merger.MergeError, OSError) as err:
+        return f"❌ {err}"
+    config = merger.run_config(path)
+    text = f"Method detected: **{plan.method}**"
+    if plan.method == "lora" and config.get("lora_alpha"):
+        text += f" · lora_alpha {config['lora_alpha']} (from the run's config.json)"
+    if plan.method == "state":
+        text += " · a state file is written (mount it in Chat); RWKV-7 ignores states merged into a model"
+    return text
+
+
+def run_merge(base, checkpoint, out, fmt, dtype, lora_alpha, progress=gr.Progress()) -> tuple[str, str | None]:
+    if not base or not checkpoint:
+        raise gr.Error("Pick the base model and the checkpoint to merge.")
+
+    def report(done: int, total: int, key: str) -> None:
+        progress((done, total), desc=key, unit="tensors")
+
+    try:
+        result = merger.merge(
+            paths.resolve(base, base="model"), paths.resolve(checkpoint, base="output"),
+            paths.resolve(out, base="merge") if out and out.strip() else None,
+            fmt=fmt, dtype=dtype, lora_alpha=float(lora_alpha) if lora_alpha else None, progress=report)
+    except merger.MergeError as err:
+        raise gr.Error(str(err), duration=None) from err
+    files = ", ".join(f"`{paths.display(p)}`" for p in result.outputs)
+    notes = "".join(f"\n- {n}" for n in result.notes)
+    return (f"### ✅ {result.method} merged ({result.version}) in {result.seconds:.1f} s\n{files}\n"
+            f"{result.keys_changed} tensors changed · peak memory {result.peak_rss_mb:,.0f} MB{notes}",
+            paths.display(result.outputs[0]))
+
+
+def build() -> dict:
+    c: dict = {}
+    with gr.Row():
+        c["run"] = gr.Dropdown(choices=run_choices(), label=t("merge.run"), scale=2)
+        c["checkpoint"] = gr.Dropdown(label=t("merge.checkpoint"), allow_custom_value=True, scale=2)
+    c["plan"] = gr.Markdown(elem_id="merge-plan")
+    c["base"] = gr.Dropdown(choices=common.list_files("model", common.MODEL_EXTS), label=t("merge.base"),
+                            allow_custom_value=True)
+    with gr.Row():
+        c["fmt"] = gr.Radio(list(merger.FORMATS), value="pth", label=t("merge.format"), info=t("merge.format_info"))
+        c["dtype"] = gr.Radio(list(merger.DTYPES), value="bf16", label=t("merge.dtype"))
+        c["lora_alpha"] = gr.Number(value=None, label=t("merge.alpha"), info=t("merge.alpha_info"))
+    c["out"] = gr.Textbox(label=t("merge.out"), placeholder="merge/<base>-<METHOD>-<epoch>.pth")
+    c["merge"] = gr.Button(t("merge.run_button"), variant="primary", elem_id="merge-button")
+    c["result"] = gr.Markdown(elem_id="merge-result")
+    c["merged"] = gr.Textbox(visible=False)
+
+    c["run"].focus(lambda cur: gr.update(choices=run_choices(), value=cur), c["run"], c["run"],
+                   api_visibility="private")
+    c["run"].change(pick_run, c["run"], [c["checkpoint"], c["base"]], api_visibility="private")
+    c["checkpoint"].change(describe, c["checkpoint"], c["plan"], api_visibility="private")
+    c["base"].focus(lambda cur: gr.update(choices=common.list_files("model", common.MODEL_EXTS), value=cur),
+                    c["base"], c["base"], api_visibility="private")
+    c["merge"].click(run_merge, [c["base"], c["checkpoint"], c["out"], c["fmt"], c["dtype"], c["lora_alpha"]],
+                     [c["result"], c["merged"]], api_name="merge", concurrency_id="gpu")
+    return c

@@ -1,0 +1,182 @@
+"""Parameters and Train tab handlers with a real tiny model, a real binidx and a real trainer process."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+
+import gradio as gr
+import pytest
+import torch
+
+from rwkv_simple_gui import runner
+from rwkv_simple_gui.data.pipeline import tokenize_file
+from rwkv_simple_gui.model import init_model, save_model
+from rwkv_simple_gui.train import rundir
+from rwkv_simple_gui.ui import params_tab, train_tab
+from tests.conftest import REPO_ROOT
+
+
+@pytest.fixture
+def trainable(project):
+    """A project with a tiny base model and the sample data tokenized; the form values that train it fast."""
+    save_model(init_model("x070", n_layer=2, n_embd=64, vocab_size=65536, head_size=32, seed=0),
+               project / "model" / "tiny.pth", dtype=torch.float32)
+    tokenize_file(project / "data" / "sample.jsonl", project / "data" / "sample")
+    values = params_tab.config_to_form(params_tab.TrainConfig())
+    values.update(params_tab.load_preset("demo-cpu"))
+    values.update(model_path="model/tiny.pth", data_path="data/sample", epoch_count=2)
+    yield project, values
+    job = runner.current_job()
+    if job:
+        runner.stop(grace_s=5)
+        for _ in range(100):
+            if not runner.current_job():
+                break
+            time.sleep(0.1)
+
+
+def wait_for_state(run_dir, states, timeout=240):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        status = rundir.read_status(run_dir) or {}
+        if status.get("state") in states:
+            return status
+        time.sleep(0.3)
+    log = (run_dir / "train.log").read_text(errors="replace") if (run_dir / "train.log").exists() else ""
+    raise AssertionError(f"run never reached {states}: {status}\n{log[-3000:]}")
+
+
+def test_form_validation_names_the_problem(trainable):
+    project, values = trainable
+    text = params_tab.check(values)
+    assert "Ready to train" in text and "x070" in text and "Estimated GPU memory" in text
+    assert "24 documents" in text
+    bad = {**values, "finetune_mode": "bat", "disha_r": 48}
+    text = params_tab.check(bad)
+    assert "Fix before training" in text and "disha_r" in text
+    text = params_tab.check({**values, "ctx_len": "lots"})
+    assert "ctx_len" in text and "int" in text
+
+
+def test_fields_of_other_methods_hide(trainable):
+    shown = params_tab.visibility("bone", "none", "pad", "qa")
+    assert shown["disha_r"] and not shown["lora_r"] and not shown["pissa_init"]
+    assert not shown["chunk_ctx"] and not shown["epoch_steps"] and not shown["mask0"]
+    shown = params_tab.visibility("lora", "infctx", "get", "se")
+    assert shown["lora_r"] and shown["chunk_ctx"] and shown["epoch_steps"] and shown["mask1"]
+
+
+def test_dataset_suggestions_come_from_its_stats(trainable):
+    project, values = trainable
+    info, err = params_tab.dataset_info("data/sample")
+    assert err is None and info.n_docs == 24
+    s = params_tab.suggestions(info)
+    assert s["ctx_len"] % 16 == 0 and s["ctx_len"] >= info.max_doc_len
+    assert 24 % s["micro_bsz"] == 0 and s["epoch_steps"] * s["micro_bsz"] == 24
+
+
+def test_presets_round_trip_and_builtins_set_only_their_options(trainable):
+    project, values = trainable
+    assert "demo-cpu" in params_tab.list_presets()
+    saved = params_tab.save_preset("my run", {**values, "lora_r": 8})
+    assert saved == "my_run" and "my_run" in params_tab.list_presets()
+    assert params_tab.load_preset("my run")["lora_r"] == 8
+    builtin = params_tab.load_preset("state-tuning")
+    assert builtin["finetune_mode"] == "state_tuning" and "model_path" not in builtin
+    with pytest.raises(gr.Error, match="No preset"):
+        params_tab.load_preset("nope")
+
+
+def test_exported_command_is_accepted_by_the_cli(trainable):
+    project, values = trainable
+    command, script, script_file = params_tab.export(values)
+    assert command.startswith("python -m rwkv_simple_gui train ")
+    assert "FINETUNE_MODE=lora" in script and open(script_file).read() == script
+    args = shlex.split(command)[4:]
+    out = subprocess.run([sys.executable, "-m", "rwkv_simple_gui", "train", *args, "--dry-run"],
+                         capture_output=True, text=True, cwd=REPO_ROOT,
+                         env={**os.environ, "RWKV_SIMPLE_GUI_HOME": str(project)})
+    assert out.returncode == 0, out.stderr + out.stdout
+    assert "lora" in out.stdout
+
+
+def test_start_watch_stop_resume_a_real_run(trainable):
+    project, values = trainable
+    run = train_tab.start_training({**values, "epoch_count": 40})
+    run_dir = project / run
+    assert run.startswith("output/lora-")
+    with pytest.raises(gr.Error, match="already running"):
+        train_tab.start_training(values)
+    wait_for_state(run_dir, ("running",))
+    deadline = time.time() + 240
+    while len(rundir.read_metrics(run_dir)) < 8 and time.time() < deadline:
+        time.sleep(0.5)
+    shown_run, status_md, progress, loss, log, monitor, log_file = train_tab.poll(None)
+    assert shown_run == run and "running" in status_md
+    assert set(loss["series"]) == {"loss", "smoothed"} and len(loss) >= 2 * 8
+    assert "step" in progress and "CPU" in monitor and log_file.endswith("train.log")
+
+    assert "Stopping" in train_tab.stop_training()
+    status = wait_for_state(run_dir, ("stopped",))
+    stopped_at = status["step"]
+    assert runner.latest_checkpoint(run_dir) is not None
+    assert "stopped" in train_tab.status_markdown(run, status)
+
+    train_tab.resume_training(run)
+    wait_for_state(run_dir, ("running",))
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        metrics = rundir.read_metrics(run_dir)
+        if metrics and metrics[-1]["step"] > stopped_at + 2:
+            break
+        time.sleep(0.5)
+    steps = [m["step"] for m in rundir.read_metrics(run_dir)]
+    assert steps == list(range(1, steps[-1] + 1)) and steps[-1] > stopped_at, \
+        "the resumed run redoes the stopped epoch and continues the step count without gaps"
+    train_tab.stop_training()
+    wait_for_state(run_dir, ("stopped",))
+    table = train_tab.runs_table()
+    assert table.iloc[0]["run"] == run and table.iloc[0]["state"] == "stopped"
+
+
+def test_a_failed_run_is_explained(trainable):
+    project, values = trainable
+    run = train_tab.start_training({**values, "op": "fla"})
+    status = wait_for_state(project / run, ("failed",))
+    text = train_tab.status_markdown(run, status)
+    assert "failed" in text and "CUDA" in text
+
+
+def test_a_dead_trainer_shows_as_died(trainable):
+    project, values = trainable
+    run = train_tab.start_training({**values, "epoch_count": 40})
+    wait_for_state(project / run, ("running",))
+    job = runner.current_job()
+    os.killpg(os.getpgid(job.pid), signal.SIGKILL)
+    deadline = time.time() + 20
+    while runner.current_job() and time.time() < deadline:
+        time.sleep(0.1)
+    status = rundir.read_status(project / run)
+    assert "died" in train_tab.status_markdown(run, status)
+
+
+def test_resume_config_continues_from_the_last_checkpoint(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"finetune_mode": "pissa", "epoch_count": 5, "model_info": {}}))
+    with pytest.raises(runner.RunnerError, match="no rwkv-<epoch>.pth"):
+        runner.resume_config(run)
+    for epoch in (0, 1, 10):
+        (run / f"rwkv-{epoch}.pth").write_bytes(b"")
+    config = runner.resume_config(run)
+    assert config["pissa_load"].endswith("rwkv-10.pth") and config["epoch_begin"] == 11
+    assert config["pissa_init"].endswith("init_pissa.pth") and "model_info" not in config
+    # a checkpoint written by a stop holds part of an epoch: that epoch is trained again
+    (run / "status.json").write_text(json.dumps({"checkpoints": [{"file": "rwkv-10.pth", "epoch": 10, "partial": True}]}))
+    assert runner.resume_config(run)["epoch_begin"] == 10
