@@ -93,11 +93,11 @@ def test_non_rwkv_files_say_what_was_found(tmp_path):
         detect(hf)
     adapter = tmp_path / "rwkv-0.pth"
     torch.save({"blocks.0.att.receptance.lora_A": torch.zeros(4, 64)}, adapter)
-    with pytest.raises(ModelFormatError, match="LoRA adapter"):
+    with pytest.raises(ModelFormatError, match="training checkpoint .* merge it into its base model first"):
         load_model(adapter)
     text = tmp_path / "notes.pth"
     text.write_text("hello")
-    with pytest.raises(ModelFormatError, match="notes.pth: not a PyTorch checkpoint"):
+    with pytest.raises(ModelFormatError, match="notes.pth: not an RWKV model: not a PyTorch checkpoint"):
         detect(text)
     v5 = tmp_path / "v5.pth"
     torch.save({"emb.weight": torch.zeros(8, 4), "blocks.0.att.time_decay": torch.zeros(4)}, v5)

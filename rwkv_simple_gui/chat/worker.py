@@ -49,7 +49,7 @@ class ModelFacts:
 
 def inspect_model(path: str | Path) -> ModelFacts:
     """Version and shape of an RWKV ``.pth`` from its index (no tensor is read)."""
-    from rwkv_simple_gui.merge import LazyStateDict, MergeError, layer_count, model_version
+    from rwkv_simple_gui.model import ModelFormatError, detect
 
     path = Path(path)
     if not path.is_file():
@@ -57,23 +57,10 @@ def inspect_model(path: str | Path) -> ModelFacts:
     if path.suffix != ".pth":
         raise ChatError(f"{path}: the rwkv package loads .pth files only (an Ai00 .st is for Ai00/web-rwkv)")
     try:
-        sd = LazyStateDict(path)
-    except MergeError as exc:
-        raise ChatError(f"{path}: not an RWKV model ({exc})") from None
-    version = model_version(sd)
-    if version is None:
-        if any(k.endswith((".lora_A", ".disha", ".bone")) for k in sd):
-            raise ChatError(f"{path} is a training checkpoint (adapter weights only): merge it into its base "
-                            "model first, then chat with the merged .pth")
-        if sd and all(k.endswith(".att.time_state") for k in sd):
-            raise ChatError(f"{path} is a state file: pick the base model as the model and mount this file as "
-                            "the state")
-        raise ChatError(f"{path}: not an RWKV-6/7 model (no blocks.0.att.r_k or time_maa keys)")
-    if "emb.weight" not in sd:
-        raise ChatError(f"{path}: no emb.weight; not a complete RWKV model")
-    head = sd["blocks.0.att.r_k"] if version == "x070" else sd["blocks.0.att.time_faaaa"]
-    n_head, head_size = head.shape[-2:]
-    return ModelFacts(path, version, layer_count(sd), sd["emb.weight"].shape[1], n_head, head_size)
+        info = detect(path)
+    except ModelFormatError as exc:
+        raise ChatError(str(exc)) from None
+    return ModelFacts(path, info.version, info.n_layer, info.n_embd, info.n_head, info.head_size)
 
 
 def check_state(path: str | Path, facts: ModelFacts) -> None:

@@ -56,8 +56,12 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
             return load_file(path)
         except SafetensorError as e:
             raise ModelFormatError(f"{path}: not a readable safetensors file ({e})") from e
+    is_zip = zipfile.is_zipfile(path)
+    if not is_zip and not _starts_like_a_pickle(path):
+        raise ModelFormatError(f"{path}: not an RWKV model: not a PyTorch checkpoint (neither a zip archive nor "
+                               "a pickle); pick the model's .pth file")
     try:
-        obj = torch.load(path, map_location="cpu", mmap=zipfile.is_zipfile(path), weights_only=True)
+        obj = torch.load(path, map_location="cpu", mmap=is_zip, weights_only=True)
     except pickle.UnpicklingError as e:
         raise ModelFormatError(
             f"{path}: holds Python objects besides tensors, which are not loaded for safety ({e}). "
@@ -65,6 +69,12 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     except Exception as e:  # not a torch file at all
         raise ModelFormatError(f"{path}: not a PyTorch checkpoint ({type(e).__name__}: {e})") from e
     return _flatten(obj, path)
+
+
+def _starts_like_a_pickle(path: Path) -> bool:
+    """Legacy (pre-zip) torch files start with a pickle protocol header."""
+    with open(path, "rb") as f:
+        return f.read(1) == b"\x80"
 
 
 _SAFETENSORS_DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
@@ -111,11 +121,12 @@ def _looks_like(keys: list[str]) -> str:
     sample = ", ".join(keys[:3])
     if any(k.startswith(("model.layers.", "model.embed_tokens", "transformer.h.", "gpt_neox.")) for k in keys):
         return f"keys look like a Hugging Face transformers checkpoint: {sample}..."
-    if any("lora_A" in k or "lora_B" in k for k in keys):
-        return (f"keys look like a LoRA adapter ({sample}...): merge it into its base model first, "
-                "or load the base model")
+    if any(k.endswith((".lora_A", ".lora_B", ".disha", ".bone")) for k in keys):
+        return (f"it is a training checkpoint (adapter weights such as {sample}...): merge it into its base "
+                "model first, or load the base model")
     if all(k.endswith("att.time_state") for k in keys):
-        return f"it is a state-tuning file ({len(keys)} time_state tensors): load its base model instead"
+        return (f"it is a state file ({len(keys)} time_state tensors): pick the base model it was trained on "
+                "and mount this file as its state")
     return f"found {len(keys)} keys such as {sample}"
 
 
