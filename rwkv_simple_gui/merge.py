@@ -224,7 +224,33 @@ class _HeaderPickler(pickle.Pickler):
         return NotImplemented
 
 
-class TorchZipWriter:
+class _InOrderWriter:
+    """A writer of tensors whose names, shapes and dtypes were fixed up front, taken in that order."""
+
+    def __init__(self, specs: Iterable[tuple[str, tuple[int, ...], torch.dtype]]):
+        self._specs = [(name, tuple(shape), dtype) for name, shape, dtype in specs]
+        self._next = 0
+
+    def _take(self, name: str, tensor: torch.Tensor) -> torch.Tensor:
+        """Check ``tensor`` is the next one expected; returns it contiguous on the CPU."""
+        expect_name, shape, dtype = self._specs[self._next]
+        if name != expect_name or tuple(tensor.shape) != shape or tensor.dtype != dtype:
+            raise RuntimeError(f"writer expected {expect_name} {shape} {dtype}, got {name} "
+                               f"{tuple(tensor.shape)} {tensor.dtype}")
+        self._next += 1
+        return tensor.detach().cpu().contiguous()
+
+    def finish(self) -> None:
+        """Every tensor must have been written."""
+        if self._next != len(self._specs):
+            raise RuntimeError(f"writer finished after {self._next} of {len(self._specs)} tensors")
+        self.close()
+
+    def close(self) -> None:
+        """Release the output (also after a failure)."""
+
+
+class TorchZipWriter(_InOrderWriter):
     """Writes a flat ``{name: tensor}`` file in ``torch.save``'s zip format, one tensor at a time.
 
     The names, shapes and dtypes are fixed up front (they make up ``data.pkl``, which comes first in
@@ -233,7 +259,7 @@ class TorchZipWriter:
     """
 
     def __init__(self, file, specs: Iterable[tuple[str, tuple[int, ...], torch.dtype]]):
-        self._specs = [(name, tuple(shape), dtype) for name, shape, dtype in specs]
+        super().__init__(specs)
         slots = {}
         for index, (name, shape, dtype) in enumerate(self._specs):
             if dtype not in _CLASS_OF_DTYPE:
@@ -248,24 +274,13 @@ class TorchZipWriter:
         self._zip.write_record("data.pkl", header, len(header))
         for record, value in ((".format_version", "1"), (".storage_alignment", "64"), ("byteorder", "little")):
             self._zip.write_record(record, value, len(value))
-        self._next = 0
 
     def write(self, name: str, tensor: torch.Tensor) -> None:
-        expect_name, shape, dtype = self._specs[self._next]
-        if name != expect_name or tuple(tensor.shape) != shape or tensor.dtype != dtype:
-            raise RuntimeError(f"writer expected {expect_name} {shape} {dtype}, got {name} "
-                               f"{tuple(tensor.shape)} {tensor.dtype}")
-        tensor = tensor.detach().cpu().contiguous()
+        index = self._next
+        tensor = self._take(name, tensor)
         if tensor.storage_offset() or tensor.untyped_storage().nbytes() != tensor.nbytes:
             tensor = tensor.clone()
-        self._zip.write_record(f"data/{self._next}", tensor.untyped_storage(), tensor.nbytes)
-        self._next += 1
-
-    def finish(self) -> None:
-        """End the archive; every tensor must have been written."""
-        if self._next != len(self._specs):
-            raise RuntimeError(f"writer finished after {self._next} of {len(self._specs)} tensors")
-        self.close()
+        self._zip.write_record(f"data/{index}", tensor.untyped_storage(), tensor.nbytes)
 
     def close(self) -> None:
         """End the archive while its file is still open (also after a failure: the C++ writer would
@@ -278,13 +293,13 @@ class TorchZipWriter:
 _ST_DTYPES = {torch.float16: "F16", torch.bfloat16: "BF16", torch.float32: "F32"}
 
 
-class SafetensorsWriter:
+class SafetensorsWriter(_InOrderWriter):
     """Writes a safetensors file one tensor at a time (the header, with every offset, comes first)."""
 
     def __init__(self, file, specs: Iterable[tuple[str, tuple[int, ...], torch.dtype]],
                  metadata: dict[str, str] | None = None):
+        super().__init__(specs)
         self._file = file
-        self._specs = [(name, tuple(shape), dtype) for name, shape, dtype in specs]
         header: dict[str, object] = {"__metadata__": metadata} if metadata else {}
         offset = 0
         for name, shape, dtype in self._specs:
@@ -295,22 +310,9 @@ class SafetensorsWriter:
         raw += b" " * (-len(raw) % 8)
         file.write(len(raw).to_bytes(8, "little"))
         file.write(raw)
-        self._next = 0
 
     def write(self, name: str, tensor: torch.Tensor) -> None:
-        expect_name, shape, dtype = self._specs[self._next]
-        if name != expect_name or tuple(tensor.shape) != shape or tensor.dtype != dtype:
-            raise RuntimeError(f"writer expected {expect_name} {shape} {dtype}, got {name} "
-                               f"{tuple(tensor.shape)} {tensor.dtype}")
-        self._file.write(memoryview(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy()))
-        self._next += 1
-
-    def finish(self) -> None:
-        if self._next != len(self._specs):
-            raise RuntimeError(f"writer finished after {self._next} of {len(self._specs)} tensors")
-
-    def close(self) -> None:
-        """Nothing to end: the header was written first."""
+        self._file.write(memoryview(self._take(name, tensor).view(-1).view(torch.uint8).numpy()))
 
 
 # ------------------------------------------------------------------------------------------------

@@ -17,19 +17,10 @@ import torch
 from rwkv_simple_gui.chat import ChatError, ChatWorker, SamplingParams, available_strategies, build_prompt
 from rwkv_simple_gui.chat.prompt import StopScanner
 from rwkv_simple_gui.data.tokenizer import get_tokenizer
-from rwkv_simple_gui.model import init_model, load_model, save_model
+from rwkv_simple_gui.model import load_model, save_model
+from tests.conftest import tiny_state_dict
 
 GREEDY = {"temperature": 0, "presence_penalty": 0, "frequency_penalty": 0, "max_tokens": 8}
-
-
-def _tiny_sd(version: str, seed: int) -> dict[str, torch.Tensor]:
-    model = init_model(version, 2, 64, head_size=32, seed=seed)
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.ndim == 2:
-                p.add_(torch.randn(p.shape, generator=gen) * 0.05)
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +28,7 @@ def files(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("chat")
     out = {}
     for version in ("x070", "x060"):
-        sd = _tiny_sd(version, seed=21)
+        sd = tiny_state_dict(version, seed=21)
         save_model(sd, root / f"{version}.pth", dtype=torch.float32)
         gen = torch.Generator().manual_seed(22)
         states = {f"blocks.{i}.att.time_state": torch.randn(2, 32, 32, generator=gen) * 0.5 for i in range(2)}

@@ -14,26 +14,16 @@ import pytest
 import torch
 
 from rwkv_simple_gui.merge import LazyStateDict, MergeError, TorchZipWriter, list_checkpoints, merge
-from rwkv_simple_gui.model import init_model, load_model, save_model
+from rwkv_simple_gui.model import load_model, save_model
+from tests.conftest import tiny_state_dict
 
 REPO = Path(__file__).resolve().parent.parent
 LINEARS = ("att.receptance", "att.key", "att.value", "att.output", "ffn.key", "ffn.value")
 
 
-def _tiny(version: str, n_layer: int = 2, n_embd: int = 64, seed: int = 0) -> dict[str, torch.Tensor]:
-    """A tiny model whose projections are not at their (partly zero) fresh init, so every weight matters."""
-    model = init_model(version, n_layer, n_embd, head_size=32, seed=seed)
-    gen = torch.Generator().manual_seed(seed + 1)
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.ndim == 2:
-                p.add_(torch.randn(p.shape, generator=gen) * 0.05)
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-
 @pytest.fixture(scope="module")
 def base(tmp_path_factory) -> tuple[Path, dict[str, torch.Tensor]]:
-    sd = _tiny("x070")
+    sd = tiny_state_dict("x070")
     path = tmp_path_factory.mktemp("base") / "tiny.pth"
     save_model(sd, path, dtype=torch.float32)
     return path, sd
@@ -248,7 +238,7 @@ def test_state_checkpoint_gives_a_state_file(base, tmp_path):
 
 
 def test_v6_state_can_also_be_merged_into_the_model(tmp_path):
-    sd = _tiny("x060")
+    sd = tiny_state_dict("x060")
     save_model(sd, tmp_path / "v6.pth", dtype=torch.float32)
     states = {f"blocks.{i}.att.time_state": torch.randn(2, 32, 32) for i in range(2)}
     result = merge(tmp_path / "v6.pth", _run(tmp_path, states), tmp_path / "m.pth", dtype="fp32", merge_state=True)
