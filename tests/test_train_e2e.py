@@ -121,20 +121,23 @@ def test_sigterm_stops_after_the_step_and_saves(small, tmp_path):
     assert "stopped at step" in text
 
 
-@pytest.mark.parametrize("strategy", ["deepspeed_stage_2", "none"])
-def test_two_processes_match_one(small, tmp_path, strategy):
+@pytest.mark.parametrize("strategy, mode", [("deepspeed_stage_2", "lora"), ("none", "lora"), ("none", "pissa")])
+def test_two_processes_match_one(small, tmp_path, strategy, mode):
     """2 ranks x micro_bsz 1 (torchrun, gloo; DeepSpeed ZeRO-2 or the plain all-reduce) vs 1 process x
     micro_bsz 2: same documents per step, the loss is token-weighted over both ranks. Agreement: loss rel 1e-5,
     checkpoint abs 1e-5.
 
     adam_eps is 1e-4 here: with RWKV's tiny eps, Adam turns a gradient that is zero up to float rounding
     (~1e-9, summed in another order by gloo) into a full lr-sized step of either sign, which would compare the
-    rounding noise rather than the gradients."""
+    rounding noise rather than the gradients.
+
+    PiSSA's SVD runs once, on rank 0; the other rank must start from the same residual weights."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     one, two = tmp_path / "one", tmp_path / "two"
+    method = {"finetune_mode": mode, **({"pissa_r": 4} if mode == "pissa" else {})}
     for run, opts in ((one, {"micro_bsz": 2}), (two, {"micro_bsz": 1, "devices": 2, "deepspeed_strategy": strategy})):
         out = subprocess.run([sys.executable, "-m", "rwkv_simple_gui",
-                              *train_args(small, run, epoch_count=2, mini_bsz=2, adam_eps=1e-4, **opts)],
+                              *train_args(small, run, epoch_count=2, mini_bsz=2, adam_eps=1e-4, **method, **opts)],
                              env=env, capture_output=True, text=True, timeout=300)
         assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     m1, m2 = read_metrics(one), read_metrics(two)

@@ -140,15 +140,16 @@ def _load_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype:
     return torch.float32
 
 
-def build_model(cfg: TrainConfig, device: torch.device, run: RunDir | None, dist: Dist, log: Log):
+def build_model(cfg: TrainConfig, device: torch.device, run_dir: Path, dist: Dist, log: Log):
     from rwkv_simple_gui.model import load_model
 
     model = load_model(cfg.model_path, dtype=_load_dtype(cfg, device), device=str(device), op=cfg.op)
     model.grad_cp = bool(cfg.grad_cp)
     pissa_init = cfg.pissa_init
-    if cfg.finetune_mode == "pissa" and not pissa_init and run is not None:
-        # one SVD, on rank 0; the other ranks start from the file it writes
-        init_path = run.path / peft.INIT_FILE
+    if cfg.finetune_mode == "pissa" and not pissa_init:
+        # one SVD (randomized), on rank 0; every other rank starts from the file it writes, so all
+        # ranks hold the same residual weights and meet at the same barrier
+        init_path = Path(run_dir) / peft.INIT_FILE
         if dist.is_main:
             log(f"PiSSA: SVD of every adapted layer (rank {cfg.pissa_r}, {cfg.svd_niter} iterations)")
             peft.apply_peft(model, cfg)
@@ -159,8 +160,8 @@ def build_model(cfg: TrainConfig, device: torch.device, run: RunDir | None, dist
             peft.apply_peft(model, cfg.replace(pissa_init=str(init_path)))
     else:
         peft.apply_peft(model, cfg.replace(pissa_init=pissa_init))
-        if cfg.finetune_mode == "pissa" and run is not None and dist.is_main:
-            target = run.path / peft.INIT_FILE
+        if cfg.finetune_mode == "pissa" and dist.is_main:
+            target = Path(run_dir) / peft.INIT_FILE
             if not target.exists():
                 with paths.atomic_output(target) as tmp:
                     torch.save(peft.init_state_dict(model), tmp)
@@ -210,7 +211,7 @@ def train(cfg: TrainConfig, run_dir, *, progress: Callable[[dict], None] | None 
     log = Log(Path(run_dir) / "train.log", enabled=dist.is_main)
     stop = stop or StopFlag()
     try:
-        state = _train(cfg, run, dist, log, progress, stop)
+        state = _train(cfg, Path(run_dir), run, dist, log, progress, stop)
     except BaseException as exc:  # noqa: BLE001 - every failure must reach status.json
         if run is not None:
             log("".join(traceback.format_exception(exc)).rstrip())
@@ -225,7 +226,8 @@ def train(cfg: TrainConfig, run_dir, *, progress: Callable[[dict], None] | None 
     return state
 
 
-def _train(cfg: TrainConfig, run: RunDir | None, dist: Dist, log: Log, progress, stop: StopFlag) -> str:
+def _train(cfg: TrainConfig, run_dir: Path, run: RunDir | None, dist: Dist, log: Log, progress,
+           stop: StopFlag) -> str:
     from rwkv_simple_gui.model import detect
 
     device = choose_device()
@@ -266,7 +268,7 @@ def _train(cfg: TrainConfig, run: RunDir | None, dist: Dist, log: Log, progress,
             log(f"note: documents longer than ctx_len+1={cfg.ctx_len + 1} tokens are cut "
                 f"(the longest has {dinfo.max_doc_len})")
 
-    model = build_model(cfg, device, run, dist, log)
+    model = build_model(cfg, device, run_dir, dist, log)
     params = peft.trainable_parameters(model) if cfg.finetune_mode != "lisa" else dict(model.named_parameters())
     dist.sync_params(params.values())
     torch.manual_seed(seed + dist.rank)  # dropout differs per rank, adapters were initialised alike
