@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -13,7 +14,7 @@ import torch
 from rwkv_simple_gui.data.pipeline import tokenize_file
 from rwkv_simple_gui.model import detect, init_model, save_model
 from rwkv_simple_gui.ui import chat_tab, merge_tab
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, SAMPLE
 
 
 class NoProgress:
@@ -21,18 +22,29 @@ class NoProgress:
         pass
 
 
-@pytest.fixture
-def trained_run(project):
-    """A tiny base model and a real two-epoch LoRA run on the sample data, made by the train CLI."""
+@pytest.fixture(scope="module")
+def trained_project(tmp_path_factory):
+    """A tiny base model and a real two-epoch LoRA run on the sample data, made once by the train CLI."""
+    root = tmp_path_factory.mktemp("trained")
+    (root / "data").mkdir()
+    shutil.copyfile(SAMPLE, root / "data" / "sample.jsonl")
     save_model(init_model("x070", n_layer=2, n_embd=64, vocab_size=65536, head_size=32, seed=0),
-               project / "model" / "tiny.pth", dtype=torch.float32)
-    tokenize_file(project / "data" / "sample.jsonl", project / "data" / "sample")
+               root / "model" / "tiny.pth", dtype=torch.float32)
+    tokenize_file(root / "data" / "sample.jsonl", root / "data" / "sample")
     subprocess.run([sys.executable, "-m", "rwkv_simple_gui", "train", "--model_path", "model/tiny.pth",
                     "--data_path", "data/sample", "--finetune_mode", "lora", "--lora_r", "8", "--lora_alpha", "16",
                     "--ctx_len", "112", "--micro_bsz", "8", "--epoch_count", "2", "--lr_init", "1e-3",
                     "--precision", "fp32", "--proj_dir", "output/run1"],
-                   cwd=REPO_ROOT, env={**os.environ, "RWKV_SIMPLE_GUI_HOME": str(project)}, check=True,
+                   cwd=REPO_ROOT, env={**os.environ, "RWKV_SIMPLE_GUI_HOME": str(root)}, check=True,
                    capture_output=True)
+    return root
+
+
+@pytest.fixture
+def trained_run(project, trained_project):
+    """This test's own copy of the trained project (merges write into it)."""
+    for folder in ("model", "data", "output"):
+        shutil.copytree(trained_project / folder, project / folder, dirs_exist_ok=True)
     return project
 
 
@@ -40,7 +52,7 @@ def test_picking_a_run_fills_epoch_base_and_method(trained_run):
     assert merge_tab.run_choices() == ["output/run1"]
     checkpoints, base = merge_tab.pick_run("output/run1")
     assert checkpoints["choices"] == ["output/run1/rwkv-0.pth", "output/run1/rwkv-1.pth"]
-    assert checkpoints["value"] == "output/run1/rwkv-1.pth" and base["value"] == "model/tiny.pth"
+    assert checkpoints["value"] == "output/run1/rwkv-1.pth" and base["value"].endswith("model/tiny.pth")
     plan = merge_tab.describe("output/run1/rwkv-1.pth")
     assert "lora" in plan and "lora_alpha 16" in plan
 
