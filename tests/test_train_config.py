@@ -146,3 +146,56 @@ def test_cli_dry_run_prints_config_and_steps(tmp_path):
     bad = subprocess.run(cmd[:-1] + ["--finetune_mode", "bat", "--disha_r", "24", "--dry-run"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "disha_r=24 must divide n_embd=64" in bad.stdout
+
+
+def test_several_machines_validation(tmp_path, monkeypatch):
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    model = tmp_path / "m.pth"
+    model.write_bytes(b"x")
+    (tmp_path / "d.bin").write_bytes(b"")
+    (tmp_path / "d.idx").write_bytes(b"")
+    ok = dict(model_path=str(model), data_path=str(tmp_path / "d"), deepspeed_strategy="none")
+    assert TrainConfig(**ok, num_nodes=2, node_rank=1, master_addr="10.0.0.5").validate() == []
+    assert TrainConfig(**ok, num_nodes=2, node_rank=2).validate() == [
+        "node_rank=2 must be below num_nodes=2: number the machines 0 .. 1 (0 on the main machine)"]
+    assert TrainConfig(**ok, master_port=70000).validate() == ["master_port=70000 is too large: the maximum is 65535"]
+    assert any("master_addr is empty" in p for p in TrainConfig(**ok, num_nodes=2, master_addr=" ").validate())
+    quant = TrainConfig(**ok, finetune_mode="lora", quant="int8", num_nodes=2).validate()
+    assert any("quant is not supported with several processes" in p for p in quant)
+
+    hosts = tmp_path / "hosts"
+    hosts.write_text("worker-0 slots=2\nworker-1 slots 2\n")
+    bad = TrainConfig(**ok, hostfile=str(hosts), num_nodes=2).validate()
+    assert any("hostfile and num_nodes > 1 are both set" in p for p in bad)
+    assert any(f"hostfile {hosts} line 2: 'worker-1 slots 2' should be 'hostname slots=N'" in p for p in bad)
+    hosts.write_text("worker-0 slots=2\nworker-1 slots=2\n")
+    loopback = TrainConfig(**ok, hostfile=str(hosts)).validate()
+    assert any("set it to the address of worker-0, the first machine listed" in p for p in loopback)
+    assert not any("master_addr" in p for p in TrainConfig(**ok, hostfile=str(hosts), master_addr="10.0.0.5").validate())
+    assert any("cannot be read" in p for p in TrainConfig(**ok, hostfile=str(tmp_path / "nope")).validate())
+    # 4 slots in the hostfile: quant refused even with devices 1
+    assert any("quant is not supported" in p
+               for p in TrainConfig(**ok, finetune_mode="lora", quant="int8", hostfile=str(hosts)).validate())
+    # a rank started on another machine does not read the hostfile (it may have no copy)
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    assert not any("hostfile" in p for p in TrainConfig(**ok, hostfile=str(tmp_path / "nope")).validate())
+
+
+def test_a_bad_node_setting_stops_the_launcher_before_torchrun(tmp_path):
+    from rwkv_simple_gui.data.binidx import write_binidx
+    from rwkv_simple_gui.model import init_model, save_model
+
+    save_model(init_model("x070", 2, 64, vocab_size=256), tmp_path / "m.pth")
+    write_binidx(tmp_path / "d", [[1, 2, 3, 0]] * 10)
+    base = [sys.executable, "-m", "rwkv_simple_gui", "train", "--model_path", str(tmp_path / "m.pth"), "--data_path",
+            str(tmp_path / "d"), "--ctx_len", "32", "--num_nodes", "2", "--proj_dir", str(tmp_path / "run")]
+    other = subprocess.run(base + ["--node_rank", "3"], capture_output=True, text=True, timeout=120)
+    assert other.returncode == 2 and "node_rank=3 must be below num_nodes=2" in other.stderr
+    assert not (tmp_path / "run").exists()
+    main = subprocess.run(base + ["--hostfile", str(tmp_path / "nope")], capture_output=True, text=True, timeout=120)
+    assert main.returncode == 2 and "hostfile and num_nodes > 1 are both set" in main.stderr
+    status = json.loads((tmp_path / "run" / "status.json").read_text())
+    assert status["state"] == "failed" and "cannot be read" in status["error"]
+    dry = subprocess.run(base[:-2] + ["--devices", "2", "--deepspeed_strategy", "none", "--dry-run"],
+                         capture_output=True, text=True, timeout=120)
+    assert json.loads(dry.stdout)["estimate"]["samples_per_step"] == 1 * 2 * 4  # micro x mini x 2 machines x 2 devices

@@ -4,6 +4,11 @@
 With ``--devices N`` (N > 1) this process is a launcher: it prepares the run folder, starts N ranks with
 ``torchrun --standalone`` on this machine, forwards SIGTERM/SIGINT to them and waits; rank 0 writes the
 run folder. Launched by the GUI, this process's pid is the one in status.json.
+
+Several machines: with ``--num_nodes M`` the same command runs on each machine with its own ``--node_rank``;
+each starts its ranks with torchrun meeting at ``--master_addr:--master_port``, and only machine 0 prepares
+and writes the run folder. With ``--hostfile`` the command runs once and DeepSpeed's launcher starts every
+machine over ssh.
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ def dry_run(cfg: TrainConfig) -> int:
 
     from .data import data_info
     from .loop import estimate
+    from .validate import processes
 
     problems = cfg.validate()
     model_info = dinfo = None
@@ -67,13 +73,14 @@ def dry_run(cfg: TrainConfig) -> int:
     if model_info is not None:
         out["model_info"] = model_info.to_dict()
         out["data_info"] = dinfo.__dict__
-        out["estimate"] = estimate(cfg)
+        out["estimate"] = estimate(cfg, processes(cfg))
     out["problems"] = problems
     print(json.dumps(out, indent=2, ensure_ascii=False))
     return 2 if problems else 0
 
 
 def main(args: argparse.Namespace) -> int:
+    from .distributed import launched_rank
     from .loop import resolve_paths
     from .rundir import FINAL_STATES, LAUNCHER_PID_ENV, RunDir, default_run_dir, read_status
 
@@ -85,12 +92,17 @@ def main(args: argparse.Namespace) -> int:
     if args.dry_run:
         return dry_run(cfg)
 
-    in_rank = "WORLD_SIZE" in os.environ
-    if in_rank:
+    if launched_rank():
         if not cfg.proj_dir:
             print("error: a torchrun rank needs --proj_dir (the launcher passes it)", file=sys.stderr)
             return 2
         return _run(cfg, Path(cfg.proj_dir))
+
+    several_machines = cfg.num_nodes > 1 or bool(cfg.hostfile)
+    if cfg.hostfile:
+        cfg = cfg.replace(hostfile=str(_path(cfg.hostfile)))
+    if cfg.node_rank > 0:
+        return _join(cfg)
 
     run_path = Path(cfg.proj_dir) if cfg.proj_dir else default_run_dir(cfg.finetune_mode)
     cfg = cfg.replace(proj_dir=str(run_path))
@@ -101,13 +113,59 @@ def main(args: argparse.Namespace) -> int:
     run.write_config(cfg.to_dict())
     run.update_status(state="starting", pid=os.getpid(), exit_code=None, error=None)
     print(f"run folder: {run_path}", flush=True)
-    if cfg.devices <= 1:
+    if cfg.devices <= 1 and not several_machines:
         return _run(cfg, run_path)
 
+    if several_machines:
+        # a bad node setting would otherwise surface as a rendezvous timeout or an ssh error
+        problems = cfg.validate()
+        if problems:
+            error = "Invalid settings: " + "; ".join(problems)
+            print(f"error: {error}", file=sys.stderr)
+            run.update_status(state="failed", exit_code=2, error=error)
+            return 2
+    if cfg.hostfile:
+        from .distributed import deepspeed_command
+
+        # the other machines have no run folder: they get the options on the command line
+        command = deepspeed_command(cfg.hostfile, cfg.master_addr, cfg.master_port, cfg.to_cli_args())
+    else:
+        command = _torchrun(cfg, ["--config", str(run_path / "config.json")])
+    code = _spawn(command, {**os.environ, LAUNCHER_PID_ENV: str(os.getpid())})
+    status = read_status(run_path) or {}
+    if status.get("state") not in FINAL_STATES:
+        run.update_status(state="failed", exit_code=code,
+                          error=f"the training processes exited with code {code} before finishing; see train.log")
+        return 1
+    return 0 if status["state"] != "failed" else 1
+
+
+def _torchrun(cfg: TrainConfig, train_argv: list[str]) -> list[str]:
     from .distributed import torchrun_command
 
-    command = torchrun_command(cfg.devices, ["--config", str(run_path / "config.json")])
-    env = {**os.environ, LAUNCHER_PID_ENV: str(os.getpid())}
+    return torchrun_command(cfg.devices, train_argv, cfg.num_nodes, cfg.node_rank, cfg.master_addr, cfg.master_port)
+
+
+def _join(cfg: TrainConfig) -> int:
+    """Machine ``node_rank`` > 0: start this machine's ranks and wait. Machine 0 writes the run folder, so
+    nothing is written here; progress goes to this terminal."""
+    from .rundir import default_run_dir
+
+    problems = cfg.validate()
+    if problems:
+        print("error: Invalid settings: " + "; ".join(problems), file=sys.stderr)
+        return 2
+    # ranks need a run folder name; on this machine none of them writes to it
+    cfg = cfg.replace(proj_dir=cfg.proj_dir or str(default_run_dir(cfg.finetune_mode)))
+    print(f"machine {cfg.node_rank} of {cfg.num_nodes}: starting {cfg.devices} process(es), joining "
+          f"{cfg.master_addr}:{cfg.master_port}; machine 0 writes the run folder", flush=True)
+    code = _spawn(_torchrun(cfg, cfg.to_cli_args()), dict(os.environ))
+    print(f"machine {cfg.node_rank}: training processes exited with code {code}", flush=True)
+    return 0 if code == 0 else 1
+
+
+def _spawn(command: list[str], env: dict) -> int:
+    """Run the launcher command, passing SIGTERM/SIGINT on to it; its exit code."""
     child = subprocess.Popen(command, env=env)
 
     def forward(signum, _frame):
@@ -115,13 +173,7 @@ def main(args: argparse.Namespace) -> int:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, forward)
-    code = child.wait()
-    status = read_status(run_path) or {}
-    if status.get("state") not in FINAL_STATES:
-        run.update_status(state="failed", exit_code=code,
-                          error=f"the training processes exited with code {code} before finishing; see train.log")
-        return 1
-    return 0 if status["state"] != "failed" else 1
+    return child.wait()
 
 
 def _run(cfg: TrainConfig, run_path: Path) -> int:

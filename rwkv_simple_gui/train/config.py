@@ -202,6 +202,29 @@ class TrainConfig:
         "With several devices: DeepSpeed ZeRO stage 1 is fastest; 2 and 3 split more state across GPUs; "
         "offload moves the optimizer to CPU memory. none: plain gradient all-reduce (every device keeps a full "
         "optimizer copy; fine for adapters).", choices=DEEPSPEED_STRATEGIES)
+    num_nodes: int = _opt(
+        1, "hardware", "Machines (nodes)",
+        "Machines training together, each with `devices` GPUs. Above 1, run the same train command on every "
+        "machine, with the same options and the model/data at the same paths, changing only node_rank: 0 on "
+        "the main machine (it writes the run folder), 1, 2, ... on the others.", min=1, max=1024)
+    node_rank: int = _opt(
+        0, "hardware", "This machine's number (node_rank)",
+        "With several machines: 0 on the main machine, 1 .. num_nodes-1 on the others, a different number "
+        "on each. Only machine 0 writes the run folder; the others print to their terminal.", min=0, max=1023)
+    master_addr: str = _opt(
+        "127.0.0.1", "hardware", "Main machine address (master_addr)",
+        "With several machines: the IP address or host name of machine 0 as the other machines reach it "
+        "(e.g. 192.168.1.10); type the same value on every machine.")
+    master_port: int = _opt(
+        29500, "hardware", "Main machine port (master_port)",
+        "With several machines: a free TCP port on machine 0 that the others can reach (open it in its "
+        "firewall); type the same value on every machine.", min=1, max=65535)
+    hostfile: str = _opt(
+        "", "hardware", "DeepSpeed hostfile",
+        "Instead of typing a command on every machine: a file with one line 'hostname slots=N' per machine "
+        "(N = its GPUs), this machine first. Start the run on this machine only; DeepSpeed starts the others "
+        "over passwordless ssh (needs pdsh, and the project at the same path on every machine). The file sets "
+        "the machines and GPUs: leave num_nodes 1, and set master_addr to this machine's address. Empty: off.")
     # --- run ---------------------------------------------------------------------------------------
     proj_dir: str = _opt("", "run", "Run folder", "Where the run writes its files. Empty: a new folder "
                          "output/<finetune_mode>-<date>-<time>.")

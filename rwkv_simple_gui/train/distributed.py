@@ -9,7 +9,9 @@ process with N times the micro batch.
 from __future__ import annotations
 
 import os
+import re
 import sys
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
@@ -69,10 +71,59 @@ class Dist:
             dist.destroy_process_group()
 
 
-def torchrun_command(nproc: int, train_argv: list[str]) -> list[str]:
+def launched_rank() -> bool:
+    """Whether this process is a rank started by torchrun or DeepSpeed (they set WORLD_SIZE)."""
+    return "WORLD_SIZE" in os.environ
+
+
+HOSTFILE_LINE = re.compile(r"(\S+)\s+slots=(\d+)")
+
+
+def read_hostfile(path) -> list[tuple[str, int]]:
+    """``(host, slots)`` for each line ``hostname slots=N`` of a DeepSpeed hostfile (``#`` comments and blank
+    lines skipped). Raises ValueError naming the file and the line to fix."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ValueError(f"hostfile {path} cannot be read ({getattr(e, 'strerror', None) or e}): give the path "
+                         f"of a text file with one 'hostname slots=N' line per machine") from None
+    hosts: dict[str, int] = {}
+    for n, line in enumerate(lines, 1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        m = HOSTFILE_LINE.fullmatch(text)
+        if not m or int(m[2]) < 1:
+            raise ValueError(f"hostfile {path} line {n}: {text!r} should be 'hostname slots=N' with N >= 1, the "
+                             f"number of GPUs on that machine (e.g. 'worker-1 slots=4')")
+        if m[1] in hosts:  # DeepSpeed refuses a host listed twice
+            raise ValueError(f"hostfile {path} line {n}: {m[1]} is already listed; give each machine one line")
+        hosts[m[1]] = int(m[2])
+    if not hosts:
+        raise ValueError(f"hostfile {path} lists no machine: write one 'hostname slots=N' line per machine")
+    return list(hosts.items())
+
+
+def torchrun_command(nproc: int, train_argv: list[str], nnodes: int = 1, node_rank: int = 0,
+                     master_addr: str = "127.0.0.1", master_port: int = 29500) -> list[str]:
     """The command that starts ``nproc`` ranks of ``python -m rwkv_simple_gui train <train_argv>`` on this
-    machine (a free port is picked by ``--standalone``)."""
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", "-m", "rwkv_simple_gui", "train", *train_argv]
+    machine: alone (a free port is picked by ``--standalone``), or as node ``node_rank`` of ``nnodes``
+    meeting at node 0's ``master_addr:master_port``."""
+    if nnodes == 1:
+        rendezvous = ["--standalone"]
+    else:
+        rendezvous = [f"--nnodes={nnodes}", f"--node_rank={node_rank}", f"--master_addr={master_addr}",
+                      f"--master_port={master_port}"]
+    return [sys.executable, "-m", "torch.distributed.run", *rendezvous, f"--nproc_per_node={nproc}",
+            "-m", "rwkv_simple_gui", "train", *train_argv]
+
+
+def deepspeed_command(hostfile: str, master_addr: str, master_port: int, train_argv: list[str]) -> list[str]:
+    """DeepSpeed's launcher, which starts the ranks on every machine of ``hostfile`` over ssh. Ranks read
+    LOCAL_RANK from the environment, so no ``--local_rank`` flag is appended to our command line."""
+    return [sys.executable, "-m", "deepspeed.launcher.runner", f"--hostfile={hostfile}",
+            f"--master_addr={master_addr}", f"--master_port={master_port}", "--no_local_rank", "--module",
+            "rwkv_simple_gui", "train", *train_argv]
 
 
 ZERO_STAGES = {"deepspeed_stage_1": (1, False), "deepspeed_stage_2": (2, False), "deepspeed_stage_2_offload": (2, True)}

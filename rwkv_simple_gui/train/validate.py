@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import math
+import os
+import shutil
 from pathlib import Path
 
 from rwkv_simple_gui import paths
@@ -49,9 +51,56 @@ def _file(cfg, name: str, base: str, what: str) -> list[str]:
     return []
 
 
+def processes(cfg) -> int:
+    """Training processes in all: what the launcher started (in a rank), the hostfile's slots, or devices x
+    num_nodes."""
+    from .distributed import launched_rank, read_hostfile
+
+    if launched_rank():
+        return int(os.environ["WORLD_SIZE"])
+    if cfg.hostfile:
+        try:
+            return sum(slots for _, slots in read_hostfile(paths.resolve(cfg.hostfile)))
+        except ValueError:
+            pass  # reported by _machines
+    return cfg.devices * cfg.num_nodes
+
+
+def _machines(cfg) -> list[str]:
+    from .distributed import launched_rank, read_hostfile
+
+    out = []
+    if cfg.node_rank >= cfg.num_nodes:
+        out.append(f"node_rank={cfg.node_rank} must be below num_nodes={cfg.num_nodes}: number the machines 0 .. "
+                   f"{cfg.num_nodes - 1} (0 on the main machine)")
+    if cfg.num_nodes > 1 and not cfg.master_addr.strip():
+        out.append("master_addr is empty: type the address of machine 0 (the same on every machine)")
+    # only the launching machine reads the hostfile; ranks that DeepSpeed started elsewhere may lack it
+    if cfg.hostfile and not launched_rank():
+        if cfg.num_nodes > 1:
+            out.append("hostfile and num_nodes > 1 are both set: with a hostfile start the run once, on the first "
+                       "machine listed (DeepSpeed starts the others); set num_nodes 1")
+        try:
+            hosts = read_hostfile(paths.resolve(cfg.hostfile))
+        except ValueError as e:
+            out.append(str(e))
+        else:
+            if len(hosts) > 1 and cfg.master_addr.strip() in ("127.0.0.1", "localhost", ""):
+                out.append(f"master_addr={cfg.master_addr!r} cannot be reached from the other machines of the "
+                           f"hostfile: set it to the address of {hosts[0][0]}, the first machine listed")
+        if importlib.util.find_spec("deepspeed") is None:
+            out.append("hostfile needs the deepspeed package (its launcher starts the machines): pip install "
+                       "deepspeed, or clear hostfile")
+        if shutil.which("pdsh") is None:
+            out.append("hostfile needs pdsh, which DeepSpeed uses to start every machine over ssh: install it "
+                       "(apt install pdsh), or clear hostfile and start each machine with num_nodes/node_rank")
+    return out
+
+
 def problems(cfg, model_info=None, data_info=None, device: str | None = None) -> list[str]:
-    out = _check_fields(cfg)
+    out = _check_fields(cfg) + _machines(cfg)
     mode = cfg.finetune_mode
+    world = processes(cfg)
 
     # files
     if not cfg.model_path:
@@ -100,13 +149,14 @@ def problems(cfg, model_info=None, data_info=None, device: str | None = None) ->
     if cfg.quant != "none":
         if mode in ("full", "lisa"):
             out.append(f"quant {cfg.quant} cannot be used with {mode} (it trains the base weights): set quant none")
-        if cfg.devices > 1:
-            out.append("quant is not supported with several devices: set quant none or devices 1")
+        if world > 1:
+            out.append("quant is not supported with several processes: set quant none, or train with devices 1 "
+                       "on one machine (num_nodes 1, no hostfile)")
         if device is not None and device != "cuda":
             out.append(f"quant {cfg.quant} needs a CUDA GPU (bitsandbytes); on {device} set quant none")
         elif importlib.util.find_spec("bitsandbytes") is None:
             out.append(f"quant {cfg.quant} needs the bitsandbytes package: pip install bitsandbytes, or set quant none")
-    if cfg.devices > 1 and cfg.deepspeed_strategy != "none":
+    if world > 1 and cfg.deepspeed_strategy != "none":
         if importlib.util.find_spec("deepspeed") is None:
             out.append(f"{cfg.deepspeed_strategy} needs the deepspeed package: pip install deepspeed, or set "
                        f"deepspeed_strategy none")

@@ -54,12 +54,25 @@ ZH_OPTIONS: dict[str, tuple[str, str]] = {
     "pissa_init": ("PiSSA 初始化文件", "要继续的那次训练写出的 init_pissa.pth（与 pissa_load 一起使用）。"),
     "disha_r": ("DiSHA 秩", "bone/bat 的块大小；bat 要求它能整除模型宽度和 FFN 宽度。r 128 约等于 LoRA r 64 的显存。"),
     "disha_load": ("从 DiSHA 检查点继续", "之前训练得到的 rwkv-<轮数>.pth。"),
+    "state_load": ("从 state 检查点继续", "之前训练得到的 rwkv-<轮数>.pth（time_state）。"),
     "lisa_r": ("LISA 层数", "每次同时训练的层数。"),
     "lisa_k": ("LISA 间隔", "每隔多少优化步重新随机选择训练的层。"),
     "precision": ("精度", "支持的 GPU（RTX 30 系及更新）建议 bf16；较老的 GPU 用 fp16；fp32 精确但慢且占显存。"),
     "grad_cp": ("梯度检查点", "1：反向传播时重新计算激活值：大幅节省显存，约慢 30%。"),
     "devices": ("设备数（GPU_COUNT）", "一起使用的 GPU（或 CPU 进程）数量；micro_bsz 是每个设备的批大小。"),
     "deepspeed_strategy": ("DeepSpeed 策略", "多卡时：stage 1 最快；2 和 3 在卡之间拆分更多状态；offload 把优化器放到内存。"),
+    "num_nodes": ("机器数（节点数）", "一起训练的机器数，每台使用 devices 张 GPU。大于 1 时，在每台机器上运行同一条训练命令，"
+                  "选项相同、模型和数据放在相同路径，只有 node_rank 不同：主机器（写运行目录的那台）填 0，其他机器填 1、2……"),
+    "node_rank": ("本机编号（node_rank）", "多台机器时：主机器填 0，其他机器填 1 到 num_nodes-1，每台机器的编号各不相同。"
+                  "只有 0 号机器写运行目录，其他机器把进度打印到各自的终端。"),
+    "master_addr": ("主机器地址（master_addr）", "多台机器时：其他机器访问 0 号机器所用的 IP 地址或主机名"
+                    "（例如 192.168.1.10）；每台机器填相同的值。"),
+    "master_port": ("主机器端口（master_port）", "多台机器时：0 号机器上一个空闲、其他机器能访问到的 TCP 端口"
+                    "（需在防火墙中放行）；每台机器填相同的值。"),
+    "hostfile": ("DeepSpeed 主机文件（hostfile）", "不必在每台机器上输入命令：一个文件，每台机器一行 “主机名 slots=N”"
+                 "（N 为该机器的 GPU 数），本机写在第一行。只需在本机启动训练，DeepSpeed 通过免密 ssh 启动其他机器"
+                 "（需要安装 pdsh，且每台机器上项目路径相同）。机器数和 GPU 数由该文件决定：num_nodes 保持 1，"
+                 "master_addr 填本机地址。留空：不使用。"),
     "proj_dir": ("运行目录", "本次训练写出文件的目录。留空：新建 output/<微调方式>-<日期>-<时间>。"),
     "seed": ("随机种子", "-1：每次训练使用不同的种子；其他值使训练可以复现。"),
     "wandb": ("wandb 项目", "同时记录到 Weights & Biases 的这个项目（需要安装 wandb）。留空：关闭。"),
