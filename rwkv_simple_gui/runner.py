@@ -9,8 +9,8 @@ One job at a time.
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -23,11 +23,12 @@ import psutil
 
 from . import paths
 from .train.config import RUN_INFO_KEYS
+from .train.rundir import FINAL_STATES, STATES, read_config, read_status
+from .train.validate import LOADS
 
 CURRENT_FILE = ".current.json"
 CODE_ROOT = Path(__file__).resolve().parent.parent  # the child imports this package whatever its cwd
-LIVE_STATES = ("starting", "running", "stopping")
-FINAL_STATES = ("finished", "failed", "stopped")
+LIVE_STATES = tuple(s for s in STATES if s not in FINAL_STATES)
 
 
 class RunnerError(RuntimeError):
@@ -113,8 +114,8 @@ def _wait_if_exiting(job: Job | None, timeout_s: float = 15.0) -> Job | None:
     if job is None:
         return None
     try:
-        state = json.loads((Path(job.run_dir) / "status.json").read_text(encoding="utf-8")).get("state")
-    except (OSError, ValueError):
+        state = (read_status(job.run_dir) or {}).get("state")
+    except ValueError:
         return job
     deadline = time.time() + timeout_s
     while state in FINAL_STATES and job.alive and time.time() < deadline:
@@ -218,24 +219,22 @@ def latest_checkpoint(run_dir: str | os.PathLike) -> tuple[int, Path] | None:
 def resume_config(run_dir: str | os.PathLike) -> dict:
     """The options that continue a run from its last checkpoint, in the same run folder."""
     run_dir = Path(run_dir)
-    try:
-        config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise RunnerError(f"{run_dir} has no readable config.json ({err}); it can't be resumed.") from err
+    config = read_config(run_dir)
+    if config is None:
+        raise RunnerError(f"{paths.display(run_dir)} has no readable config.json; it can't be resumed.")
     last = latest_checkpoint(run_dir)
     if last is None:
         raise RunnerError(f"{paths.display(run_dir)} has no rwkv-<epoch>.pth checkpoint yet; start it again instead.")
     epoch, ckpt = last
     try:
-        saved = json.loads((run_dir / "status.json").read_text(encoding="utf-8")).get("checkpoints") or []
-    except (OSError, ValueError):
+        saved = (read_status(run_dir) or {}).get("checkpoints") or []
+    except ValueError:
         saved = []
     # A checkpoint saved by a stop holds part of its epoch: that epoch is trained again from its start.
     partial = any(c.get("file") == ckpt.name and c.get("partial") for c in saved)
     config = {k: v for k, v in config.items() if k not in RUN_INFO_KEYS}
     mode = config.get("finetune_mode")
-    load_key = {"lora": "lora_load", "pissa": "pissa_load", "bone": "disha_load", "bat": "disha_load",
-                "state_tuning": "state_load"}.get(mode)
+    load_key = LOADS.get(mode)
     if load_key:
         config[load_key] = str(ckpt)
     else:

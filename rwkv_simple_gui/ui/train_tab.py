@@ -132,9 +132,8 @@ def status_markdown(run: str, status: dict) -> str:
             "failed": "❌", "died": "💀"}.get(state, "⚪")
     text = f"### {icon} `{run}` — {state}"
     if state in ("failed", "died"):
-        log = runner.tail(paths.resolve(run) / "train.log", 8000)
-        reason = status.get("error") or runner.explain_failure(log, status.get("exit_code"))
-        advice = runner.explain_failure(log, status.get("exit_code"))
+        advice = runner.explain_failure(runner.tail(paths.resolve(run) / "train.log", 8000), status.get("exit_code"))
+        reason = status.get("error") or advice
         text += f"\n\n**Why:** {reason or 'see the log below.'}"
         if advice and advice != reason:
             text += f"\n\n**Try:** {advice}"
