@@ -70,7 +70,7 @@ def test_killing_the_gui_never_stops_the_run_and_a_new_gui_reattaches(project):
 def test_a_kill_during_a_checkpoint_write_leaves_the_last_good_checkpoint(project):
     """Full fine-tuning writes the whole model at every epoch: kill -9 the trainer while the second
     checkpoint is being written; the first one still loads and no half-written rwkv-1.pth appears."""
-    values = prepare(project, n_embd=256)
+    prepare(project, n_embd=256)
     run_dir = project / "output" / "faulty"
     args = [sys.executable, "-m", "rwkv_simple_gui", "train", "--model_path", "model/tiny.pth",
             "--data_path", "data/sample", "--finetune_mode", "full", "--ctx_len", "112", "--micro_bsz", "8",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import shlex
 from pathlib import Path
 
 import gradio as gr
@@ -218,8 +219,6 @@ def export(values: dict) -> tuple[str, str, str]:
     cfg, problems = form_to_config(values)
     if cfg is None:
         raise gr.Error("; ".join(problems))
-    import shlex
-
     command = "python -m rwkv_simple_gui train " + " ".join(shlex.quote(a) for a in cfg.to_cli_args())
     script = cfg.to_training_sh()
     dest = paths.folder(PRESET_DIR) / "training.sh"
@@ -349,7 +348,6 @@ def build(settings: dict) -> dict:
         opts[name].focus(lambda lister=lister: gr.update(choices=lister()), None, opts[name],
                          api_visibility="private")
     c["names"] = names
-    c["as_updates"] = as_updates
     return c
 
 
