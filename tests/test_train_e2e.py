@@ -121,9 +121,10 @@ def test_sigterm_stops_after_the_step_and_saves(small, tmp_path):
     assert "stopped at step" in text
 
 
-@pytest.mark.parametrize("strategy, mode", [("deepspeed_stage_2", "lora"), ("none", "lora"), ("none", "pissa")])
+@pytest.mark.parametrize("strategy, mode", [("deepspeed_stage_2", "lora"), ("deepspeed_stage_3", "lora"),
+                                            ("none", "lora"), ("none", "pissa")])
 def test_two_processes_match_one(small, tmp_path, strategy, mode):
-    """2 ranks x micro_bsz 1 (torchrun, gloo; DeepSpeed ZeRO-2 or the plain all-reduce) vs 1 process x
+    """2 ranks x micro_bsz 1 (torchrun, gloo; DeepSpeed ZeRO-2/3 or the plain all-reduce) vs 1 process x
     micro_bsz 2: same documents per step, the loss is token-weighted over both ranks. Agreement: loss rel 1e-5,
     checkpoint abs 1e-5.
 

@@ -1,6 +1,6 @@
 """Several processes: ranks started by ``torchrun``, NCCL on CUDA, gloo on CPU (what CI runs).
 
-Two ways to step: DeepSpeed ZeRO stage 1/2 (+ optimizer offload), the default, or ``deepspeed_strategy
+Two ways to step: DeepSpeed ZeRO stage 1/2/3 (+ optimizer offload), the default, or ``deepspeed_strategy
 none``: every rank keeps the full optimizer state and the gradients are all-reduced once per optimizer step.
 Either way the loss is a share of the global token-weighted sum, so a step on N ranks equals a step of one
 process with N times the micro batch.
@@ -126,7 +126,8 @@ def deepspeed_command(hostfile: str, master_addr: str, master_port: int, train_a
             "rwkv_simple_gui", "train", *train_argv]
 
 
-ZERO_STAGES = {"deepspeed_stage_1": (1, False), "deepspeed_stage_2": (2, False), "deepspeed_stage_2_offload": (2, True)}
+ZERO_STAGES = {"deepspeed_stage_1": (1, False), "deepspeed_stage_2": (2, False), "deepspeed_stage_2_offload": (2, True),
+               "deepspeed_stage_3": (3, False), "deepspeed_stage_3_offload": (3, True)}
 
 
 class AllReduceStepper:
@@ -153,7 +154,7 @@ class AllReduceStepper:
 
 
 class DeepSpeedStepper:
-    """Optimizer steps through a DeepSpeed ZeRO engine (stage 1/2, optional optimizer offload to CPU).
+    """Optimizer steps through a DeepSpeed ZeRO engine (stage 1/2/3, optional optimizer offload to CPU).
 
     DeepSpeed keeps our precision handling (fp32 trained weights, autocast compute) and does the reduction,
     partitioning and gradient clipping. We own the accumulation boundary, because the last step of an epoch
@@ -180,3 +181,10 @@ class DeepSpeedStepper:
 
     def step(self) -> None:
         self.engine.step()
+
+    def gathered(self):
+        """The trained parameters whole on every rank (ZeRO-3 partitions them; a no-op below stage 3). A
+        collective: every rank must enter it."""
+        import deepspeed
+
+        return deepspeed.zero.GatheredParameters([p for p in self.engine.module.parameters() if p.requires_grad])

@@ -170,7 +170,8 @@ def build_model(cfg: TrainConfig, device: torch.device, run_dir: Path, dist: Dis
         keys = peft.load_checkpoint(model, resume)
         log(f"resumed from {paths.display(resume)} ({len(keys)} tensors)")
     for p in peft.trainable_parameters(model).values():
-        p.data = p.data.float()
+        # contiguous: DeepSpeed views each parameter as flat bytes, and PiSSA's factors come out transposed
+        p.data = p.data.float().contiguous()
     if cfg.quant != "none":
         from rwkv_simple_gui.peft.quant import quantize_model
 
@@ -289,8 +290,11 @@ def _train(cfg: TrainConfig, run_dir: Path, run: RunDir | None, dist: Dist, log:
     if use_ds:
         stepper = DeepSpeedStepper(model, optimizer, cfg, dist.world)
         log(f"DeepSpeed {cfg.deepspeed_strategy} on {dist.world} processes")
+        # ZeRO-3 counts micro steps (accumulate vs overwrite gradients) in the engine's forward
+        net = stepper.engine
     else:
         stepper = AllReduceStepper(list(params.values()), optimizer, dist, scaler)
+        net = model
     wandb = _wandb(cfg, run, log, resolved)
 
     stop.install((lambda: run.update_status(state="stopping")) if run is not None else None)
@@ -312,7 +316,7 @@ def _train(cfg: TrainConfig, run_dir: Path, run: RunDir | None, dist: Dist, log:
             weight = max(dist.sum(sum(b.weight for b in batches)), 1.0)
             loss_sum, tokens = 0.0, 0
             for i, b in enumerate(batches):
-                ls, nt = forward_backward(model, b, cfg, device, 1.0 / weight, autocast, stepper.backward,
+                ls, nt = forward_backward(net, b, cfg, device, 1.0 / weight, autocast, stepper.backward,
                                           last=i == len(batches) - 1)
                 loss_sum, tokens = loss_sum + ls, tokens + nt
             stepper.step()
@@ -343,7 +347,8 @@ def _train(cfg: TrainConfig, run_dir: Path, run: RunDir | None, dist: Dist, log:
                 break
         last = epoch == cfg.epoch_count - 1
         if final_state == "stopped" or (epoch + 1) % cfg.epoch_save == 0 or last:
-            _save(model, cfg, run, epoch, step, partial=final_state == "stopped" and s < steps_per_epoch - 1)
+            with stepper.gathered() if use_ds else contextlib.nullcontext():
+                _save(model, cfg, run, epoch, step, partial=final_state == "stopped" and s < steps_per_epoch - 1)
         if run is not None and epoch_steps:
             avg = epoch_loss / epoch_steps
             log(f"epoch {epoch} done: loss {avg:.6f} (ppl {math.exp(min(avg, 50)):.4f}), lr {lr:.3g}, "

@@ -160,11 +160,6 @@ def problems(cfg, model_info=None, data_info=None, device: str | None = None) ->
         if importlib.util.find_spec("deepspeed") is None:
             out.append(f"{cfg.deepspeed_strategy} needs the deepspeed package: pip install deepspeed, or set "
                        f"deepspeed_strategy none")
-        if cfg.deepspeed_strategy.startswith("deepspeed_stage_3"):
-            # ZeRO-3 partitions the weights themselves; its results did not match a single process in our
-            # checks, so it is refused rather than trusted
-            out.append(f"{cfg.deepspeed_strategy} is not supported yet: use deepspeed_stage_1 or deepspeed_stage_2"
-                       f" (add _offload to keep the optimizer in CPU memory)")
         if mode == "lisa":
             out.append("lisa changes its trained layers during the run, which DeepSpeed cannot follow: set "
                        "deepspeed_strategy none")
