@@ -218,30 +218,28 @@ def _normalise_text(obj: Any) -> tuple[str, list[tuple[str, str]]]:
     return text, split_turns(text)
 
 
-def _normalise_messages(obj: Any) -> tuple[str, list[tuple[str, str]]]:
+def _normalise_turn_list(obj: Any, list_key: str, unit: str, role_key: str, roles: dict[str, str],
+                         bad_role: str, content) -> tuple[str, list[tuple[str, str]]]:
+    """OpenAI ``messages`` and ShareGPT ``conversations``: a list of turns, each naming its speaker."""
     turns = []
-    for i, msg in enumerate(_require_list(_require_object(obj), "messages"), 1):
-        where = f" of message {i}"
+    for i, msg in enumerate(_require_list(_require_object(obj), list_key), 1):
+        where = f" of {unit} {i}"
         if not isinstance(msg, dict):
-            raise RecordError(f"message {i} is {type(msg).__name__}, not an object")
-        role = _require_str(msg, "role", where)
-        if role not in _MESSAGE_ROLES:
-            raise RecordError(f'message {i} has role "{role}"; expected one of {", ".join(_MESSAGE_ROLES)}')
-        turns.append((_MESSAGE_ROLES[role], clean_turn(_message_content(msg, where))))
+            raise RecordError(f"{unit} {i} is {type(msg).__name__}, not an object")
+        role = _require_str(msg, role_key, where)
+        if role not in roles:
+            raise RecordError(f'{unit} {i} {bad_role} "{role}"; expected one of {", ".join(roles)}')
+        turns.append((roles[role], clean_turn(content(msg, where))))
     return join_turns(turns), turns
+
+
+def _normalise_messages(obj: Any) -> tuple[str, list[tuple[str, str]]]:
+    return _normalise_turn_list(obj, "messages", "message", "role", _MESSAGE_ROLES, "has role", _message_content)
 
 
 def _normalise_sharegpt(obj: Any) -> tuple[str, list[tuple[str, str]]]:
-    turns = []
-    for i, msg in enumerate(_require_list(_require_object(obj), "conversations"), 1):
-        where = f" of turn {i}"
-        if not isinstance(msg, dict):
-            raise RecordError(f"turn {i} is {type(msg).__name__}, not an object")
-        who = _require_str(msg, "from", where)
-        if who not in _SHAREGPT_ROLES:
-            raise RecordError(f'turn {i} is from "{who}"; expected one of {", ".join(_SHAREGPT_ROLES)}')
-        turns.append((_SHAREGPT_ROLES[who], clean_turn(_require_str(msg, "value", where))))
-    return join_turns(turns), turns
+    return _normalise_turn_list(obj, "conversations", "turn", "from", _SHAREGPT_ROLES, "is from",
+                                lambda msg, where: _require_str(msg, "value", where))
 
 
 def _normalise_alpaca(obj: Any) -> tuple[str, list[tuple[str, str]]]:
