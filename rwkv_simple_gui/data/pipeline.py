@@ -161,6 +161,18 @@ class _Spiller:
         self.chars += len(text)
         return self.chars < BATCH_CHARS or self.flush()
 
+    def add_long(self, line: int, text: formats.LongText) -> bool:
+        """Tokenize a very long text now, piece by piece; False when the job must stop."""
+        if not self.flush():
+            return False
+        try:
+            size = self.tok.encode_text_to(self.out, text.pieces(), eof=self.job.eof)
+        except TokenIdOverflow as e:
+            self.part.fatal = BadRecord(line, str(e))
+            return False
+        self.lengths.append(np.array([size], np.int64))
+        return True
+
     def bad(self, line: int, reason: str) -> bool:
         """Record a bad record; False when the job must stop (skip_bad is off)."""
         record = BadRecord(line, reason)
@@ -176,12 +188,10 @@ class _Spiller:
         if not self.texts:
             return True
         try:
-            tokens, lengths = self.tok.encode_docs(self.texts, eof=self.job.eof)
+            self.lengths.append(self.tok.encode_docs_to(self.out, self.texts, eof=self.job.eof))
         except TokenIdOverflow as e:
             self.part.fatal = BadRecord(self.lines[e.doc], str(e))
             return False
-        tokens.tofile(self.out)
-        self.lengths.append(lengths)
         self.texts.clear()
         self.lines.clear()
         self.chars = 0
@@ -208,15 +218,20 @@ def _tokenize_jsonl_range(job: _Job, on_bytes: Callable[[int], None], should_sto
         for offset, block in formats.iter_line_blocks(f, job.start, job.end):
             if should_stop():  # an earlier range failed: this one's result will not be used
                 break
-            raws = block.split(b"\n")
-            if block.endswith(b"\n"):
-                raws.pop()
+            raws = formats.block_lines(block)
             first = line + 1
             starts = None  # file offset of each line, worked out on the block's first bad line
             for line, raw in enumerate(raws, first):
+                if text_fast_path and len(raw) > formats.BLOCK_BYTES:  # never the whole text as one str
+                    long_text = formats.long_text(raw)
+                    if long_text is not None:
+                        if not spill.add_long(line, long_text):
+                            return spill.finish()
+                        continue
                 try:
                     obj = loads(raw)
                 except ValueError as e:
+                    raw = bytes(raw)  # a memoryview of a long line; no copy for bytes
                     if not raw.strip():  # the seed skips blank lines
                         continue
                     if starts is None:
@@ -308,17 +323,28 @@ def available_cpus() -> int:
         return os.cpu_count() or 1
 
 
+def _next_line_start(f, pos: int) -> int:
+    """The offset just after the first line end at or after ``pos`` (the file's size when none), found
+    block by block: ``readline`` would hold a whole very long line in memory."""
+    f.seek(pos)
+    while block := f.read(formats.BLOCK_BYTES):
+        nl = block.find(b"\n")
+        if nl >= 0:
+            return pos + nl + 1
+        pos += len(block)
+    return pos
+
+
 def _split_ranges(path: Path, size: int, n: int) -> list[tuple[int, int]]:
     """``n`` byte ranges of about equal size, each starting at the beginning of a line."""
     cuts = [0]
     with open(path, "rb") as f:
         for i in range(1, n):
-            f.seek(max(cuts[-1], size * i // n))
-            f.readline()
-            if f.tell() >= size:
+            cut = _next_line_start(f, max(cuts[-1], size * i // n))
+            if cut >= size:
                 break
-            if f.tell() > cuts[-1]:
-                cuts.append(f.tell())
+            if cut > cuts[-1]:
+                cuts.append(cut)
     cuts.append(size)
     return list(zip(cuts[:-1], cuts[1:]))
 
@@ -385,9 +411,17 @@ def _gather(spill: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndar
     return spill[np.repeat(shift, sizes) + np.arange(int(out_ends[-1]), dtype=index_type)]
 
 
+def _read_document(spill_file, start: int, size: int) -> Iterable[np.ndarray]:
+    """A long spilled document in GATHER_TOKENS slices, read (not mapped: mapped pages would stay
+    resident) so memory stays one slice whatever its length."""
+    for offset in range(start, start + size, GATHER_TOKENS):
+        spill_file.seek(2 * offset)
+        yield np.frombuffer(spill_file.read(2 * min(GATHER_TOKENS, start + size - offset)), np.uint16)
+
+
 def _write_copies(
     writer: BinIdxWriter,
-    spill: np.ndarray,
+    spill_path: Path,
     lengths: np.ndarray,
     kept: np.ndarray,
     copies: int,
@@ -398,11 +432,17 @@ def _write_copies(
     np.cumsum(lengths[:-1], out=starts[1:])
     rng = np.random.default_rng(seed)
     total, done = copies * len(kept), 0
-    for _ in range(copies):
-        order = kept[rng.permutation(len(kept))]
-        for docs in _gather_chunks(order, lengths):
-            writer.add_items(_gather(spill, starts[docs], lengths[docs]), lengths[docs])
-            done += len(docs)
+    # a plain ndarray view of the map: slicing a np.memmap costs a Python-level hook per slice
+    spill = np.memmap(spill_path, np.uint16, mode="r").view(np.ndarray) if starts.size and lengths.sum() else None
+    with open(spill_path, "rb") as spill_file:
+        for _ in range(copies):
+            order = kept[rng.permutation(len(kept))]
+            for docs in _gather_chunks(order, lengths):
+                if len(docs) == 1 and lengths[docs[0]] > GATHER_TOKENS:
+                    writer.add_item_pieces(_read_document(spill_file, int(starts[docs[0]]), int(lengths[docs[0]])))
+                else:
+                    writer.add_items(_gather(spill, starts[docs], lengths[docs]), lengths[docs])
+                done += len(docs)
             if progress:
                 progress(done, total, "writing")
 
@@ -558,15 +598,8 @@ def tokenize_file(
                 **{k: v for k, v in result.to_json().items() if k not in ("factors", "bad", "prefix", "seconds")},
             }
             spill_path = _concat_spills([Path(j.spill) for j in jobs])
-            # a plain ndarray view of the map: slicing a np.memmap costs a Python-level hook per slice
-            spill = (
-                np.memmap(spill_path, np.uint16, mode="r").view(np.ndarray)
-                if spill_path.stat().st_size
-                else np.zeros(0, np.uint16)
-            )
             with BinIdxWriter(prefix, meta=meta) as writer:
-                _write_copies(writer, spill, lengths, kept, copies, seed, progress)
-            del spill
+                _write_copies(writer, spill_path, lengths, kept, copies, seed, progress)
     except OSError as e:
         raise TokenizeError(
             f"cannot write {paths.display(prefix)}.bin/.idx: {e.strerror or e}; check the folder and free disk space"
