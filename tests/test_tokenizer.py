@@ -159,8 +159,10 @@ def test_hf_token_id_over_uint16(tmp_path):
 
 
 def test_bad_specs(tmp_path):
-    with pytest.raises(tokmod.TokenizerError, match="not found"):
+    with pytest.raises(tokmod.TokenizerError, match="nope.json does not exist"):
         get_tokenizer(tmp_path / "nope.json")
+    with pytest.raises(tokmod.TokenizerError, match="is a folder, not a file"):
+        get_tokenizer(tmp_path)
     (tmp_path / "junk.json").write_text("{}", encoding="utf-8")
     with pytest.raises(tokmod.TokenizerError, match="not a tokenizers JSON"):
         get_tokenizer(tmp_path / "junk.json")

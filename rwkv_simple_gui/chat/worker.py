@@ -52,8 +52,8 @@ def inspect_model(path: str | Path) -> ModelFacts:
     from rwkv_simple_gui.model import ModelFormatError, detect
 
     path = Path(path)
-    if not path.is_file():
-        raise ChatError(f"model file {path} does not exist")
+    if problem := paths.file_problem(path):
+        raise ChatError(f"model file {path} {problem}")
     if path.suffix != ".pth":
         raise ChatError(f"{path}: the rwkv package loads .pth files only (an Ai00 .st is for Ai00/web-rwkv)")
     try:
@@ -68,8 +68,8 @@ def check_state(path: str | Path, facts: ModelFacts) -> None:
     from rwkv_simple_gui.merge import LazyStateDict, MergeError
 
     path = Path(path)
-    if not path.is_file():
-        raise ChatError(f"state file {path} does not exist")
+    if problem := paths.file_problem(path):
+        raise ChatError(f"state file {path} {problem}")
     try:
         sd = LazyStateDict(path)
     except MergeError as exc:

@@ -127,11 +127,16 @@ def format_report(result, prefix=None, *, lang: str = "en") -> str:
 def main(args: argparse.Namespace) -> int:
     from .pipeline import tokenize_file
 
+    from .binidx import split_prefix
+
+    out = paths.resolve(args.out) if args.out else None
+    for left in paths.remove_leftovers(*([split_prefix(out).parent] if out else [])):
+        print(f"removed {paths.display(left)}, left by a run that was killed", file=sys.stderr)
     bars = _Bars()
     try:
         result = tokenize_file(
             paths.resolve(args.input, base="data"),
-            paths.resolve(args.out) if args.out else None,
+            out,
             copies=args.copies,
             max_tokens=args.max_tokens,
             eof=not args.no_eof,

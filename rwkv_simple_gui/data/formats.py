@@ -51,6 +51,7 @@ ROLES = ("System", "User", "Assistant")
 
 BOM = b"\xef\xbb\xbf"
 BLOCK_BYTES = 4 << 20
+PREVIEW_CHARS = 2000  # characters of a turn shown in a preview cell
 
 # Role names of the chat formats, mapped to the seed's roles.
 _MESSAGE_ROLES = {"system": "System", "developer": "System", "user": "User", "assistant": "Assistant"}
@@ -605,6 +606,13 @@ def record_source(path: Path, container: str) -> _Source:
     return _SOURCES[container](path)
 
 
+def _require_file(path: Path) -> None:
+    if path.is_dir():
+        raise DatasetError(path, None, "this is a folder, not a file", "pick a dataset file inside it, e.g. data/NAME.jsonl")
+    if not path.is_file():
+        raise DatasetError(path, None, "file not found", "pick a file in data/ or type its full path")
+
+
 def container_of(path: str | os.PathLike) -> str:
     """jsonl, json, csv or parquet, from the suffix (and the first byte for .json / unknown suffixes)."""
     path = Path(path)
@@ -615,8 +623,7 @@ def container_of(path: str | os.PathLike) -> str:
         return "csv"
     if suffix in (".parquet", ".pq"):
         return "parquet"
-    if not path.is_file():
-        raise DatasetError(path, None, "file not found", "pick a file in data/ or type its full path")
+    _require_file(path)
     with open(path, "rb") as f:
         head = f.read(4096).removeprefix(BOM).lstrip()
     if head.startswith(b"["):
@@ -631,8 +638,7 @@ def container_of(path: str | os.PathLike) -> str:
 def detect_format(path: str | os.PathLike) -> DatasetFormat:
     """The container and the schema of a dataset file (schema from its first readable object)."""
     path = Path(path)
-    if not path.is_file():
-        raise DatasetError(path, None, "file not found", "pick a file in data/ or type its full path")
+    _require_file(path)
     container = container_of(path)
     # a huge first record is only looked at, never parsed into one str
     source = _JsonlSource(path, long_texts=True) if container == "jsonl" else record_source(path, container)
@@ -741,12 +747,18 @@ def count_records(path: str | os.PathLike, format: DatasetFormat | None = None) 
 
 
 def preview(
-    path: str | os.PathLike, page: int = 1, page_size: int = 20, *, require_assistant: bool = False
+    path: str | os.PathLike,
+    page: int = 1,
+    page_size: int = 20,
+    *,
+    require_assistant: bool = False,
+    max_chars: int = PREVIEW_CHARS,
 ) -> tuple[pd.DataFrame, int]:
     """One page of records as a table with one row per turn: (line, turn, role, text); and the page count.
 
     Bad records appear in place, role "(bad)" and the reason as text, so the table shows what
-    validation found. ``page`` is 1-based and clamped to the available pages.
+    validation found. ``page`` is 1-based and clamped to the available pages. A turn longer than
+    ``max_chars`` is cut, and its cell says so: a page must reach a browser fast however long a record is.
     """
     import pandas as pd
 
@@ -763,8 +775,14 @@ def preview(
         if isinstance(rec, BadRecord):
             rows.append((rec.line, 0, "(bad)", rec.reason))
         else:
-            rows += [(rec.line, t, role or "(text)", text) for t, (role, text) in enumerate(rec.turns, 1)]
+            rows += [(rec.line, t, role or "(text)", _cut(text, max_chars)) for t, (role, text) in enumerate(rec.turns, 1)]
     return pd.DataFrame(rows, columns=["line", "turn", "role", "text"]), total_pages
+
+
+def _cut(text: str, max_chars: int) -> str:
+    if len(text) <= max_chars:
+        return text
+    return f"{text[:max_chars]} … [preview cut here: the turn has {len(text):,} characters]"
 
 
 def export_text_jsonl(

@@ -19,6 +19,7 @@ How it is fast:
 
 from __future__ import annotations
 
+import errno
 import itertools
 import math
 import multiprocessing as mp
@@ -494,6 +495,21 @@ def _kept_documents(lengths: np.ndarray, max_tokens: int, skipped: int, src: Pat
     return kept
 
 
+def _write_failure(error: OSError, prefix: Path) -> str:
+    """Why the output could not be written, in plain words; nothing was left behind either way."""
+    folder = paths.display(prefix.parent)
+    target = f"{paths.display(prefix)}.bin/.idx"
+    if error.errno == errno.ENOSPC:
+        free = shutil.disk_usage(prefix.parent).free / 1e6 if prefix.parent.is_dir() else 0
+        return (f"the disk holding {folder} is full ({free:.0f} MB free) while writing {target}: it needs room for "
+                "the tokens twice (a working copy and the .bin). Free some space, or write the output to another "
+                "disk (--out / Output prefix), and tokenize again; nothing was written")
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (f"the folder {folder} is not writable ({error.strerror}) so {target} cannot be written; "
+                "choose another output prefix or fix the folder's permissions")
+    return f"cannot write {target}: {error.strerror or error}; check the folder and free disk space"
+
+
 def default_prefix(input_path: str | os.PathLike) -> Path:
     """Where the seed puts the binidx: the project's data/ folder, named after the input file."""
     return paths.folder("data") / Path(input_path).stem
@@ -544,7 +560,7 @@ def tokenize_file(
 
     try:
         prefix.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=".tokenize-", dir=prefix.parent) as tmp:
+        with tempfile.TemporaryDirectory(prefix=paths.tokenize_folder_prefix(), dir=prefix.parent) as tmp:
             jobs = [
                 _Job(
                     i,
@@ -601,8 +617,6 @@ def tokenize_file(
             with BinIdxWriter(prefix, meta=meta) as writer:
                 _write_copies(writer, spill_path, lengths, kept, copies, seed, progress)
     except OSError as e:
-        raise TokenizeError(
-            f"cannot write {paths.display(prefix)}.bin/.idx: {e.strerror or e}; check the folder and free disk space"
-        ) from e
+        raise TokenizeError(_write_failure(e, prefix)) from e
     result.seconds = time.perf_counter() - began
     return result

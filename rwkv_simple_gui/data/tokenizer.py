@@ -31,6 +31,7 @@ import numpy as np
 from .binidx import write_tokens
 
 WORLD_NAME = "rwkv_vocab_v20230424"
+WORLD_SPECS = ("world", WORLD_NAME, f"{WORLD_NAME}.txt")  # names of the World vocabulary; anything else is a path
 WORLD_VOCAB_SIZE = 65536  # ids 1..65529 are tokens, 0 is end-of-text; RWKV World models have 65536 rows
 END_OF_TEXT = 0
 _NUL_ID = 1  # the token of b"\x00"; no other token contains that byte
@@ -272,9 +273,11 @@ class HFTokenizer(_Encoder):
     """A ``tokenizers`` JSON file, encoded without added special tokens (the seed adds only token 0)."""
 
     def __init__(self, path: str | os.PathLike):
+        from .. import paths
+
         self.path = Path(path)
-        if not self.path.is_file():
-            raise TokenizerError(f"tokenizer file {self.path} not found; give the path of a tokenizer.json")
+        if problem := paths.file_problem(self.path):
+            raise TokenizerError(f"tokenizer file {self.path} {problem}; give the path of a tokenizer.json")
         try:
             from tokenizers import Tokenizer
 
@@ -332,7 +335,7 @@ def get_tokenizer(spec: str | os.PathLike = "world", *, backend: str = "auto") -
     A relative path is taken from the project folder (or ``model/`` for a bare file name).
     """
     spec = str(spec).strip()
-    if spec.lower() in ("world", WORLD_NAME, f"{WORLD_NAME}.txt"):
+    if spec.lower() in WORLD_SPECS:
         return _load("world", backend)
     from .. import paths
 
