@@ -155,6 +155,12 @@ def test_preview_cuts_long_turns_and_says_so(project):
     assert cell.startswith("long answer long") and len(cell) < 2200
     assert f"preview cut here: the turn has {len(answer):,} characters" in cell
 
+    chat = "\n\n".join(f"User: q{i}\n\nAssistant: a{i}" for i in range(30))  # 60 turns
+    (project / "data" / "chat.jsonl").write_text(json.dumps({"text": chat}) + "\n", encoding="utf-8")
+    df, _, _ = data_tab.preview_page("chat.jsonl", 1)
+    assert len(df) == 21 and df["text"].tolist()[19] == "a9"
+    assert df["role"].tolist()[-1] == "(more)" and "40 more turns not shown: the record has 60 turns" in df["text"].tolist()[-1]
+
 
 def test_remembered_choices_survive_a_restart(project):
     common.remember("dataset", "data/sample.jsonl")

@@ -52,6 +52,7 @@ ROLES = ("System", "User", "Assistant")
 BOM = b"\xef\xbb\xbf"
 BLOCK_BYTES = 4 << 20
 PREVIEW_CHARS = 2000  # characters of a turn shown in a preview cell
+PREVIEW_TURNS = 20  # turns of a record shown in a preview
 
 # Role names of the chat formats, mapped to the seed's roles.
 _MESSAGE_ROLES = {"system": "System", "developer": "System", "user": "User", "assistant": "Assistant"}
@@ -158,16 +159,17 @@ def join_turns(turns: list[tuple[str, str]]) -> str:
 
 def split_turns(text: str) -> list[tuple[str, str]]:
     """Turns of a seed-format text: a paragraph starting with ``Role:`` opens a turn, others continue it."""
-    turns: list[list[str]] = []
+    turns: list[tuple[str, list[str]]] = []  # paragraphs joined once at the end: a long turn is not re-copied
     for paragraph in text.split("\n\n"):
-        m = _ROLE_PREFIX.match(paragraph.lstrip("\n"))  # "\n\n\nUser:" still opens a turn
+        opened = paragraph.lstrip("\n")  # "\n\n\nUser:" still opens a turn
+        m = _ROLE_PREFIX.match(opened)
         if m:
-            turns.append([m.group(1), paragraph.lstrip("\n")[m.end() :]])
+            turns.append((m.group(1), [opened[m.end() :]]))
         elif turns:
-            turns[-1][1] += "\n\n" + paragraph
+            turns[-1][1].append(paragraph)
         else:
-            turns.append(["", paragraph])
-    return [(role, body) for role, body in turns]
+            turns.append(("", [paragraph]))
+    return [(role, "\n\n".join(parts)) for role, parts in turns]
 
 
 # --- schema normalisers: parsed object -> seed text ------------------------------------------------
@@ -758,7 +760,8 @@ def preview(
 
     Bad records appear in place, role "(bad)" and the reason as text, so the table shows what
     validation found. ``page`` is 1-based and clamped to the available pages. A turn longer than
-    ``max_chars`` is cut, and its cell says so: a page must reach a browser fast however long a record is.
+    ``max_chars`` is cut and a record's turns after PREVIEW_TURNS are counted, not shown, and the table
+    says so: a page must reach a browser fast however long a record is.
     """
     import pandas as pd
 
@@ -775,7 +778,11 @@ def preview(
         if isinstance(rec, BadRecord):
             rows.append((rec.line, 0, "(bad)", rec.reason))
         else:
-            rows += [(rec.line, t, role or "(text)", _cut(text, max_chars)) for t, (role, text) in enumerate(rec.turns, 1)]
+            shown = rec.turns[:PREVIEW_TURNS]
+            rows += [(rec.line, t, role or "(text)", _cut(text, max_chars)) for t, (role, text) in enumerate(shown, 1)]
+            if len(rec.turns) > len(shown):
+                rows.append((rec.line, len(shown) + 1, "(more)", f"… {len(rec.turns) - len(shown):,} more turns not "
+                             f"shown: the record has {len(rec.turns):,} turns, {len(rec.text):,} characters"))
     return pd.DataFrame(rows, columns=["line", "turn", "role", "text"]), total_pages
 
 
