@@ -40,7 +40,7 @@ from .. import paths
 from . import formats
 from .binidx import BinIdxWriter, split_prefix
 from .formats import SKIP_BAD_FIX, BadRecord, DatasetError, DatasetFormat
-from .stats import align16, factor_table, next_pow2
+from .stats import align_tokens, factor_table, next_pow2
 from .tokenizer import TokenIdOverflow, TokenizerError, get_tokenizer
 
 Progress = Callable[[int, int, str], None]
@@ -589,7 +589,7 @@ def tokenize_file(
                 dropped=int(lengths.size - kept.size),
                 skipped_bad=skipped,
                 bad=bad,
-                max_length=align16(max_size),
+                max_length=align_tokens(max_size),
                 max_length_power_of_two=next_pow2(max_size),
                 data_line_count=items,
                 factors=factor_table(items),

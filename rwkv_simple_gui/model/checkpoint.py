@@ -28,6 +28,25 @@ DTYPE_NAMES = {v: k for k, v in DTYPES.items()}
 # RWKV-LM saves value-residual weights in layer 0 too, where the maths never uses them
 _UNUSED_LAYER0 = ("blocks.0.att.v0", "blocks.0.att.v1", "blocks.0.att.v2")
 _BLOCK_KEY = re.compile(r"blocks\.(\d+)\.")
+# names that only one version uses, also in adapter checkpoints (which lack r_k / time_maa_x)
+_V6_HINTS = (".att.time_maa", ".att.time_decay", ".att.time_faaaa", ".att.gate.", ".ffn.receptance.", ".ffn.time_maa")
+_V7_HINTS = (".att.x_r", ".att.w0", ".att.r_k", ".att.k_k", ".att.a0", ".att.g1", ".att.v0", ".ffn.x_k")
+
+
+def version_hint(keys) -> str | None:
+    """"x070" or "x060" when some key name belongs to one version only (works on adapter checkpoints)."""
+    keys = list(keys)
+    if any(h in k for k in keys for h in _V7_HINTS):
+        return "x070"
+    if any(h in k for k in keys for h in _V6_HINTS):
+        return "x060"
+    return None
+
+
+def layer_count(keys) -> int:
+    """1 + the largest ``blocks.<i>`` index among the keys (0 when there is none)."""
+    layers = [int(m.group(1)) for k in keys if (m := _BLOCK_KEY.match(k))]
+    return max(layers) + 1 if layers else 0
 
 
 def parse_dtype(dtype: str | torch.dtype) -> torch.dtype:
@@ -149,10 +168,9 @@ def detect(state_dict_or_path: Mapping[str, torch.Tensor] | str | os.PathLike) -
     keys = list(sd)
     if "emb.weight" not in sd:
         raise ModelFormatError(f"{source}: not an RWKV model: no emb.weight; {_looks_like(keys)}")
-    layers = {int(m.group(1)) for k in keys if (m := _BLOCK_KEY.match(k))}
-    if not layers:
+    n_layer = layer_count(keys)
+    if not n_layer:
         raise ModelFormatError(f"{source}: has emb.weight but no blocks.N.* keys; {_looks_like(keys)}")
-    n_layer = max(layers) + 1
     vocab_size, n_embd = _shape(sd, "emb.weight", source, 2)
 
     if "blocks.0.att.r_k" in sd:

@@ -16,7 +16,6 @@ from ..chat.worker import ChatError, ChatWorker, available_strategies, check_sta
 from . import common
 from .i18n import t
 
-SLOTS = ("main", "compare")
 _workers: dict[str, ChatWorker] = {}
 _lock = threading.Lock()
 

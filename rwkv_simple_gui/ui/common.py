@@ -107,7 +107,3 @@ def remember(key: str, value) -> None:
     dest = paths.PROJECT_ROOT / SETTINGS_FILE
     with paths.atomic_output(dest) as tmp:
         tmp.write_text(json.dumps(settings, ensure_ascii=False, indent=1), encoding="utf-8")
-
-
-def error_markdown(message: str) -> str:
-    return f"### ❌ Error\n\n{message}"

@@ -6,6 +6,8 @@ import gradio as gr
 
 from .. import merge as merger
 from .. import paths
+from ..model import ModelFormatError
+from ..model.lazy import LazyStateDict
 from ..train import rundir
 from . import common
 from .i18n import t
@@ -18,7 +20,7 @@ def run_choices() -> list[str]:
 def checkpoint_choices(run: str | None) -> list[str]:
     if not run:
         return []
-    return [paths.display(p) for p in merger.list_checkpoints(paths.resolve(run))]
+    return [paths.display(p) for p in rundir.list_checkpoints(paths.resolve(run, base="output"))]
 
 
 def pick_run(run: str | None):
@@ -36,14 +38,14 @@ def describe(checkpoint: str | None) -> str:
         return ""
     path = paths.resolve(checkpoint, base="output")
     try:
-        plan = merger.plan_checkpoint(merger.LazyStateDict(path), pissa=(path.parent / "init_pissa.pth").is_file())
-    except (merger.MergeError, OSError) as err:
+        row, _, options = merger.inspect(path, LazyStateDict(path))
+    except (merger.MergeError, ModelFormatError, OSError, ValueError) as err:
         return f"❌ {err}"
-    config = merger.run_config(path)
-    text = f"Method detected: **{plan.method}**"
-    if plan.method == "lora" and config.get("lora_alpha"):
-        text += f" · lora_alpha {config['lora_alpha']} (from the run's config.json)"
-    if plan.method == "state":
+    text = f"Method detected: **{row.name}**"
+    for name in row.fold_options:
+        if options.get(name) is not None:
+            text += f" · {name} {options[name]} (from the run's config.json)"
+    if row.output == "state":
         text += " · a state file is written (mount it in Chat); RWKV-7 ignores states merged into a model"
     return text
 
