@@ -205,58 +205,81 @@ class _Spiller:
         return self.part
 
 
+class _JsonlBlocks:
+    """Turns blocks of jsonl lines into texts for the spiller. The hot loop: millions of lines pass here, so
+    a valid seed-format line costs a dict lookup and two appends; every other case is a method call."""
+
+    def __init__(self, job: _Job, spill: _Spiller):
+        self.spill, self.schema = spill, job.format.schema
+        # Valid seed-format records skip the general normaliser; orjson has already rejected lone surrogates.
+        self.text_fast_path = self.schema == "text" and formats.HAVE_ORJSON
+
+    def read(self, block, offset: int, line: int) -> tuple[int, bool]:
+        """The block's lines after line number ``line``: (the last line number, False when the run must stop)."""
+        spill, loads, fast = self.spill, formats.json_loads, self.text_fast_path
+        add_text, add_line = spill.texts.append, spill.lines.append
+        raws = formats.block_lines(block)
+        first, starts = line + 1, []  # starts: file offset of each line, worked out on the block's first bad line
+        for line, raw in enumerate(raws, first):
+            if fast and len(raw) > formats.BLOCK_BYTES:  # never the whole text as one str
+                handled, ok = self._long(line, raw)
+                if handled:
+                    if not ok:
+                        return line, False
+                    continue
+            try:
+                obj = loads(raw)
+            except ValueError as e:
+                if not self._bad_json(line, raw, e, raws, offset, first, starts):
+                    return line, False
+                continue
+            if fast and type(obj) is dict:
+                text = obj.get("text")
+                if type(text) is str and text and not text.isspace():
+                    add_text(text)
+                    add_line(line)
+                    spill.chars += len(text)
+                    if spill.chars >= BATCH_CHARS and not spill.flush():
+                        return line, False
+                    continue
+            if not self._normalised(line, obj):
+                return line, False
+        return line, True
+
+    def _long(self, line: int, raw) -> tuple[bool, bool]:
+        long_text = formats.long_text(raw)
+        if long_text is None:
+            return False, True
+        return True, self.spill.add_long(line, long_text)
+
+    def _bad_json(self, line: int, raw, error: ValueError, raws, offset: int, first: int, starts: list) -> bool:
+        raw = bytes(raw)  # a memoryview of a long line; no copy for bytes
+        if not raw.strip():  # the seed skips blank lines
+            return True
+        if not starts:
+            starts.extend(itertools.accumulate((len(r) + 1 for r in raws), initial=offset))
+        return self.spill.bad(line, formats.diagnose_json(raw, error, starts[line - first]))
+
+    def _normalised(self, line: int, obj) -> bool:
+        try:
+            text, _ = formats.normalise(obj, self.schema)
+        except formats.RecordError as e:
+            return self.spill.bad(line, str(e))
+        return self.spill.add(line, text)
+
+
 def _tokenize_jsonl_range(job: _Job, on_bytes: Callable[[int], None], should_stop: Callable[[], bool]) -> _Part:
-    """The hot loop: millions of lines pass here, so per-line work is kept to a dict lookup and two appends."""
     part = _Part(job.index)
-    loads, normalise, RecordError = formats.json_loads, formats.normalise, formats.RecordError
-    schema = job.format.schema
-    # Valid seed-format records skip the general normaliser; orjson has already rejected lone surrogates.
-    text_fast_path = schema == "text" and formats.HAVE_ORJSON
     line = 0
     with open(job.path, "rb") as f, open(job.spill, "wb") as out:
         spill = _Spiller(job, part, out)
-        add_text, add_line = spill.texts.append, spill.lines.append
+        blocks = _JsonlBlocks(job, spill)
         for offset, block in formats.iter_line_blocks(f, job.start, job.end):
             if should_stop():  # an earlier range failed: this one's result will not be used
                 break
-            raws = formats.block_lines(block)
-            first = line + 1
-            starts = None  # file offset of each line, worked out on the block's first bad line
-            for line, raw in enumerate(raws, first):
-                if text_fast_path and len(raw) > formats.BLOCK_BYTES:  # never the whole text as one str
-                    long_text = formats.long_text(raw)
-                    if long_text is not None:
-                        if not spill.add_long(line, long_text):
-                            return spill.finish()
-                        continue
-                try:
-                    obj = loads(raw)
-                except ValueError as e:
-                    raw = bytes(raw)  # a memoryview of a long line; no copy for bytes
-                    if not raw.strip():  # the seed skips blank lines
-                        continue
-                    if starts is None:
-                        starts = list(itertools.accumulate((len(r) + 1 for r in raws), initial=offset))
-                    if not spill.bad(line, formats.diagnose_json(raw, e, starts[line - first])):
-                        return spill.finish()
-                    continue
-                if text_fast_path and type(obj) is dict:
-                    text = obj.get("text")
-                    if type(text) is str and text and not text.isspace():
-                        add_text(text)
-                        add_line(line)
-                        spill.chars += len(text)
-                        if spill.chars >= BATCH_CHARS and not spill.flush():
-                            return spill.finish()
-                        continue
-                try:
-                    text, _ = normalise(obj, schema)
-                except RecordError as e:
-                    if not spill.bad(line, str(e)):
-                        return spill.finish()
-                    continue
-                if not spill.add(line, text):
-                    return spill.finish()
+            line, ok = blocks.read(block, offset, line)
+            if not ok:
+                return spill.finish()
             on_bytes(len(block))
         part.lines = line
         return spill.finish()
