@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 from .. import paths
 from ..data import formats, pipeline, stats
 from ..data.binidx import split_prefix
-from ..data.cli import format_report
+from ..data.report import format_report
 from ..data.tokenizer import WORLD_SPECS
 from . import common
 from .i18n import t
