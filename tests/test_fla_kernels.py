@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
@@ -46,6 +47,7 @@ def _worst(errors: dict[str, float]) -> tuple[str, float]:
 def test_fla_interpreter_is_confined_to_the_worker(worker):
     assert worker("interpreter_env") == "1"
     assert "TRITON_INTERPRET" not in os.environ
+    assert not {"tests.fla_cpu", "fla_cpu"} & set(sys.modules)  # the patches were never loaded here
 
 
 def test_fla_wkv7_matches_sequential(worker):

@@ -99,6 +99,7 @@ def test_a_failing_section_is_recorded_and_the_rest_go_on(tmp_path):
                             gc.Section("fine", lambda c: {"x": 2}, 5)], tmp_path / "r.json")
     sections = json.loads((tmp_path / "r.json").read_text())["sections"]
     assert sections["boom"]["status"] == "failed" and sections["boom"]["error"] == "ValueError: bad input"
-    assert sections["slow"] == {"status": "failed", "error": "timed out after 1 s", "seconds": pytest.approx(1, abs=0.5)}
+    assert sections["slow"]["status"] == "failed" and sections["slow"]["error"] == "timed out after 1 s"
+    assert sections["slow"]["seconds"] < 5  # cut at 1 s, not the 10 s it asked for
     assert sections["after_boom"]["status"] == "skipped" and "boom" in sections["after_boom"]["reason"]
     assert sections["fine"]["status"] == "ok" and sections["fine"]["x"] == 2
