@@ -41,7 +41,7 @@ import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
+from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
@@ -83,8 +83,8 @@ def packages() -> dict[str, dict]:
     out = {}
     for name, pin in wanted.items():
         try:
-            found = version(name)
-        except PackageNotFoundError:
+            found = metadata.version(name)
+        except metadata.PackageNotFoundError:
             found = None
         out[name] = {"version": found, "pip": f"pip install {name}{pin}", "needed_by": NEEDED_BY.get(name, "the trainer")}
     return out
@@ -373,22 +373,26 @@ def dataset(check: Check, ctx_len: int, n_docs: int) -> Path:
 # training runs
 
 
-def _estimate(check: Check, cfg: dict) -> dict:
-    from rwkv_simple_gui.estimate import GB, Shape, estimate_memory
+def _model_info(check: Check):
+    from rwkv_simple_gui.model import ModelInfo
 
     s = check.shape
-    est = estimate_memory(Shape("x070", s["n_layer"], s["n_embd"], s["vocab"], s["head_size"]), cfg)
+    return ModelInfo.for_shape("x070", s["n_layer"], s["n_embd"], s["vocab"], s["head_size"])
+
+
+def _estimate(check: Check, cfg: dict) -> dict:
+    from rwkv_simple_gui.estimate import GB, estimate_memory
+
+    est = estimate_memory(_model_info(check), cfg)
     return {"estimate_gib": round(est.total / GB, 2), "estimate_parts_gib": {k: round(v / GB, 2) for k, v in est.parts.items()}}
 
 
 def _mfu(check: Check, tokens_per_s: float) -> float | None:
-    from rwkv_simple_gui.estimate import Shape
-
     peak = check.report["env"].get("bf16_peak_tflops")
     if not check.cuda or not peak:
         return None
     s = check.shape
-    n = Shape("x070", s["n_layer"], s["n_embd"], s["vocab"], s["head_size"]).n_params() - s["vocab"] * s["n_embd"]
+    n = _model_info(check).n_params - s["vocab"] * s["n_embd"]
     return round(tokens_per_s * 4 * n / (peak * 1e12), 4)
 
 
