@@ -46,9 +46,7 @@ def build_app() -> gr.Blocks:
         comps = [params["options"][n] for n in params["names"]]
         demo.load(lambda stored: params_tab.restore_from_browser(stored, params["names"]), params["browser"], comps,
                   api_visibility="private").then(**params["refresh"], api_visibility="private")
-        demo.load(train_tab.poll, [train["run"], train["follow"]],
-                  [train["run"], train["status"], train["progress"], train["loss"], train["log"], train["monitor"],
-                   train["log_file"]], api_visibility="private")
+        demo.load(**train["on_load"], api_visibility="private")
     demo.queue(default_concurrency_limit=1)
     return demo
 

@@ -143,6 +143,18 @@ ZH.update({
 })
 
 
+# judging a run: evaluation options, sample answers, step checkpoints
+EN.update({
+    "group.evaluate": "Evaluation and checkpoints",
+    "train.samples": "Sample answers at each evaluation (newest first; base = the model before training)",
+    "merge.checkpoint_info": "Epoch and step checkpoints, oldest first; ★ = the lowest validation loss",
+})
+ZH.update({
+    "group.evaluate": "评估与检查点",
+    "train.samples": "每次评估的示例回答（最新在前；base = 训练前的模型）",
+    "merge.checkpoint_info": "每轮与步数检查点，按时间先后排列；★ = 验证损失最低",
+})
+
 def _add_option_texts() -> None:
     """Labels and help of every training option: English from TrainConfig, Chinese from i18n_options."""
     from ..train.config import TrainConfig
