@@ -14,6 +14,7 @@ import gradio as gr
 from .. import paths
 from ..chat.prompt import SamplingParams
 from ..chat.worker import ChatError, ChatWorker, available_strategies
+from ..demo import UNTRAINED_NOTE, is_demo_base
 from . import common
 from .i18n import t
 
@@ -43,7 +44,8 @@ def load(slot: str, model: str | None, strategy: str, state: str | None = None) 
     with _lock:
         _workers[slot] = worker
     mounted = f" with state `{state}`" if state else ""
-    return f"✅ `{model}`{mounted} loaded ({worker.version}, {worker.strategy})."
+    note = f"\n\n⚠️ {UNTRAINED_NOTE}" if is_demo_base(model) and not state else ""
+    return f"✅ `{model}`{mounted} loaded ({worker.version}, {worker.strategy}).{note}"
 
 
 def unload(slot: str) -> str:
