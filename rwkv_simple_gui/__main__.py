@@ -21,7 +21,7 @@ COMMANDS = {
     "tokenize": ("rwkv_simple_gui.data.cli", "jsonl/csv/parquet -> binidx, with length stats and the factor table"),
     "init-model": ("rwkv_simple_gui.model.cli", "create a fresh random RWKV-7/RWKV-6 model"),
     "train": ("rwkv_simple_gui.train.cli", "fine-tune (lora, pissa, bone, bat, state_tuning, lisa, full)"),
-    "merge": ("rwkv_simple_gui.merge", "fold a training checkpoint into the base model"),
+    "merge": ("rwkv_simple_gui.merge.cli", "fold a training checkpoint into the base model"),
     "chat": ("rwkv_simple_gui.chat.cli", "talk to a model through the rwkv package"),
     "demo": ("rwkv_simple_gui.demo_cli", "install check: train the demo model on the sample, merge, ask its questions"),
 }

@@ -84,8 +84,9 @@ def _train(options: dict, run_dir) -> dict:
 
 def _merge(base, run_dir):
     from . import merge
+    from .train.rundir import list_checkpoints
 
-    checkpoints = merge.list_checkpoints(run_dir)
+    checkpoints = list_checkpoints(run_dir)
     if not checkpoints:
         raise StepFailed("merge", f"the run wrote no checkpoint in {run_dir}")
     bars = []

@@ -18,8 +18,11 @@ estimate to within 15 % of them (and of the state-tuning column). Treat the figu
 
 from __future__ import annotations
 
-import math
+import functools
 from dataclasses import dataclass
+
+from .peft.methods import method
+from .train.config import TrainConfig
 
 GB = 1024**3
 RUNTIME_BYTES = 1.4 * GB
@@ -29,73 +32,37 @@ TRAINABLE_BYTES = 16.0
 LOGIT_BYTES_EXTRA = 8.0  # fp32 log-softmax and its gradient, on top of the logits themselves
 
 
-@dataclass(frozen=True)
-class Shape:
-    version: str
-    n_layer: int
-    n_embd: int
-    vocab_size: int = 65536
-    head_size: int = 64
+@functools.lru_cache(maxsize=32)
+def _adapted_linears(info_key: tuple) -> tuple[tuple[int, int], ...]:
+    """(in, out) of every projection PEFT adapts, read off the model built on the meta device."""
+    import torch
 
-    @property
-    def dim_ffn(self) -> int:
-        return 4 * self.n_embd if self.version == "x070" else int(3.5 * self.n_embd) // 32 * 32
+    from .model import RWKV, ModelInfo
+    from .peft.base import target_linears
 
-    def linears(self) -> list[tuple[int, int]]:
-        """(in, out) of the projections PEFT adapts in one block."""
-        c, f = self.n_embd, self.dim_ffn
-        att = [(c, c)] * (4 if self.version == "x070" else 5)
-        ffn = [(c, f), (f, c)] + ([] if self.version == "x070" else [(c, c)])
-        return att + ffn
-
-    def lora_widths(self) -> tuple[int, int, int, int]:
-        def width(factor: float) -> int:
-            return max(32, round(factor * math.sqrt(self.n_embd) / 32) * 32)
-
-        return width(2.5), width(2.5), width(1.7), width(5.0)
-
-    def block_params(self) -> int:
-        c = self.n_embd
-        linear = sum(i * o for i, o in self.linears())
-        if self.version == "x070":
-            dw, da, dv, dg = self.lora_widths()
-            small = 6 * c + 3 * c + 2 * c * (dw + da + dv + dg) + 3 * c + 2 * c + c + 4 * c
-        else:
-            small = 6 * c + c * 160 + 160 * c + c + 2 * c * 64 + c + 2 * c + 2 * c + 4 * c
-        return linear + small
-
-    def n_params(self) -> int:
-        c = self.n_embd
-        total = 2 * self.vocab_size * c + self.n_layer * self.block_params() + 2 * c + 2 * c  # + ln0, ln_out
-        if self.version == "x070":
-            total -= c + 2 * c * self.lora_widths()[2]  # layer 0 has no value-residual v0/v1/v2
-        return total
+    version, n_layer, n_embd, head_size, vocab_size, dim_ffn, lora = info_key
+    info = ModelInfo(version, n_layer, n_embd, head_size, vocab_size, dim_ffn, dict(lora))
+    with torch.device("meta"):
+        model = RWKV(info)
+    return tuple((lin.in_features, lin.out_features) for _, lin in target_linears(model))
 
 
-def trainable_params(shape: Shape, cfg: dict) -> int:
+def adapted_linears(info) -> tuple[tuple[int, int], ...]:
+    return _adapted_linears((info.version, info.n_layer, info.n_embd, info.head_size, info.vocab_size,
+                             info.dim_ffn, tuple(sorted(info.lora.items()))))
+
+
+def trainable_params(info, cfg: dict) -> int:
     """Parameters the optimizer updates for this method (adapter plus train_parts)."""
-    mode = cfg.get("finetune_mode", "lora")
-    c, v, layers = shape.n_embd, shape.vocab_size, shape.n_layer
-    linears = shape.linears()
-    if mode in ("lora", "pissa"):
-        r = int(cfg.get("lora_r" if mode == "lora" else "pissa_r", 64))
-        per_block = sum(r * (i + o) for i, o in linears)
-    elif mode == "bone":
-        r = int(cfg.get("disha_r", 128))
-        per_block = sum(r * o for _, o in linears)
-    elif mode == "bat":
-        r = int(cfg.get("disha_r", 128))
-        per_block = sum(i * r for i, _ in linears)
-    elif mode == "state_tuning":
-        return layers * c * shape.head_size
-    elif mode == "lisa":
-        return int(cfg.get("lisa_r", 2)) * shape.block_params() + 2 * v * c
-    else:
-        return shape.n_params()
+    row = method(cfg.get("finetune_mode", "lora"))
+    count = row.count_trainable(adapted_linears(info), info, {**TrainConfig().to_dict(), **cfg})
+    if "train_parts" not in row.options:
+        return count
     parts = cfg.get("train_parts") or []
+    c, v, layers = info.n_embd, info.vocab_size, info.n_layer
     extra = (v * c if "emb" in parts else 0) + (v * c if "head" in parts else 0)
     extra += layers * (10 * c if "time" in parts else 0) + layers * (6 * c if "ln" in parts else 0)
-    return layers * per_block + extra
+    return count + extra
 
 
 @dataclass
@@ -111,12 +78,14 @@ class Estimate:
         return f"**Estimated GPU memory: {self.total / GB:.1f} GB**\n\n| part | size |\n|---|---|\n{rows}"
 
 
-def estimate_memory(shape: Shape, cfg: dict) -> Estimate:
+def estimate_memory(info, cfg: dict) -> Estimate:
+    """The estimate for model ``info`` (``model.ModelInfo``: what ``detect`` read, or ``for_shape``) trained
+    with the options ``cfg``."""
     precision = cfg.get("precision", "bf16")
     act_bytes = WEIGHT_BYTES[precision]
     quant = cfg.get("quant", "none")
-    n_params = shape.n_params()
-    embed_head = 2 * shape.vocab_size * shape.n_embd
+    n_params = info.n_params
+    embed_head = 2 * info.vocab_size * info.n_embd
     if quant in QUANT_BYTES:
         weights = embed_head * act_bytes + (n_params - embed_head) * QUANT_BYTES[quant]
     else:
@@ -125,12 +94,12 @@ def estimate_memory(shape: Shape, cfg: dict) -> Estimate:
     t = int(cfg.get("chunk_ctx", 512)) if cfg.get("train_type") == "infctx" else int(cfg.get("ctx_len", 1024))
     tokens = b * t
     if int(cfg.get("grad_cp", 1)):
-        activations = (shape.n_layer + 20) * tokens * shape.n_embd * act_bytes
+        activations = (info.n_layer + 20) * tokens * info.n_embd * act_bytes
     else:
-        activations = 34 * shape.n_layer * tokens * shape.n_embd * act_bytes
-    logits = tokens * shape.vocab_size * (act_bytes + LOGIT_BYTES_EXTRA)
+        activations = 34 * info.n_layer * tokens * info.n_embd * act_bytes
+    logits = tokens * info.vocab_size * (act_bytes + LOGIT_BYTES_EXTRA)
     devices = max(1, int(cfg.get("devices", 1)))
-    trainable = trainable_params(shape, cfg) * TRAINABLE_BYTES
+    trainable = trainable_params(info, cfg) * TRAINABLE_BYTES
     if devices > 1 and "stage_1" not in cfg.get("deepspeed_strategy", "deepspeed_stage_1"):
         trainable /= devices  # ZeRO 2/3 shard gradients and optimizer state
     return Estimate({

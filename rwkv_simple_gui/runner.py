@@ -22,9 +22,8 @@ from pathlib import Path
 import psutil
 
 from . import paths
-from .train.config import RUN_INFO_KEYS
-from .train.rundir import FINAL_STATES, STATES, read_config, read_status
-from .train.validate import LOADS
+from .peft.methods import method
+from .train.rundir import FINAL_STATES, STATES, checkpoint_epoch, latest_checkpoint, read_options, read_status
 
 CURRENT_FILE = ".current.json"
 CODE_ROOT = Path(__file__).resolve().parent.parent  # the child imports this package whatever its cwd
@@ -40,7 +39,6 @@ class Job:
     run_dir: str
     pid: int
     create_time: float
-    started_at: float
 
     def process(self) -> psutil.Process | None:
         """The trainer's process if it still runs (not a zombie, not a reused pid)."""
@@ -102,8 +100,7 @@ def start(config: dict, run_dir: str | os.PathLike) -> Job:
                                      stdin=subprocess.DEVNULL, cwd=paths.PROJECT_ROOT, env=env,
                                      start_new_session=True)
         _children[child.pid] = child
-        job = Job(run_dir=str(run_dir), pid=child.pid, create_time=psutil.Process(child.pid).create_time(),
-                  started_at=time.time())
+        job = Job(run_dir=str(run_dir), pid=child.pid, create_time=psutil.Process(child.pid).create_time())
         with paths.atomic_output(_current_path()) as tmp:
             tmp.write_text(json.dumps(asdict(job)), encoding="utf-8")
         return job
@@ -206,42 +203,35 @@ def tail(path: str | os.PathLike, max_bytes: int = 20_000) -> str:
     return text if size <= max_bytes else text.partition("\n")[2]
 
 
-def latest_checkpoint(run_dir: str | os.PathLike) -> tuple[int, Path] | None:
-    """The highest-epoch ``rwkv-<epoch>.pth`` of a run."""
-    found = []
-    for p in Path(run_dir).glob("rwkv-*.pth"):
-        m = re.fullmatch(r"rwkv-(\d+)\.pth", p.name)
-        if m:
-            found.append((int(m.group(1)), p))
-    return max(found) if found else None
-
-
 def resume_config(run_dir: str | os.PathLike) -> dict:
     """The options that continue a run from its last checkpoint, in the same run folder."""
     run_dir = Path(run_dir)
-    config = read_config(run_dir)
-    if config is None:
-        raise RunnerError(f"{paths.display(run_dir)} has no readable config.json; it can't be resumed.")
-    last = latest_checkpoint(run_dir)
-    if last is None:
+    try:
+        config = read_options(run_dir)
+    except ValueError as err:
+        raise RunnerError(f"{err}; the run can't be resumed.") from None
+    if not config:
+        raise RunnerError(f"{paths.display(run_dir)} has no config.json; it can't be resumed.")
+    ckpt = latest_checkpoint(run_dir)
+    if ckpt is None:
         raise RunnerError(f"{paths.display(run_dir)} has no rwkv-<epoch>.pth checkpoint yet; start it again instead.")
-    epoch, ckpt = last
     try:
         saved = (read_status(run_dir) or {}).get("checkpoints") or []
     except ValueError:
         saved = []
-    # A checkpoint saved by a stop holds part of its epoch: that epoch is trained again from its start.
     partial = any(c.get("file") == ckpt.name and c.get("partial") for c in saved)
-    config = {k: v for k, v in config.items() if k not in RUN_INFO_KEYS}
-    mode = config.get("finetune_mode")
-    load_key = LOADS.get(mode)
-    if load_key:
-        config[load_key] = str(ckpt)
+    try:
+        row = method(config.get("finetune_mode"))
+    except ValueError as err:
+        raise RunnerError(f"{paths.display(run_dir)}/config.json: {err}") from None
+    if row.load_option:
+        config[row.load_option] = str(ckpt)
     else:
-        config["model_path"] = str(ckpt)  # full / lisa checkpoints are whole models
-    if mode == "pissa":
-        config["pissa_init"] = str(run_dir / "init_pissa.pth")
-    config["epoch_begin"] = epoch if partial else epoch + 1
+        config["model_path"] = str(ckpt)  # the checkpoint is a whole model
+    if row.init_option:
+        config[row.init_option] = str(run_dir / row.init_file)
+    # A checkpoint saved by a stop holds part of its epoch: that epoch is trained again from its start.
+    config["epoch_begin"] = checkpoint_epoch(ckpt) + (0 if partial else 1)
     config["proj_dir"] = str(run_dir)
     return config
 

@@ -41,7 +41,7 @@ def wait_text(page, selector: str, pattern: str, timeout_s: float) -> str:
 
 def shot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True, timeout=120_000)  # 2 busy cores
 
 
 def test_newcomer_click_path(project, browser):

@@ -7,8 +7,8 @@ import numpy as np
 from rwkv_simple_gui.data import stats
 
 
-def test_align16_and_next_pow2():
-    assert [stats.align16(n) for n in (0, 1, 15, 16, 17, 100)] == [0, 16, 16, 16, 32, 112]
+def test_align_tokens_and_next_pow2():
+    assert [stats.align_tokens(n) for n in (0, 1, 15, 16, 17, 100)] == [0, 16, 16, 16, 32, 112]
     assert [stats.next_pow2(n) for n in (-3, 0, 1, 2, 3, 16, 17, 1000)] == [1, 1, 1, 2, 4, 16, 32, 1024]
 
 

@@ -3,7 +3,8 @@ against a real generated model."""
 
 import pytest
 
-from rwkv_simple_gui.estimate import GB, Shape, estimate_memory
+from rwkv_simple_gui.estimate import GB, estimate_memory
+from rwkv_simple_gui.model import ModelInfo
 
 # RWKV-PEFT README, RTX 4090, bf16, deepspeed_stage_1, ctx 1024, micro_bsz 1, LoRA r 64 (GB).
 PUBLISHED = {
@@ -19,7 +20,7 @@ BASE = dict(ctx_len=1024, micro_bsz=1, precision="bf16", grad_cp=1, train_parts=
 @pytest.mark.parametrize("shape", PUBLISHED)
 def test_estimate_within_15_percent_of_published(shape):
     state_gb, lora_gb = PUBLISHED[shape]
-    s = Shape("x070", *shape)
+    s = ModelInfo.for_shape("x070", *shape)
     lora = estimate_memory(s, {**BASE, "finetune_mode": "lora", "lora_r": 64}).total / GB
     state = estimate_memory(s, {**BASE, "finetune_mode": "state_tuning"}).total / GB
     assert abs(lora - lora_gb) / lora_gb < 0.15, (lora, lora_gb)
@@ -27,7 +28,7 @@ def test_estimate_within_15_percent_of_published(shape):
 
 
 def test_estimate_grows_with_context_and_batch_and_shrinks_with_quant():
-    s = Shape("x070", 24, 2048)
+    s = ModelInfo.for_shape("x070", 24, 2048)
     cfg = {**BASE, "finetune_mode": "lora", "lora_r": 64}
     base = estimate_memory(s, cfg).total
     assert estimate_memory(s, {**cfg, "ctx_len": 4096}).total > base
@@ -43,4 +44,4 @@ def test_parameter_count_matches_a_generated_model(version):
 
     model = init_model(version, n_layer=2, n_embd=128, vocab_size=1024, head_size=64)
     real = sum(p.numel() for p in model.parameters())
-    assert Shape(version, 2, 128, vocab_size=1024).n_params() == real
+    assert ModelInfo.for_shape(version, 2, 128, vocab_size=1024).n_params == real

@@ -96,6 +96,6 @@ def test_a_kill_during_a_checkpoint_write_leaves_the_last_good_checkpoint(projec
     assert not (run_dir / "rwkv-1.pth").exists()
     good = torch.load(run_dir / "rwkv-0.pth", map_location="cpu", weights_only=True, mmap=True)
     assert "emb.weight" in good and good["emb.weight"].shape == (65536, 256)
-    from rwkv_simple_gui import runner
+    from rwkv_simple_gui.train import rundir
 
-    assert runner.latest_checkpoint(run_dir)[1].name == "rwkv-0.pth"
+    assert rundir.latest_checkpoint(run_dir).name == "rwkv-0.pth"

@@ -13,7 +13,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from rwkv_simple_gui.merge import LazyStateDict, MergeError, TorchZipWriter, list_checkpoints, merge
+from rwkv_simple_gui.merge import MergeError, merge
+from rwkv_simple_gui.model import ModelFormatError
+from rwkv_simple_gui.model.lazy import LazyStateDict
+from rwkv_simple_gui.model.writers import TorchZipWriter
+from rwkv_simple_gui.train.rundir import list_checkpoints
 from rwkv_simple_gui.model import load_model, save_model
 from tests.conftest import tiny_state_dict
 
@@ -96,7 +100,7 @@ def test_lazy_reader_unwraps_prefixes_and_rejects_objects(tmp_path):
     legacy = LazyStateDict(tmp_path / "legacy.pth")  # pre-zip format: read whole, same interface
     assert legacy["a"].shape == (3,) and torch.equal(legacy.load("a"), torch.arange(3.0))
     torch.save({"w": torch.zeros(2), "args": {"lr": 1.0}}, tmp_path / "bad.pth")
-    with pytest.raises(MergeError, match="'args' holds a dict"):
+    with pytest.raises(ModelFormatError, match="'args' holds a dict"):
         LazyStateDict(tmp_path / "bad.pth")
 
 
@@ -225,7 +229,7 @@ def test_state_checkpoint_gives_a_state_file(base, tmp_path):
     ckpt = _run(tmp_path, states)
     result = merge(base_path, ckpt, tmp_path / "state.pth")
     got = torch.load(result.outputs[0], weights_only=True)
-    assert result.method == "state" and list(got) == list(states)
+    assert result.method == "state_tuning" and result.output == "state" and list(got) == list(states)
     for key in states:
         assert torch.equal(got[key], states[key])  # as trained: [H, value, key], dtype kept
     from safetensors.torch import load_file

@@ -17,6 +17,7 @@ import torch
 
 from rwkv_simple_gui import peft
 from rwkv_simple_gui.merge import merge
+from rwkv_simple_gui.train import rundir
 from rwkv_simple_gui.model import init_model, load_model, save_model
 
 TOKENS = [33, 1000, 5, 65000, 17, 300, 300, 2]
@@ -55,7 +56,7 @@ def _trained_run(base_path: Path, run: Path, cfg: dict, seed: int) -> Path:
     model = load_model(base_path)
     peft.apply_peft(model, cfg)
     if cfg["finetune_mode"] == "pissa":
-        torch.save(peft.init_state_dict(model), run / peft.INIT_FILE)
+        torch.save(peft.init_state_dict(model), run / peft.METHODS["pissa"].init_file)
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for p in peft.trainable_parameters(model).values():
@@ -80,7 +81,7 @@ def merged_runs(tmp_path_factory):
     for seed, (name, cfg) in enumerate(CONFIGS.items()):
         ckpt = _trained_run(base_path, root / name, cfg, seed)
         result = merge(base_path, ckpt, root / f"{name}-merged.pth", dtype="fp32")
-        assert result.method == name
+        assert result.method == cfg["finetune_mode"]
         runs[name] = (ckpt, result.outputs[0])
     jobs = {name: (str(base_path), str(out)) if name == "state" else (str(out), None)
             for name, (_, out) in runs.items()}
@@ -98,7 +99,7 @@ def test_rwkv_package_on_merged_model_equals_adapter_model(merged_runs, name):
     ckpt, _ = runs[name]
     tokens = torch.tensor([TOKENS])
     with torch.no_grad():
-        ours = peft.load_adapted_model(base_path, ckpt)(tokens)[0][0, -1].numpy()
+        ours = peft.load_adapted_model(base_path, ckpt, rundir.read_options(ckpt.parent))(tokens)[0][0, -1].numpy()
         base_logits = load_model(base_path)(tokens)[0][0, -1].numpy()
     assert np.abs(base_logits - ours).max() > 100 * ATOL, "the adapter changed nothing; the test would be void"
     theirs = np.asarray(pip_logits[name], dtype=np.float32)

@@ -9,7 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from rwkv_simple_gui.peft.disha import BatLinear, BoneLinear
+from rwkv_simple_gui.peft.bat import BatLinear
+from rwkv_simple_gui.peft.bone import BoneLinear
 from rwkv_simple_gui.peft.lora import LoraLinear
 from rwkv_simple_gui.peft.pissa import PissaLinear, read_init
 

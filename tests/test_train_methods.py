@@ -14,6 +14,7 @@ from rwkv_simple_gui import peft
 from rwkv_simple_gui.data.binidx import write_binidx
 from rwkv_simple_gui.model import init_model, load_model, save_model
 from rwkv_simple_gui.train.config import TrainConfig
+from rwkv_simple_gui.train import rundir
 from rwkv_simple_gui.train.loop import train
 from rwkv_simple_gui.train.rundir import METRIC_KEYS, read_metrics, read_status
 
@@ -99,7 +100,7 @@ def test_method_learns_and_saves_its_keys(assets, tmp_path, mode):
                              for ab in "AB"}
 
     # base + checkpoint rebuilds the trained model: it predicts the data as well as training ended
-    model = peft.load_adapted_model(assets / "tiny.pth", run / f"rwkv-{STEPS - 1}.pth")
+    model = peft.load_adapted_model(assets / "tiny.pth", run / f"rwkv-{STEPS - 1}.pth", rundir.read_options(run))
     assert dataset_loss(model, assets) < losses[0] / 2
     if mode not in ("full", "lisa", "pissa"):  # (pissa's frozen weight is the residual W - B0 A0 by design)
         sd = model.state_dict()

@@ -17,8 +17,9 @@ import torch
 from rwkv_simple_gui import runner
 from rwkv_simple_gui.data.pipeline import tokenize_file
 from rwkv_simple_gui.model import init_model, save_model
-from rwkv_simple_gui.train import rundir
-from rwkv_simple_gui.ui import params_tab, train_tab
+from rwkv_simple_gui.train import presets, rundir
+from rwkv_simple_gui.train.config import TrainConfig
+from rwkv_simple_gui.ui import control, params_tab, train_tab
 from tests.conftest import REPO_ROOT
 
 
@@ -28,7 +29,7 @@ def trainable(project):
     save_model(init_model("x070", n_layer=2, n_embd=64, vocab_size=65536, head_size=32, seed=0),
                project / "model" / "tiny.pth", dtype=torch.float32)
     tokenize_file(project / "data" / "sample.jsonl", project / "data" / "sample")
-    values = params_tab.config_to_form(params_tab.TrainConfig())
+    values = control.config_to_form(TrainConfig())
     values.update(params_tab.load_preset("demo-cpu"))
     values.update(model_path="model/tiny.pth", data_path="data/sample", epoch_count=2)
     yield project, values
@@ -54,14 +55,50 @@ def wait_for_state(run_dir, states, timeout=240):
 
 def test_form_validation_names_the_problem(trainable):
     project, values = trainable
-    text = params_tab.check(values)
+    text = control.check(values)
     assert "Ready to train" in text and "x070" in text and "Estimated GPU memory" in text
     assert "24 documents" in text
     bad = {**values, "finetune_mode": "bat", "disha_r": 48}
-    text = params_tab.check(bad)
+    text = control.check(bad)
     assert "Fix before training" in text and "disha_r" in text
-    text = params_tab.check({**values, "ctx_len": "lots"})
+    text = control.check({**values, "ctx_len": "lots"})
     assert "ctx_len" in text and "int" in text
+
+
+def test_a_bare_dataset_name_means_the_same_in_the_form_and_the_trainer(trainable):
+    """data_path="sample" is data/sample for the live check, for Start and for the CLI's --dry-run alike."""
+    project, values = trainable
+    bare = {**values, "data_path": "sample", "model_path": "tiny.pth"}
+    text = control.check(bare)
+    assert "Ready to train" in text and "24 documents" in text, text
+    prepared, problems = control.prepare_form(bare)
+    assert problems == [] and prepared.config.data_path == str(project / "data" / "sample")
+    assert prepared.config.model_path == str(project / "model" / "tiny.pth")
+    cfg, _ = control.form_to_config(bare)
+    (project / "bare.json").write_text(json.dumps(cfg.to_dict()))
+    dry = subprocess.run([sys.executable, "-m", "rwkv_simple_gui", "train", "--config", str(project / "bare.json"),
+                          "--dry-run"], capture_output=True, text=True, timeout=300, cwd=project / "model",
+                         env={**os.environ, "RWKV_SIMPLE_GUI_HOME": str(project), "PYTHONPATH": str(REPO_ROOT)})
+    out = json.loads(dry.stdout)
+    assert dry.returncode == 0 and out["problems"] == []
+    assert out["config"]["data_path"] == str(project / "data" / "sample")
+    assert out["data_info"]["n_docs"] == 24
+
+
+def test_every_checkpoint_option_is_a_file_picker(trainable):
+    """Each option that names a checkpoint (state_load too) is a dropdown of the run checkpoints in output/."""
+    project, _ = trainable
+    run = project / "output" / "old-run"
+    run.mkdir(parents=True)
+    (run / "rwkv-0.pth").write_bytes(b"")
+    pickers = control.file_options()
+    loads = {f.name for f in TrainConfig.options() if f.name.endswith(("_load", "pissa_init"))}
+    assert loads == {"lora_load", "pissa_load", "pissa_init", "disha_load", "state_load"} and loads <= set(pickers)
+    assert pickers["state_load"]() == ["output/old-run/rwkv-0.pth"]
+    with gr.Blocks():
+        form = params_tab.build({})
+    assert isinstance(form["options"]["state_load"], gr.Dropdown)
+    assert form["options"]["state_load"].choices == [("output/old-run/rwkv-0.pth", "output/old-run/rwkv-0.pth")]
 
 
 def test_fields_of_other_methods_hide(trainable):
@@ -74,18 +111,18 @@ def test_fields_of_other_methods_hide(trainable):
 
 def test_dataset_suggestions_come_from_its_stats(trainable):
     project, values = trainable
-    info, err = params_tab.dataset_info("data/sample")
+    info, err = control.dataset_info("data/sample")
     assert err is None and info.n_docs == 24
-    s = params_tab.suggestions(info)
+    s = control.suggestions(info)
     assert s["ctx_len"] % 16 == 0 and s["ctx_len"] >= info.max_doc_len
     assert 24 % s["micro_bsz"] == 0 and s["epoch_steps"] * s["micro_bsz"] == 24
 
 
 def test_presets_round_trip_and_builtins_set_only_their_options(trainable):
     project, values = trainable
-    assert "demo-cpu" in params_tab.list_presets()
+    assert "demo-cpu" in presets.list_presets()
     saved = params_tab.save_preset("my run", {**values, "lora_r": 8})
-    assert saved == "my_run" and "my_run" in params_tab.list_presets()
+    assert saved == "my_run" and "my_run" in presets.list_presets()
     assert params_tab.load_preset("my run")["lora_r"] == 8
     builtin = params_tab.load_preset("state-tuning")
     assert builtin["finetune_mode"] == "state_tuning" and "model_path" not in builtin

@@ -53,8 +53,8 @@ def inspect_model(path: str | Path) -> ModelFacts:
     from rwkv_simple_gui.model import ModelFormatError, detect
 
     path = Path(path)
-    if not path.is_file():
-        raise ChatError(f"model file {path} does not exist")
+    if problem := paths.file_problem(path):
+        raise ChatError(f"model file {path} {problem}")
     if path.suffix != ".pth":
         raise ChatError(f"{path}: the rwkv package loads .pth files only (an Ai00 .st is for Ai00/web-rwkv)")
     try:
@@ -66,14 +66,15 @@ def inspect_model(path: str | Path) -> ModelFacts:
 
 def check_state(path: str | Path, facts: ModelFacts) -> None:
     """A ``time_state`` file must have one ``[H, N, N]`` state per layer of the model."""
-    from rwkv_simple_gui.merge import LazyStateDict, MergeError
+    from rwkv_simple_gui.model import ModelFormatError
+    from rwkv_simple_gui.model.lazy import LazyStateDict
 
     path = Path(path)
-    if not path.is_file():
-        raise ChatError(f"state file {path} does not exist")
+    if problem := paths.file_problem(path):
+        raise ChatError(f"state file {path} {problem}")
     try:
         sd = LazyStateDict(path)
-    except MergeError as exc:
+    except ModelFormatError as exc:
         raise ChatError(f"state file {path}: {exc}") from None
     states = {k: v for k, v in sd.items() if k.endswith(".att.time_state")}
     if not states:

@@ -15,9 +15,12 @@ FACTOR_SPAN = 10  # counts n-10 .. n+10, as make_tokenize.py since 2024-10
 MAX_FACTORS = 20  # make_tokenize.py keeps the 20 smallest divisors
 
 
-def align16(n: int) -> int:
-    """``n`` rounded up to a multiple of 16 (RWKV-7 CUDA kernels need CTX_LEN % 16 == 0)."""
-    return (int(n) + 15) & ~15
+TOKEN_ALIGN = 16  # the chunked and fla WKV ops (and RWKV-7's CUDA kernels) work on multiples of 16 tokens
+
+
+def align_tokens(n: int) -> int:
+    """``n`` rounded up to a multiple of TOKEN_ALIGN (CTX_LEN must be one)."""
+    return -(-int(n) // TOKEN_ALIGN) * TOKEN_ALIGN
 
 
 def next_pow2(n: int) -> int:

@@ -28,6 +28,25 @@ DTYPE_NAMES = {v: k for k, v in DTYPES.items()}
 # RWKV-LM saves value-residual weights in layer 0 too, where the maths never uses them
 _UNUSED_LAYER0 = ("blocks.0.att.v0", "blocks.0.att.v1", "blocks.0.att.v2")
 _BLOCK_KEY = re.compile(r"blocks\.(\d+)\.")
+# names that only one version uses, also in adapter checkpoints (which lack r_k / time_maa_x)
+_V6_HINTS = (".att.time_maa", ".att.time_decay", ".att.time_faaaa", ".att.gate.", ".ffn.receptance.", ".ffn.time_maa")
+_V7_HINTS = (".att.x_r", ".att.w0", ".att.r_k", ".att.k_k", ".att.a0", ".att.g1", ".att.v0", ".ffn.x_k")
+
+
+def version_hint(keys) -> str | None:
+    """"x070" or "x060" when some key name belongs to one version only (works on adapter checkpoints)."""
+    keys = list(keys)
+    if any(h in k for k in keys for h in _V7_HINTS):
+        return "x070"
+    if any(h in k for k in keys for h in _V6_HINTS):
+        return "x060"
+    return None
+
+
+def layer_count(keys) -> int:
+    """1 + the largest ``blocks.<i>`` index among the keys (0 when there is none)."""
+    layers = [int(m.group(1)) for k in keys if (m := _BLOCK_KEY.match(k))]
+    return max(layers) + 1 if layers else 0
 
 
 def parse_dtype(dtype: str | torch.dtype) -> torch.dtype:
@@ -47,8 +66,9 @@ def parse_dtype(dtype: str | torch.dtype) -> torch.dtype:
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """The tensors of a checkpoint; .pth files are memory-mapped, so nothing is read until used."""
     path = paths.resolve(path, base="model")
-    if not path.is_file():
-        raise FileNotFoundError(f"model file not found: {path}")
+    problem = paths.file_problem(path)
+    if problem:
+        raise FileNotFoundError(f"{path} {problem}")
     if path.suffix.lower() in SAFETENSORS_SUFFIXES:
         from safetensors import SafetensorError
         from safetensors.torch import load_file
@@ -57,18 +77,30 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         except SafetensorError as e:
             raise ModelFormatError(f"{path}: not a readable safetensors file ({e})") from e
     is_zip = zipfile.is_zipfile(path)
+    if not is_zip and _starts_like_a_zip(path):
+        raise ModelFormatError(f"{path}: the file is damaged or truncated (it starts like a PyTorch .pth archive but "
+                               "its end is missing, as after an interrupted copy or download): copy it again")
     if not is_zip and not _starts_like_a_pickle(path):
         raise ModelFormatError(f"{path}: not an RWKV model: not a PyTorch checkpoint (neither a zip archive nor "
                                "a pickle); pick the model's .pth file")
     try:
         obj = torch.load(path, map_location="cpu", mmap=is_zip, weights_only=True)
     except pickle.UnpicklingError as e:
+        # torch's own text advises loading it unsafely: the right advice for a file that can run code is not to
+        found = re.search(r"GLOBAL (\S+)", str(e))
+        what = f" ({found.group(1)})" if found else ""
         raise ModelFormatError(
-            f"{path}: holds Python objects besides tensors, which are not loaded for safety ({e}). "
-            "An RWKV model file is a flat {name: tensor} dict.") from e
+            f"{path}: refused: it holds Python objects besides tensors{what}, which could run code, so they are "
+            "not loaded for safety. An RWKV model or checkpoint is a flat {name: tensor} dict: re-save only the "
+            "tensors where the file was made, or use a file from a source you trust.") from None
     except Exception as e:  # not a torch file at all
         raise ModelFormatError(f"{path}: not a PyTorch checkpoint ({type(e).__name__}: {e})") from e
     return _flatten(obj, path)
+
+
+def _starts_like_a_zip(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(4) == b"PK\x03\x04"
 
 
 def _starts_like_a_pickle(path: Path) -> bool:
@@ -149,10 +181,9 @@ def detect(state_dict_or_path: Mapping[str, torch.Tensor] | str | os.PathLike) -
     keys = list(sd)
     if "emb.weight" not in sd:
         raise ModelFormatError(f"{source}: not an RWKV model: no emb.weight; {_looks_like(keys)}")
-    layers = {int(m.group(1)) for k in keys if (m := _BLOCK_KEY.match(k))}
-    if not layers:
+    n_layer = layer_count(keys)
+    if not n_layer:
         raise ModelFormatError(f"{source}: has emb.weight but no blocks.N.* keys; {_looks_like(keys)}")
-    n_layer = max(layers) + 1
     vocab_size, n_embd = _shape(sd, "emb.weight", source, 2)
 
     if "blocks.0.att.r_k" in sd:

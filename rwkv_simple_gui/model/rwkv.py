@@ -58,8 +58,12 @@ class ModelInfo:
             raise ValueError(f"n_embd ({n_embd}) must be a positive multiple of head_size ({head_size}), "
                              f"and n_layer ({n_layer}) positive")
         if version == "x070":
-            return cls(version, n_layer, n_embd, head_size, vocab_size, 4 * n_embd, x070.lora_widths(n_embd))
-        return cls(version, n_layer, n_embd, head_size, vocab_size, x060.dim_ffn(n_embd), x060.lora_widths(n_embd))
+            info = cls(version, n_layer, n_embd, head_size, vocab_size, 4 * n_embd, x070.lora_widths(n_embd))
+        else:
+            info = cls(version, n_layer, n_embd, head_size, vocab_size, x060.dim_ffn(n_embd), x060.lora_widths(n_embd))
+        with torch.device("meta"):
+            info.n_params = sum(p.numel() for p in RWKV(info).parameters())
+        return info
 
 
 class Block(nn.Module):
@@ -106,7 +110,9 @@ class RWKV(nn.Module):
         self.info = info
         self.op = op
         self.grad_cp = False
-        self.emb = nn.Embedding(info.vocab_size, info.n_embd)
+        # the weight is passed in: nn.Embedding's own init (normal_) costs seconds under a meta device (on
+        # first use its meta kernel imports torch._dynamo), and load_model / init_model set it anyway
+        self.emb = nn.Embedding(info.vocab_size, info.n_embd, _weight=torch.empty(info.vocab_size, info.n_embd))
         self.blocks = nn.ModuleList(Block(info, i) for i in range(info.n_layer))
         self.ln_out = nn.LayerNorm(info.n_embd)
         self.head = nn.Linear(info.n_embd, info.vocab_size, bias=False)

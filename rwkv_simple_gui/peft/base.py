@@ -1,15 +1,26 @@
-"""What every adapter shares: which linears are adapted, and a frozen-weight wrapper that keeps the
-base weight under its RWKV name (``...key.weight``) so checkpoint keys stay those of RWKV-PEFT."""
+"""What every adapter shares: which linears are adapted, which base parameters ``train_parts`` names, and
+a frozen-weight wrapper that keeps the base weight under its RWKV name (``...key.weight``) so checkpoint
+keys stay those of RWKV-PEFT."""
 
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 import torch
 from torch import nn
 
 # att receptance/key/value/output (+gate in v6), ffn key/value (+receptance in v6)
 TARGET = re.compile(r"^blocks\.\d+\.(att\.(receptance|key|value|output|gate)|ffn\.(key|value|receptance))$")
+PROJECTION = re.compile(r"\.(receptance|key|value|output|gate)\.weight$")
+
+# ``get(name)`` gives one tensor of an adapted module's checkpoint ("lora_A", "disha", "init_lora_B", ...)
+Getter = Callable[[str], torch.Tensor]
+
+
+def option(cfg, name, default=None):
+    """An option from a TrainConfig or a plain dict of options."""
+    return cfg.get(name, default) if isinstance(cfg, dict) else getattr(cfg, name, default)
 
 
 class AdaptedLinear(nn.Module):
@@ -55,6 +66,31 @@ def wrap_targets(model: nn.Module, make) -> int:
     for name, lin in targets:
         replace_module(model, name, make(name, lin))
     return len(targets)
+
+
+def part_matches(name: str, parts) -> bool:
+    """Whether base parameter ``name`` belongs to one of the train_parts (emb, head, time, ln).
+
+    "time" means the time-mix parameters: v6 names them ``time_*``; v7 has no such prefix, so there it is
+    every att/ffn parameter other than the projections and ln_x (x_r.., w0/w1/w2, a*, v*, g*, k_k, k_a, r_k).
+    """
+    for part in parts:
+        if part == "time":
+            if "time" in name:
+                return True
+            if re.match(r"^blocks\.\d+\.(att|ffn)\.", name) and not PROJECTION.search(name) and ".ln_x." not in name:
+                return True
+        elif part in name:
+            return True
+    return False
+
+
+def train_parts(model: nn.Module, cfg) -> None:
+    """Unfreeze the base parameters that ``train_parts`` names (never the adapted projections)."""
+    parts = option(cfg, "train_parts", []) or []
+    for name, p in model.named_parameters():
+        if part_matches(name, parts) and not PROJECTION.search(name):
+            p.requires_grad_(True)
 
 
 class FrozenLinear(AdaptedLinear):

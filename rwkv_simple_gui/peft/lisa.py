@@ -13,6 +13,12 @@ ALWAYS = ("emb", "head", "ln", "time")
 LAYER = re.compile(r"^blocks\.(\d+)\.")
 
 
+def inject(model: nn.Module, cfg) -> None:
+    """Every weight is in the optimizer; :class:`LisaSelector` switches the layers on and off."""
+    for p in model.parameters():
+        p.requires_grad_(True)
+
+
 class LisaSelector:
     def __init__(self, model: nn.Module, n_active: int, interval: int, seed: int):
         self.model, self.n_active, self.interval = model, n_active, interval

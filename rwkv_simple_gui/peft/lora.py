@@ -1,5 +1,5 @@
 """LoRA: y = W x + (alpha / r) * B (A dropout(x)); A kaiming-uniform (a=sqrt 5), B zeros, so training starts
-exactly at the base model."""
+exactly at the base model. Merged: W + (alpha / r) B A."""
 
 from __future__ import annotations
 
@@ -9,7 +9,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import AdaptedLinear, cast_for
+from .base import AdaptedLinear, Getter, cast_for, option, train_parts, wrap_targets
+
+
+def fold(weight: torch.Tensor, a: torch.Tensor, b: torch.Tensor, scale: float) -> torch.Tensor:
+    """W + scale * B A (fp32)."""
+    return torch.addmm(weight.float(), b.float(), a.float(), alpha=scale)
+
+
+def check_pair(weight_shape, a_shape, b_shape) -> str | None:
+    out_f, in_f = weight_shape
+    if len(a_shape) != 2 or len(b_shape) != 2 or a_shape[1] != in_f or b_shape[0] != out_f or a_shape[0] != b_shape[1]:
+        return (f"has A {list(a_shape)}, B {list(b_shape)} but the base weight is {list(weight_shape)} "
+                f"(A must be [r, {in_f}], B [{out_f}, r])")
+    return None
 
 
 class LoraLinear(AdaptedLinear):
@@ -26,4 +39,19 @@ class LoraLinear(AdaptedLinear):
         return F.linear(x, cast_for(self.base_weight(), x)) + self.scale * low
 
     def merged_weight(self) -> torch.Tensor:
-        return self.base_weight().float() + self.scale * (self.lora_B @ self.lora_A)
+        return fold(self.base_weight(), self.lora_A, self.lora_B, self.scale)
+
+
+def inject(model: nn.Module, cfg) -> None:
+    r, alpha, dropout = option(cfg, "lora_r"), option(cfg, "lora_alpha"), option(cfg, "lora_dropout", 0.0)
+    wrap_targets(model, lambda name, lin: LoraLinear(lin, r, alpha, dropout))
+    train_parts(model, cfg)
+
+
+def merge_weight(weight: torch.Tensor, get: Getter, cfg) -> torch.Tensor:
+    b = get("lora_B")
+    return fold(weight, get("lora_A"), b, option(cfg, "lora_alpha") / b.shape[1])
+
+
+def check(weight_shape, get_shape) -> str | None:
+    return check_pair(weight_shape, get_shape("lora_A"), get_shape("lora_B"))

@@ -1,5 +1,6 @@
 """PiSSA: LoRA started from the weight's principal directions. With W ~ U S V^T (rank r, randomized SVD),
 A = sqrt(S) V^T, B = U sqrt(S), and the frozen weight becomes the residual W - B A; y = W_res x + B (A x).
+Merged: (W - B0 A0) + B A.
 
 The starting A, B (``init_pissa.pth``, keys ``model.<module>.init_lora_A/B`` as RWKV-PEFT writes them) are
 needed to rebuild W_res when resuming or merging, since the randomized SVD is not reproducible."""
@@ -10,9 +11,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import AdaptedLinear, cast_for
+from . import lora
+from .base import AdaptedLinear, Getter, cast_for, option, target_linears, train_parts, wrap_targets
+from .methods import METHODS
 
-INIT_FILE = "init_pissa.pth"
+INIT_FILE = METHODS["pissa"].init_file
+
+
+def residual(weight: torch.Tensor, a0: torch.Tensor, b0: torch.Tensor) -> torch.Tensor:
+    """W - B0 A0 (fp32): the frozen weight PiSSA trains on."""
+    return torch.addmm(weight.float(), b0.float(), a0.float(), alpha=-1.0)
 
 
 class PissaLinear(AdaptedLinear):
@@ -28,7 +36,7 @@ class PissaLinear(AdaptedLinear):
             if a.shape != (r, self.in_features) or b.shape != (self.out_features, r):
                 raise ValueError(f"init_pissa shapes {tuple(a.shape)}/{tuple(b.shape)} do not match pissa_r={r} "
                                  f"and the layer {self.out_features}x{self.in_features}")
-        self.weight = nn.Parameter((w - b @ a).to(base.weight.dtype), requires_grad=False)
+        self.weight = nn.Parameter(residual(w, a, b).to(base.weight.dtype), requires_grad=False)
         self.lora_A = nn.Parameter(a.clone())
         self.lora_B = nn.Parameter(b.clone())
         self.init_A, self.init_B = a.cpu(), b.cpu()
@@ -38,7 +46,7 @@ class PissaLinear(AdaptedLinear):
         return F.linear(x, cast_for(self.base_weight(), x)) + low
 
     def merged_weight(self) -> torch.Tensor:
-        return self.base_weight().float() + self.lora_B @ self.lora_A
+        return lora.fold(self.base_weight(), self.lora_A, self.lora_B, 1.0)
 
 
 def init_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -48,7 +56,9 @@ def init_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
 
 def read_init(path) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """``{module name: (A0, B0)}`` from an init_pissa.pth, with or without the ``model.`` prefix."""
-    sd = torch.load(path, map_location="cpu", weights_only=True)
+    from rwkv_simple_gui.model import read_state_dict
+
+    sd = read_state_dict(path)
     out: dict[str, list] = {}
     for key, value in sd.items():
         name = key[len("model."):] if key.startswith("model.") else key
@@ -61,3 +71,33 @@ def read_init(path) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         raise ValueError(f"{path}: not an init_pissa.pth (expected *.init_lora_A/B pairs"
                          + (f"; incomplete for {bad[0]}" if bad else "") + ")")
     return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+def inject(model: nn.Module, cfg) -> None:
+    """A new SVD per layer, or (``pissa_init`` set) the starting point a run saved."""
+    r, niter, init_path = option(cfg, "pissa_r"), option(cfg, "svd_niter"), option(cfg, "pissa_init")
+    inits = read_init(init_path) if init_path else {}
+    missing = [n for n, _ in target_linears(model) if init_path and n not in inits]
+    if missing:
+        raise ValueError(f"{init_path}: no init_lora_A/B for {missing[0]}; it belongs to another model or run")
+    wrap_targets(model, lambda name, lin: PissaLinear(lin, r, niter, inits.get(name)))
+    train_parts(model, cfg)
+
+
+def frozen_weight(weight: torch.Tensor, get: Getter) -> torch.Tensor:
+    return residual(weight, get("init_lora_A"), get("init_lora_B"))
+
+
+def merge_weight(weight: torch.Tensor, get: Getter, cfg) -> torch.Tensor:
+    return lora.fold(weight, get("lora_A"), get("lora_B"), 1.0)
+
+
+def check(weight_shape, get_shape) -> str | None:
+    problem = lora.check_pair(weight_shape, get_shape("lora_A"), get_shape("lora_B"))
+    if problem is None:
+        for half in "AB":
+            if tuple(get_shape(f"init_lora_{half}")) != tuple(get_shape(f"lora_{half}")):
+                return (f"init_lora_{half} is {list(get_shape(f'init_lora_{half}'))} but lora_{half} is "
+                        f"{list(get_shape(f'lora_{half}'))}: the init file is of another PiSSA rank; pick the "
+                        f"{INIT_FILE} of the same run")
+    return problem

@@ -9,6 +9,8 @@ import re
 import torch
 from torch import nn
 
+from .base import FrozenLinear, option, wrap_targets
+
 ATT = re.compile(r"^blocks\.\d+\.att$")
 
 
@@ -30,3 +32,9 @@ def add_time_states(model: nn.Module) -> None:
             h, n = head_shape(att)
             device = next(att.parameters()).device
             att.time_state = nn.Parameter(torch.zeros(h, n, n, dtype=torch.float32, device=device))
+
+
+def inject(model: nn.Module, cfg) -> None:
+    add_time_states(model)
+    if option(cfg, "quant", "none") != "none":
+        wrap_targets(model, lambda name, lin: FrozenLinear(lin))

@@ -26,7 +26,8 @@ from .config import TrainConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", help="JSON file of options (a preset, or a run's config.json)")
+    parser.add_argument("--config", help="JSON file of options (a run's config.json, or a preset: a file or the "
+                                         "name of a built-in or saved preset, e.g. demo-cpu)")
     parser.add_argument("--dry-run", action="store_true",
                         help="check the options, print the resolved config and the number of steps, then exit")
     groups = {}
@@ -46,42 +47,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    base = TrainConfig.from_json(_path(args.config)) if args.config else TrainConfig()
+    from .presets import config_file
+
+    base = TrainConfig.from_json(config_file(args.config)) if args.config else TrainConfig()
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
     return TrainConfig.from_dict({**base.to_dict(), **overrides}, source="command line")
 
 
-def _path(p: str) -> Path:
-    from rwkv_simple_gui import paths
-
-    return paths.resolve(p)
-
-
 def dry_run(cfg: TrainConfig) -> int:
-    from rwkv_simple_gui.model import detect
+    from .prepare import describe, prepare
 
-    from .data import data_info
-    from .loop import estimate
-    from .validate import processes
-
-    problems = cfg.validate()
-    model_info = dinfo = None
-    if not problems:
-        model_info, dinfo = detect(cfg.model_path), data_info(cfg.data_path)
-        problems = cfg.validate(model_info, dinfo)
-    out = {"config": cfg.to_dict()}
-    if model_info is not None:
-        out["model_info"] = model_info.to_dict()
-        out["data_info"] = dinfo.__dict__
-        out["estimate"] = estimate(cfg, processes(cfg))
-    out["problems"] = problems
-    print(json.dumps(out, indent=2, ensure_ascii=False))
-    return 2 if problems else 0
+    prepared = prepare(cfg)
+    print(json.dumps(describe(prepared), indent=2, ensure_ascii=False))
+    return 0 if prepared.ok else 2
 
 
 def main(args: argparse.Namespace) -> int:
     from .distributed import launched_rank
-    from .loop import resolve_paths
+    from .prepare import resolve_paths
     from .rundir import FINAL_STATES, LAUNCHER_PID_ENV, RunDir, default_run_dir, read_status
 
     try:
@@ -99,8 +82,6 @@ def main(args: argparse.Namespace) -> int:
         return _run(cfg, Path(cfg.proj_dir))
 
     several_machines = cfg.num_nodes > 1 or bool(cfg.hostfile)
-    if cfg.hostfile:
-        cfg = cfg.replace(hostfile=str(_path(cfg.hostfile)))
     if cfg.node_rank > 0:
         return _join(cfg)
 

@@ -3,8 +3,10 @@
 
 Option names are the seed's ``training.sh`` variable names in lower case (MICRO_BSZ -> ``micro_bsz``).
 Each field's metadata holds: ``label``, ``help`` (plain English, with the seed's advice), ``group``,
-``choices``, ``min``/``max``, ``modes`` (the finetune modes it applies to; absent = all) and ``help_key``
-(for translated help in the GUI). Model shape is never an option: it is read from the checkpoint.
+``choices``, ``min``/``max``, ``path`` (for a path option: what it names, ``file``, ``prefix`` (a binidx pair)
+or ``dir``, and the project folder a bare name is looked up in) and ``help_key`` (for translated help in the
+GUI). Which methods an option applies to is the method table's (``peft.methods``). Model shape is never an
+option: it is read from the checkpoint.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
-FINETUNE_MODES = ("lora", "pissa", "bone", "bat", "state_tuning", "lisa", "full")
-PEFT_MODES = ("lora", "pissa", "bone", "bat")
+from rwkv_simple_gui.peft.methods import METHOD_NAMES, applies
+
 TRAIN_PARTS = ("emb", "head", "time", "ln")
 DEEPSPEED_STRATEGIES = (
     "none",
@@ -31,7 +33,7 @@ RUN_INFO_KEYS = ("model_info", "data_info", "resolved")
 GROUPS = ("model", "data", "method", "schedule", "optimizer", "hardware", "run")
 
 
-def _opt(default: Any, group: str, label: str, help: str, *, choices=None, min=None, max=None, modes=None, **extra):
+def _opt(default: Any, group: str, label: str, help: str, *, choices=None, min=None, max=None, path=None, **extra):
     meta = {"group": group, "label": label, "help": help}
     if choices is not None:
         meta["choices"] = tuple(choices)
@@ -39,8 +41,8 @@ def _opt(default: Any, group: str, label: str, help: str, *, choices=None, min=N
         meta["min"] = min
     if max is not None:
         meta["max"] = max
-    if modes is not None:
-        meta["modes"] = tuple(modes)
+    if path is not None:
+        meta["path"] = path
     meta.update(extra)
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
@@ -52,14 +54,15 @@ class TrainConfig:
     # --- model -------------------------------------------------------------------------------------
     model_path: str = _opt(
         "", "model", "Base model",
-        "The RWKV .pth to fine-tune (a file in model/). Its version, layers and width are read from the file.")
+        "The RWKV .pth to fine-tune (a file in model/). Its version, layers and width are read from the file.",
+        path=("file", "model"))
     finetune_mode: str = _opt(
         "bone", "method", "Fine-tuning method",
         "lora: small low-rank adapters. pissa: LoRA started from the weights' main directions (learns faster). "
         "bone / bat: the two DiSHA modes, usually the best quality for the memory (DiSHA r 128 costs about as "
         "much as LoRA r 64). state_tuning: trains only the initial state (tiny files, learns style/role; use "
         "a high learning rate, 1 -> 0.01). lisa: a few random whole layers at a time. full: every weight.",
-        choices=FINETUNE_MODES)
+        choices=METHOD_NAMES)
     train_type: str = _opt(
         "none", "method", "Train type",
         "infctx: train sequences longer than memory allows, chunk_ctx tokens at a time, carrying the state "
@@ -72,11 +75,12 @@ class TrainConfig:
         "none", "hardware", "Quantize base weights",
         "Store the frozen base weights quantized to save GPU memory (bitsandbytes, CUDA only). int8 is the "
         "usual choice. Not for full or lisa, and not with several GPUs. Merge with the same setting.",
-        choices=("none", "int8", "nf4", "fp4"), modes=("lora", "pissa", "bone", "bat", "state_tuning"))
+        choices=("none", "int8", "nf4", "fp4"))
     # --- data --------------------------------------------------------------------------------------
     data_path: str = _opt(
         "", "data", "Dataset (binidx prefix)",
-        "The tokenized dataset: the path of the .bin/.idx pair without extension (e.g. data/sample).")
+        "The tokenized dataset: the path of the .bin/.idx pair without extension (e.g. data/sample).",
+        path=("prefix", "data"))
     ctx_len: int = _opt(
         512, "data", "Context length (CTX_LEN)",
         "Tokens per sample. For pad/only use the max_length the tokenizer printed (longer documents are "
@@ -160,34 +164,34 @@ class TrainConfig:
         ["time", "ln"], "method", "Also train",
         "Base parameters trained (and saved) besides the adapter, by name: emb (embedding), head (output "
         "layer), time (time-mix parameters), ln (layer norms).",
-        choices=TRAIN_PARTS, modes=PEFT_MODES)
+        choices=TRAIN_PARTS)
     lora_r: int = _opt(64, "method", "LoRA rank", "Adapter rank: bigger learns more, costs more.",
-                       min=1, max=4096, modes=("lora",))
+                       min=1, max=4096)
     lora_alpha: int = _opt(128, "method", "LoRA alpha", "Adapter scale; alpha = 2 x rank is advised. The "
-                           "merge must use the same value.", min=1, max=65536, modes=("lora",))
+                           "merge must use the same value.", min=1, max=65536)
     lora_dropout: float = _opt(0.01, "method", "LoRA dropout", "Dropout on the adapter input.",
-                               min=0.0, max=0.9, modes=("lora",))
+                               min=0.0, max=0.9)
     lora_load: str = _opt("", "method", "Resume LoRA from", "A previous rwkv-<epoch>.pth to continue from.",
-                          modes=("lora",))
+                          path=("file", "output"))
     pissa_r: int = _opt(64, "method", "PiSSA rank", "Rank of the principal directions trained.",
-                        min=1, max=4096, modes=("pissa",))
+                        min=1, max=4096)
     svd_niter: int = _opt(16, "method", "SVD iterations", "Iterations of the randomized SVD that starts "
-                          "PiSSA (more = more exact, slower start).", min=1, max=1000, modes=("pissa",))
+                          "PiSSA (more = more exact, slower start).", min=1, max=1000)
     pissa_load: str = _opt("", "method", "Resume PiSSA from", "A previous rwkv-<epoch>.pth to continue "
-                           "from; also set pissa_init.", modes=("pissa",))
+                           "from; also set pissa_init.", path=("file", "output"))
     pissa_init: str = _opt("", "method", "PiSSA init file", "The init_pissa.pth written by the run you "
-                           "continue (needed with pissa_load).", modes=("pissa",))
+                           "continue (needed with pissa_load).", path=("file", "output"))
     disha_r: int = _opt(128, "method", "DiSHA rank", "Block size of bone/bat; bat needs it to divide the "
                         "model width and the FFN width. r 128 costs about as much as LoRA r 64.",
-                        min=1, max=4096, modes=("bone", "bat"))
+                        min=1, max=4096)
     disha_load: str = _opt("", "method", "Resume DiSHA from", "A previous rwkv-<epoch>.pth to continue from.",
-                           modes=("bone", "bat"))
+                           path=("file", "output"))
     state_load: str = _opt("", "method", "Resume state from", "A previous rwkv-<epoch>.pth (time_state) to "
-                           "continue from.", modes=("state_tuning",))
+                           "continue from.", path=("file", "output"))
     lisa_r: int = _opt(2, "method", "LISA layers", "How many layers are trained at a time.", min=1,
-                       max=1024, modes=("lisa",))
+                       max=1024)
     lisa_k: int = _opt(100, "method", "LISA interval", "Optimizer steps before new layers are drawn.",
-                       min=1, max=10_000_000, modes=("lisa",))
+                       min=1, max=10_000_000)
     # --- hardware ----------------------------------------------------------------------------------
     precision: str = _opt(
         "bf16", "hardware", "Precision",
@@ -224,10 +228,11 @@ class TrainConfig:
         "Instead of typing a command on every machine: a file with one line 'hostname slots=N' per machine "
         "(N = its GPUs), this machine first. Start the run on this machine only; DeepSpeed starts the others "
         "over passwordless ssh (needs pdsh, and the project at the same path on every machine). The file sets "
-        "the machines and GPUs: leave num_nodes 1, and set master_addr to this machine's address. Empty: off.")
+        "the machines and GPUs: leave num_nodes 1, and set master_addr to this machine's address. Empty: off.",
+        path=("file", None))
     # --- run ---------------------------------------------------------------------------------------
     proj_dir: str = _opt("", "run", "Run folder", "Where the run writes its files. Empty: a new folder "
-                         "output/<finetune_mode>-<date>-<time>.")
+                         "output/<finetune_mode>-<date>-<time>.", path=("dir", "output"))
     seed: int = _opt(-1, "run", "Random seed", "-1: a different seed each run; any other value makes the run "
                      "repeatable.", min=-1, max=2**31 - 1)
     wandb: str = _opt("", "run", "wandb project", "Also log to Weights & Biases under this project (needs the "
@@ -247,8 +252,7 @@ class TrainConfig:
 
     def applies(self, name: str) -> bool:
         """Whether option ``name`` matters for this config's finetune_mode."""
-        modes = self.option(name).metadata.get("modes")
-        return modes is None or self.finetune_mode in modes
+        return applies(name, self.finetune_mode)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -323,9 +327,10 @@ class TrainConfig:
         ``model_info`` is ``model.detect(...)``'s result, ``data_info`` a :class:`train.data.DataInfo`;
         ``device`` ("cpu"/"cuda") enables the checks that depend on the hardware.
         """
+        from .prepare import resolve_paths
         from .validate import problems
 
-        return problems(self, model_info, data_info, device)
+        return problems(resolve_paths(self), model_info, data_info, device)
 
 
 # The GUI looks up translated labels/help under this key (English text above is the fallback).

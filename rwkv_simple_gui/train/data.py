@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ALIGN = 16  # the chunked and fla WKV ops work on multiples of 16 tokens
+from rwkv_simple_gui.data.stats import align_tokens
+
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ class Documents:
     def batch(self, indices: list[int]) -> Batch:
         docs = [np.asarray(self.ds[i][: self.ctx_len + 1], dtype=np.int64) for i in indices]
         longest = max(len(d) - 1 for d in docs)
-        T = self.ctx_len if self.pad_to_ctx else min(self.ctx_len, math.ceil(max(longest, 1) / ALIGN) * ALIGN)
+        T = self.ctx_len if self.pad_to_ctx else min(self.ctx_len, align_tokens(max(longest, 1)))
         x = np.zeros((len(docs), T), dtype=np.int64)
         y = np.zeros((len(docs), T), dtype=np.int64)
         w = np.zeros((len(docs), T), dtype=np.float32)

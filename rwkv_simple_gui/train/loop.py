@@ -23,12 +23,11 @@ import torch
 from rwkv_simple_gui import paths, peft
 
 from .config import TrainConfig
-from .data import EpochSampler, build_source, data_info, make_plan, open_dataset
+from .data import EpochSampler, build_source, make_plan, open_dataset
 from .distributed import AllReduceStepper, DeepSpeedStepper, Dist
 from .loss import weighted_loss_sum
-from .rundir import Log, RunDir
+from .rundir import Log, RunDir, checkpoint_name
 from .schedule import learning_rate
-from .validate import LOADS
 
 AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
 PART_LR_SCALE = {"att.w0": 2.0, "att.time_decay": 2.0}  # the decay base learns at 2x lr, as in RWKV-LM
@@ -101,31 +100,10 @@ def make_optimizer(cfg: TrainConfig, named_params: dict, fused: bool) -> torch.o
                              fused=fused or None)
 
 
-def resolve_paths(cfg: TrainConfig) -> TrainConfig:
-    """Absolute paths for everything a user typed (relative to the project root / its folders)."""
-    changes = {"model_path": str(paths.resolve(cfg.model_path, "model")) if cfg.model_path else "",
-               "data_path": _resolve_prefix(cfg.data_path) if cfg.data_path else ""}
-    for name in ("lora_load", "pissa_load", "pissa_init", "disha_load", "state_load"):
-        if getattr(cfg, name):
-            changes[name] = str(paths.resolve(getattr(cfg, name), "output"))
-    if cfg.proj_dir:
-        changes["proj_dir"] = str(paths.resolve(cfg.proj_dir, "output"))
-    return cfg.replace(**changes)
-
-
-def _resolve_prefix(prefix: str) -> str:
-    direct = paths.resolve(prefix)
-    if not Path(str(direct) + ".idx").exists() and len(Path(prefix).parts) == 1:
-        in_data = paths.folder("data") / prefix
-        if Path(str(in_data) + ".idx").exists():
-            return str(in_data)
-    return str(direct)
-
-
-def estimate(cfg: TrainConfig, world: int | None = None) -> dict:
-    """Steps the run will take, from the dataset's document count (no model needed)."""
+def estimate(cfg: TrainConfig, info, world: int | None = None) -> dict:
+    """Steps the run will take, from the dataset's document count (``info``: a DataInfo; no model needed)."""
     world = world or cfg.devices
-    n_docs = 0 if cfg.dataload == "get" else data_info(cfg.data_path).n_docs
+    n_docs = 0 if cfg.dataload == "get" else info.n_docs
     plan = make_plan(cfg, n_docs, world)
     return {"documents": n_docs, "micro_steps_per_epoch": plan.micro_steps,
             "steps_per_epoch": plan.steps_per_epoch, "total_steps": plan.steps_per_epoch * cfg.epoch_count,
@@ -135,9 +113,36 @@ def estimate(cfg: TrainConfig, world: int | None = None) -> dict:
 
 def _load_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype:
     # frozen base weights may live in the compute dtype on GPU; trained weights stay fp32 (master copy)
-    if device.type == "cuda" and cfg.finetune_mode not in ("full", "lisa") and cfg.precision in AUTOCAST:
+    if device.type == "cuda" and not peft.method(cfg.finetune_mode).trains_base and cfg.precision in AUTOCAST:
         return AUTOCAST[cfg.precision]
     return torch.float32
+
+
+def _apply_with_init(model, cfg: TrainConfig, run_dir: Path, dist: Dist, log: Log) -> None:
+    """Inject the method. A method with an init file (PiSSA's SVD) computes it once, on rank 0, and every
+    other rank starts from the file it writes, so all hold the same frozen weights."""
+    row = peft.method(cfg.finetune_mode)
+    if not row.init_file:
+        peft.apply_peft(model, cfg)
+        return
+    init_path, given = Path(run_dir) / row.init_file, getattr(cfg, row.init_option)
+
+    def save_init():
+        with paths.atomic_output(init_path) as tmp:
+            torch.save(row.layer_module().init_state_dict(model), tmp)
+
+    if given:
+        peft.apply_peft(model, cfg)
+        if dist.is_main and not init_path.exists():  # the run folder keeps what its merge needs
+            save_init()
+        return
+    if dist.is_main:
+        log(f"{row.name}: computing the starting point of every adapted layer")
+        peft.apply_peft(model, cfg)
+        save_init()
+    dist.barrier()
+    if not dist.is_main:
+        peft.apply_peft(model, cfg.replace(**{row.init_option: str(init_path)}))
 
 
 def build_model(cfg: TrainConfig, device: torch.device, run_dir: Path, dist: Dist, log: Log):
@@ -145,27 +150,9 @@ def build_model(cfg: TrainConfig, device: torch.device, run_dir: Path, dist: Dis
 
     model = load_model(cfg.model_path, dtype=_load_dtype(cfg, device), device=str(device), op=cfg.op)
     model.grad_cp = bool(cfg.grad_cp)
-    pissa_init = cfg.pissa_init
-    if cfg.finetune_mode == "pissa" and not pissa_init:
-        # one SVD (randomized), on rank 0; every other rank starts from the file it writes, so all
-        # ranks hold the same residual weights and meet at the same barrier
-        init_path = Path(run_dir) / peft.INIT_FILE
-        if dist.is_main:
-            log(f"PiSSA: SVD of every adapted layer (rank {cfg.pissa_r}, {cfg.svd_niter} iterations)")
-            peft.apply_peft(model, cfg)
-            with paths.atomic_output(init_path) as tmp:
-                torch.save(peft.init_state_dict(model), tmp)
-        dist.barrier()
-        if not dist.is_main:
-            peft.apply_peft(model, cfg.replace(pissa_init=str(init_path)))
-    else:
-        peft.apply_peft(model, cfg.replace(pissa_init=pissa_init))
-        if cfg.finetune_mode == "pissa" and dist.is_main:
-            target = Path(run_dir) / peft.INIT_FILE
-            if not target.exists():
-                with paths.atomic_output(target) as tmp:
-                    torch.save(peft.init_state_dict(model), tmp)
-    resume = getattr(cfg, LOADS[cfg.finetune_mode]) if cfg.finetune_mode in LOADS else ""
+    _apply_with_init(model, cfg, run_dir, dist, log)
+    load_option = peft.method(cfg.finetune_mode).load_option
+    resume = getattr(cfg, load_option) if load_option else ""
     if resume:
         keys = peft.load_checkpoint(model, resume)
         log(f"resumed from {paths.display(resume)} ({len(keys)} tensors)")
@@ -212,7 +199,9 @@ def train(cfg: TrainConfig, run_dir, *, progress: Callable[[dict], None] | None 
     log = Log(Path(run_dir) / "train.log", enabled=dist.is_main)
     stop = stop or StopFlag()
     try:
-        state = _train(cfg, Path(run_dir), run, dist, log, progress, stop)
+        trainer = Trainer(cfg, Path(run_dir), run, dist, log, progress, stop)
+        trainer.setup()
+        state = trainer.run()
     except BaseException as exc:  # noqa: BLE001 - every failure must reach status.json
         if run is not None:
             log("".join(traceback.format_exception(exc)).rstrip())
@@ -227,153 +216,182 @@ def train(cfg: TrainConfig, run_dir, *, progress: Callable[[dict], None] | None 
     return state
 
 
-def _train(cfg: TrainConfig, run_dir: Path, run: RunDir | None, dist: Dist, log: Log, progress,
-           stop: StopFlag) -> str:
-    from rwkv_simple_gui.model import detect
+class Trainer:
+    """One run in this process (one rank): :meth:`setup`, then :meth:`run` = for epoch -> for step.
 
-    device = choose_device()
-    dist.setup(device.type)
-    if device.type == "cpu" and dist.enabled:
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // dist.world))
-    if run is not None:
-        run.update_status(state="starting", error=None, exit_code=None)
-    cfg = resolve_paths(cfg)
-    problems = cfg.validate(device=device.type)
-    if problems:
-        raise ConfigError(problems)
-    model_info = detect(cfg.model_path)
-    dinfo = data_info(cfg.data_path)
-    problems = cfg.validate(model_info, dinfo, device=device.type)
-    if problems:
-        raise ConfigError(problems)
+    Only rank 0 has a RunDir (``folder``) and writes the run folder."""
 
-    seed = dist.broadcast_int(cfg.seed if cfg.seed >= 0 else random.SystemRandom().randrange(2**31))
-    torch.manual_seed(seed)
-    ds = open_dataset(cfg.data_path)
-    plan = make_plan(cfg, len(ds), dist.world)
-    steps_per_epoch = plan.steps_per_epoch
-    total_steps = steps_per_epoch * cfg.epoch_count
-    first_step = steps_per_epoch * cfg.epoch_begin
-    resolved = {"seed": seed, "world_size": dist.world, "device": device.type, "steps_per_epoch": steps_per_epoch,
-                "total_steps": total_steps, "micro_steps_per_epoch": plan.micro_steps}
-    if run is not None:
-        run.write_config({**cfg.to_dict(), "model_info": model_info.to_dict(),
-                          "data_info": dinfo.__dict__, "resolved": resolved})
-        run.keep_metrics_until(first_step)
-        run.update_status(total_steps=total_steps, step=first_step, epoch=cfg.epoch_begin)
-        log(f"model: {model_info.describe()}")
-        log(f"data: {dinfo.n_docs} documents, {dinfo.num_tokens} tokens (longest {dinfo.max_doc_len}); "
-            f"{steps_per_epoch} optimizer steps per epoch, {total_steps} in all; "
-            f"{cfg.micro_bsz}x{cfg.mini_bsz}x{dist.world} samples per step")
+    def __init__(self, cfg: TrainConfig, run_dir: Path, run: RunDir | None, dist: Dist, log: Log,
+                 progress: Callable[[dict], None] | None, stop: StopFlag):
+        self.cfg, self.run_dir, self.folder, self.dist, self.log = cfg, run_dir, run, dist, log
+        self.progress, self.stop = progress, stop
+
+    # --- set up ---------------------------------------------------------------------------------------
+    def setup(self) -> None:
+        from .prepare import prepare
+
+        dist = self.dist
+        self.device = choose_device()
+        dist.setup(self.device.type)
+        if self.device.type == "cpu" and dist.enabled:
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // dist.world))
+        self.status(state="starting", error=None, exit_code=None)
+        prepared = prepare(self.cfg, self.device.type)
+        if not prepared.ok:
+            raise ConfigError(prepared.problems)
+        cfg = self.cfg = prepared.config
+        self.seed = dist.broadcast_int(cfg.seed if cfg.seed >= 0 else random.SystemRandom().randrange(2**31))
+        torch.manual_seed(self.seed)
+        ds = open_dataset(cfg.data_path)
+        self.plan = make_plan(cfg, len(ds), dist.world)
+        self.total_steps = self.plan.steps_per_epoch * cfg.epoch_count
+        self.first_step = self.plan.steps_per_epoch * cfg.epoch_begin
+        self._record_run(prepared)
+        self._build(prepared, ds)
+
+    def _record_run(self, prepared) -> None:
+        cfg, plan, dinfo = self.cfg, self.plan, prepared.data_info
+        self.resolved = {"seed": self.seed, "world_size": self.dist.world, "device": self.device.type,
+                         "steps_per_epoch": plan.steps_per_epoch, "total_steps": self.total_steps,
+                         "micro_steps_per_epoch": plan.micro_steps}
+        if self.folder is None:
+            return
+        self.folder.write_config({**cfg.to_dict(), "model_info": prepared.model_info.to_dict(),
+                               "data_info": dinfo.__dict__, "resolved": self.resolved})
+        self.folder.keep_metrics_until(self.first_step)
+        self.status(total_steps=self.total_steps, step=self.first_step, epoch=cfg.epoch_begin)
+        self.log(f"model: {prepared.model_info.describe()}")
+        self.log(f"data: {dinfo.n_docs} documents, {dinfo.num_tokens} tokens (longest {dinfo.max_doc_len}); "
+                 f"{plan.steps_per_epoch} optimizer steps per epoch, {self.total_steps} in all; "
+                 f"{cfg.micro_bsz}x{cfg.mini_bsz}x{self.dist.world} samples per step")
         if cfg.dataload != "get" and dinfo.max_doc_len > cfg.ctx_len + 1:
-            log(f"note: documents longer than ctx_len+1={cfg.ctx_len + 1} tokens are cut "
-                f"(the longest has {dinfo.max_doc_len})")
+            self.log(f"note: documents longer than ctx_len+1={cfg.ctx_len + 1} tokens are cut "
+                     f"(the longest has {dinfo.max_doc_len})")
+        for warning in prepared.warnings:
+            self.log(f"note: {warning}")
 
-    model = build_model(cfg, device, run_dir, dist, log)
-    params = peft.trainable_parameters(model) if cfg.finetune_mode != "lisa" else dict(model.named_parameters())
-    dist.sync_params(params.values())
-    torch.manual_seed(seed + dist.rank)  # dropout differs per rank, adapters were initialised alike
-    lisa = peft.LisaSelector(model, cfg.lisa_r, cfg.lisa_k, seed) if cfg.finetune_mode == "lisa" else None
-    use_ds = dist.enabled and cfg.deepspeed_strategy != "none"
-    # DeepSpeed's ZeRO optimizer wrapper drives torch's AdamW (fused is a CUDA-only kernel it may not wrap)
-    optimizer = make_optimizer(cfg, params, fused=device.type == "cuda" and not use_ds)
-    n_trainable = sum(p.numel() for p in params.values())
-    log(f"{cfg.finetune_mode}: {n_trainable:,} trainable parameters"
-        + (f" (lisa: {cfg.lisa_r} layers at a time)" if lisa else ""))
+    def _build(self, prepared, ds) -> None:
+        cfg, dist, device = self.cfg, self.dist, self.device
+        self.model = build_model(cfg, device, self.run_dir, dist, self.log)
+        params = peft.trainable_parameters(self.model)
+        dist.sync_params(params.values())
+        torch.manual_seed(self.seed + dist.rank)  # dropout differs per rank, adapters were initialised alike
+        row = peft.method(cfg.finetune_mode)
+        self.lisa = peft.LisaSelector(self.model, cfg.lisa_r, cfg.lisa_k, self.seed) if row.redraws else None
+        use_ds = dist.enabled and cfg.deepspeed_strategy != "none"
+        # DeepSpeed's ZeRO optimizer wrapper drives torch's AdamW (fused is a CUDA-only kernel it may not wrap)
+        self.optimizer = make_optimizer(cfg, params, fused=device.type == "cuda" and not use_ds)
+        self.log(f"{cfg.finetune_mode}: {sum(p.numel() for p in params.values()):,} trainable parameters"
+                 + (f" (lisa: {cfg.lisa_r} layers at a time)" if self.lisa else ""))
+        source = build_source(cfg, ds, prepared.data_info.tokenizer)
+        self.sampler = EpochSampler(cfg, source, self.plan, dist.rank, self.seed)
+        self.autocast = (lambda: torch.autocast(device.type, dtype=AUTOCAST[cfg.precision])) \
+            if cfg.precision in AUTOCAST else contextlib.nullcontext
+        scaler = torch.amp.GradScaler("cuda") if cfg.precision == "fp16" and device.type == "cuda" else None
+        if use_ds:
+            self.stepper = DeepSpeedStepper(self.model, self.optimizer, cfg, dist.world)
+            self.log(f"DeepSpeed {cfg.deepspeed_strategy} on {dist.world} processes")
+            self.net = self.stepper.engine  # ZeRO-3 counts micro steps (accumulate vs overwrite) in its forward
+        else:
+            self.stepper = AllReduceStepper(list(params.values()), self.optimizer, dist, scaler)
+            self.net = self.model
+        self.gathered = self.stepper.gathered if use_ds else contextlib.nullcontext
+        self.wandb = _wandb(cfg, self.folder, self.log, self.resolved)
 
-    source = build_source(cfg, ds, dinfo.tokenizer)
-    sampler = EpochSampler(cfg, source, plan, dist.rank, seed)
-    use_autocast = cfg.precision in AUTOCAST
-    autocast = (lambda: torch.autocast(device.type, dtype=AUTOCAST[cfg.precision])) if use_autocast \
-        else contextlib.nullcontext
-    scaler = torch.amp.GradScaler("cuda") if cfg.precision == "fp16" and device.type == "cuda" else None
-    if use_ds:
-        stepper = DeepSpeedStepper(model, optimizer, cfg, dist.world)
-        log(f"DeepSpeed {cfg.deepspeed_strategy} on {dist.world} processes")
-        # ZeRO-3 counts micro steps (accumulate vs overwrite gradients) in the engine's forward
-        net = stepper.engine
-    else:
-        stepper = AllReduceStepper(list(params.values()), optimizer, dist, scaler)
-        net = model
-    wandb = _wandb(cfg, run, log, resolved)
+    def status(self, **fields) -> None:
+        if self.folder is not None:
+            self.folder.update_status(**fields)
 
-    stop.install((lambda: run.update_status(state="stopping")) if run is not None else None)
-    model.train()
-    if run is not None:
-        run.update_status(state="running")
-    t0, tokens_total, step = time.time(), 0, first_step
-    final_state = "finished"
-    for epoch in range(cfg.epoch_begin, cfg.epoch_count):
-        epoch_loss, epoch_steps = 0.0, 0
-        for s in range(steps_per_epoch):
-            t_step = time.time()
-            if lisa is not None and lisa.update(step):
-                log(f"lisa: training layers {lisa.active}")
-            lr = learning_rate(step, total_steps, cfg.lr_init, cfg.lr_final, cfg.lr_schedule, cfg.warmup_steps)
-            for group in optimizer.param_groups:
-                group["lr"] = lr * group["lr_scale"]
-            batches = [sampler.batch(epoch, m) for m in plan.step_slices(s)]
-            weight = max(dist.sum(sum(b.weight for b in batches)), 1.0)
-            loss_sum, tokens = 0.0, 0
-            for i, b in enumerate(batches):
-                ls, nt = forward_backward(net, b, cfg, device, 1.0 / weight, autocast, stepper.backward,
-                                          last=i == len(batches) - 1)
-                loss_sum, tokens = loss_sum + ls, tokens + nt
-            stepper.step()
-            step += 1
-            loss = dist.sum(loss_sum) / weight
-            tokens = int(dist.sum(tokens))
-            tokens_total += tokens
-            epoch_loss, epoch_steps = epoch_loss + loss, epoch_steps + 1
-            now = time.time()
-            elapsed = now - t0
-            done = step - first_step
-            metric = {"step": step, "total_steps": total_steps, "epoch": epoch, "loss": loss, "lr": lr,
-                      "tokens": tokens_total, "tokens_per_s": tokens / max(now - t_step, 1e-9),
-                      "elapsed_s": elapsed, "eta_s": elapsed / done * (total_steps - step),
-                      "gpu_mem": (torch.cuda.max_memory_allocated(device) / 2**30) if device.type == "cuda" else None}
-            if run is not None:
-                run.append_metric(metric)
-                run.update_status(step=step, epoch=epoch)
-                if wandb:
-                    wandb.log(metric, step=step)
-            if progress:
-                progress(metric)
-            if not math.isfinite(loss):
-                raise FloatingPointError(f"the loss became {loss} at step {step}: lower lr_init, or use bf16/fp32 "
-                                         f"instead of fp16")
-            if dist.any(bool(stop)):
-                final_state = "stopped"
+    # --- run ------------------------------------------------------------------------------------------
+    def run(self) -> str:
+        cfg = self.cfg
+        self.stop.install(lambda: self.status(state="stopping"))
+        self.model.train()
+        self.status(state="running")
+        self.t0, self.tokens_total, self.step = time.time(), 0, self.first_step
+        state = "finished"
+        for epoch in range(cfg.epoch_begin, cfg.epoch_count):
+            if self.run_epoch(epoch) == "stopped":
+                state = "stopped"
+                self.log(f"stopped at step {self.step} of {self.total_steps}")
                 break
-        last = epoch == cfg.epoch_count - 1
-        if final_state == "stopped" or (epoch + 1) % cfg.epoch_save == 0 or last:
-            with stepper.gathered() if use_ds else contextlib.nullcontext():
-                _save(model, cfg, run, epoch, step, partial=final_state == "stopped" and s < steps_per_epoch - 1)
-        if run is not None and epoch_steps:
-            avg = epoch_loss / epoch_steps
-            log(f"epoch {epoch} done: loss {avg:.6f} (ppl {math.exp(min(avg, 50)):.4f}), lr {lr:.3g}, "
-                f"{tokens_total / max(time.time() - t0, 1e-9):.0f} tokens/s")
-        if final_state == "stopped":
-            log(f"stopped at step {step} of {total_steps}")
-            break
-    if run is not None:
-        run.update_status(state=final_state, exit_code=0, error=None)
-        log(f"{final_state}: {step} of {total_steps} steps in {time.time() - t0:.1f}s")
-    if wandb:
-        wandb.finish()
-    return final_state
+        self.status(state=state, exit_code=0, error=None)
+        self.log(f"{state}: {self.step} of {self.total_steps} steps in {time.time() - self.t0:.1f}s")
+        if self.wandb:
+            self.wandb.finish()
+        return state
 
+    def run_epoch(self, epoch: int) -> str:
+        """The epoch's optimizer steps, then its checkpoint; "stopped" when asked to stop on the way."""
+        cfg, steps = self.cfg, self.plan.steps_per_epoch
+        losses, state = [], "done"
+        for s in range(steps):
+            losses.append(self.optimizer_step(epoch, s))
+            if self.dist.any(bool(self.stop)):
+                state = "stopped"
+                break
+        if state == "stopped" or (epoch + 1) % cfg.epoch_save == 0 or epoch == cfg.epoch_count - 1:
+            with self.gathered():
+                self.save(epoch, partial=state == "stopped" and len(losses) < steps)
+        if losses:
+            avg = sum(losses) / len(losses)
+            self.log(f"epoch {epoch} done: loss {avg:.6f} (ppl {math.exp(min(avg, 50)):.4f}), lr {self.lr:.3g}, "
+                     f"{self.tokens_total / max(time.time() - self.t0, 1e-9):.0f} tokens/s")
+        return state
 
-def _save(model, cfg: TrainConfig, run: RunDir | None, epoch: int, step: int, partial: bool) -> None:
-    if run is None:
-        return
-    name = f"rwkv-{epoch}.pth"
-    sd = peft.adapter_state_dict(model, cfg)
-    if cfg.finetune_mode in ("full", "lisa") and cfg.precision in AUTOCAST:
-        sd = {k: v.to(AUTOCAST[cfg.precision]) if v.is_floating_point() else v for k, v in sd.items()}
-    with paths.atomic_output(run.path / name) as tmp:
-        torch.save(sd, tmp)
-    run.add_checkpoint({"file": name, "epoch": epoch, "step": step, "partial": partial})
+    def optimizer_step(self, epoch: int, s: int) -> float:
+        """Step ``s`` of ``epoch``: its micro batches forward and backward, one optimizer step; the loss."""
+        cfg, dist = self.cfg, self.dist
+        t_step = time.time()
+        if self.lisa is not None and self.lisa.update(self.step):
+            self.log(f"lisa: training layers {self.lisa.active}")
+        self.lr = learning_rate(self.step, self.total_steps, cfg.lr_init, cfg.lr_final, cfg.lr_schedule,
+                                cfg.warmup_steps)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.lr * group["lr_scale"]
+        batches = [self.sampler.batch(epoch, m) for m in self.plan.step_slices(s)]
+        weight = max(dist.sum(sum(b.weight for b in batches)), 1.0)
+        loss_sum, tokens = 0.0, 0
+        for i, b in enumerate(batches):
+            ls, nt = forward_backward(self.net, b, cfg, self.device, 1.0 / weight, self.autocast,
+                                      self.stepper.backward, last=i == len(batches) - 1)
+            loss_sum, tokens = loss_sum + ls, tokens + nt
+        self.stepper.step()
+        self.step += 1
+        loss, tokens = dist.sum(loss_sum) / weight, int(dist.sum(tokens))
+        self.tokens_total += tokens
+        self.record(epoch, loss, tokens, time.time() - t_step)
+        if not math.isfinite(loss):
+            raise FloatingPointError(f"the loss became {loss} at step {self.step}: lower lr_init, or use bf16/fp32 "
+                                     f"instead of fp16")
+        return loss
+
+    def record(self, epoch: int, loss: float, tokens: int, step_s: float) -> None:
+        elapsed, done = time.time() - self.t0, self.step - self.first_step
+        metric = {"step": self.step, "total_steps": self.total_steps, "epoch": epoch, "loss": loss, "lr": self.lr,
+                  "tokens": self.tokens_total, "tokens_per_s": tokens / max(step_s, 1e-9), "elapsed_s": elapsed,
+                  "eta_s": elapsed / done * (self.total_steps - self.step),
+                  "gpu_mem": (torch.cuda.max_memory_allocated(self.device) / 2**30)
+                  if self.device.type == "cuda" else None}
+        if self.folder is not None:
+            self.folder.append_metric(metric)
+            self.folder.update_status(step=self.step, epoch=epoch)
+            if self.wandb:
+                self.wandb.log(metric, step=self.step)
+        if self.progress:
+            self.progress(metric)
+
+    def save(self, epoch: int, partial: bool) -> None:
+        if self.folder is None:
+            return
+        cfg = self.cfg
+        name = checkpoint_name(epoch)
+        sd = peft.adapter_state_dict(self.model, cfg)
+        if peft.method(cfg.finetune_mode).trains_base and cfg.precision in AUTOCAST:
+            sd = {k: v.to(AUTOCAST[cfg.precision]) if v.is_floating_point() else v for k, v in sd.items()}
+        with paths.atomic_output(self.folder.path / name) as tmp:
+            torch.save(sd, tmp)
+        self.folder.add_checkpoint({"file": name, "epoch": epoch, "step": self.step, "partial": partial})
 
 
 def _wandb(cfg: TrainConfig, run: RunDir | None, log: Log, resolved: dict):

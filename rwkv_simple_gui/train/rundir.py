@@ -10,16 +10,42 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
 from rwkv_simple_gui import paths
+
+from .config import RUN_INFO_KEYS
 
 STATES = ("starting", "running", "stopping", "finished", "failed", "stopped")
 FINAL_STATES = ("finished", "failed", "stopped")
 METRIC_KEYS = ("step", "total_steps", "epoch", "loss", "lr", "tokens", "tokens_per_s", "elapsed_s", "eta_s",
                "gpu_mem")
 LAUNCHER_PID_ENV = "RWKV_SIMPLE_GUI_LAUNCHER_PID"
+CHECKPOINT = re.compile(r"rwkv-(\d+)\.pth")
+
+
+def checkpoint_name(epoch: int) -> str:
+    """The file of epoch ``epoch``'s checkpoint, as RWKV-PEFT names it."""
+    return f"rwkv-{epoch}.pth"
+
+
+def checkpoint_epoch(path) -> int | None:
+    """The epoch of a checkpoint file, or None for any other file."""
+    m = CHECKPOINT.fullmatch(Path(path).name)
+    return int(m.group(1)) if m else None
+
+
+def list_checkpoints(run_dir) -> list[Path]:
+    """The run's checkpoints, oldest first (init files and others left out)."""
+    found = [(epoch, p) for p in Path(run_dir).glob("rwkv-*.pth") if (epoch := checkpoint_epoch(p)) is not None]
+    return [p for _, p in sorted(found)]
+
+
+def latest_checkpoint(run_dir) -> Path | None:
+    found = list_checkpoints(run_dir)
+    return found[-1] if found else None
 
 
 def now_iso() -> str:
@@ -161,11 +187,27 @@ def read_metrics(run_dir, since_step: int = 0) -> list[dict]:
 
 
 def read_config(run_dir) -> dict | None:
+    """config.json as the trainer wrote it (options plus RUN_INFO_KEYS), None when absent or unreadable."""
     path = Path(run_dir) / "config.json"
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError):
         return None
+
+
+def read_options(run_dir) -> dict:
+    """The options a run trained with (config.json without the trainer's notes); {} when it has none, as a
+    folder of checkpoints from another tool. A damaged config.json raises ValueError naming it."""
+    path = Path(run_dir) / "config.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON (line {exc.lineno}): {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object of option: value")
+    return {k: v for k, v in data.items() if k not in RUN_INFO_KEYS}
 
 
 def list_runs(output_dir=None) -> list[dict]:
@@ -186,7 +228,7 @@ def list_runs(output_dir=None) -> list[dict]:
             "path": str(d),
             "status": status,
             "config": read_config(d),
-            "checkpoints": sorted(p.name for p in d.glob("rwkv-*.pth")),
+            "checkpoints": [p.name for p in list_checkpoints(d)],
             "mtime": d.stat().st_mtime,
         })
     runs.sort(key=lambda r: r["mtime"], reverse=True)

@@ -11,14 +11,12 @@ from typing import Iterator
 
 import gradio as gr
 
-from .. import paths
 from ..chat.prompt import SamplingParams
-from ..chat.worker import ChatError, ChatWorker, available_strategies
+from ..chat.worker import ChatError, ChatWorker, available_strategies, check_state, inspect_model
 from ..demo import UNTRAINED_NOTE, is_demo_base
 from . import common
 from .i18n import t
 
-SLOTS = ("main", "compare")
 _workers: dict[str, ChatWorker] = {}
 _lock = threading.Lock()
 
@@ -35,16 +33,20 @@ def load(slot: str, model: str | None, strategy: str, state: str | None = None) 
     """Load a model into a slot (replacing what was there); returns a status line."""
     if not model:
         raise gr.Error("Pick a model to chat with (a merged .pth in merge/ or a base model in model/).")
-    unload(slot)
+    model_path = common.input_file(model, "merge", "model")
+    state_path = common.input_file(state, "output", "state file") if state else None
     try:
-        worker = ChatWorker(paths.resolve(model, base="merge"), strategy=strategy or "cpu fp32",
-                            state_path=paths.resolve(state, base="output") if state else None)
+        facts = inspect_model(model_path)  # checked while the loaded model is still there: a bad pick keeps it
+        if state_path:
+            check_state(state_path, facts)
+        unload(slot)
+        worker = ChatWorker(model_path, strategy=strategy or "cpu fp32", state_path=state_path)
     except ChatError as err:
         raise gr.Error(str(err), duration=None) from err
     with _lock:
         _workers[slot] = worker
     mounted = f" with state `{state}`" if state else ""
-    note = f"\n\n⚠️ {UNTRAINED_NOTE}" if is_demo_base(model) and not state else ""
+    note = f"\n\n⚠️ {UNTRAINED_NOTE}" if is_demo_base(model_path) and not state_path else ""
     return f"✅ `{model}`{mounted} loaded ({worker.version}, {worker.strategy}).{note}"
 
 

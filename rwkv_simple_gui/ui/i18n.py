@@ -22,7 +22,8 @@ EN = {
     "common.refresh": "🔄 Refresh",
     "common.file": "File (from data/, or type a path)",
     "common.file_info": "Files on the machine that runs the app. Relative paths are taken from the project folder.",
-    "common.upload": "…or upload a file (it is copied into data/)",
+    "common.upload": "…or upload a file of at most {limit} (it is copied into data/)",
+    "common.overwrite": "Overwrite existing files",
     "data.require_assistant": "I will train with the qa mask (every record needs an Assistant: turn)",
     "data.inspect": "Inspect and validate",
     "data.summary": "Summary",
@@ -64,7 +65,8 @@ ZH = {
     "common.refresh": "🔄 刷新",
     "common.file": "文件（data/ 中选择，或输入路径）",
     "common.file_info": "运行本程序的机器上的文件。相对路径以项目目录为准。",
-    "common.upload": "…或上传文件（会复制到 data/）",
+    "common.upload": "…或上传文件（最大 {limit}，会复制到 data/）",
+    "common.overwrite": "覆盖已有文件",
     "data.require_assistant": "我会使用 qa 掩码训练（每条数据都需要 Assistant: 回合）",
     "data.inspect": "检查并校验",
     "data.summary": "概况",
@@ -173,3 +175,12 @@ def t(key: str):
     if key not in EN:
         raise KeyError(f"no interface text named {key!r}")
     return gr.I18n(**LANGUAGES)(key)
+
+
+def t_filled(key: str, **values):
+    """A label whose text has ``{placeholders}`` for values known at start (a flag): filled in every
+    language under a key of its own, so the browser still translates it."""
+    filled = key + "|" + ",".join(f"{k}={v}" for k, v in sorted(values.items()))
+    for table in LANGUAGES.values():
+        table[filled] = table[key].format(**values)
+    return t(filled)

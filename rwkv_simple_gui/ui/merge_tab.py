@@ -6,6 +6,8 @@ import gradio as gr
 
 from .. import merge as merger
 from .. import paths
+from ..model import ModelFormatError
+from ..model.lazy import LazyStateDict
 from ..train import rundir
 from . import common
 from .i18n import t
@@ -18,7 +20,7 @@ def run_choices() -> list[str]:
 def checkpoint_choices(run: str | None) -> list[str]:
     if not run:
         return []
-    return [paths.display(p) for p in merger.list_checkpoints(paths.resolve(run))]
+    return [paths.display(p) for p in rundir.list_checkpoints(paths.resolve(run, base="output"))]
 
 
 def pick_run(run: str | None):
@@ -36,19 +38,20 @@ def describe(checkpoint: str | None) -> str:
         return ""
     path = paths.resolve(checkpoint, base="output")
     try:
-        plan = merger.plan_checkpoint(merger.LazyStateDict(path), pissa=(path.parent / "init_pissa.pth").is_file())
-    except (merger.MergeError, OSError) as err:
+        row, _, options = merger.inspect(path, LazyStateDict(path))
+    except (merger.MergeError, ModelFormatError, OSError, ValueError) as err:
         return f"❌ {err}"
-    config = merger.run_config(path)
-    text = f"Method detected: **{plan.method}**"
-    if plan.method == "lora" and config.get("lora_alpha"):
-        text += f" · lora_alpha {config['lora_alpha']} (from the run's config.json)"
-    if plan.method == "state":
+    text = f"Method detected: **{row.name}**"
+    for name in row.fold_options:
+        if options.get(name) is not None:
+            text += f" · {name} {options[name]} (from the run's config.json)"
+    if row.output == "state":
         text += " · a state file is written (mount it in Chat); RWKV-7 ignores states merged into a model"
     return text
 
 
-def run_merge(base, checkpoint, out, fmt, dtype, lora_alpha, progress=gr.Progress()) -> tuple[str, str | None]:
+def run_merge(base, checkpoint, out, fmt, dtype, lora_alpha, overwrite=False,
+              progress=gr.Progress()) -> tuple[str, str | None]:
     if not base or not checkpoint:
         raise gr.Error("Pick the base model and the checkpoint to merge.")
 
@@ -58,9 +61,10 @@ def run_merge(base, checkpoint, out, fmt, dtype, lora_alpha, progress=gr.Progres
     try:
         result = merger.merge(
             paths.resolve(base, base="model"), paths.resolve(checkpoint, base="output"),
-            paths.resolve(out, base="merge") if out and out.strip() else None,
-            fmt=fmt, dtype=dtype, lora_alpha=float(lora_alpha) if lora_alpha else None, progress=report)
-    except merger.MergeError as err:
+            out.strip() if out and out.strip() else None,
+            fmt=fmt, dtype=dtype, lora_alpha=float(lora_alpha) if lora_alpha else None, overwrite=bool(overwrite),
+            progress=report)
+    except (merger.MergeError, paths.PathRefused) as err:
         raise gr.Error(str(err), duration=None) from err
     files = ", ".join(f"`{paths.display(p)}`" for p in result.outputs)
     notes = "".join(f"\n- {n}" for n in result.notes)
@@ -81,7 +85,9 @@ def build() -> dict:
         c["fmt"] = gr.Radio(list(merger.FORMATS), value="pth", label=t("merge.format"), info=t("merge.format_info"))
         c["dtype"] = gr.Radio(list(merger.DTYPES), value="bf16", label=t("merge.dtype"))
         c["lora_alpha"] = gr.Number(value=None, label=t("merge.alpha"), info=t("merge.alpha_info"))
-    c["out"] = gr.Textbox(label=t("merge.out"), placeholder="merge/<base>-<METHOD>-<epoch>.pth")
+    with gr.Row():
+        c["out"] = gr.Textbox(label=t("merge.out"), placeholder="merge/<base>-<METHOD>-<epoch>.pth", scale=4)
+        c["overwrite"] = gr.Checkbox(value=False, label=t("common.overwrite"), scale=1)
     c["merge"] = gr.Button(t("merge.run_button"), variant="primary", elem_id="merge-button")
     c["result"] = gr.Markdown(elem_id="merge-result")
     c["merged"] = gr.Textbox(visible=False)
@@ -92,6 +98,7 @@ def build() -> dict:
     c["checkpoint"].change(describe, c["checkpoint"], c["plan"], api_visibility="private")
     c["base"].focus(lambda cur: gr.update(choices=common.list_files("model", common.MODEL_EXTS), value=cur),
                     c["base"], c["base"], api_visibility="private")
-    c["merge"].click(run_merge, [c["base"], c["checkpoint"], c["out"], c["fmt"], c["dtype"], c["lora_alpha"]],
+    c["merge"].click(run_merge, [c["base"], c["checkpoint"], c["out"], c["fmt"], c["dtype"], c["lora_alpha"],
+                                 c["overwrite"]],
                      [c["result"], c["merged"]], api_name="merge", concurrency_id="gpu")
     return c

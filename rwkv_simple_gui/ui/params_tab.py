@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import shlex
 from pathlib import Path
 
@@ -16,129 +15,16 @@ import gradio as gr
 
 from .. import paths
 from ..demo import DEMO_MODEL
-from ..estimate import Shape, estimate_memory
-from ..train.config import GROUPS, RUN_INFO_KEYS, TrainConfig, coerce
-from . import common
+from ..train import presets, rundir
+from ..train.config import GROUPS, RUN_INFO_KEYS, TrainConfig
+from . import common, control
+from .control import config_to_form, form_to_config, option_names
 from .i18n import t
 
-PRESET_DIR = "presets"
-BUILTIN_PRESETS = Path(__file__).resolve().parent.parent / "presets"
 DEMO_PRESET = "demo-cpu"
 BROWSER_KEY = "rwkv_simple_gui_params"
 GROUP_OPEN = ("model", "data", "method", "schedule")
 FIELDS_PER_ROW = 2
-PATH_OPTIONS = {"model_path": "model", "data_path": "data", "lora_load": "output", "pissa_load": "output",
-                "pissa_init": "output", "disha_load": "output"}
-
-
-def option_names() -> list[str]:
-    """Every option, in the order the form shows them (and its API endpoints take them)."""
-    return [f.name for group in GROUPS for f in TrainConfig.options() if f.metadata["group"] == group]
-
-
-def list_binidx() -> list[str]:
-    """Tokenized datasets in data/ as prefixes (the path without .bin/.idx)."""
-    root = paths.folder("data")
-    prefixes = [p.with_suffix("") for p in root.rglob("*.idx") if p.with_suffix(".bin").is_file()]
-    prefixes.sort(key=lambda p: p.with_suffix(".idx").stat().st_mtime, reverse=True)
-    return [paths.display(p) for p in prefixes]
-
-
-def list_checkpoints() -> list[str]:
-    return common.list_files("output", (".pth",))
-
-
-# --- form <-> config -------------------------------------------------------------------------------
-
-def form_to_config(values: dict) -> tuple[TrainConfig | None, list[str]]:
-    """The TrainConfig a form describes, or the list of fields that can't be read."""
-    problems, clean = [], {}
-    for name in option_names():
-        if name not in values:
-            continue
-        value = values[name]
-        if value is None or value == "":
-            default = getattr(TrainConfig(), name)
-            value = default if not isinstance(default, str) else ""
-        try:
-            clean[name] = coerce(name, value, source="form")
-        except ValueError as err:
-            problems.append(str(err).removeprefix("form: "))
-    if problems:
-        return None, problems
-    return TrainConfig.from_dict(clean, source="form"), []
-
-
-def config_to_form(cfg: TrainConfig | dict) -> dict:
-    data = cfg.to_dict() if isinstance(cfg, TrainConfig) else dict(cfg)
-    return {name: data[name] for name in option_names() if name in data}
-
-
-def model_info(model_path: str | None):
-    """model.detect's result for a typed or picked model path, or an error message."""
-    if not model_path:
-        return None, "Pick a base model (a .pth in model/)."
-    path = paths.resolve(model_path, base="model")
-    if not path.is_file():
-        return None, f"{path} does not exist. Put the model in {paths.folder('model')} or type its full path."
-    from ..model import ModelFormatError, detect
-
-    try:
-        return detect(path), None
-    except (ModelFormatError, OSError, RuntimeError, ValueError) as err:
-        return None, f"{paths.display(path)}: {err}"
-
-
-def describe_model(info) -> str:
-    return (f"**{info.version}** · {info.n_layer} layers · width {info.n_embd} · {info.n_head} heads of "
-            f"{info.head_size} · vocab {info.vocab_size:,} · {info.n_params / 1e6:,.1f} M parameters · "
-            f"file {info.dtype}")
-
-
-def dataset_info(data_path: str | None):
-    if not data_path:
-        return None, "Pick a tokenized dataset (run the Tokenize tab first)."
-    from ..train.data import data_info
-
-    try:
-        return data_info(paths.resolve(data_path, base="data")), None
-    except (FileNotFoundError, ValueError) as err:
-        return None, str(err)
-
-
-def suggestions(info) -> dict:
-    """ctx_len, micro_bsz and epoch_steps that fit a dataset (the seed's make_tokenize advice)."""
-    from ..data.stats import align16, factor_table
-
-    ctx_len = max(16, align16(info.max_doc_len))
-    row = next((f for f in factor_table(info.n_docs) if f["count"] == info.n_docs), None)
-    small = [m for m in (row["micro_bsz"] if row else []) if m <= 8 and m < info.n_docs]
-    micro_bsz = max(small) if small else 1
-    return {"ctx_len": ctx_len, "micro_bsz": micro_bsz, "epoch_steps": max(1, info.n_docs // micro_bsz)}
-
-
-def check(values: dict) -> str:
-    """Everything the form says, validated the way the CLI validates it, plus a memory estimate."""
-    cfg, problems = form_to_config(values)
-    notes = []
-    minfo, merr = model_info(values.get("model_path"))
-    dinfo, derr = dataset_info(values.get("data_path"))
-    if minfo:
-        notes.append("🧠 " + describe_model(minfo))
-    if dinfo:
-        notes.append(f"📚 {paths.display(dinfo.prefix)}: {dinfo.n_docs:,} documents, {dinfo.num_tokens:,} tokens, "
-                     f"longest {dinfo.max_doc_len:,} tokens")
-    if cfg is not None:
-        problems += cfg.validate(model_info=minfo, data_info=dinfo)
-    text = "\n\n".join(notes)
-    if problems:
-        text += "\n\n### ⚠️ Fix before training\n" + "\n".join(f"- {p}" for p in dict.fromkeys(problems))
-    else:
-        text += "\n\n### ✅ Ready to train"
-    if minfo and cfg is not None:
-        shape = Shape(minfo.version, minfo.n_layer, minfo.n_embd, minfo.vocab_size, minfo.head_size)
-        text += "\n\n" + estimate_memory(shape, cfg.to_dict()).as_markdown()
-    return text
 
 
 def visibility(mode: str, train_type: str, dataload: str, loss_mask: str) -> dict[str, bool]:
@@ -153,28 +39,17 @@ def visibility(mode: str, train_type: str, dataload: str, loss_mask: str) -> dic
 
 # --- presets, runs, export -------------------------------------------------------------------------
 
-def preset_path(name: str) -> Path:
-    """Where a preset of this name is saved (user presets live in the project's presets/ folder)."""
-    clean = re.sub(r"[^\w.-]+", "_", (name or "").strip())
-    if not clean:
-        raise gr.Error("Give the preset a name.")
-    return paths.folder(PRESET_DIR) / f"{clean}.json"
-
-
 def save_preset(name: str, values: dict) -> str:
     cfg, problems = form_to_config(values)
     if cfg is None:
         raise gr.Error("Can't save: " + "; ".join(problems))
-    dest = preset_path(name)
+    try:
+        dest = presets.user_preset_path(name)
+    except ValueError as err:
+        raise gr.Error(f"Can't save: {err}.") from None
     with paths.atomic_output(dest) as tmp:
         tmp.write_text(json.dumps(cfg.to_dict(), indent=1, ensure_ascii=False), encoding="utf-8")
     return dest.stem
-
-
-def list_presets() -> list[str]:
-    """The user's presets and the built-in ones (a user preset of the same name wins)."""
-    names = {p.stem for p in BUILTIN_PRESETS.glob("*.json")} | {p.stem for p in paths.folder(PRESET_DIR).glob("*.json")}
-    return sorted(names)
 
 
 def read_options(path: Path) -> dict:
@@ -191,25 +66,24 @@ def read_options(path: Path) -> dict:
 
 
 def load_preset(name: str) -> dict:
-    path = preset_path(name)
-    if not path.is_file():
-        path = BUILTIN_PRESETS / path.name
-    if not path.is_file():
-        raise gr.Error(f"No preset named {name!r}; pick one of {', '.join(list_presets())}.")
+    try:
+        path = presets.find_preset(name)
+    except ValueError as err:
+        raise gr.Error(f"{err}.") from None
+    if path is None:
+        raise gr.Error(f"No preset named {name!r}; pick one of {', '.join(presets.list_presets())}.")
     return read_options(path)
 
 
 def list_runs() -> list[str]:
     """Runs whose options can be copied (they wrote config.json), newest first."""
-    from ..train.rundir import list_runs as runs
-
-    return [paths.display(r["path"]) for r in runs(paths.folder("output")) if r["config"]]
+    return [paths.display(r["path"]) for r in rundir.list_runs(paths.folder("output")) if r["config"]]
 
 
 def load_run(run: str) -> dict:
     if not run:
         raise gr.Error("Pick a run.")
-    form = read_options(paths.resolve(run) / "config.json")
+    form = read_options(common.readable(run, "output") / "config.json")
     form["proj_dir"] = ""  # a copy starts a new run folder
     return form
 
@@ -221,7 +95,7 @@ def export(values: dict) -> tuple[str, str, str]:
         raise gr.Error("; ".join(problems))
     command = "python -m rwkv_simple_gui train " + " ".join(shlex.quote(a) for a in cfg.to_cli_args())
     script = cfg.to_training_sh()
-    dest = paths.folder(PRESET_DIR) / "training.sh"
+    dest = paths.folder(presets.USER_FOLDER) / "training.sh"
     with paths.atomic_output(dest) as tmp:
         tmp.write_text(script, encoding="utf-8")
     return command, script, str(dest)
@@ -232,15 +106,9 @@ def export(values: dict) -> tuple[str, str, str]:
 def _component(f: dataclasses.Field, value, visible: bool):
     meta = f.metadata
     kw = dict(label=t(f"opt.{f.name}.label"), info=t(f"opt.{f.name}.help"), visible=visible)
-    if f.name in PATH_OPTIONS:
-        folder = PATH_OPTIONS[f.name]
-        if f.name == "data_path":
-            choices = list_binidx()
-        elif folder == "model":
-            choices = common.list_files("model", common.MODEL_EXTS)
-        else:
-            choices = list_checkpoints()
-        return gr.Dropdown(choices=choices, value=value or None, allow_custom_value=True, **kw)
+    lister = control.file_options().get(f.name)
+    if lister is not None:
+        return gr.Dropdown(choices=lister(), value=value or None, allow_custom_value=True, **kw)
     if "choices" in meta and isinstance(value, list):
         return gr.CheckboxGroup(choices=list(meta["choices"]), value=value, **kw)
     if "choices" in meta:
@@ -256,7 +124,7 @@ def build(settings: dict) -> dict:
     defaults = TrainConfig().to_dict()
     defaults.update({k: v for k, v in settings.get("params", {}).items() if k in defaults})
     # A newcomer starts on what is there: the newest model and tokenized dataset.
-    models, datasets = common.list_files("model", common.MODEL_EXTS), list_binidx()
+    models, datasets = control.list_models(), control.list_binidx()
     if not defaults["model_path"] and models:
         defaults["model_path"] = models[0]
     if not defaults["data_path"] and datasets:
@@ -276,12 +144,12 @@ def build(settings: dict) -> dict:
                             for f in fields[i:i + FIELDS_PER_ROW]:
                                 opts[f.name] = _component(f, defaults[f.name], shown[f.name])
         with gr.Column(scale=2):
-            c["check"] = gr.Markdown(check(defaults), elem_id="params-check")
+            c["check"] = gr.Markdown(control.check(defaults), elem_id="params-check")
             with gr.Row():
                 c["data_hint"] = gr.Markdown()
                 c["apply"] = gr.Button(t("params.apply"), size="sm")
             with gr.Accordion(t("params.presets"), open=True):
-                c["preset_name"] = gr.Dropdown(choices=list_presets(), allow_custom_value=True,
+                c["preset_name"] = gr.Dropdown(choices=presets.list_presets(), allow_custom_value=True,
                                                label=t("params.preset"))
                 with gr.Row():
                     c["save_preset"] = gr.Button(t("params.save"), size="sm")
@@ -308,7 +176,7 @@ def build(settings: dict) -> dict:
         values = as_values(data)
         common.remember("params", values)
         shown = visibility(values["finetune_mode"], values["train_type"], values["dataload"], values["loss_mask"])
-        return [check(values), values] + [gr.update(visible=shown[n]) for n in names]
+        return [control.check(values), values] + [gr.update(visible=shown[n]) for n in names]
 
     change_outputs = [c["check"], c["browser"]] + comps
     gr.on([comp.change for comp in comps], on_change, set(comps), change_outputs, api_visibility="private",
@@ -316,24 +184,24 @@ def build(settings: dict) -> dict:
     c["refresh"] = dict(fn=on_change, inputs=set(comps), outputs=change_outputs)
 
     def on_data(path):
-        info, err = dataset_info(path)
+        info, err = control.dataset_info(path)
         if info is None:
             return err
-        s = suggestions(info)
+        s = control.suggestions(info)
         return (f"Suggested for this dataset: ctx_len **{s['ctx_len']}**, micro_bsz **{s['micro_bsz']}**, "
                 f"epoch_steps **{s['epoch_steps']}**.")
 
     opts["data_path"].change(on_data, opts["data_path"], c["data_hint"], api_visibility="private")
 
     def apply_suggestions(path):
-        info, err = dataset_info(path)
+        info, err = control.dataset_info(path)
         if info is None:
             raise gr.Error(err)
-        s = suggestions(info)
+        s = control.suggestions(info)
         return [gr.update(value=s[n]) if n in s else gr.update() for n in names]
 
     c["apply"].click(apply_suggestions, opts["data_path"], comps, api_visibility="private")
-    c["save_preset"].click(lambda name, *vals: gr.update(choices=list_presets(),
+    c["save_preset"].click(lambda name, *vals: gr.update(choices=presets.list_presets(),
                                                          value=save_preset(name, dict(zip(names, vals)))),
                            [c["preset_name"]] + comps, c["preset_name"], api_visibility="private")
     c["load_preset"].click(lambda name: as_updates(load_preset(name)), c["preset_name"], comps,
@@ -342,9 +210,7 @@ def build(settings: dict) -> dict:
     c["copy_run"].click(lambda run: as_updates(load_run(run)), c["run_pick"], comps, api_visibility="private")
     c["export"].click(lambda *vals: export(dict(zip(names, vals))), comps, [c["cli"], c["script"], c["script_file"]],
                       api_visibility="private")
-    for name, folder in PATH_OPTIONS.items():
-        lister = list_binidx if name == "data_path" else (
-            (lambda: common.list_files("model", common.MODEL_EXTS)) if folder == "model" else list_checkpoints)
+    for name, lister in control.file_options().items():
         opts[name].focus(lambda lister=lister: gr.update(choices=lister()), None, opts[name],
                          api_visibility="private")
     c["names"] = names

@@ -14,7 +14,7 @@ import pandas as pd
 
 from .. import paths, runner
 from ..train import rundir
-from . import params_tab
+from . import common, control
 from .i18n import t
 
 POLL_S = 2.0
@@ -30,24 +30,14 @@ def _fmt_s(seconds) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
-def new_run_dir(cfg) -> Path:
-    if cfg.proj_dir:
-        return paths.resolve(cfg.proj_dir, base="output")
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return paths.folder("output") / f"{cfg.finetune_mode}-{stamp}"
-
-
 def start_training(values: dict) -> str:
-    """Validate the Parameters form and launch the trainer; returns the run folder to watch."""
-    cfg, problems = params_tab.form_to_config(values)
-    if cfg is not None:
-        minfo, merr = params_tab.model_info(cfg.model_path)
-        dinfo, derr = params_tab.dataset_info(cfg.data_path)
-        problems = [e for e in (merr, derr) if e] + cfg.validate(model_info=minfo, data_info=dinfo)
+    """Check the Parameters form as the trainer will, and launch it; returns the run folder to watch."""
+    prepared, problems = control.prepare_form(values)
     if problems:
         raise gr.Error("Fix these on the Parameters tab first:\n" + "\n".join(f"• {p}" for p in problems),
                        duration=None)
-    run_dir = new_run_dir(cfg)
+    cfg = prepared.config
+    run_dir = Path(cfg.proj_dir) if cfg.proj_dir else rundir.default_run_dir(cfg.finetune_mode)
     try:
         runner.start(cfg.to_dict(), run_dir)
     except runner.RunnerError as err:
@@ -58,9 +48,10 @@ def start_training(values: dict) -> str:
 def resume_training(run: str | None) -> str:
     if not run:
         raise gr.Error("Pick the run to resume in the list of runs.")
+    run_dir = common.writable(run, "output")
     try:
-        config = runner.resume_config(paths.resolve(run))
-        runner.start(config, paths.resolve(run))
+        config = runner.resume_config(run_dir)
+        runner.start(config, run_dir)
     except runner.RunnerError as err:
         raise gr.Error(str(err)) from err
     return run

@@ -1,0 +1,168 @@
+"""Read a torch ``.pth`` (zip) file one tensor at a time.
+
+``torch.load`` materialises a whole file, and even ``mmap=True`` leaves every page it touched resident, so a
+tool that streams a model through it peaks at the file size or more. :class:`LazyStateDict` reads the zip's
+``data.pkl`` into :class:`TensorRef` (where each tensor lives) and each tensor only when asked.
+"""
+
+from __future__ import annotations
+
+import collections
+import io
+import pickle
+from pathlib import Path
+from typing import Iterator, Mapping, NamedTuple
+
+import torch
+
+from .rwkv import ModelFormatError
+
+class _StorageRef(NamedTuple):
+    key: str
+    dtype: torch.dtype
+    numel: int
+
+
+class TensorRef(NamedTuple):
+    """Where a tensor lives inside a torch zip file: read it with :meth:`LazyStateDict.load`."""
+
+    storage: _StorageRef
+    offset: int
+    shape: tuple[int, ...]
+    stride: tuple[int, ...]
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.storage.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+
+
+    def numel(self) -> int:
+        n = 1
+        for size in self.shape:
+            n *= size
+        return n
+
+def _rebuild_tensor_ref(storage, offset, shape, stride, *_ignored) -> TensorRef:
+    return TensorRef(storage, int(offset), tuple(shape), tuple(stride))
+
+
+def _rebuild_parameter(data, *_ignored):
+    return data
+
+
+# torch.save names a storage by its legacy class (torch.BFloat16Storage, ...).
+_STORAGE_DTYPES = {
+    "FloatStorage": torch.float32, "HalfStorage": torch.float16, "BFloat16Storage": torch.bfloat16,
+    "DoubleStorage": torch.float64, "LongStorage": torch.int64, "IntStorage": torch.int32,
+    "ShortStorage": torch.int16, "CharStorage": torch.int8, "ByteStorage": torch.uint8, "BoolStorage": torch.bool,
+}
+_STORAGE_CLASSES = {name: getattr(torch, name) for name in _STORAGE_DTYPES}
+_DTYPE_OF_CLASS = {cls: _STORAGE_DTYPES[name] for name, cls in _STORAGE_CLASSES.items()}
+CLASS_OF_DTYPE = {dtype: _STORAGE_CLASSES[name] for name, dtype in _STORAGE_DTYPES.items()}
+
+
+class _LazyUnpickler(pickle.Unpickler):
+    """Reads ``data.pkl`` of a torch zip file into TensorRefs instead of tensors.
+
+    Only the globals a plain state dict needs are accepted, like ``torch.load(weights_only=True)``.
+    """
+
+    def find_class(self, module: str, name: str):
+        if module == "torch._utils" and name == "_rebuild_tensor_v2":
+            return _rebuild_tensor_ref
+        if module == "torch._utils" and name == "_rebuild_parameter":
+            return _rebuild_parameter
+        if module == "collections" and name == "OrderedDict":
+            return collections.OrderedDict
+        if module == "torch" and name in _STORAGE_CLASSES:
+            return _STORAGE_CLASSES[name]
+        if module == "torch" and name == "UntypedStorage":
+            return torch.UntypedStorage
+        raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a weights file")
+
+    def persistent_load(self, pid):
+        kind, storage_type, key, _location, numel = pid
+        if kind != "storage":
+            raise pickle.UnpicklingError(f"unknown persistent id {kind!r}")
+        dtype = torch.uint8 if storage_type is torch.UntypedStorage else _DTYPE_OF_CLASS[storage_type]
+        return _StorageRef(str(key), dtype, int(numel))
+
+
+class LazyStateDict(Mapping[str, TensorRef]):
+    """The ``{name: tensor}`` dict of a ``.pth`` without reading its tensors until asked.
+
+    Keys of a nested ``state_dict`` and a ``module.``/``model.`` prefix (DeepSpeed, Lightning,
+    RWKV-PEFT's PiSSA init) are unwrapped. Files in the legacy (pre-zip) format are loaded whole.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"{self.path}: no such file")
+        self._eager: dict[str, torch.Tensor] | None = None
+        try:
+            self._reader = torch._C.PyTorchFileReader(str(self.path))
+        except RuntimeError:
+            self._reader = None
+        if self._reader is not None:
+            obj = _LazyUnpickler(io.BytesIO(self._reader.get_record("data.pkl"))).load()
+        else:
+            try:
+                obj = torch.load(self.path, map_location="cpu", weights_only=True)
+            except Exception as exc:
+                raise ModelFormatError(f"{self.path}: not a PyTorch weights file ({exc})") from None
+        if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
+            obj = obj["state_dict"]
+        if not isinstance(obj, Mapping):
+            raise ModelFormatError(f"{self.path}: holds a {type(obj).__name__}, not a {{name: tensor}} dict")
+        tensor_types = (TensorRef,) if self._reader is not None else (torch.Tensor,)
+        entries = {}
+        for name, value in obj.items():
+            if not isinstance(value, tensor_types):
+                raise ModelFormatError(f"{self.path}: key {name!r} holds a {type(value).__name__}, not a tensor")
+            entries[_strip_prefix(str(name))] = value
+        if self._reader is None:
+            self._eager = entries
+            self._refs = {k: _ref_of(v) for k, v in entries.items()}
+        else:
+            self._refs = entries
+
+    def __getitem__(self, key: str) -> TensorRef:
+        return self._refs[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._refs)
+
+    def __len__(self) -> int:
+        return len(self._refs)
+
+    def load(self, key: str) -> torch.Tensor:
+        """The tensor ``key``, read from disk now (a fresh CPU tensor owned by the caller)."""
+        if self._eager is not None:
+            return self._eager[key].clone()
+        ref = self._refs[key]
+        nbytes = ref.storage.numel * ref.dtype.itemsize
+        raw = self._reader.get_storage_from_record(f"data/{ref.storage.key}", nbytes, torch.UntypedStorage)
+        flat = torch.empty(0, dtype=ref.dtype).set_(raw.untyped_storage())
+        tensor = flat.as_strided(ref.shape, ref.stride, ref.offset)
+        if tensor.numel() != flat.numel():
+            tensor = tensor.clone()
+        return tensor
+
+
+def _strip_prefix(name: str) -> str:
+    for prefix in ("module.", "model."):
+        if name.startswith(prefix):
+            return name[len(prefix):]
+    return name
+
+
+def _ref_of(t: torch.Tensor) -> TensorRef:
+    return TensorRef(_StorageRef("", t.dtype, t.numel()), 0, tuple(t.shape), tuple(t.stride()))
+
+

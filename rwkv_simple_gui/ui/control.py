@@ -1,0 +1,130 @@
+"""Pure helpers the tabs share (no tab imports another tab): the training form as a TrainConfig, its check,
+and the file choices of its path options. Tests call these directly."""
+
+from __future__ import annotations
+
+from .. import paths
+from ..estimate import estimate_memory
+from ..train.config import GROUPS, TrainConfig, coerce
+from ..train.prepare import Prepared, path_options, prepare, resolve_option
+from . import common
+
+
+def option_names() -> list[str]:
+    """Every option, in the order the form shows them (and its API endpoints take them)."""
+    return [f.name for group in GROUPS for f in TrainConfig.options() if f.metadata["group"] == group]
+
+
+def list_binidx() -> list[str]:
+    """Tokenized datasets in data/ as prefixes (the path without .bin/.idx), newest first."""
+    root = paths.folder("data")
+    prefixes = [p.with_suffix("") for p in root.rglob("*.idx") if p.with_suffix(".bin").is_file()]
+    prefixes.sort(key=lambda p: p.with_suffix(".idx").stat().st_mtime, reverse=True)
+    return [paths.display(p) for p in prefixes]
+
+
+def list_checkpoints() -> list[str]:
+    return common.list_files("output", (".pth",))
+
+
+def list_models() -> list[str]:
+    return common.list_files("model", common.MODEL_EXTS)
+
+
+_LISTERS = {("file", "model"): list_models, ("prefix", "data"): list_binidx, ("file", "output"): list_checkpoints}
+
+
+def file_options() -> dict:
+    """``{option: lister}`` for the path options picked from a project folder (dropdowns in the form)."""
+    return {name: _LISTERS[spec] for name, spec in path_options().items() if spec in _LISTERS}
+
+
+# --- form <-> config -------------------------------------------------------------------------------
+
+def form_to_config(values: dict) -> tuple[TrainConfig | None, list[str]]:
+    """The TrainConfig a form describes, or the list of fields that can't be read."""
+    problems, clean = [], {}
+    for name in option_names():
+        if name not in values:
+            continue
+        value = values[name]
+        if value is None or value == "":
+            default = getattr(TrainConfig(), name)
+            value = default if not isinstance(default, str) else ""
+        try:
+            clean[name] = coerce(name, value, source="form")
+        except ValueError as err:
+            problems.append(str(err).removeprefix("form: "))
+    if problems:
+        return None, problems
+    return TrainConfig.from_dict(clean, source="form"), []
+
+
+def config_to_form(cfg: TrainConfig | dict) -> dict:
+    data = cfg.to_dict() if isinstance(cfg, TrainConfig) else dict(cfg)
+    return {name: data[name] for name in option_names() if name in data}
+
+
+def prepare_form(values: dict) -> tuple[Prepared | None, list[str]]:
+    """What Start and the live check both run: the form read, then :func:`train.prepare.prepare`."""
+    cfg, problems = form_to_config(values)
+    if cfg is None:
+        return None, problems
+    prepared = prepare(cfg)
+    return prepared, prepared.problems
+
+
+# --- what the check shows ----------------------------------------------------------------------------
+
+def describe_model(info) -> str:
+    return (f"**{info.version}** · {info.n_layer} layers · width {info.n_embd} · {info.n_head} heads of "
+            f"{info.head_size} · vocab {info.vocab_size:,} · {info.n_params / 1e6:,.1f} M parameters · "
+            f"file {info.dtype}")
+
+
+def describe_data(info) -> str:
+    return (f"{paths.display(info.prefix)}: {info.n_docs:,} documents, {info.num_tokens:,} tokens, "
+            f"longest {info.max_doc_len:,} tokens")
+
+
+def dataset_info(data_path: str | None):
+    """The facts of a tokenized dataset picked in the form, or (None, the reason)."""
+    from ..train.data import data_info
+
+    if not data_path:
+        return None, "Pick a tokenized dataset (run the Tokenize tab first)."
+    try:
+        return data_info(resolve_option("prefix", "data", data_path)), None
+    except (FileNotFoundError, ValueError) as err:
+        return None, str(err)
+
+
+def suggestions(info) -> dict:
+    """ctx_len, micro_bsz and epoch_steps that fit a dataset (the seed's make_tokenize advice)."""
+    from ..data.stats import align_tokens, factor_table
+
+    ctx_len = align_tokens(max(1, info.max_doc_len))
+    row = next((f for f in factor_table(info.n_docs) if f["count"] == info.n_docs), None)
+    small = [m for m in (row["micro_bsz"] if row else []) if m <= 8 and m < info.n_docs]
+    micro_bsz = max(small) if small else 1
+    return {"ctx_len": ctx_len, "micro_bsz": micro_bsz, "epoch_steps": max(1, info.n_docs // micro_bsz)}
+
+
+def check(values: dict) -> str:
+    """Everything the form says, validated as the trainer validates it, plus a memory estimate."""
+    prepared, problems = prepare_form(values)
+    notes = []
+    if prepared is not None and prepared.model_info is not None:
+        notes.append("🧠 " + describe_model(prepared.model_info))
+    if prepared is not None and prepared.data_info is not None:
+        notes.append("📚 " + describe_data(prepared.data_info))
+    text = "\n\n".join(notes)
+    if problems:
+        text += "\n\n### ⚠️ Fix before training\n" + "\n".join(f"- {p}" for p in dict.fromkeys(problems))
+    else:
+        text += "\n\n### ✅ Ready to train"
+    if prepared is not None and prepared.warnings:
+        text += "\n\n" + "\n".join(f"- ℹ️ {w}" for w in prepared.warnings)
+    if prepared is not None and prepared.model_info is not None:
+        text += "\n\n" + estimate_memory(prepared.model_info, prepared.config.to_dict()).as_markdown()
+    return text
