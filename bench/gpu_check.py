@@ -75,7 +75,8 @@ def log(msg: str) -> None:
 def packages() -> dict[str, dict]:
     """Every package the app and this check use: installed version (None = missing) and pip command."""
     wanted = {}
-    for line in (REPO / "requirements.txt").read_text().splitlines():
+    for line in (*(REPO / "requirements.txt").read_text().splitlines(),
+                 *(REPO / "requirements-gpu.txt").read_text().splitlines()):
         m = re.match(r"^([A-Za-z0-9_.-]+)\s*(==\s*\S+)?", line.strip())
         if m and not line.startswith("#"):
             wanted[m.group(1)] = (m.group(2) or "").replace(" ", "")

@@ -1,7 +1,7 @@
-"""A browser reaches only the project folders: every path-taking endpoint of the Data, Tokenize and Chat
-tabs, driven through gradio_client against a real ``python app.py``, with absolute paths, ``../`` paths,
-``~`` and symbolic links pointing out. Nothing may appear outside the project, each call gets a refusal
-naming the allowed folders, and the same endpoints still work inside the project."""
+"""A browser reaches only the project folders: every path-taking endpoint of the Data, Tokenize, Parameters,
+Train, Merge and Chat tabs, driven through gradio_client against a real ``python app.py``, with absolute
+paths, ``../`` paths, ``~`` and symbolic links pointing out. Nothing may appear outside the project, each
+call gets a refusal naming the allowed folders, and the same endpoints still work inside the project."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ def app(tmp_path_factory):
     for folder in (project / "data", outside, allowed, home):
         folder.mkdir(parents=True)
     shutil.copyfile(SAMPLE, project / "data" / "sample.jsonl")
+    (outside / "run").mkdir()  # where a run folder typed as ../outside/run would go
     shutil.copyfile(SAMPLE, outside / "secret.jsonl")
     (outside / "tokenizer.json").write_text("{}", encoding="utf-8")
     shutil.copyfile(SAMPLE, allowed / "extra.jsonl")
@@ -181,3 +182,62 @@ def test_the_app_removed_the_leftovers_of_killed_runs_at_start(app):
     assert not any(p.exists() for p in app.left)
     log = app.log.read_text()
     assert "removed output/run/.rwkv-0.pth." in log and "removed data/.tokenize-" in log
+
+
+def _form(app, **changes) -> list:
+    from rwkv_simple_gui.train.config import TrainConfig
+    from rwkv_simple_gui.ui import control
+
+    values = {**control.config_to_form(TrainConfig()), "model_path": "model/rwkv7-demo-L2-D128.pth",
+              "data_path": "data/tok", "finetune_mode": "lora", "lora_r": 4, "ctx_len": 128, "epoch_count": 1,
+              **changes}
+    return [values[n] for n in control.option_names()]
+
+
+def test_training_and_merging_stay_in_the_project(app):
+    """Start, Resume and Merge: a run folder, a model, a dataset, a checkpoint or a merged file outside the
+    project is refused before anything is written; nothing outside changes."""
+    (app.project / "output" / "escape").symlink_to(app.outside / "run", target_is_directory=True)
+    tokenize(app, "data/sample.jsonl", "data/tok", overwrite=True)
+    for proj_dir in (str(app.outside / "run"), "../outside/run", "output/../../outside/run", "output/escape"):
+        refused(lambda: app.client.predict(*_form(app, proj_dir=proj_dir), api_name="/start_training"),
+                verb="write to")
+    for option, value in (("model_path", "data/link.pth"), ("model_path", str(app.outside / "secret.pth")),
+                          ("data_path", "data/escape/secret"), ("lora_load", "../outside/secret.pth")):
+        message = refused(lambda: app.client.predict(*_form(app, **{option: value}), api_name="/start_training"),
+                          verb="read")
+        assert message.startswith(f"Fix these") and f"{option}: Refused" in message, message
+    for run in ("output/escape", "../outside/run"):
+        refused(lambda: app.client.predict(run, api_name="/resume_training"), verb="write to")
+    model, ckpt = "model/rwkv7-demo-L2-D128.pth", _lora_checkpoint(app.project)
+    refused(lambda: app.client.predict("data/link.pth", ckpt, "", "pth", "bf16", None, True, api_name="/merge"),
+            verb="read")
+    for out in (str(app.outside / "merged.pth"), "../outside/merged", "output/escape/merged.pth"):
+        refused(lambda: app.client.predict(model, ckpt, out, "pth", "bf16", None, True, api_name="/merge"),
+                verb="write to")
+    assert snapshot(app.root, app.project) == app.before
+    message, merged = app.client.predict(model, ckpt, "mine", "pth", "bf16", None, False, api_name="/merge")
+    assert merged == "merge/mine.pth" and "lora merged" in message
+    stamp = (app.project / merged).stat().st_mtime_ns
+    with pytest.raises(Exception, match="already exists: tick Overwrite"):
+        app.client.predict(model, ckpt, "mine", "pth", "bf16", None, False, api_name="/merge")
+    assert (app.project / merged).stat().st_mtime_ns == stamp
+
+
+def _lora_checkpoint(project: Path) -> str:
+    """A LoRA checkpoint of the demo model, as a run folder holds it."""
+    import json
+
+    import torch
+
+    from rwkv_simple_gui import peft
+    from rwkv_simple_gui.model import load_model
+
+    cfg = {"finetune_mode": "lora", "lora_r": 4, "lora_alpha": 8, "lora_dropout": 0.0}
+    model = load_model(project / "model" / "rwkv7-demo-L2-D128.pth")
+    peft.apply_peft(model, cfg)
+    run = project / "output" / "lora-run"
+    run.mkdir(parents=True)
+    torch.save(peft.adapter_state_dict(model, cfg), run / "rwkv-0.pth")
+    (run / "config.json").write_text(json.dumps(cfg), encoding="utf-8")
+    return "output/lora-run/rwkv-0.pth"

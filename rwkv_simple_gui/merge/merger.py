@@ -170,6 +170,7 @@ def _open_init(row: Method, given, checkpoint: Path, options: dict) -> LazyState
     if path is None:
         raise MergeError(f"{checkpoint.parent} is a {row.name} run but has no {row.init_file}: pass the run's init "
                          f"file with --{row.init_option.replace('_', '-')} (it is written when the run starts)")
+    paths.readable(path)
     if not path.is_file():
         raise MergeError(f"{row.name} init file {path} does not exist: pick the {row.init_file} of the run")
     return LazyStateDict(path)
@@ -245,8 +246,10 @@ def _open_inputs(base, checkpoint) -> tuple[Path, Path, LazyStateDict, LazyState
     base_path = paths.resolve(base, base="model")
     ckpt_path = paths.resolve(checkpoint, base="output")
     for role, path in (("base model", base_path), ("checkpoint", ckpt_path)):
-        if not path.is_file():
-            raise MergeError(f"{role} {path} does not exist")
+        paths.readable(path)
+        problem = paths.file_problem(path)
+        if problem:
+            raise MergeError(f"{role} {path} {problem}")
     try:
         return base_path, ckpt_path, LazyStateDict(base_path), LazyStateDict(ckpt_path)
     except ModelFormatError as err:
@@ -255,14 +258,16 @@ def _open_inputs(base, checkpoint) -> tuple[Path, Path, LazyStateDict, LazyState
 
 def merge(base: str | Path, checkpoint: str | Path, out: str | Path | None = None, *, fmt: str = "pth",
           dtype: str = "bf16", lora_alpha: float | None = None, pissa_init: str | Path | None = None,
-          quant: str | None = None, merge_state: bool = False, progress: Progress | None = None) -> MergeResult:
+          quant: str | None = None, merge_state: bool = False, overwrite: bool = True,
+          progress: Progress | None = None) -> MergeResult:
     """Fold ``checkpoint`` into ``base`` and write ``out`` (``.pth``, ``.st`` or both).
 
     The method and its options come from the run's config.json next to the checkpoint (else from the
     checkpoint's keys); ``lora_alpha``, ``quant`` and ``pissa_init`` override them. A state-tuning
     checkpoint gives a state file (``time_state`` only) instead of a model; with ``merge_state``
     (RWKV-6 only, whose ``rwkv`` loader reads them) the states are also merged into a model.
-    ``out=None`` names it ``merge/<base-stem>-<TAG>-<epoch>.pth``.
+    ``out=None`` names it ``merge/<base-stem>-<TAG>-<epoch>.pth``; ``overwrite=False`` refuses to replace an
+    existing output. In the app (``paths.confine``) every path must stay in the project folders.
     """
     started = time.perf_counter()
     if fmt not in FORMATS:
@@ -289,8 +294,15 @@ def merge(base: str | Path, checkpoint: str | Path, out: str | Path | None = Non
         cast = lambda ref: DTYPES[dtype] if ref.dtype.is_floating_point else ref.dtype  # noqa: E731
         specs = [(k, ref.shape, cast(ref)) for k, ref in base_sd.items()]
         specs += [(k, ckpt_sd[k].shape, DTYPES[dtype]) for k in states]
-    out_path = paths.resolve(out, base="merge") if out else default_output(base_path, ckpt_path, row)
+    # a bare name goes into merge/ (the check that it stays in the project comes with the targets below)
+    out_path = paths.writable(out, "merge") if out else default_output(base_path, ckpt_path, row)
     targets = _output_paths(out_path, fmt)
+    for target in targets:
+        try:
+            paths.writable(target, overwrite=overwrite)
+        except paths.PathExists:
+            raise MergeError(f"{paths.display(target)} already exists: tick Overwrite to replace it, or choose "
+                             f"another output name") from None
     changed = _write(targets, specs, merger.merged, progress)
     return MergeResult(outputs=targets, method=row.name, version=merger.info.version, keys_changed=changed,
                        seconds=time.perf_counter() - started, peak_rss_mb=_peak_rss_mb(),

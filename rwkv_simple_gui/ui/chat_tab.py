@@ -13,6 +13,7 @@ import gradio as gr
 
 from ..chat.prompt import SamplingParams
 from ..chat.worker import ChatError, ChatWorker, available_strategies, check_state, inspect_model
+from ..demo import UNTRAINED_NOTE, is_demo_base
 from . import common
 from .i18n import t
 
@@ -45,7 +46,8 @@ def load(slot: str, model: str | None, strategy: str, state: str | None = None) 
     with _lock:
         _workers[slot] = worker
     mounted = f" with state `{state}`" if state else ""
-    return f"✅ `{model}`{mounted} loaded ({worker.version}, {worker.strategy})."
+    note = f"\n\n⚠️ {UNTRAINED_NOTE}" if is_demo_base(model_path) and not state_path else ""
+    return f"✅ `{model}`{mounted} loaded ({worker.version}, {worker.strategy}).{note}"
 
 
 def unload(slot: str) -> str:

@@ -65,7 +65,8 @@ def describe(checkpoint: str | None) -> str:
     return text
 
 
-def run_merge(base, checkpoint, out, fmt, dtype, lora_alpha, progress=gr.Progress()) -> tuple[str, str | None]:
+def run_merge(base, checkpoint, out, fmt, dtype, lora_alpha, overwrite=False,
+              progress=gr.Progress()) -> tuple[str, str | None]:
     if not base or not checkpoint:
         raise gr.Error("Pick the base model and the checkpoint to merge.")
 
@@ -75,9 +76,10 @@ def run_merge(base, checkpoint, out, fmt, dtype, lora_alpha, progress=gr.Progres
     try:
         result = merger.merge(
             paths.resolve(base, base="model"), paths.resolve(checkpoint, base="output"),
-            paths.resolve(out, base="merge") if out and out.strip() else None,
-            fmt=fmt, dtype=dtype, lora_alpha=float(lora_alpha) if lora_alpha else None, progress=report)
-    except merger.MergeError as err:
+            out.strip() if out and out.strip() else None,
+            fmt=fmt, dtype=dtype, lora_alpha=float(lora_alpha) if lora_alpha else None, overwrite=bool(overwrite),
+            progress=report)
+    except (merger.MergeError, paths.PathRefused) as err:
         raise gr.Error(str(err), duration=None) from err
     files = ", ".join(f"`{paths.display(p)}`" for p in result.outputs)
     notes = "".join(f"\n- {n}" for n in result.notes)
@@ -99,7 +101,9 @@ def build() -> dict:
         c["fmt"] = gr.Radio(list(merger.FORMATS), value="pth", label=t("merge.format"), info=t("merge.format_info"))
         c["dtype"] = gr.Radio(list(merger.DTYPES), value="bf16", label=t("merge.dtype"))
         c["lora_alpha"] = gr.Number(value=None, label=t("merge.alpha"), info=t("merge.alpha_info"))
-    c["out"] = gr.Textbox(label=t("merge.out"), placeholder="merge/<base>-<METHOD>-<epoch>.pth")
+    with gr.Row():
+        c["out"] = gr.Textbox(label=t("merge.out"), placeholder="merge/<base>-<METHOD>-<epoch>.pth", scale=4)
+        c["overwrite"] = gr.Checkbox(value=False, label=t("common.overwrite"), scale=1)
     c["merge"] = gr.Button(t("merge.run_button"), variant="primary", elem_id="merge-button")
     c["result"] = gr.Markdown(elem_id="merge-result")
     c["merged"] = gr.Textbox(visible=False)
@@ -110,6 +114,7 @@ def build() -> dict:
     c["checkpoint"].change(describe, c["checkpoint"], c["plan"], api_visibility="private")
     c["base"].focus(lambda cur: gr.update(choices=common.list_files("model", common.MODEL_EXTS), value=cur),
                     c["base"], c["base"], api_visibility="private")
-    c["merge"].click(run_merge, [c["base"], c["checkpoint"], c["out"], c["fmt"], c["dtype"], c["lora_alpha"]],
+    c["merge"].click(run_merge, [c["base"], c["checkpoint"], c["out"], c["fmt"], c["dtype"], c["lora_alpha"],
+                                 c["overwrite"]],
                      [c["result"], c["merged"]], api_name="merge", concurrency_id="gpu")
     return c
