@@ -256,6 +256,10 @@ def resume_config(run_dir: str | os.PathLike) -> tuple[dict, str]:
     from .train.prepare import prepare
 
     run_dir = Path(run_dir)
+    holder = trainer_pid(run_dir)
+    if holder is not None:  # (its resume points are still being written)
+        raise RunnerError(f"{paths.display(run_dir)} is in use by another trainer (pid {holder}): one trainer per "
+                          f"run folder. Stop it first, or wait until it ends.")
     try:
         plan = resume_options(run_dir)
         prepared = prepare(TrainConfig.from_dict(plan.options, source=f"{paths.display(run_dir)}/config.json"))

@@ -370,8 +370,13 @@ class Trainer:
         if cfg.sample_tokens:
             self.tokenizer = get_tokenizer(spec)
             found = data_prompts(ds, self.tokenizer)
-            self.prompts = [as_chat(p, bool(found)) for p in read_prompts(cfg.sample_prompts)] \
+            prompts = [as_chat(p, bool(found)) for p in read_prompts(cfg.sample_prompts)] \
                 if cfg.sample_prompts else found
+            vocab = self.model.emb.num_embeddings
+            self.prompts = [p for p in prompts if max(self.tokenizer.encode(p), default=0) < vocab]
+            if len(self.prompts) < len(prompts):
+                self.log(f"note: {len(prompts) - len(self.prompts)} sample prompts hold tokens beyond the model's "
+                         f"vocabulary of {vocab}: they are not asked")
             if self.prompts:
                 self.log(f"samples: {len(self.prompts)} prompts answered at each evaluation (samples.jsonl)")
 
