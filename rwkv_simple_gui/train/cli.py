@@ -107,6 +107,7 @@ def main(args: argparse.Namespace) -> int:
         if not cfg.proj_dir:
             print("error: a torchrun rank needs --proj_dir (the launcher passes it)", file=sys.stderr)
             return 2
+        _exit_with_launcher()
         return _run(cfg, Path(cfg.proj_dir))
 
     several_machines = cfg.num_nodes > 1 or bool(cfg.hostfile)
@@ -215,6 +216,28 @@ def _spawn(command: list[str], env: dict) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, forward)
     return child.wait()
+
+
+def _exit_with_launcher(poll_s: float = 0.5) -> None:
+    """A rank dies with the launcher that holds the run folder's lock (a kill -9 of it included): torchrun
+    starts its ranks in sessions of their own, so they would otherwise go on writing a folder nobody holds."""
+    import threading
+
+    import psutil
+
+    from .rundir import LAUNCHER_PID_ENV
+
+    try:
+        launcher = psutil.Process(int(os.environ[LAUNCHER_PID_ENV]))
+    except (KeyError, ValueError, psutil.Error):  # another machine's rank, or one started by hand
+        return
+
+    def watch():
+        while launcher.is_running() and launcher.status() != psutil.STATUS_ZOMBIE:
+            threading.Event().wait(poll_s)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="launcher-watch", daemon=True).start()
 
 
 def _run(cfg: TrainConfig, run_path: Path) -> int:
