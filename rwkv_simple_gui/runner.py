@@ -257,7 +257,11 @@ def resume_config(run_dir: str | os.PathLike) -> tuple[dict, str]:
 
     run_dir = Path(run_dir)
     holder = trainer_pid(run_dir)
-    if holder is not None:  # (its resume points are still being written)
+    try:
+        exiting = (read_status(run_dir) or {}).get("state") in FINAL_STATES  # start() waits for it
+    except ValueError:
+        exiting = False
+    if holder is not None and not exiting:  # (its resume points are still being written)
         raise RunnerError(f"{paths.display(run_dir)} is in use by another trainer (pid {holder}): one trainer per "
                           f"run folder. Stop it first, or wait until it ends.")
     try:

@@ -229,7 +229,9 @@ def _exit_with_launcher(poll_s: float = 0.5) -> None:
 
     try:
         launcher = psutil.Process(int(os.environ[LAUNCHER_PID_ENV]))
-    except (KeyError, ValueError, psutil.Error):  # another machine's rank, or one started by hand
+        if launcher not in psutil.Process().parents():  # another machine's rank (the pid means nothing here)
+            return
+    except (KeyError, ValueError, psutil.Error):  # a rank started by hand
         return
 
     def watch():
