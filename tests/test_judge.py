@@ -6,6 +6,7 @@ checked against independent computations; the lock tests use real trainer proces
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import subprocess
@@ -156,7 +157,7 @@ def test_samples_at_each_evaluation_step_0_is_the_base_model(judged, chat_data):
     assert any(s["output"] != b["output"] for s, b in zip(samples[-3:], samples[:3])), "training changed an answer"
 
 
-def test_status_names_the_best_step_and_merge_marks_it(judged, project):
+def test_status_names_the_best_step_and_merge_marks_it(judged):
     run_dir, _ = judged
     status = rundir.read_status(run_dir)
     evals = rundir.read_evaluations(run_dir)
@@ -181,18 +182,12 @@ def test_train_tab_shows_validation_best_and_samples(judged):
     assert set(best["step"]) == {rundir.read_status(run_dir)["best"]["step"]}
     rows = rundir.read_samples(run_dir)
     for prompt in dict.fromkeys(r["prompt"] for r in rows):
-        assert gr_escape(prompt) in samples
+        assert html.escape(prompt) in samples
     # newest first, the base model's answer last
     first = samples.index("<details")
     block = samples[first:samples.index("</details>", first)]
     assert block.index("<td>3</td>") < block.index("<td>1</td>") < block.index("<td>base</td>")
     assert "best val_loss" in shown[2]
-
-
-def gr_escape(text: str) -> str:
-    import html
-
-    return html.escape(text)
 
 
 def test_tensorboard_has_the_train_and_validation_curves(judged):

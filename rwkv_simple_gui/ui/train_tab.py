@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 from datetime import datetime
-from pathlib import Path
 
 import gradio as gr
 import pandas as pd
