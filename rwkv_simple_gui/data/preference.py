@@ -77,7 +77,7 @@ def _messages(value: list, key: str) -> list[tuple[str, str]]:
 
 def _side(obj: dict, key: str) -> str | list[tuple[str, str]]:
     """A reply as a string, or as (role, text) turns when it is a message list."""
-    if key not in obj:
+    if obj.get(key) is None:  # (a parquet row without it holds None)
         raise RecordError(f'missing field "{key}"')
     value = obj[key]
     if isinstance(value, str) and value.lstrip().startswith("["):  # csv cells hold lists as JSON text
@@ -94,9 +94,9 @@ def _side(obj: dict, key: str) -> str | list[tuple[str, str]]:
 
 
 def _prompt_turns(obj: dict) -> list[tuple[str, str]] | None:
-    if "prompt" not in obj or obj["prompt"] is None:
+    value = obj.get("prompt")
+    if value is None or (isinstance(value, str) and not value.strip()):  # a csv row without one holds ""
         return None
-    value = obj["prompt"]
     if isinstance(value, str) and value.lstrip().startswith("["):
         value = formats._require_list(obj, "prompt")
     if isinstance(value, list):
@@ -131,7 +131,8 @@ def normalise_pair(obj: Any, line: int = 0) -> Pair:
     prompt = _prompt_turns(obj)
     if prompt is None:
         if isinstance(chosen, str) or isinstance(rejected, str):
-            raise RecordError('missing field "prompt" (with string replies the prompt must be given)')
+            raise RecordError('no prompt (field "prompt" is missing or empty): with string replies the prompt must '
+                              'be given')
         if chosen[:-1] != rejected[:-1]:
             raise RecordError('"chosen" and "rejected" must share every turn but their last (the assistant '
                               'reply); give the conversation so far as "prompt" otherwise')
