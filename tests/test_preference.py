@@ -284,7 +284,7 @@ def dpo_run(assets):
     from rwkv_simple_gui.train.loop import train
 
     run = assets["root"] / "dpo-run"
-    cfg = pref_config(assets, val_data=assets["pairs"], proj_dir=str(run))
+    cfg = pref_config(assets, val_data=assets["pairs"], val_every=8, proj_dir=str(run))
     assert train(cfg, run) == "finished", (run / "train.log").read_text()
     return run
 
@@ -301,7 +301,7 @@ def test_dpo_raises_reward_accuracy_and_the_merged_model_prefers_chosen(assets, 
     assert evals[0]["val_reward_margin"] == pytest.approx(0, abs=1e-6)
     assert evals[-1]["val_reward_acc"] >= 0.9 and evals[-1]["val_loss"] < 0.5 * evals[0]["val_loss"]
 
-    merged = merge(assets["model"], dpo_run / "rwkv-7.pth", assets["root"] / "merged-dpo.pth", dtype="fp32").output
+    merged = merge(assets["model"], dpo_run / "rwkv-7.pth", assets["root"] / "merged-dpo.pth", dtype="fp32").outputs[0]
     scores = pip_scores({"base": assets["model"], "merged": merged}, assets["rows"])
     base = [c > r for c, r in scores["base"]]
     tuned = [c > r for c, r in scores["merged"]]
