@@ -29,6 +29,7 @@ import numpy as np
 from .. import paths
 from . import formats
 from .formats import SKIP_BAD_FIX, BadRecord, DatasetError, RecordError
+from .pipeline import MAX_BAD_KEPT, TokenizeResult
 
 SCHEMA = "preference"
 META_KEY = "preference"
@@ -207,32 +208,10 @@ def preview(path, page: int = 1, page_size: int = 20, max_chars: int = formats.P
 
 
 @dataclass
-class PairTokenizeResult:
-    """What tokenizing a preference file produced; the same fields as pipeline.TokenizeResult (the Tokenize tab
-    and the report read them), ``lengths`` being each pair's longer sequence (prompt + longer reply), plus the
-    pair counts and the length percentiles of prompts and replies."""
+class PairTokenizeResult(TokenizeResult):
+    """What tokenizing a preference file produced: ``lengths`` are each pair's longer sequence (prompt + longer
+    reply), ``items`` the pairs written; plus the length percentiles of prompts and replies."""
 
-    prefix: Path
-    tokens: int
-    items: int
-    documents: int
-    dropped: int
-    skipped_bad: int
-    bad: list[BadRecord]
-    max_length: int
-    max_length_power_of_two: int
-    data_line_count: int
-    factors: list[dict]
-    lengths: np.ndarray
-    format: formats.DatasetFormat
-    tokenizer: dict
-    backend: str
-    eof: bool
-    copies: int
-    seed: int
-    max_tokens: int
-    workers: int
-    seconds: float
     prompt_lengths: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     chosen_lengths: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     rejected_lengths: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -250,16 +229,7 @@ class PairTokenizeResult:
                  ("rejected", self.rejected_lengths))}
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "pairs": self.items, "tokens": self.tokens, "items": self.items, "dropped": self.dropped,
-            "max_length": self.max_length, "max_length_power_of_two": self.max_length_power_of_two,
-            "data_line_count": self.data_line_count, "factors": self.factors, "documents": self.documents,
-            "skipped_bad": self.skipped_bad, "bad": [{"line": b.line, "reason": b.reason} for b in self.bad],
-            "prefix": str(self.prefix), "format": {"container": self.format.container, "schema": self.format.schema},
-            "tokenizer": self.tokenizer, "backend": self.backend, "eof": self.eof, "copies": self.copies,
-            "seed": self.seed, "max_tokens": self.max_tokens, "workers": self.workers,
-            "seconds": round(self.seconds, 3), "length_percentiles": self.length_percentiles(),
-        }
+        return {"pairs": self.items, **super().to_json(), "length_percentiles": self.length_percentiles()}
 
 
 def encode_pairs(tok, pairs: list[Pair], eof: bool) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -278,7 +248,6 @@ def tokenize_pairs(src: Path, prefix: Path, fmt: formats.DatasetFormat, tok, *, 
     """Tokenize every pair of ``src`` into ``prefix``; pairs whose longer sequence (prompt + longer reply) is
     over ``max_tokens`` are dropped; the kept ones are written ``copies`` times, each in its own shuffled order."""
     from .binidx import BinIdxWriter
-    from .pipeline import MAX_BAD_KEPT
     from .stats import align_tokens, factor_table, next_pow2
 
     began = time.perf_counter()
