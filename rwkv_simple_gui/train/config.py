@@ -36,7 +36,7 @@ GROUPS = ("model", "data", "method", "schedule", "optimizer", "hardware", "evalu
 RESUME_FIXED = ("model_path", "data_path", "finetune_mode", "train_parts", "lora_r", "lora_alpha", "pissa_r",
                 "disha_r", "lisa_r", "lisa_k", "quant", "ctx_len", "dataload", "loss_mask", "mask0", "mask1",
                 "data_shuffle", "epoch_steps", "micro_bsz", "mini_bsz", "devices", "num_nodes", "deepspeed_strategy",
-                "precision", "seed", "val_split")
+                "precision", "seed", "val_split", "stage", "pref_beta")
 
 
 def _opt(default: Any, group: str, label: str, help: str, *, choices=None, min=None, max=None, path=None, **extra):
@@ -69,6 +69,18 @@ class TrainConfig:
         "much as LoRA r 64). state_tuning: trains only the initial state (tiny files, learns style/role; use "
         "a high learning rate, 1 -> 0.01). lisa: a few random whole layers at a time. full: every weight.",
         choices=METHOD_NAMES)
+    stage: str = _opt(
+        "sft", "method", "Training stage",
+        "sft: learn the replies of a dataset (the usual fine-tuning). dpo / orpo: preference tuning from a dataset "
+        "of pairs (a prompt, a chosen and a rejected reply; tokenize such a file first): the model learns to prefer "
+        "the chosen reply. dpo compares against the base model (the adapter switched off), so it needs an adapter "
+        "method (lora, pissa, bone, bat, state_tuning); orpo needs no reference and also learns the chosen reply.",
+        choices=("sft", "dpo", "orpo"))
+    pref_beta: float = _opt(
+        0.1, "method", "Preference strength (beta / lambda)",
+        "dpo: beta, how far the model may move from the base to prefer the chosen reply (0.1 is usual; higher "
+        "stays closer to the base). orpo: lambda, the weight of the preference term beside the chosen reply's "
+        "loss (0.1 is usual).", min=0.0, max=100.0)
     train_type: str = _opt(
         "none", "method", "Train type",
         "infctx: train sequences longer than memory allows, chunk_ctx tokens at a time, carrying the state "

@@ -66,8 +66,14 @@ def tokenizer_spec(prefix) -> str:
 
 
 def data_info(prefix) -> DataInfo:
+    from rwkv_simple_gui.data.preference import pair_layout
+
     ds = open_dataset(prefix)
     sizes = np.asarray(ds.sizes)
+    layout = pair_layout(ds.meta)
+    if layout is not None:  # a pair's longest sequence is its prompt and its longer reply
+        prompt, chosen = layout
+        sizes = prompt + np.maximum(chosen, sizes - prompt - chosen)
     return DataInfo(str(prefix), int(len(ds)), int(ds.num_tokens), int(sizes.max()) if len(sizes) else 0,
                     tokenizer_spec(prefix))
 
@@ -226,7 +232,12 @@ class EpochSampler:
 
 
 def build_source(cfg, ds, tokenizer: str = "world", docs=None):
-    """The training samples: windows of the token stream (get), or the documents ``docs`` (default: all)."""
+    """The training samples: windows of the token stream (get), the documents ``docs`` (default: all), or for
+    dpo / orpo the pairs ``docs``."""
+    if cfg.stage != "sft":  # dpo / orpo: pairs of replies
+        from .preference import Pairs
+
+        return Pairs(ds, cfg.ctx_len, docs)
     if cfg.dataload == "get":
         return Slices(ds, cfg.ctx_len)
     masks = MaskBuilder(cfg.loss_mask, tokenizer, cfg.mask0, cfg.mask1)

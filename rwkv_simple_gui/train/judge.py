@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from .data import Batch, Documents, MaskBuilder
+from .preference import Pairs
 
 STOP = "\n\nUser:"  # where a chat model begins the next turn: an answer ends there
 PROMPT_FIELDS = ("prompt", "text")
@@ -32,7 +33,8 @@ class ValidationSet:
 
     def __init__(self, cfg, ds, docs, tokenizer_spec: str, rank: int, world: int):
         masks = MaskBuilder(cfg.loss_mask, tokenizer_spec, cfg.mask0, cfg.mask1)
-        self.source = Documents(ds, cfg.ctx_len, masks, pad_to_ctx=False, docs=docs)
+        self.source = Pairs(ds, cfg.ctx_len, docs) if cfg.stage != "sft" else \
+            Documents(ds, cfg.ctx_len, masks, pad_to_ctx=False, docs=docs)
         n, size = len(self.source), cfg.micro_bsz
         batches = [list(range(i, min(i + size, n))) for i in range(0, n, size)]
         self.mine, self.rounds = batches[rank::world], math.ceil(len(batches) / world)

@@ -25,7 +25,7 @@ import torch
 
 from rwkv_simple_gui import paths, peft
 
-from . import resume
+from . import preference, resume
 from .config import TrainConfig
 from .data import EpochSampler, build_source, held_out_count, make_plan, open_dataset, split_documents
 from .distributed import AllReduceStepper, DeepSpeedStepper, Dist, launched_rank
@@ -335,6 +335,8 @@ class Trainer:
         self.optimizer = make_optimizer(cfg, self.params, fused=device.type == "cuda" and not self.use_ds)
         self.log(f"{cfg.finetune_mode}: {sum(p.numel() for p in self.params.values()):,} trainable parameters"
                  + (f" (lisa: {cfg.lisa_r} layers at a time)" if self.lisa else ""))
+        self.objective = preference.objective(cfg, self.model)  # dpo / orpo; None for sft
+        self.forward_backward = self.objective.forward_backward if self.objective else forward_backward
         source = build_source(cfg, ds, prepared.data_info.tokenizer, docs=self.train_docs)
         self.sampler = EpochSampler(cfg, source, self.plan, dist.rank, self.seed)
         self.autocast = (lambda: torch.autocast(device.type, dtype=AUTOCAST[cfg.precision])) \
@@ -481,8 +483,8 @@ class Trainer:
         weight = max(dist.sum(sum(b.weight for b in batches)), 1.0)
         loss_sum, tokens = 0.0, 0
         for i, b in enumerate(batches):
-            ls, nt = forward_backward(self.net, b, cfg, self.device, 1.0 / weight, self.autocast,
-                                      self.stepper.backward, last=i == len(batches) - 1)
+            ls, nt = self.forward_backward(self.net, b, cfg, self.device, 1.0 / weight, self.autocast,
+                                           self.stepper.backward, last=i == len(batches) - 1)
             loss_sum, tokens = loss_sum + ls, tokens + nt
         self.stepper.step()
         self.step += 1
@@ -501,6 +503,8 @@ class Trainer:
                   "eta_s": (now - self.t_run) / done * (self.total_steps - self.step),
                   "gpu_mem": (torch.cuda.max_memory_allocated(self.device) / 2**30)
                   if self.device.type == "cuda" else None}
+        if self.objective:
+            metric.update(self.objective.metrics(self.dist))
         if self.folder is not None:
             self.folder.append_metric(metric)
             self.folder.update_status(step=self.step, epoch=epoch, loss=loss)
@@ -540,7 +544,8 @@ class Trainer:
             loss, tokens = val
             row = self.last_eval = {"step": self.step, "epoch": epoch, "val_loss": loss,
                                     "val_ppl": math.exp(min(loss, 50)), "val_tokens": tokens, "eval_s": t1 - t0,
-                                    "sample_s": time.time() - t1}
+                                    "sample_s": time.time() - t1,
+                                    **(self.objective.metrics(self.dist, "val_") if self.objective else {})}
             self.folder.append_metric(row)
             if self.best is None or loss < self.best["val_loss"]:
                 self.best = {"step": self.step, "epoch": epoch, "val_loss": loss, "val_ppl": row["val_ppl"],
@@ -560,7 +565,7 @@ class Trainer:
         """Token-weighted loss over the held-out documents (all ranks together), masked as in training."""
         loss_sum = weight = tokens = 0.0
         for batch in self.validation.batches():
-            ls, nt = forward_backward(self.net, batch, self.cfg, self.device, 1.0, self.autocast, _no_backward)
+            ls, nt = self.forward_backward(self.net, batch, self.cfg, self.device, 1.0, self.autocast, _no_backward)
             loss_sum, weight, tokens = loss_sum + ls, weight + batch.weight, tokens + nt
         loss_sum, weight, tokens = (self.dist.sum(v) for v in (loss_sum, weight, tokens))
         return (loss_sum / weight, int(tokens)) if weight > 0 else None

@@ -257,8 +257,33 @@ def _against_data(cfg, facts: Facts) -> list[str]:
     return []
 
 
+def _stage(cfg, facts: Facts) -> list[str]:
+    """sft trains on texts, dpo/orpo on preference pairs: the data must be of the stage's kind."""
+    from rwkv_simple_gui.data.preference import is_pair_dataset
+
+    sets = [(name, getattr(cfg, name)) for name in ("data_path", "val_data")
+            if getattr(cfg, name) and Path(getattr(cfg, name) + ".idx").is_file()]
+    if cfg.stage == "sft":
+        return [f"{name} {value} holds preference pairs (tokenized from prompt/chosen/rejected records): set stage "
+                f"dpo or orpo, or tokenize a dataset of conversations" for name, value in sets if is_pair_dataset(value)]
+    out = [f"{name} {value} is not a preference dataset: stage {cfg.stage} trains on pairs; tokenize a file of "
+           f'{{"prompt", "chosen", "rejected"}} records' for name, value in sets if not is_pair_dataset(value)]
+    if cfg.stage == "dpo" and method(cfg.finetune_mode).trains_base:
+        out.append(f"stage dpo compares the model with its base (the adapter switched off), but {cfg.finetune_mode} "
+                   f"changes the base weights themselves, so the base would need a second copy of the model in "
+                   f"memory: use lora, pissa, bone, bat or state_tuning, or stage orpo (it needs no reference)")
+    if cfg.train_type == "infctx":
+        out.append(f"stage {cfg.stage} scores each reply in one pass: set train_type none")
+    if cfg.dataload == "get":
+        out.append(f"stage {cfg.stage} needs whole pairs: use dataload pad or only")
+    if cfg.stage == "dpo" and facts.world > 1 and cfg.deepspeed_strategy.startswith("deepspeed_stage_3"):
+        out.append("stage dpo switches the adapter off for its reference pass, which ZeRO-3's partitioned "
+                   "parameters do not allow: use deepspeed_stage_1 or 2")
+    return out
+
+
 CHECKS = (_fields, _machines, _files, _evaluation, _sequence, _resume, _quant, _hardware, _against_model,
-          _against_data)
+          _against_data, _stage)
 
 
 def field_problems(cfg) -> list[str]:

@@ -24,6 +24,9 @@ def inspect_dataset(path_text: str | None, require_assistant: bool) -> tuple[str
         f"**Format detected:** {report.format}  ",
         f"**Records:** {report.records:,} · **characters:** {report.chars:,} · **turns:** {report.turns:,}",
     ]
+    if report.format.schema == "preference":
+        lines.append("\n**Preference pairs** (prompt, chosen, rejected side by side below): tokenize them, then train "
+                     "with stage dpo or orpo.")
     if report.bad_count:
         shown = "" if report.bad_count == len(bad_rows) else f" (first {len(bad_rows)} listed)"
         lines.append(f"\n### ⚠️ {report.bad_count:,} bad record(s){shown}\n"

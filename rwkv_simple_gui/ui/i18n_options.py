@@ -9,6 +9,11 @@ ZH_OPTIONS: dict[str, tuple[str, str]] = {
                       "lora：低秩适配器。pissa：从权重主方向开始的 LoRA（收敛更快）。bone / bat：DiSHA 的两种模式，"
                       "同等显存下效果通常最好（DiSHA r 128 约等于 LoRA r 64 的显存）。state_tuning：只训练初始状态"
                       "（文件很小，适合学风格/角色；学习率要大，1 → 0.01）。lisa：每次随机训练几层。full：全量微调。"),
+    "stage": ("训练阶段", "sft：学习数据集中的回复（常规微调）。dpo / orpo：偏好微调，数据为成对样本（提示、选中回复、"
+              "拒绝回复；先对这样的文件分词），模型学会更偏好选中的回复。dpo 以基座模型（关闭适配器）为参照，"
+              "因此需要适配器方法（lora、pissa、bone、bat、state_tuning）；orpo 不需要参照模型，同时学习选中的回复。"),
+    "pref_beta": ("偏好强度（beta / lambda）", "dpo：beta，模型为偏好选中回复可偏离基座多远（常用 0.1；越大越接近基座）。"
+                  "orpo：lambda，偏好项相对于选中回复损失的权重（常用 0.1）。"),
     "train_type": ("训练类型", "infctx：超长序列按 chunk_ctx 分块训练并在块之间传递状态。需要 dataload=pad，不能与 state_tuning 同用。"),
     "op": ("WKV 算子", "auto：CUDA 上有 fla 时用 fla，否则用分块 PyTorch 算子。torch 是最慢但精确的参考实现。"),
     "quant": ("量化基座权重", "以量化形式保存冻结的基座权重以节省显存（bitsandbytes，仅 CUDA）。一般选 int8。"

@@ -115,6 +115,30 @@ def loss_frame(metrics: list[dict], evaluations: list[dict] = (), best: dict | N
     return frame.astype({"step": "int64", "loss": "float64", "series": "string"})
 
 
+PREFERENCE_SERIES = ("reward_margin", "reward_acc")
+
+
+def preference_frame(metrics: list[dict], evaluations: list[dict] = ()) -> pd.DataFrame:
+    """A dpo / orpo run's reward margin and accuracy per step (training, and validation when evaluated)."""
+    rows = [(m["step"], m[key], key) for m in metrics for key in PREFERENCE_SERIES if key in m]
+    rows += [(e["step"], e[f"val_{key}"], f"val_{key}") for e in evaluations for key in PREFERENCE_SERIES
+             if f"val_{key}" in e]
+    frame = pd.DataFrame(rows, columns=["step", "value", "series"])
+    return frame.astype({"step": "int64", "value": "float64", "series": "string"})
+
+
+def poll_preference(run: str | None, follow: bool = True):
+    """The margin/accuracy plot of the shown run; hidden for an sft run."""
+    job = runner.current_job()
+    if job and (follow or not run):
+        run = paths.display(job.run_dir)
+    if not run:
+        return gr.update(visible=False)
+    run_dir = paths.resolve(run)
+    frame = preference_frame(rundir.read_metrics(run_dir), rundir.read_evaluations(run_dir))
+    return gr.update(value=frame, visible=len(frame) > 0)
+
+
 def samples_html(samples: list[dict]) -> str:
     """For each prompt: the answers of each evaluation, newest first, down to the base model's (step 0)."""
     if not samples:
@@ -220,6 +244,8 @@ def build(params: dict) -> dict:
     c["progress"] = gr.HTML(elem_id="train-progress")
     c["loss"] = gr.LinePlot(loss_frame([]), x="step", y="loss", color="series", title=t("train.loss"), height=300,
                             color_map=SERIES_COLORS, buttons=["fullscreen", "export"], elem_id="train-loss")
+    c["preference"] = gr.LinePlot(preference_frame([]), x="step", y="value", color="series", height=240,
+                                  title=t("train.preference"), visible=False, elem_id="train-preference")
     c["monitor"] = gr.Markdown()
     with gr.Accordion(t("train.samples"), open=True):
         c["samples"] = gr.HTML(samples_html([]), elem_id="train-samples")
@@ -246,6 +272,8 @@ def build(params: dict) -> dict:
     c["timer"].tick(poll, watch, outputs, api_name="poll_training", concurrency_limit=None,
                     show_progress="hidden")
     c["runs_timer"].tick(**refresh, concurrency_limit=None)
+    c["timer"].tick(poll_preference, watch, c["preference"], api_visibility="private", concurrency_limit=None,
+                    show_progress="hidden")
     c["run"].focus(lambda cur: gr.update(choices=run_choices(), value=cur), c["run"], c["run"],
                    api_visibility="private")
     c["runs_refresh"].click(**refresh)
