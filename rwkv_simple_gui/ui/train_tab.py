@@ -98,7 +98,9 @@ def _live_state(run, status: dict) -> str:
 def loss_frame(metrics: list[dict]) -> pd.DataFrame:
     """Raw and smoothed (EMA) loss per step, in the long format LinePlot colours by series."""
     if not metrics:
-        return pd.DataFrame({"step": [], "loss": [], "series": []})
+        # typed columns: a float "series" makes the plot's colour scale numeric, and it never redraws
+        return pd.DataFrame({"step": pd.Series(dtype="int64"), "loss": pd.Series(dtype="float64"),
+                             "series": pd.Series(dtype="object")})
     df = pd.DataFrame({"step": [m["step"] for m in metrics], "loss": [m["loss"] for m in metrics]})
     smooth = df.assign(loss=df["loss"].ewm(alpha=0.1).mean())
     return pd.concat([df.assign(series="loss"), smooth.assign(series="smoothed")], ignore_index=True)
@@ -110,7 +112,9 @@ def progress_html(status: dict, last: dict | None) -> str:
     bits = [f"step {step}/{total or '?'}", f"epoch {status.get('epoch', '–')}"]
     if last:
         bits += [f"loss {last['loss']:.4f}", f"lr {last['lr']:.2e}", f"{last.get('tokens_per_s', 0):,.0f} tok/s",
-                 f"elapsed {_fmt_s(last.get('elapsed_s'))}", f"ETA {_fmt_s(last.get('eta_s'))}"]
+                 f"elapsed {_fmt_s(last.get('elapsed_s'))}"]
+        if status.get("state") in runner.LIVE_STATES:  # a stopped or finished run has no time left
+            bits.append(f"ETA {_fmt_s(last.get('eta_s'))}")
         if last.get("gpu_mem"):
             bits.append(f"GPU mem {last['gpu_mem']:.2f} GB")
     return (f"<div style='font-family:monospace'><progress value='{pct:.1f}' max='100' style='width:100%'></progress>"
@@ -177,7 +181,7 @@ def build(params: dict) -> dict:
     c["status"] = gr.Markdown(elem_id="train-status")
     c["progress"] = gr.HTML(elem_id="train-progress")
     c["loss"] = gr.LinePlot(x="step", y="loss", color="series", title=t("train.loss"), height=300,
-                            buttons=["fullscreen", "export"])
+                            buttons=["fullscreen", "export"], elem_id="train-loss")
     c["monitor"] = gr.Markdown()
     with gr.Accordion(t("train.log"), open=True):
         c["log"] = gr.Textbox(lines=14, max_lines=14, autoscroll=True, show_label=False, interactive=False)
