@@ -86,7 +86,8 @@ def build(settings: dict) -> dict:
     c["summary"] = gr.Markdown(elem_id="data-summary")
     c["problems"] = gr.Dataframe(headers=PROBLEM_COLUMNS, label=t("data.problems"), max_height=260, wrap=True)
     with gr.Group():
-        c["preview"] = gr.Dataframe(headers=PREVIEW_COLUMNS, label=t("data.preview"), wrap=True, max_height=480)
+        c["preview"] = gr.Dataframe(headers=PREVIEW_COLUMNS, label=t("data.preview"), wrap=True, max_height=480,
+                                    elem_id="data-preview")
         with gr.Row():
             c["prev"] = gr.Button(t("data.prev"), size="sm")
             c["page"] = gr.Number(value=1, precision=0, minimum=1, label=t("data.page"), scale=0, min_width=120)

@@ -98,9 +98,9 @@ def _live_state(run, status: dict) -> str:
 def loss_frame(metrics: list[dict]) -> pd.DataFrame:
     """Raw and smoothed (EMA) loss per step, in the long format LinePlot colours by series."""
     if not metrics:
-        # typed columns: a float "series" makes the plot's colour scale numeric, and it never redraws
-        return pd.DataFrame({"step": pd.Series(dtype="int64"), "loss": pd.Series(dtype="float64"),
-                             "series": pd.Series(dtype="object")})
+        # one empty point per series: the plot makes its colour scale from the first value it shows and
+        # keeps it, so a curve that starts later is drawn only if its series were there from the start
+        return pd.DataFrame({"step": [float("nan")] * 2, "loss": [float("nan")] * 2, "series": ["loss", "smoothed"]})
     df = pd.DataFrame({"step": [m["step"] for m in metrics], "loss": [m["loss"] for m in metrics]})
     smooth = df.assign(loss=df["loss"].ewm(alpha=0.1).mean())
     return pd.concat([df.assign(series="loss"), smooth.assign(series="smoothed")], ignore_index=True)
