@@ -23,6 +23,11 @@ LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-ru
 LOCALES = {"zh": "zh-CN", "en": "en-US"}
 QUESTIONS_ASKED = 4
 HOT_REPLIES = 10
+HOT_MAX_TOKENS = 80
+BOT_MESSAGE = "#chat-chatbot .message.bot"
+# Chinese walks the embedded default whole (the demo preset's 84 steps) and checks what the model learnt;
+# English trains one epoch, enough to see the live curve and the chain work, and keeps the suite short.
+FULL_TRAINING = {"zh": True, "en": False}
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (tests/setup.sh installs it)")
 
@@ -99,15 +104,19 @@ def set_number(page, label: str, value) -> None:
 
 def ask(page, question: str, timeout_s: float = 120) -> str:
     """Send one message and wait until the reply has finished (the box is cleared then)."""
-    bots = page.locator("#chat-chatbot .message.bot, #chat-chatbot [data-testid='bot']")
-    before = bots.count()
     box = page.locator("#chat-message textarea")
     box.fill(question)
     page.click("#chat-send")
-    bots.nth(before).wait_for(timeout=timeout_s * 1000)
     page.wait_for_function("() => document.querySelector('#chat-message textarea').value === ''",
                            timeout=timeout_s * 1000)
-    return bots.nth(before).inner_text()
+    return page.locator(BOT_MESSAGE).last.inner_text()
+
+
+def set_option(page, name: str, value) -> None:
+    """Type a value into a field of the Parameters form (labelled "<label> · <option>")."""
+    box = page.get_by_label(re.compile(rf"· {name}$"))
+    box.fill(str(value))
+    box.press("Tab")
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
@@ -125,6 +134,13 @@ def test_newcomer_click_path(project, browser, lang):
         walk.look("1-data")
 
         open_tab(page, lang, "tab.tokenize")
+        # a failed step says why where its result would be, in the page's language
+        tokenizer = page.get_by_label(LANGUAGES[lang]["tok.tokenizer"])
+        tokenizer.fill("model/nope.json")
+        page.click("#tok-run")
+        failed = wait_text(page, "#tok-stats", "❌", 60)
+        assert "model/nope.json" in failed and translate("does not exist", lang) in failed, failed
+        tokenizer.fill("world")
         page.click("#tok-run")
         stats = wait_text(page, "#tok-stats", "data_line_count", 120)
         assert "24" in stats and "max_length" in stats
@@ -133,6 +149,10 @@ def test_newcomer_click_path(project, browser, lang):
         open_tab(page, lang, "tab.params")
         check = wait_text(page, "#params-check", said("Ready to train", lang), 60)
         assert "x070" in check
+        if not FULL_TRAINING[lang]:
+            set_option(page, "epoch_count", 1)
+            set_option(page, "epoch_save", 1)
+            wait_text(page, "#params-check", said("Ready to train", lang), 60)
         walk.look("3-parameters")
 
         open_tab(page, lang, "tab.train")
@@ -180,13 +200,17 @@ def test_newcomer_click_path(project, browser, lang):
         answers = {}
         for q in questions[:QUESTIONS_ASKED]:
             clear.click()
+            page.locator(BOT_MESSAGE).first.wait_for(state="detached", timeout=30_000)
             answers[q.question] = (q.answer, ask(page, q.question))
         walk.look("7-chat")
         right = [q for q, (answer, reply) in answers.items() if recalled(answer, reply)]
-        assert len(right) >= QUESTIONS_ASKED - 1, answers
+        assert all(reply.strip() for _, reply in answers.values()), answers
+        if FULL_TRAINING[lang]:
+            assert len(right) >= QUESTIONS_ASKED - 1, answers
 
         set_number(page, "Temperature", 2)
         set_number(page, "Top_P", 1)
+        set_number(page, "Max Tokens", HOT_MAX_TOKENS)
         clear.click()
         for i in range(HOT_REPLIES):
             reply = ask(page, questions[i % len(questions)].question)

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from rwkv_simple_gui.train.config import TrainConfig
-from rwkv_simple_gui.ui import i18n, messages
+from rwkv_simple_gui.ui import i18n, messages, messages_zh, params_tab
 from rwkv_simple_gui.ui.messages import PLACEHOLDER
 from rwkv_simple_gui.ui.i18n_options import ZH_OPTIONS
 
@@ -36,7 +36,7 @@ def test_every_key_the_tabs_use_is_defined():
 PACKAGE = UI.parent
 MESSAGE_SOURCES = sorted(set(UI.glob("*_tab.py")) | {UI / "common.py", UI / "control.py", UI / "app.py"}) + [
     PACKAGE / "train" / "validate.py", PACKAGE / "train" / "prepare.py", PACKAGE / "estimate.py",
-    PACKAGE / "demo.py"]
+    PACKAGE / "demo.py", PACKAGE / "paths.py"]
 REPORTING_CALLS = {"Error", "Warning", "Info", "append", "extend"}
 NOT_MESSAGES = {"python -m rwkv_simple_gui train"}  # a command line shown as such
 
@@ -94,3 +94,41 @@ def test_every_message_template_has_chinese():
     assert len(templates) > 100, "the scan found too few messages"
     missing = [f"{file}: {text!r}" for text, file in templates.items() if not messages.known(text)]
     assert missing == [], "\n".join(missing)
+
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+ENGLISH_SENTENCE = re.compile(r"\b[A-Za-z][a-z']+(?:[ ,]+[A-Za-z][a-z']+){3,}")
+
+
+def test_chinese_templates_keep_the_placeholders_of_the_english():
+    for en, zh in messages_zh.ZH.items():
+        assert sorted(PLACEHOLDER.findall(en)) == sorted(PLACEHOLDER.findall(zh)), en
+        assert CJK.search(zh) or not re.search(r"[a-z]{3,} [a-z]{3,}", PLACEHOLDER.sub("", en)), en
+
+
+def test_a_message_is_translated_line_by_line_with_its_parts():
+    text = ("### ⚠️ Fix before training\n- model_path is empty: choose the base model .pth (a file in model/)\n"
+            "- ctx_len=100 must be a multiple of 16 for the WKV kernels (try 112, the max_length the tokenizer printed)\n"
+            "- a message nobody translated yet stays as it is")
+    zh = messages.translate(text, "zh").split("\n")
+    assert zh[0] == "### ⚠️ 训练前请修正" and zh[1].startswith("- model_path 为空")
+    assert "ctx_len=100" in zh[2] and "112" in zh[2] and CJK.search(zh[2])
+    assert zh[3] == "- a message nobody translated yet stays as it is"
+    assert messages.translate(text, "en") == text
+    # a value filled into a message is translated too
+    assert messages.translate("Pick a dataset file first.", "zh") == "请先选择数据文件。"
+
+
+def test_the_parameters_check_reads_in_chinese(project):
+    """The check of a real form (demo model, sample tokenized, then a broken option) has no English sentence."""
+    from rwkv_simple_gui.demo import ensure_demo_model
+    from rwkv_simple_gui.ui import control, tokenize_tab
+
+    ensure_demo_model()
+    tokenize_tab.run_tokenize("data/sample.jsonl", 1, 0, True, 42, "world", False, "", 1024, progress=lambda *a, **k: None)
+    values = params_tab.form_defaults()
+    for form in (values, {**values, "ctx_len": 100, "warmup_steps": 10_000, "data_path": "data/nope"}):
+        zh = messages.translate(control.check(form), "zh")
+        english = [line for line in zh.split("\n") if ENGLISH_SENTENCE.search(PLACEHOLDER.sub("", line))]
+        assert english == [], english
+    assert "可以开始训练" in messages.translate(control.check(values), "zh")

@@ -77,6 +77,9 @@ def known(text: str) -> bool:
 
 
 def _translated(text: str, depth: int) -> str:
+    core = text.strip()
+    if core != text:  # a value filled in with its spaces: " (it leads to ...)"
+        return text[:text.index(core[0])] + _translated(core, depth) + text[len(text.rstrip()):] if core else text
     found = _segment(text, depth)
     if found is not None:
         return found

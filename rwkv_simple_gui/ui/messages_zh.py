@@ -2,7 +2,8 @@
 
 A template is one line of a message as the code writes it, with ``{placeholders}`` for what varies
 (by habit the f-string's own expression, as `tests/test_i18n.py` finds it); the Chinese uses the same
-placeholders. Grouped by the file that writes the English.
+placeholders (two placeholders side by side stay side by side: where one ends is a guess). Grouped by
+the file that writes the English.
 """
 
 ZH: dict[str, str] = {
@@ -20,6 +21,17 @@ ZH: dict[str, str] = {
     "does not exist": "不存在", "is a folder": "是一个文件夹",
     "{err}: tick *Overwrite* to replace it, or choose another name.":
         "{err}：勾选 *覆盖已有文件* 以替换它，或换一个名字。",
+
+    # paths.py: what the app may read and write
+    "Refused: {shown}{leads} is outside the folders this app may {verb}: {names} in {PROJECT_ROOT}{extra}. {hint}":
+        "已拒绝：{shown}{leads} 不在本程序可{verb}的目录（{PROJECT_ROOT}{extra} 中的 {names}）内。{hint}",
+    "(it leads to {path})": "（它指向 {path}）", "read": "读取", "write to": "写入",
+    "Copy the file into one of them, or start the app with --allow-path FOLDER.":
+        "请把文件复制到其中一个目录，或用 --allow-path 目录 启动本程序。",
+    "Choose a path inside one of them.": "请选择其中某个目录内的路径。",
+    "--allow-path {given}: {path} is not a folder": "--allow-path {given}：{path} 不是文件夹",
+    "{display(path)} already exists": "{display(path)} 已存在",
+    "is a folder, not a file": "是文件夹，不是文件", "is not a regular file": "不是普通文件",
 
     # ui/data_tab.py
     "**File:** `{paths.display(path)}`": "**文件：** `{paths.display(path)}`",
@@ -113,7 +125,7 @@ ZH: dict[str, str] = {
 
     # ui/merge_tab.py
     "Method detected: **{row.name}**{rest}": "识别的微调方式：**{row.name}**{rest}",
-    " · {name} {value} (from the run's config.json){rest}": " · {name} {value}（取自训练的 config.json）{rest}",
+    "· {name} {value} (from the run's config.json){rest}": "· {name} {value}（取自训练的 config.json）{rest}",
     "· {name} {options[name]} (from the run's config.json)": "· {name} {options[name]}（取自训练的 config.json）",
     "Method detected: **{row.name}**": "识别的微调方式：**{row.name}**",
     "· a state file is written (mount it in Chat); RWKV-7 ignores states merged into a model":
