@@ -195,7 +195,8 @@ def test_newcomer_click_path(project, browser, lang):
         assert merged in wait_text(page, "#chat-status", "✅", 120)
         page.get_by_text(LANGUAGES[lang]["chat.sampling"]).first.click()
         set_number(page, "Top_P", 0)  # greedy: the trained answer
-        clear = page.locator("button.lg").filter(has_text=re.compile(rf"^{LANGUAGES[lang]['chat.clear']}$"))  # not the chatbot's icon
+        clear_label = re.compile(rf"^\s*{LANGUAGES[lang]['chat.clear']}\s*$")
+        clear = page.locator("button.lg").filter(has_text=clear_label)  # ours, not the chatbot's icon
         questions = [q for q in sample_questions(project / "data" / "sample.jsonl") if not q.history]
         answers = {}
         for q in questions[:QUESTIONS_ASKED]:

@@ -70,10 +70,10 @@ def launch_kwargs(*, lang: str | None, auth: tuple[str, str] | None, share: bool
                   open_browser: bool) -> dict:
     """Everything ``launch`` needs; files are served only from the project's own folders, uploads are
     limited to ``common.MAX_UPLOAD`` bytes, and failed sign-ins are slowed down per client."""
-    messages.PINNED = lang
+    messages.PINNED = lang  # run-time messages follow the pinned language too
     return dict(
-        server_name=host, server_port=port, share=share, auth=auth, inbrowser=open_browser, show_error=True, quiet=True,
-        i18n=make_i18n(lang), css=CSS,
+        server_name=host, server_port=port, share=share, auth=auth, inbrowser=open_browser, show_error=True,
+        quiet=True, i18n=make_i18n(lang), css=CSS,  # quiet: app.py prints start lines that name our flags
         allowed_paths=[str(paths.folder(name)) for name in paths.FOLDERS],
         auth_message="RWKV Simple GUI: sign in with the user and password given to app.py --auth.",
         max_file_size=common.MAX_UPLOAD,
