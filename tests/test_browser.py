@@ -205,7 +205,6 @@ def test_newcomer_click_path(project, browser, lang):
             answers[q.question] = (q.answer, ask(page, q.question))
         walk.look("7-chat")
         right = [q for q, (answer, reply) in answers.items() if recalled(answer, reply)]
-        assert all(reply.strip() for _, reply in answers.values()), answers
         if FULL_TRAINING[lang]:
             assert len(right) >= QUESTIONS_ASKED - 1, answers
 
