@@ -1,8 +1,8 @@
 """Interface text in English and Chinese (Gradio 6 ``gr.I18n``).
 
 Labels are translated in the browser from its language; ``--lang`` pins one language for everyone by
-giving every locale the same table. Messages built at run time (reports, errors) stay in English, the
-language of the CLI, so a user can search for them.
+giving every locale the same table. Messages built at run time (reports, errors) are written in English,
+the language of the CLI, and translated for display by ``ui/messages.py``.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ EN.update({
     "params.apply": "Apply dataset suggestions", "params.presets": "Presets", "params.preset": "Preset name",
     "params.save": "💾 Save preset", "params.load": "📂 Load preset", "params.copy_from": "Copy parameters from run",
     "params.copy": "Copy", "params.export": "Command line / training.sh", "params.show": "Show",
-    "params.cli": "CLI command", "params.download": "Download training.sh",
+    "params.cli": "CLI command", "params.download": "training.sh (Show also saves it as presets/training.sh)",
     "train.start": "▶ Start", "train.stop": "⏹ Stop", "train.resume": "⏯ Resume selected run",
     "train.run": "Run", "train.follow": "Follow the running job", "train.loss": "Loss",
     "train.preference": "Reward margin and accuracy (dpo / orpo)",
@@ -115,7 +115,7 @@ EN.update({
     "merge.run": "Run (output/)", "merge.checkpoint": "Checkpoint (epoch)", "merge.base": "Base model",
     "merge.format": "Format",
     "merge.format_info": "pth: the rwkv package and RWKV-Runner · st: Ai00 / web-rwkv (fp16 safetensors) · both",
-    "merge.dtype": "dtype of the .pth", "merge.alpha": "LoRA alpha (empty = from the run)",
+    "merge.dtype": "dtype of the .pth", "merge.alpha": "LoRA alpha (0 or empty = from the run)",
     "merge.alpha_info": "Only for checkpoints made elsewhere (RWKV-PEFT): the lora_alpha used in training.",
     "merge.out": "Output (empty = merge/<base>-<METHOD>-<epoch>.pth)", "merge.run_button": "Merge",
 })
@@ -125,7 +125,7 @@ ZH.update({
     "params.apply": "应用数据集建议值", "params.presets": "预设", "params.preset": "预设名称",
     "params.save": "💾 保存预设", "params.load": "📂 加载预设", "params.copy_from": "从已有训练复制参数",
     "params.copy": "复制", "params.export": "命令行 / training.sh", "params.show": "显示",
-    "params.cli": "命令行", "params.download": "下载 training.sh",
+    "params.cli": "命令行", "params.download": "training.sh（点“显示”时也会保存为 presets/training.sh）",
     "train.start": "▶ 开始", "train.stop": "⏹ 停止", "train.resume": "⏯ 继续所选训练",
     "train.run": "训练", "train.follow": "跟随正在运行的训练", "train.loss": "损失",
     "train.preference": "奖励差值与准确率（dpo / orpo）",
@@ -139,7 +139,7 @@ ZH.update({
     "merge.run": "训练（output/）", "merge.checkpoint": "检查点（轮数）", "merge.base": "基座模型",
     "merge.format": "格式",
     "merge.format_info": "pth：rwkv 包与 RWKV-Runner · st：Ai00 / web-rwkv（fp16 safetensors）· both：两者",
-    "merge.dtype": ".pth 的精度", "merge.alpha": "LoRA alpha（留空 = 取自训练配置）",
+    "merge.dtype": ".pth 的精度", "merge.alpha": "LoRA alpha（0 或留空 = 取自训练配置）",
     "merge.alpha_info": "仅用于在别处（RWKV-PEFT）训练的检查点：训练时的 lora_alpha。",
     "merge.out": "输出（留空 = merge/<基座>-<方式>-<轮数>.pth）", "merge.run_button": "合并",
 })

@@ -101,8 +101,12 @@ def _live_state(run, status: dict) -> str:
 
 def loss_frame(metrics: list[dict], evaluations: list[dict] = (), best: dict | None = None) -> pd.DataFrame:
     """Train loss (raw and smoothed), validation loss and a vertical mark at the best step, in the long format
-    LinePlot colours by series. The columns keep their types when empty (a numeric ``series`` would make the
-    plot draw nothing until the page is reloaded)."""
+    LinePlot colours by series."""
+    if not metrics:
+        # one empty point per series: the plot makes its colour scale from the first value it shows and
+        # keeps it, so a curve that starts later is drawn only if its series was there from the start
+        return pd.DataFrame({"step": [float("nan")] * len(SERIES_COLORS), "loss": [float("nan")] * len(SERIES_COLORS),
+                             "series": list(SERIES_COLORS)})
     train = pd.DataFrame({"step": [m["step"] for m in metrics], "loss": [m["loss"] for m in metrics]})
     parts = [train.assign(series="loss"), train.assign(loss=train["loss"].ewm(alpha=0.1).mean(), series="smoothed")]
     val = pd.DataFrame({"step": [e["step"] for e in evaluations], "loss": [e["val_loss"] for e in evaluations]})
@@ -112,7 +116,7 @@ def loss_frame(metrics: list[dict], evaluations: list[dict] = (), best: dict | N
         parts.append(pd.DataFrame({"step": [best["step"]] * 2, "loss": [values.min(), values.max()],
                                    "series": "best"}))
     frame = pd.concat(parts, ignore_index=True)
-    return frame.astype({"step": "int64", "loss": "float64", "series": "string"})
+    return frame.astype({"step": "float64", "loss": "float64", "series": "string"})
 
 
 PREFERENCE_SERIES = ("reward_margin", "reward_acc")
@@ -123,8 +127,11 @@ def preference_frame(metrics: list[dict], evaluations: list[dict] = ()) -> pd.Da
     rows = [(m["step"], m[key], key) for m in metrics for key in PREFERENCE_SERIES if key in m]
     rows += [(e["step"], e[f"val_{key}"], f"val_{key}") for e in evaluations for key in PREFERENCE_SERIES
              if f"val_{key}" in e]
+    if not rows:  # every series from the start, as in loss_frame
+        series = [*PREFERENCE_SERIES, *(f"val_{key}" for key in PREFERENCE_SERIES)]
+        rows = [(float("nan"), float("nan"), name) for name in series]
     frame = pd.DataFrame(rows, columns=["step", "value", "series"])
-    return frame.astype({"step": "int64", "value": "float64", "series": "string"})
+    return frame.astype({"step": "float64", "value": "float64", "series": "string"})
 
 
 def poll_preference(run: str | None, follow: bool = True):
@@ -136,7 +143,7 @@ def poll_preference(run: str | None, follow: bool = True):
         return gr.update(visible=False)
     run_dir = paths.resolve(run)
     frame = preference_frame(rundir.read_metrics(run_dir), rundir.read_evaluations(run_dir))
-    return gr.update(value=frame, visible=len(frame) > 0)
+    return gr.update(value=frame, visible=bool(frame["value"].notna().any()))
 
 
 def samples_html(samples: list[dict]) -> str:
