@@ -238,4 +238,34 @@ ZH: dict[str, str] = {
     "reaches lr_init; lower warmup_steps (e.g. to {max(0, steps['total_steps'] // 10)})":
         "warmup_steps={cfg.warmup_steps} 不小于本次训练的总步数 {steps['total_steps']}：学习率永远达不到 lr_init；"
         "请调小 warmup_steps（例如调到 {max(0, steps['total_steps'] // 10)}）",
+
+    # validation, samples and preference pairs (issues 10 and 14)
+    "**Preference pairs** (prompt, chosen, rejected side by side below): tokenize them, then train with stage dpo or orpo.":
+        "**偏好数据对**（下方并排显示 prompt、chosen、rejected）：先分词，再用 stage dpo 或 orpo 训练。",
+    "val_loss {entry['val_loss']}": "验证损失 {entry['val_loss']}",
+    "last loss": "最新损失", "best val_loss": "最佳验证损失",
+    "best val_loss {best['val_loss']} at step {best['step']}": "最佳验证损失 {best['val_loss']}，在第 {best['step']} 步",
+    '{name} {value} is not a preference dataset: stage {cfg.stage} trains on pairs; tokenize a file of {"prompt", "chosen", "rejected"} records':
+        '{name} {value} 不是偏好数据集：stage {cfg.stage} 用数据对训练；请对 {"prompt", "chosen", "rejected"} 记录的文件分词',
+    "{name} {value} holds preference pairs (tokenized from prompt/chosen/rejected records): set stage dpo or orpo, or tokenize a dataset of conversations":
+        "{name} {value} 是偏好数据对（由 prompt/chosen/rejected 记录分词而来）：请设 stage dpo 或 orpo，或对对话数据集分词",
+    "val_data and val_split are both set: hold out documents one way, clear one of them":
+        "val_data 和 val_split 同时设置了：只能用一种方式留出验证数据，请清空其中一个",
+    "val_split needs whole documents (dataload pad or only); with dataload get, tokenize held-out text and give it as val_data":
+        "val_split 需要完整的数据条（dataload pad 或 only）；用 dataload get 时，请把留出的文本单独分词并填入 val_data",
+    "val_split={cfg.val_split} leaves no document of the {info.n_docs} to train on: add data or set val_split 0":
+        "val_split={cfg.val_split} 使 {info.n_docs} 条数据中没有一条留给训练：请增加数据或把 val_split 设为 0",
+    "stage dpo compares the model with its base (the adapter switched off), but {cfg.finetune_mode} changes the base weights themselves, so the base would need a second copy of the model in memory: use lora, pissa, bone, bat or state_tuning, or stage orpo (it needs no reference)":
+        "stage dpo 要把模型与其基座（关闭适配器）比较，但 {cfg.finetune_mode} 直接修改基座权重，基座需要在内存中再存一份模型：请使用 lora、pissa、bone、bat 或 state_tuning，或使用 stage orpo（它不需要参考模型）",
+    "stage {cfg.stage} scores each reply in one pass: set train_type none":
+        "stage {cfg.stage} 一次前向给每个回复打分：请设 train_type none",
+    "stage {cfg.stage} needs whole pairs: use dataload pad or only":
+        "stage {cfg.stage} 需要完整的数据对：请使用 dataload pad 或 only",
+    "stage dpo switches the adapter off for its reference pass, which ZeRO-3's partitioned parameters do not allow: use deepspeed_stage_1 or 2":
+        "stage dpo 在参考前向时会关闭适配器，ZeRO-3 的分片参数不允许这样做：请使用 deepspeed_stage_1 或 2",
+    "val_data: {cfg.val_data}{missing[0]} not found; give the prefix of a .bin/.idx pair written by the tokenize step":
+        "val_data：找不到 {cfg.val_data}{missing[0]}；请填写分词步骤写出的 .bin/.idx 文件的前缀",
+    "val_data was tokenized with {tokenizer_spec(cfg.val_data)}, data_path with {info.tokenizer}: tokenize both with the same tokenizer":
+        "val_data 用 {tokenizer_spec(cfg.val_data)} 分词，data_path 用 {info.tokenizer} 分词：请用同一个分词器分词两者",
+    "resume_from: {err}": "resume_from：{err}",
 }
