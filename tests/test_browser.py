@@ -33,7 +33,7 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not
 
 # The visible text of the page, but not what users typed or their data shows (inputs, code, logs, chats).
 VISIBLE_TEXT_JS = """() => {
-  const skip = 'textarea, input, pre, code, .cm-editor, #train-log, #chat-chatbot, #data-preview, svg, canvas';
+  const skip = 'textarea, input, pre, code, .cm-editor, #train-log, #chat-chatbot, #data-preview, .sample-text, svg, canvas';
   const out = [];
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {

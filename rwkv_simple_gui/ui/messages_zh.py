@@ -268,4 +268,6 @@ ZH: dict[str, str] = {
     "val_data was tokenized with {tokenizer_spec(cfg.val_data)}, data_path with {info.tokenizer}: tokenize both with the same tokenizer":
         "val_data 用 {tokenizer_spec(cfg.val_data)} 分词，data_path 用 {info.tokenizer} 分词：请用同一个分词器分词两者",
     "resume_from: {err}": "resume_from：{err}",
+    "No sample answers yet: they appear at each evaluation when the data has User: turns or sample_prompts names a file.":
+        "还没有示例回答：数据含 User: 对话或 sample_prompts 指定了文件时，每次评估都会生成。",
 }

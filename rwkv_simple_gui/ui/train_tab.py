@@ -149,17 +149,19 @@ def poll_preference(run: str | None, follow: bool = True):
 def samples_html(samples: list[dict]) -> str:
     """For each prompt: the answers of each evaluation, newest first, down to the base model's (step 0)."""
     if not samples:
-        return ("<p class='samples-empty'>No sample answers yet: they appear at each evaluation when the data has "
-                "User: turns or sample_prompts names a file.</p>")
+        # the sentence on a line of its own, so the message catalogue translates it
+        return ("<p class='samples-empty'>\nNo sample answers yet: they appear at each evaluation when the data has "
+                "User: turns or sample_prompts names a file.\n</p>")
     by_prompt: dict[str, list[dict]] = {}
     for row in samples:
         by_prompt.setdefault(row["prompt"], []).append(row)
     blocks = []
     for prompt, rows in by_prompt.items():
         lines = "".join(
-            f"<tr><td>{'base' if r['step'] == 0 else r['step']}</td><td>{html.escape(r['output'])}</td></tr>"
+            f"<tr><td>{'base' if r['step'] == 0 else r['step']}</td>"
+            f"<td class='sample-text'>{html.escape(r['output'])}</td></tr>"
             for r in sorted(rows, key=lambda r: r["step"], reverse=True))
-        blocks.append(f"<details open><summary><b>{html.escape(prompt)}</b></summary><table>"
+        blocks.append(f"<details open><summary><b class='sample-text'>{html.escape(prompt)}</b></summary><table>"
                       f"<tr><th>step</th><th>answer</th></tr>{lines}</table></details>")
     return "<div style='white-space:pre-wrap'>" + "".join(blocks) + "</div>"
 
