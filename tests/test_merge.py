@@ -273,7 +273,7 @@ def test_st_export_follows_ai00_rules_and_round_trips(base, tmp_path):
     base_path, sd = base
     m = "blocks.0.ffn.key"
     ckpt = {m + ".lora_A": torch.randn(4, 64) * 0.1, m + ".lora_B": torch.randn(256, 4) * 0.1}
-    result = merge(base_path, _run(tmp_path, ckpt, {"lora_alpha": 4}), tmp_path / "m-1.5b", fmt="both", dtype="fp16")
+    result = merge(base_path, _run(tmp_path, ckpt, {"lora_alpha": 4}), tmp_path / "m-1.5b", fmt=["pth", "st"], dtype="fp16")
     pth, st = result.outputs
     assert (pth.name, st.name) == ("m-1.5b.pth", "m-1.5b.st")
     with safe_open(st, "pt") as f:
@@ -341,7 +341,7 @@ def test_failure_while_writing_leaves_no_file(base, tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        merge(base_path, _run(tmp_path, ckpt), tmp_path / "out" / "m.pth", fmt="both", progress=stop_halfway)
+        merge(base_path, _run(tmp_path, ckpt), tmp_path / "out" / "m.pth", fmt=["pth", "st"], progress=stop_halfway)
     assert list((tmp_path / "out").iterdir()) == []
 
 

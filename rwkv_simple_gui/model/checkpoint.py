@@ -77,8 +77,9 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
             raise ModelFormatError(f"{path}: not a readable safetensors file ({e})") from e
     is_zip = zipfile.is_zipfile(path)
     if not is_zip and not _starts_like_a_pickle(path):
-        raise ModelFormatError(f"{path}: not an RWKV model: not a PyTorch checkpoint (neither a zip archive nor "
-                               "a pickle); pick the model's .pth file")
+        from .lazy import damaged_message  # a truncated zip is neither, and must be called damaged
+
+        raise ModelFormatError(damaged_message(path))
     try:
         obj = torch.load(path, map_location="cpu", mmap=is_zip, weights_only=True)
     except pickle.UnpicklingError as e:

@@ -17,6 +17,30 @@ import torch
 
 from .rwkv import ModelFormatError
 
+_ZIP_MAGIC = b"PK\x03\x04"
+_PICKLE_MAGIC = b"\x80"
+
+
+def damaged_message(path: Path, detail: str = "") -> str:
+    """What to tell about a file that starts like a torch file but cannot be read."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    size = path.stat().st_size
+    if head == _ZIP_MAGIC:
+        return (f"{path}: the file is damaged or truncated ({size:,} bytes, a zip archive whose end is missing or "
+                "broken: an interrupted download, copy or save?). Copy or download it again, or pick another file")
+    if head[:1] == _PICKLE_MAGIC:
+        return f"{path}: the file is damaged or truncated ({size:,} bytes; {detail or 'the pickle ends early'})"
+    return (f"{path}: not a PyTorch weights file (it starts with {head!r}, neither a zip archive nor a pickle); "
+            "pick the model's .pth file")
+
+
+def refused_message(path: Path, exc: Exception) -> str:
+    return (f"{path}: refused without running it: it holds Python objects besides tensors ({exc}), and loading "
+            "such a file could run any code. A weights file is a plain {name: tensor} dict; re-save it from "
+            "the program that wrote it as a state dict")
+
+
 class _StorageRef(NamedTuple):
     key: str
     dtype: torch.dtype
@@ -110,12 +134,23 @@ class LazyStateDict(Mapping[str, TensorRef]):
         except RuntimeError:
             self._reader = None
         if self._reader is not None:
-            obj = _LazyUnpickler(io.BytesIO(self._reader.get_record("data.pkl"))).load()
+            try:
+                obj = _LazyUnpickler(io.BytesIO(self._reader.get_record("data.pkl"))).load()
+            except pickle.UnpicklingError as exc:
+                raise ModelFormatError(refused_message(self.path, exc)) from None
+            except (RuntimeError, EOFError) as exc:
+                raise ModelFormatError(damaged_message(self.path, str(exc).split(".")[0])) from None
         else:
+            with open(self.path, "rb") as f:
+                head = f.read(4)
+            if head[:1] != _PICKLE_MAGIC:
+                raise ModelFormatError(damaged_message(self.path))
             try:
                 obj = torch.load(self.path, map_location="cpu", weights_only=True)
+            except pickle.UnpicklingError as exc:
+                raise ModelFormatError(refused_message(self.path, exc)) from None
             except Exception as exc:
-                raise ModelFormatError(f"{self.path}: not a PyTorch weights file ({exc})") from None
+                raise ModelFormatError(damaged_message(self.path, f"{type(exc).__name__}: {exc}")) from None
         if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
             obj = obj["state_dict"]
         if not isinstance(obj, Mapping):
@@ -147,7 +182,12 @@ class LazyStateDict(Mapping[str, TensorRef]):
             return self._eager[key].clone()
         ref = self._refs[key]
         nbytes = ref.storage.numel * ref.dtype.itemsize
-        raw = self._reader.get_storage_from_record(f"data/{ref.storage.key}", nbytes, torch.UntypedStorage)
+        try:
+            raw = self._reader.get_storage_from_record(f"data/{ref.storage.key}", nbytes, torch.UntypedStorage)
+        except RuntimeError as exc:
+            raise ModelFormatError(
+                f"{self.path}: the file is damaged: tensor {key} (record data/{ref.storage.key}) cannot be read "
+                f"({str(exc).split('.')[0]}). Copy or download it again, or pick another file") from None
         flat = torch.empty(0, dtype=ref.dtype).set_(raw.untyped_storage())
         tensor = flat.as_strided(ref.shape, ref.stride, ref.offset)
         if tensor.numel() != flat.numel():
