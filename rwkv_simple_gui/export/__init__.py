@@ -46,6 +46,7 @@ class Format:
     runtime: str      # who loads it (shown to the user)
     states: bool      # can hold a state file
     open: Callable    # (temporary path, specs, ExportContext) -> writer with write / finish / close
+    versions: tuple[str, ...] = ("x070", "x060")  # the model versions it is written for
 
 
 class _FileTarget:
@@ -135,18 +136,21 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("pth", ".pth", False, "the rwkv package, RWKV-Runner", True, _open_pth),
     Format("st", ".st", False, "Ai00, web-rwkv, RWKV-Runner WebGPU", True, _open_st),
     Format("hf", "-hf", True, "Hugging Face transformers (rwkv7-hf, flash-linear-attention)", False,
-           lambda tmp, specs, ctx: _HFTarget(tmp, specs, ctx)),
+           lambda tmp, specs, ctx: _HFTarget(tmp, specs, ctx), versions=("x070",)),
     Format("gguf", ".gguf", False, "llama.cpp, Ollama", False, lambda tmp, specs, ctx: _GGUFTarget(tmp, specs, ctx)),
 )}
 ALL = "all"
 CHOICES = (*FORMATS, ALL)
 
 
-def formats(fmt: str | list | tuple, state: bool = False) -> list[Format]:
-    """The formats a ``--format`` value names ("all": every one that can hold what is exported)."""
+def formats(fmt: str | list | tuple, state: bool = False, version: str | None = None) -> tuple[list[Format], list[str]]:
+    """The formats a ``--format`` value names, and notes on what "all" left out ("all": every format that
+    can hold what is exported, for this model version)."""
     names = list(fmt) if isinstance(fmt, (list, tuple)) else [fmt]
-    if names == [ALL]:
-        return [f for f in FORMATS.values() if f.states or not state]
+    if ALL in names:
+        chosen = [f for f in FORMATS.values() if (f.states or not state) and (version in f.versions or not version)]
+        skipped = [f for f in FORMATS.values() if f not in chosen and not state]
+        return chosen, [f"{f.name} is written for {', '.join(f.versions)} only, so it was left out" for f in skipped]
     unknown = [n for n in names if n not in FORMATS]
     if unknown or not names:
         raise ValueError(f"format must be one of {', '.join(CHOICES)}, not {unknown[0] if unknown else fmt!r}")
@@ -154,7 +158,7 @@ def formats(fmt: str | list | tuple, state: bool = False) -> list[Format]:
     if state and any(not f.states for f in chosen):
         bad = next(f for f in chosen if not f.states)
         raise ValueError(f"a state file is written as pth or st; {bad.name} holds whole models only")
-    return chosen
+    return chosen, []
 
 
 def output_path(out: Path, fmt: Format) -> Path:

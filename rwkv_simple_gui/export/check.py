@@ -181,6 +181,7 @@ def reference_logits(base_path: Path, ckpt_path: Path, options: dict, row, ids: 
     """Base + adapter, unmerged, in fp32: the method's own layers (an HF peft folder: ``peft`` itself)."""
     from rwkv_simple_gui.merge.hf_adapter import folder_of
     from rwkv_simple_gui.model import load_model
+    from rwkv_simple_gui.model.lazy import LazyStateDict
     from rwkv_simple_gui.peft import load_adapted_model
 
     folder = folder_of(ckpt_path)
@@ -192,6 +193,10 @@ def reference_logits(base_path: Path, ckpt_path: Path, options: dict, row, ids: 
         model = PeftModel.from_pretrained(load_model(base_path), str(folder)).eval()
         return _logits(model, ids), "base + adapter run by HF peft"
     cfg = {**options, "finetune_mode": row.name}
+    if row.rank_option and cfg.get(row.rank_option) is None:  # a checkpoint without its run's config.json
+        sd = LazyStateDict(ckpt_path)
+        first = next(k for k in sd if k.endswith(row.key_suffixes[0]))
+        cfg[row.rank_option] = sd[first].shape[-2]  # every adapter here keeps its rank second to last
     if pissa_init:
         cfg[row.init_option] = str(pissa_init)
     return _logits(load_adapted_model(base_path, ckpt_path, cfg), ids), "base + adapter (unmerged, fp32)"

@@ -223,6 +223,10 @@ def _write_error(exc: BaseException, targets: list[Path], needed: int) -> MergeE
         why = "is on a read-only file system" if code == errno.EROFS else "is not writable for this user"
         return MergeError(f"cannot write {targets[0].name}: the folder {folder} {why}. Pick an output folder you can "
                           "write to (e.g. merge/ in the project)")
+    if code in (errno.EEXIST, errno.ENOTDIR):
+        blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), folder)
+        return MergeError(f"cannot write {targets[0].name}: {blocker} is a file, not a folder. Pick another output "
+                          "path")
     if isinstance(exc, OSError):
         return MergeError(f"writing {targets[0].name} in {folder} failed: {exc.strerror or exc}; nothing was written")
     return None
@@ -341,10 +345,6 @@ def merge(base: str | Path, checkpoint: str | Path, out: str | Path | None = Non
     base_path, ckpt_path, base_sd, ckpt_sd = _open_inputs(base, checkpoint)
     row, plan, options = inspect(ckpt_path, ckpt_sd, init_given=bool(pissa_init))
     state_out = row.output == "state" and not merge_state
-    try:
-        formats = export.formats(fmt, state=state_out)
-    except ValueError as err:
-        raise MergeError(str(err)) from None
     if hasattr(ckpt_sd, "fit_to"):
         ckpt_sd.fit_to(base_sd)
     quant = quant if quant is not None else options.get("quant") or "none"
@@ -352,7 +352,10 @@ def merge(base: str | Path, checkpoint: str | Path, out: str | Path | None = Non
     options = _fold_options(row, options, {"lora_alpha": lora_alpha})
     merger = _Merger(base_sd, ckpt_sd, plan, init=_open_init(row, pissa_init, ckpt_path, options), quant=quant,
                      options=options)
-    notes = []
+    try:
+        formats, notes = export.formats(fmt, state=state_out, version=merger.info.version)
+    except ValueError as err:
+        raise MergeError(str(err)) from None
     if row.output == "state" and plan.plain:
         notes.append(f"{len(plan.plain)} other trained keys are not part of a state file and were left out")
     if merge_state and (row.output != "state" or merger.info.version != "x060"):

@@ -13,7 +13,7 @@ import gradio as gr
 
 from .. import paths
 from ..chat.prompt import SamplingParams
-from ..chat.worker import ChatError, ChatWorker, available_strategies
+from ..chat.worker import ChatError, ChatWorker, available_strategies, preflight
 from . import common
 from .i18n import t
 
@@ -29,14 +29,21 @@ def state_choices() -> list[str]:
     return [""] + common.list_files("output", (".pth",)) + common.list_files("merge", (".pth",))
 
 
-def load(slot: str, model: str | None, strategy: str, state: str | None = None) -> str:
-    """Load a model into a slot (replacing what was there); returns a status line."""
+def load(slot: str, model: str | None, strategy: str, state: str | None = None, force_state: bool = False) -> str:
+    """Load a model into a slot (replacing what was there); returns a status line. The files are checked
+    first, so a refused model or state leaves the one in use loaded."""
     if not model:
         raise gr.Error("Pick a model to chat with (a merged .pth in merge/ or a base model in model/).")
+    model_path = paths.resolve(model, base="merge")
+    state_path = paths.resolve(state, base="output") if state else None
+    try:
+        preflight(model_path, strategy or "cpu fp32", state_path, force_state=force_state)
+    except ChatError as err:
+        raise gr.Error(str(err), duration=None) from err
     unload(slot)
     try:
-        worker = ChatWorker(paths.resolve(model, base="merge"), strategy=strategy or "cpu fp32",
-                            state_path=paths.resolve(state, base="output") if state else None)
+        worker = ChatWorker(model_path, strategy=strategy or "cpu fp32", state_path=state_path,
+                            force_state=force_state)
     except ChatError as err:
         raise gr.Error(str(err), duration=None) from err
     with _lock:
@@ -97,6 +104,8 @@ def build() -> dict:
         c["model"] = gr.Dropdown(choices=model_choices(), label=t("chat.model"), allow_custom_value=True, scale=3)
         c["state"] = gr.Dropdown(choices=state_choices(), value="", label=t("chat.state"), allow_custom_value=True,
                                  scale=2)
+        c["force_state"] = gr.Checkbox(value=False, label=t("chat.force_state"), info=t("chat.force_state_info"),
+                                       scale=1)
         c["strategy"] = gr.Dropdown(choices=strategies, value=strategies[-1] if "cuda" in strategies[-1]
                                     else strategies[0], label=t("chat.strategy"), scale=1)
     with gr.Row():
@@ -152,7 +161,8 @@ def build() -> dict:
                      api_visibility="private")
     c["state"].focus(lambda cur: gr.update(choices=state_choices(), value=cur), c["state"], c["state"],
                      api_visibility="private")
-    c["load"].click(lambda m, s, st: load("main", m, s, st), [c["model"], c["strategy"], c["state"]], c["status"],
+    c["load"].click(lambda m, s, st, force: load("main", m, s, st, force),
+                    [c["model"], c["strategy"], c["state"], c["force_state"]], c["status"],
                     api_name="load_model", concurrency_id="chat")
     c["unload"].click(lambda: unload("main"), None, c["status"], api_name="unload_model")
     c["compare_load"].click(lambda m, s: load("compare", m, s), [c["compare_model"], c["strategy"]],

@@ -141,6 +141,28 @@ ZH.update({
 })
 
 
+EN.update({
+    "chat.force_state": "Use the state anyway",
+    "chat.force_state_info": "A state file remembers the base it was tuned on; tick to mount it on another model.",
+    "merge.formats": "Formats",
+    "merge.formats_info": ("pth: the rwkv package, RWKV-Runner · st: Ai00 / web-rwkv (fp16) · hf: Hugging Face "
+                           "transformers (RWKV-7) · gguf: llama.cpp / Ollama · all: every one"),
+    "merge.gguf_type": "GGUF tensor type (empty = the dtype above)",
+    "merge.check": "Self-check each export with its runtime",
+    "merge.force": "Use a state file on another base anyway",
+})
+ZH.update({
+    "chat.force_state": "仍然使用该状态",
+    "chat.force_state_info": "状态文件记录了训练时的基座模型；勾选后可挂载到其他模型上。",
+    "merge.formats": "导出格式",
+    "merge.formats_info": ("pth：rwkv 包、RWKV-Runner · st：Ai00 / web-rwkv（fp16）· hf：Hugging Face transformers"
+                           "（RWKV-7）· gguf：llama.cpp / Ollama · all：全部"),
+    "merge.gguf_type": "GGUF 张量类型（留空 = 与上方精度相同）",
+    "merge.check": "用各格式自己的运行库自检导出结果",
+    "merge.force": "状态文件属于其他基座时仍然使用",
+})
+
+
 def _add_option_texts() -> None:
     """Labels and help of every training option: English from TrainConfig, Chinese from i18n_options."""
     from ..train.config import TrainConfig
