@@ -3,8 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import secrets
 import sys
+from pathlib import Path
+
+AUTH_ENV = "RWKV_SIMPLE_GUI_AUTH"
+SIZE_UNITS = {"b": 1, "kb": 1 << 10, "mb": 1 << 20, "gb": 1 << 30, "tb": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """``500mb``, ``2gb``, ``64kb``, ``1024b`` -> bytes (1 kb = 1024 b, as Gradio counts)."""
+    m = re.fullmatch(r"\s*(\d+)\s*([kmgt]?b)\s*", text.lower())
+    if not m or int(m.group(1)) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size; write it like 500mb or 2gb")
+    return int(m.group(1)) * SIZE_UNITS[m.group(2)]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -12,27 +26,60 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for every interface)")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link (needs a password)")
-    p.add_argument("--auth", metavar="USER:PASS", help="require this user and password")
+    p.add_argument("--auth", metavar="USER:PASS",
+                   help=f"require this user and password (other users of the machine see it in ps: "
+                        f"prefer --auth-file or ${AUTH_ENV})")
+    p.add_argument("--auth-file", metavar="FILE", help="read USER:PASS from the first line of FILE")
+    p.add_argument("--allow-path", action="append", default=[], metavar="FOLDER",
+                   help="also let the app read files under FOLDER (repeatable), e.g. models on another disk; "
+                        "it writes only into the project folders")
+    p.add_argument("--max-upload", type=parse_size, default="1gb", metavar="SIZE",
+                   help="largest file a browser may upload, e.g. 500mb or 4gb (default 1gb)")
     p.add_argument("--lang", choices=["zh", "en"], help="interface language (default: the browser's)")
     p.add_argument("--no-browser", action="store_true", help="don't open a browser window")
     args = p.parse_args(argv)
-    if args.auth is not None and ":" not in args.auth:
-        p.error("--auth takes USER:PASS, e.g. --auth rwkv:s3cret")
+    try:
+        args.credentials = read_credentials(args)
+    except ValueError as err:
+        p.error(str(err))
     return args
+
+
+def read_credentials(args: argparse.Namespace) -> tuple[str, str] | None:
+    """USER:PASS from --auth, else --auth-file, else $RWKV_SIMPLE_GUI_AUTH; None when none is given.
+    An empty user or password is refused: nobody could sign in."""
+    if args.auth is not None:
+        text, source = args.auth, "--auth"
+    elif args.auth_file:
+        source = f"--auth-file {args.auth_file}"
+        try:
+            text = (Path(args.auth_file).read_text(encoding="utf-8").splitlines() or [""])[0]
+        except (OSError, UnicodeDecodeError) as err:
+            raise ValueError(f"{source}: cannot read it ({err})") from None
+    elif os.environ.get(AUTH_ENV):
+        text, source = os.environ[AUTH_ENV], f"${AUTH_ENV}"
+    else:
+        return None
+    user, colon, password = text.partition(":")
+    if not colon:
+        raise ValueError(f"{source} takes USER:PASS, e.g. rwkv:s3cret")
+    if not user.strip() or not password:
+        raise ValueError(f"{source}: the {'user' if not user.strip() else 'password'} is empty, so nobody could "
+                         "sign in; give USER:PASS, e.g. rwkv:s3cret")
+    return user.strip(), password
 
 
 def resolve_auth(args: argparse.Namespace) -> tuple[str, str] | None:
     """USER:PASS as a tuple; a public link without one gets a generated password, never none."""
-    if args.auth:
-        user, password = args.auth.split(":", 1)
-        return user, password
+    if args.credentials:
+        return args.credentials
     exposed = args.share or args.host not in ("127.0.0.1", "localhost", "::1")
     if not exposed:
         return None
     password = secrets.token_urlsafe(12)
     print(f"* The app is reachable from other machines, so it is password-protected.\n"
           f"*   user: rwkv   password: {password}\n"
-          f"* Choose your own with --auth USER:PASS.", flush=True)
+          f"* Choose your own with --auth-file FILE (or --auth USER:PASS).", flush=True)
     return "rwkv", password
 
 
@@ -41,8 +88,17 @@ def main(argv: list[str] | None = None) -> int:
     auth = resolve_auth(args)
     from rwkv_simple_gui import paths
     from rwkv_simple_gui.demo import ensure_demo_model
+    from rwkv_simple_gui.ui import common
     from rwkv_simple_gui.ui.app import build_app, launch_kwargs
 
+    try:
+        paths.confine(allow_read=args.allow_path)  # a browser may only reach the project folders
+    except paths.PathRefused as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for left in paths.remove_leftovers():
+        print(f"* removed {paths.display(left)}, left by a run that was killed")
+    common.MAX_UPLOAD = args.max_upload
     made = ensure_demo_model()
     if made:
         print(f"* model/ was empty: generated a tiny demo base model {paths.display(made)} to try the app on a CPU.")

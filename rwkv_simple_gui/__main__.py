@@ -1,4 +1,4 @@
-"""Command line: ``python -m rwkv_simple_gui tokenize|train|merge|chat|init-model ...``.
+"""Command line: ``python -m rwkv_simple_gui tokenize|train|merge|chat|init-model|demo ...``.
 
 Each sub-command lives in its own module, imported only when used, so ``tokenize`` never pays for
 importing torch and ``--help`` is instant.
@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+
+# OpenMP threads that wait by spinning stall each other when the CPU is shared with other processes: on
+# 2 busy cores the demo trained in 386 s with spinning threads, 136 s with sleeping ones (bench/demo.py
+# --omp-wait ACTIVE / PASSIVE). It must be set before torch is imported, hence here.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # name -> module exposing add_arguments(parser) and main(args) -> int
 COMMANDS = {
@@ -17,6 +23,7 @@ COMMANDS = {
     "train": ("rwkv_simple_gui.train.cli", "fine-tune (lora, pissa, bone, bat, state_tuning, lisa, full)"),
     "merge": ("rwkv_simple_gui.merge.cli", "fold a training checkpoint into the base model"),
     "chat": ("rwkv_simple_gui.chat.cli", "talk to a model through the rwkv package"),
+    "demo": ("rwkv_simple_gui.demo_cli", "install check: train the demo model on the sample, merge, ask its questions"),
 }
 
 

@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! python -c "import torch" 2>/dev/null; then
-  pip install "torch==2.13.0"  # CPU build for the tests; a bare torch would pull a multi-GB CUDA build
+  # the CPU build for the tests: PyPI's torch for Linux is the CUDA build, several GB more
+  pip install "torch==2.13.0" --extra-index-url https://download.pytorch.org/whl/cpu
 fi
 pip install -q -r requirements-test.txt
 if ! command -v chromium >/dev/null 2>&1; then

@@ -16,6 +16,7 @@ import torch
 
 from rwkv_simple_gui.chat import ChatError, ChatWorker, SamplingParams, available_strategies, build_prompt
 from rwkv_simple_gui.chat.prompt import StopScanner
+from rwkv_simple_gui.chat.worker import token_bytes, undecodable_mask
 from rwkv_simple_gui.data.tokenizer import get_tokenizer
 from rwkv_simple_gui.model import load_model, save_model
 from tests.conftest import tiny_state_dict
@@ -166,7 +167,8 @@ pipeline = PIPELINE(RWKV(model=path[:-4], strategy="cpu fp32"), "rwkv_vocab_v202
 np.random.seed(p["seed"]); torch.manual_seed(p["seed"])
 args = PIPELINE_ARGS(temperature=p["temperature"], top_p=p["top_p"], top_k=p["top_k"],
                      alpha_presence=p["presence_penalty"], alpha_frequency=p["frequency_penalty"],
-                     alpha_decay=p["penalty_decay"], token_stop=[0])
+                     alpha_decay=p["penalty_decay"], token_stop=[0],
+                     token_ban=[i for i in range(65536) if i and i not in pipeline.tokenizer.idx2token])
 print("RESULT" + json.dumps(pipeline.generate(prompt, token_count=p["max_tokens"], args=args)))
 """
     done = subprocess.run([sys.executable, "-c", script, str(files["x070"]), prompt, json.dumps(params)],
@@ -178,6 +180,51 @@ print("RESULT" + json.dumps(pipeline.generate(prompt, token_count=p["max_tokens"
     # PIPELINE.generate stops showing text at a byte that never completes a character (it keeps sampling
     # the same tokens); the worker shows it as U+FFFD and goes on
     assert ours == expected.strip() or (ours.startswith(expected.rstrip()) and "\ufffd" in ours[len(expected):])
+
+
+def _world_trie():
+    import rwkv
+    from rwkv.rwkv_tokenizer import TRIE_TOKENIZER
+
+    return TRIE_TOKENIZER(str(Path(rwkv.__file__).parent / "rwkv_vocab_v20230424.txt"))
+
+
+def test_only_ids_the_vocabulary_decodes_can_be_sampled():
+    trie = _world_trie()
+    banned = undecodable_mask(trie, 65536)
+    assert banned.nonzero().flatten().tolist() == list(range(65530, 65536))  # World ids are 1..65529
+    assert not banned[0]  # the end of the text stays possible
+    assert token_bytes(trie, 65533) == b""
+    text = "Hello 你好 🙂"
+    assert b"".join(token_bytes(trie, i) for i in trie.encode(text)) == text.encode()
+
+
+def test_a_model_that_prefers_undecodable_ids_still_answers(files, tmp_path):
+    """The ids above the vocabulary are the most likely ones here: without the restriction the first
+    sampled token is one of them and decoding it fails (KeyError: 65533)."""
+    sd = torch.load(files["x070"], weights_only=True)
+    sd["ln_out.weight"].zero_()  # the last hidden state is ln_out.bias whatever the text ...
+    sd["ln_out.bias"].fill_(1.0)
+    sd["head.weight"][65530:] = 1.0  # ... and it points at the ids the vocabulary lacks
+    save_model(sd, tmp_path / "wide.pth")
+    with ChatWorker(tmp_path / "wide.pth") as w:
+        assert int(np.argmax(w.logits(build_prompt([], "Hi")))) >= 65530
+        for seed in range(3):
+            assert w.reply([], "Hi", {"temperature": 1.0, "top_p": 1.0, "max_tokens": 20, "seed": seed})
+
+
+def test_the_demo_base_at_high_temperature_never_fails(tmp_path):
+    from rwkv_simple_gui.demo import make_demo_model
+
+    with ChatWorker(make_demo_model(tmp_path / "demo.pth")) as w:
+        prompts = ["你好", "Hello!", "What is 7 times 8?", "写一首诗", "🙂", "def f(x):", "1 + 1 =", "Why?",
+                   "用 emoji 表示下雨天", "Tell me a story"]
+        shown = 0
+        for seed, prompt in enumerate(prompts):
+            params = {"temperature": 2.0, "top_p": 1.0, "presence_penalty": 0, "frequency_penalty": 0,
+                      "max_tokens": 50, "seed": seed}
+            shown += len(w.reply([], prompt, params))
+        assert shown > 300
 
 
 def test_closing_a_stream_early_leaves_the_worker_usable(worker):

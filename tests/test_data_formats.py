@@ -228,3 +228,61 @@ def test_export_text_jsonl_is_atomic(tmp_path):
     lines = dest.read_text(encoding="utf-8").splitlines()
     assert [json.loads(x) for x in lines] == [{"text": MESSAGES_TEXT}] * 2
     assert formats.detect_format(dest) == formats.DatasetFormat("jsonl", "text")
+
+
+def test_csv_fields_of_any_size(tmp_path):
+    path = tmp_path / "long.csv"
+    long_answer = "很长的回答。" * 100_000  # 1.8 MB, far over the csv module's default 128 KiB field limit
+    pd.DataFrame({"instruction": ["q1", "q2"], "output": [long_answer, "short"]}).to_csv(path, index=False)
+    out = list(formats.read_records(path))
+    assert [type(r) for r in out] == [Record, Record]
+    assert out[0].text == f"User: q1\n\nAssistant: {long_answer}" and out[1].line == 3
+
+
+def test_csv_broken_quoting_is_one_bad_record_with_its_lines(tmp_path):
+    path = tmp_path / "quotes.csv"
+    path.write_text(
+        'text\n'
+        '"User: ok\n\nAssistant: fine"\n'
+        '"User: this quote is not closed\n'
+        'User: swallowed\n'
+        '"User: the next quoted field"\n'
+        'User: after\n'
+        '"User: a ""quoted"" word\n\nAssistant: yes"\n',
+        encoding="utf-8",
+    )
+    out = list(formats.read_records(path))
+    assert [type(r) for r in out] == [Record, BadRecord, Record, Record]
+    bad = out[1]
+    assert bad.line == 5 and "lines 5-7 were read as one row" in bad.reason and '("")' in bad.reason
+    assert out[2].line == 8 and out[2].text == "User: after"
+    assert out[3].line == 9 and out[3].text == 'User: a "quoted" word\n\nAssistant: yes'
+
+    never_closed = tmp_path / "open.csv"
+    never_closed.write_text('text\n"User: ok"\n"User: open\nUser: to the end\n', encoding="utf-8")
+    out = list(formats.read_records(never_closed))
+    assert isinstance(out[1], BadRecord) and out[1].line == 3 and "never closed" in out[1].reason
+    report = formats.inspect(never_closed)
+    assert report.records == 1 and report.bad_count == 1
+
+
+@pytest.mark.parametrize("ensure_ascii", [True, False])
+def test_long_text_pieces_decode_to_the_whole_text(monkeypatch, ensure_ascii):
+    """Pieces far smaller than PIECE_BYTES force cuts next to every kind of escape and character."""
+    import random
+
+    monkeypatch.setattr(formats, "PIECE_BYTES", 16)
+    monkeypatch.setattr(formats, "TAIL_BYTES", 200)
+    rng = random.Random(0)
+    alphabet = list('abc de\n"\\/\t') + list("我们模型") + ["🙂", "𠀀", "\u2028", "\x00"]
+    for trial in range(300):
+        text = "x" + "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 400)))
+        obj = {"id": 1, "text": text, "meta": [{"q": '"text": "decoy'}]} if trial % 2 else {"text": text}
+        raw = json.dumps(obj, ensure_ascii=ensure_ascii).encode("utf-8")
+        long = formats.long_text(memoryview(raw))
+        assert long is not None and "".join(long.pieces()) == text, raw[:80]
+    for raw in [b'{"text": "abc', b'{"text": "a\\qb"}', b'{"text": "ab"} x', b'{"text": "a", "text": "b"}',
+                b'{"txt": "a"}', b'["text", "a"]', b'{"x": "\\"text\\": \\"a"}', b'{"text": "a\nb"}',
+                b'{"text": "\\ud800"}', b'{"text": "\xff"}', b'{"text": "a"b"}', b'{"text": "   "}',
+                b'{"text": "' + b"x" * 50 + b'", "k": "' + b"y" * 300 + b'"}']:
+        assert formats.long_text(memoryview(raw)) is None, raw  # the caller parses these whole

@@ -204,7 +204,7 @@ def test_option_tokenizer_and_output_errors(project, tmp_path):
     sample = project / "data" / "sample.jsonl"
     with pytest.raises(TokenizeError, match="copies must be at least 1"):
         tokenize_file(sample, tmp_path / "x", copies=0)
-    with pytest.raises(TokenizeError, match="not found"):
+    with pytest.raises(TokenizeError, match="missing.json does not exist"):
         tokenize_file(sample, tmp_path / "x", tokenizer=str(tmp_path / "missing.json"))
     (tmp_path / "a_file").write_text("", encoding="utf-8")
     with pytest.raises(TokenizeError, match="cannot write"):

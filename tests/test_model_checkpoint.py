@@ -105,6 +105,27 @@ def test_non_rwkv_files_say_what_was_found(tmp_path):
         detect(v5)
     with pytest.raises(FileNotFoundError, match="missing.pth"):
         detect(tmp_path / "missing.pth")
+    with pytest.raises(FileNotFoundError, match="is a folder, not a file"):
+        detect(tmp_path)
+
+
+def test_damaged_and_refused_files_say_so_in_plain_words(models, tmp_path):
+    """A truncated .pth is called damaged, and a checkpoint holding code is refused without torch's advice to
+    load it unsafely (for a resume checkpoint as for a model)."""
+    from rwkv_simple_gui import peft
+
+    whole = save_model(models["x070"], tmp_path / "whole.pth")
+    cut = tmp_path / "cut.pth"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(ModelFormatError, match="damaged or truncated.*copy it again"):
+        load_model(cut)
+    evil = tmp_path / "rwkv-0.pth"
+    torch.save({"blocks.0.att.receptance.lora_A": torch.zeros(4, 64), "note": Exception("code")}, evil)
+    model = load_model(whole)
+    peft.apply_peft(model, {"finetune_mode": "lora", "lora_r": 4, "lora_alpha": 8})
+    with pytest.raises(ModelFormatError, match="not loaded for safety") as err:
+        peft.load_checkpoint(model, evil)
+    assert "exceptions.Exception" in str(err.value) and "weights_only" not in str(err.value)
 
 
 def test_incomplete_or_mismatched_files_name_the_key(models, tmp_path):

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import pytest
+
+from rwkv_simple_gui import paths
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -89,3 +95,81 @@ def test_bad_input_fails_with_file_line_reason(project, tmp_path):
 
     proc = run_cli(project, tmp_path / "cwd", "missing.jsonl", "--json")
     assert proc.returncode != 0 and "file not found" in json.loads(proc.stdout)["error"]
+
+
+def test_csv_with_a_huge_field_and_a_broken_quote(project, tmp_path):
+    data = project / "data"
+    answer = "A long answer. " * 20_000  # 300 KB in one field: over the csv module's default limit
+    (data / "long.csv").write_text(f'text\n"User: q\n\nAssistant: {answer}"\n"User: ok"\n', encoding="utf-8")
+    proc = run_cli(project, tmp_path / "cwd", "long.csv", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["items"] == 2
+
+    (data / "quote.csv").write_text('text\n"User: fine"\n"User: never closed\nUser: swallowed\n"User: b"\n',
+                                    encoding="utf-8")
+    proc = run_cli(project, tmp_path / "cwd", "quote.csv")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "quote.csv, line 3: broken quoting" in proc.stderr and "lines 3-5 were read as one row" in proc.stderr
+
+
+def test_a_folder_where_a_file_is_expected(project, tmp_path):
+    (project / "data" / "folder.jsonl").mkdir()
+    proc = run_cli(project, tmp_path / "cwd", "data/folder.jsonl")
+    assert proc.returncode == 1 and "folder.jsonl: this is a folder, not a file" in proc.stderr
+    proc = run_cli(project, tmp_path / "cwd", "sample.jsonl", "--tokenizer", str(project / "data"))
+    assert proc.returncode == 1 and "is a folder, not a file" in proc.stderr
+
+
+def test_a_full_disk_is_said_in_plain_words(project, tmp_path):
+    """A real 1 MB tmpfs, mounted in a user and mount namespace of the CLI's own (no root needed)."""
+    if not shutil.which("unshare") or subprocess.run(["unshare", "-rm", "true"]).returncode != 0:
+        pytest.skip("user namespaces are not available here")
+    big = project / "data" / "big.jsonl"
+    big.write_text(json.dumps({"text": "User: tell me more\n\nAssistant: " + "word " * 400_000}) + "\n",
+                   encoding="utf-8")  # 400k tokens: 0.8 MB of spill plus 0.8 MB of .bin
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    env = dict(os.environ, RWKV_SIMPLE_GUI_HOME=str(project), PYTHONPATH=str(REPO_ROOT))
+    script = (f"mount -t tmpfs -o size=1m none {disk} && {sys.executable} -m rwkv_simple_gui tokenize {big} "
+              f"--out {disk}/big; echo exit=$?; ls -A {disk}")
+    proc = subprocess.run(["unshare", "-rm", "sh", "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert "exit=1" in proc.stdout, proc.stdout + proc.stderr
+    assert "the disk holding" in proc.stderr and "is full" in proc.stderr and "Free some space" in proc.stderr
+    assert "requested" not in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.stdout.strip().endswith("exit=1"), "nothing is left on the full disk: " + proc.stdout
+
+
+def test_leftovers_of_a_killed_run_are_removed_at_the_next_start(project, tmp_path):
+    data = project / "data"
+    big = data / "big.jsonl"
+    big.write_text("".join(json.dumps({"text": f"User: {i}\n\nAssistant: " + "so " * 3000}) + "\n"
+                           for i in range(2000)), encoding="utf-8")  # 12 MB: a few seconds of work
+    env = dict(os.environ, RWKV_SIMPLE_GUI_HOME=str(project), PYTHONPATH=str(REPO_ROOT))
+    victim = subprocess.Popen([sys.executable, "-m", "rwkv_simple_gui", "tokenize", str(big), "--workers", "1"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not list(data.glob(".tokenize-*")) and time.time() < deadline and victim.poll() is None:
+        time.sleep(0.01)
+    victim.kill()
+    victim.wait()
+    work = list(data.glob(".tokenize-*"))
+    assert work and work[0].name.startswith(f".tokenize-{paths.owner_tag(victim.pid)}-"), "killed while at work"
+    # not ours, or still owned: kept
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    dead, living = paths.owner_tag(victim.pid), paths.owner_tag(alive.pid)
+    kept = [data / f".notes.{dead}.tmp", data / f".x.jsonl.{living}-abcd1234.tmp", data / f"b.{dead}-abcd1234.tmp"]
+    for p in kept:
+        p.write_text("x")
+    (data / f".tokenize-{living}-abcd1234").mkdir()
+    dead_tmp = data / "sub" / f".y.bin.{dead}-k9_x2ab7.tmp"
+    dead_tmp.parent.mkdir()
+    dead_tmp.write_text("half")
+    try:
+        proc = run_cli(project, tmp_path / "cwd", "sample.jsonl", "--json")
+        assert proc.returncode == 0, proc.stderr
+        assert not work[0].exists() and not dead_tmp.exists()
+        assert "removed data/sub/.y.bin" in proc.stderr and "left by a run that was killed" in proc.stderr
+        assert all(p.exists() for p in kept) and (data / f".tokenize-{living}-abcd1234").is_dir()
+    finally:
+        alive.kill()
+        alive.wait()

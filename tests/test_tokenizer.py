@@ -159,8 +159,42 @@ def test_hf_token_id_over_uint16(tmp_path):
 
 
 def test_bad_specs(tmp_path):
-    with pytest.raises(tokmod.TokenizerError, match="not found"):
+    with pytest.raises(tokmod.TokenizerError, match="nope.json does not exist"):
         get_tokenizer(tmp_path / "nope.json")
+    with pytest.raises(tokmod.TokenizerError, match="is a folder, not a file"):
+        get_tokenizer(tmp_path)
     (tmp_path / "junk.json").write_text("{}", encoding="utf-8")
     with pytest.raises(tokmod.TokenizerError, match="not a tokenizers JSON"):
         get_tokenizer(tmp_path / "junk.json")
+
+
+def test_a_long_text_encoded_window_by_window_equals_one_call(corpus, trie):
+    """Windows far smaller than LONG_TEXT force every kind of cut: inside words, emoji, CJK, NUL, and
+    after tokens that end inside a character (rare CJK characters are byte tokens)."""
+    tok = get_tokenizer("world")
+    docs, expected = corpus
+    rng = random.Random(3)
+    rare = "𠀀𪚥𫝀" * 40  # no whole-character tokens: cut points inside characters are everywhere
+    texts = ["\x00".join(docs[:40]), rare, "x" * 300 + rare + "\n\n" * 50]
+    for text in texts:
+        want = trie.encode(text)
+        for window in (1, 33, 200, 5000):
+            got = np.concatenate(list(tok.encode_stream([text], window)))
+            assert got.dtype == np.uint16 and got.tolist() == want, (text[:40], window)
+        cuts = sorted(rng.sample(range(1, len(text)), 6))
+        pieces = [text[a:b] for a, b in zip([0] + cuts, cuts + [len(text)])]  # a document that comes in pieces
+        assert np.concatenate(list(tok.encode_stream(pieces, 64))).tolist() == want
+
+
+def test_encode_docs_to_streams_long_texts_between_short_ones(tmp_path, corpus, monkeypatch):
+    monkeypatch.setattr(tokmod, "LONG_TEXT", 500)
+    tok = get_tokenizer("world")
+    docs, expected = corpus
+    long_ones = [i for i, d in enumerate(docs) if len(d) > 500 and "\x00" not in d][:3]
+    batch = [0, long_ones[0], 5, 6, long_ones[1], long_ones[2], 9]
+    path = tmp_path / "spill.u16"
+    with open(path, "wb") as out:
+        lengths = tok.encode_docs_to(out, [docs[i] for i in batch], eof=True)
+    want = [expected[i] + [0] for i in batch]
+    assert lengths.tolist() == [len(w) for w in want]
+    assert np.fromfile(path, np.uint16).tolist() == [t for w in want for t in w]

@@ -118,6 +118,50 @@ def test_tokenize_bad_record_names_file_and_line_and_leaves_nothing(project):
     assert "skipped (bad) 1" in summary
 
 
+def test_existing_outputs_are_replaced_only_when_asked(project):
+    data = project / "data"
+    tokenize_tab.run_tokenize("sample.jsonl", 1, 0, True, 7, "world", False, "", 64, progress=NoProgress())
+    stamp = (data / "sample.bin").stat().st_mtime_ns
+    with pytest.raises(gr.Error, match=r"data/sample.bin already exists: tick \*Overwrite\*"):
+        tokenize_tab.run_tokenize("sample.jsonl", 1, 0, True, 7, "world", False, "", 64, False, progress=NoProgress())
+    assert (data / "sample.bin").stat().st_mtime_ns == stamp
+    tokenize_tab.run_tokenize("sample.jsonl", 1, 0, True, 7, "world", False, "", 64, True, progress=NoProgress())
+    assert (data / "sample.bin").stat().st_mtime_ns != stamp
+
+    data_tab.export_dataset("sample.jsonl", "copy.jsonl")  # a bare name goes into data/
+    with pytest.raises(gr.Error, match="copy.jsonl already exists"):
+        data_tab.export_dataset("sample.jsonl", "data/copy.jsonl")
+    assert "24 records" in data_tab.export_dataset("sample.jsonl", "data/copy.jsonl", True)[0]
+    (data / "dir.jsonl").mkdir()
+    with pytest.raises(gr.Error, match="is a folder; give the export a file name"):
+        data_tab.export_dataset("sample.jsonl", "data/dir.jsonl", True)
+    with pytest.raises(gr.Error, match="data/dir.jsonl is a folder, not a file"):
+        data_tab.inspect_dataset("data/dir.jsonl", False)
+
+
+def test_the_tokenizer_description_is_not_listed_as_a_dataset(project):
+    tokenize_tab.run_tokenize("sample.jsonl", 1, 0, True, 7, "world", False, "", 64, progress=NoProgress())
+    assert (project / "data" / "sample.meta.json").is_file()
+    assert common.list_files("data", common.DATASET_EXTS) == ["data/sample.jsonl"]
+
+
+def test_preview_cuts_long_turns_and_says_so(project):
+    answer = "long answer " * 500_000  # 6 MB in one turn
+    (project / "data" / "long.jsonl").write_text(json.dumps({"text": f"User: q\n\nAssistant: {answer}"}) + "\n",
+                                                 encoding="utf-8")
+    df, page, _ = data_tab.preview_page("long.jsonl", 1)
+    assert df["text"].tolist()[0] == "q"
+    cell = df["text"].tolist()[1]
+    assert cell.startswith("long answer long") and len(cell) < 2200
+    assert f"preview cut here: the turn has {len(answer):,} characters" in cell
+
+    chat = "\n\n".join(f"User: q{i}\n\nAssistant: a{i}" for i in range(30))  # 60 turns
+    (project / "data" / "chat.jsonl").write_text(json.dumps({"text": chat}) + "\n", encoding="utf-8")
+    df, _, _ = data_tab.preview_page("chat.jsonl", 1)
+    assert len(df) == 21 and df["text"].tolist()[19] == "a9"
+    assert df["role"].tolist()[-1] == "(more)" and "40 more turns not shown: the record has 60 turns" in df["text"].tolist()[-1]
+
+
 def test_remembered_choices_survive_a_restart(project):
     common.remember("dataset", "data/sample.jsonl")
     common.remember("ctx_len", 256)

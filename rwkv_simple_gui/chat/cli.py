@@ -7,6 +7,7 @@ import sys
 
 from rwkv_simple_gui.chat.prompt import SamplingParams
 from rwkv_simple_gui.chat.worker import ChatError, ChatWorker
+from rwkv_simple_gui.demo import UNTRAINED_NOTE, is_demo_base
 
 _DEFAULTS = SamplingParams()
 
@@ -46,6 +47,8 @@ def main(args: argparse.Namespace) -> int:
         return 2
     try:
         with ChatWorker(args.model, args.strategy, args.state) as worker:
+            if is_demo_base(worker.facts.path) and not args.state:
+                print(f"note: {UNTRAINED_NOTE}", file=sys.stderr)
             if args.prompt is not None:
                 _answer(worker, [], args.prompt, params)
                 return 0

@@ -8,6 +8,7 @@ and turns anything the worker reports, or its death, into a :class:`ChatError`.
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import re
 import threading
@@ -55,10 +56,8 @@ def inspect_model(path: str | Path) -> ModelFacts:
     if (path / "adapter_config.json").is_file():
         raise ChatError(f"{path} is a Hugging Face peft adapter folder: merge it into its base model in the Merge "
                         "tab, then chat with the merged .pth")
-    if path.is_dir():
-        raise ChatError(f"{path} is a folder: pick a model .pth file")
-    if not path.is_file():
-        raise ChatError(f"model file {path} does not exist")
+    if problem := paths.file_problem(path):
+        raise ChatError(f"model file {path} {problem}")
     if path.suffix != ".pth":
         raise ChatError(f"{path}: the rwkv package loads .pth files only (an Ai00 .st is for Ai00/web-rwkv)")
     try:
@@ -77,10 +76,8 @@ def check_state(path: str | Path, facts: ModelFacts, *, force: bool = False) -> 
     from rwkv_simple_gui.model.lazy import LazyStateDict
 
     path = Path(path)
-    if path.is_dir():
-        raise ChatError(f"state file {path} is a folder: pick the state .pth")
-    if not path.is_file():
-        raise ChatError(f"state file {path} does not exist")
+    if problem := paths.file_problem(path):
+        raise ChatError(f"state file {path} {problem}")
     try:
         sd = LazyStateDict(path)
     except ModelFormatError as exc:
@@ -322,9 +319,27 @@ def _prefill(model, tokens: list[int], state):
     return logits, state
 
 
+def undecodable_mask(tokenizer, n_logits: int):
+    """True for each output id the tokenizer has no text for: a model's head is usually wider than its
+    vocabulary (65,536 outputs, World ids 1..65,529), and 0 is kept as the end of the text."""
+    import torch
+
+    mask = torch.ones(n_logits, dtype=torch.bool)
+    known = [i for i in tokenizer.idx2token if i < n_logits]
+    mask[known] = False
+    mask[0] = False
+    return mask
+
+
+def token_bytes(tokenizer, token: int) -> bytes:
+    """The bytes of one token; an id outside the vocabulary has none (never raises)."""
+    return tokenizer.idx2token.get(token, b"")
+
+
 def _generate(conn, model, pipeline, base_state, text: str, params: SamplingParams) -> None:
     """PIPELINE.generate's sampling (presence/frequency penalties with decay, whitespace and digits not
-    penalised), streamed, stopping at ``\\n\\nUser:``, at token 0, at max_tokens or when asked."""
+    penalised), streamed, stopping at ``\\n\\nUser:``, at token 0, at max_tokens or when asked.
+    Only ids the tokenizer can decode are ever sampled."""
     import codecs
 
     import numpy as np
@@ -334,13 +349,14 @@ def _generate(conn, model, pipeline, base_state, text: str, params: SamplingPara
         np.random.seed(params.seed)
         torch.manual_seed(params.seed)
     logits, state = _prefill(model, pipeline.encode(text), base_state)
+    banned = undecodable_mask(pipeline.tokenizer, logits.shape[-1]).to(logits.device)
     occurrence: dict[int, float] = {}
     utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
     scanner = StopScanner()
     for _ in range(params.max_tokens):
         if conn.poll() and conn.recv()[0] == "stop":
             return
-        logits = logits.float()
+        logits = logits.float().masked_fill(banned, -math.inf)
         for token, count in occurrence.items():
             logits[token] -= params.presence_penalty + count * params.frequency_penalty
         token = pipeline.sample_logits(logits, params.temperature, params.top_p, params.top_k)
@@ -348,11 +364,12 @@ def _generate(conn, model, pipeline, base_state, text: str, params: SamplingPara
             break
         for seen in occurrence:
             occurrence[seen] *= params.penalty_decay
-        weight = 0.0 if pipeline.decode([token]) in " \t0123456789" else 1.0
+        raw = token_bytes(pipeline.tokenizer, token)
+        weight = 0.0 if raw.decode("utf-8", "replace") in " \t0123456789" else 1.0
         occurrence[token] = occurrence.get(token, 0.0) + weight
         # a character may span several tokens: the decoder keeps an unfinished one for the next token
         # and shows bytes that can never form one as U+FFFD (PIPELINE.generate would stall on them)
-        piece = utf8.decode(pipeline.tokenizer.decodeBytes([token]))
+        piece = utf8.decode(raw)
         if piece:
             delta = scanner.feed(piece)
             if delta:

@@ -15,7 +15,7 @@ import json
 import os
 import struct
 from pathlib import Path
-from typing import Iterable
+from typing import BinaryIO, Iterable
 
 import numpy as np
 
@@ -67,6 +67,12 @@ def as_uint16(tokens, where: str = "") -> np.ndarray:
     return arr.astype(np.uint16)
 
 
+def write_tokens(out: BinaryIO, tokens: np.ndarray) -> None:
+    """Append tokens to a binary file as little-endian uint16. ``file.write``, not ``ndarray.tofile``: a
+    full disk then raises OSError(ENOSPC) instead of numpy's errno-less "N requested and M written"."""
+    out.write(memoryview(np.ascontiguousarray(tokens, "<u2")).cast("B"))
+
+
 def write_index(path: str | os.PathLike, sizes: np.ndarray) -> None:
     """Write a uint16 ``.idx`` for items of the given sizes (in tokens), one item per document."""
     sizes = np.asarray(sizes, dtype=np.int64)
@@ -116,9 +122,19 @@ class BinIdxWriter:
         sizes = np.asarray(sizes, np.int64)
         if int(sizes.sum()) != tokens.size:
             raise ValueError(f"sizes add up to {int(sizes.sum())} tokens, {tokens.size} given")
-        tokens.astype("<u2", copy=False).tofile(self._bin)
+        write_tokens(self._bin, tokens)
         self.sizes.append(sizes)
         self.num_tokens += tokens.size
+
+    def add_item_pieces(self, pieces: Iterable[np.ndarray]) -> None:
+        """Append one item whose tokens come in pieces (a document too long to hold at once)."""
+        size = 0
+        for piece in pieces:
+            piece = as_uint16(piece)
+            write_tokens(self._bin, piece)
+            size += piece.size
+        self.sizes.append(np.array([size], np.int64))
+        self.num_tokens += size
 
     def __len__(self) -> int:
         return sum(len(s) for s in self.sizes)

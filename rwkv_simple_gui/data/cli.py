@@ -12,8 +12,7 @@ import json
 import sys
 
 from .. import paths
-
-PREVIEW_TOKENS = 100
+from .report import format_report
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -74,64 +73,19 @@ class _Bars:
             self.bar = None
 
 
-def _preview(result) -> list[str]:
-    """The seed's check: the first and the last item decoded back to text."""
-    from .binidx import read_binidx
-    from .tokenizer import get_tokenizer
-
-    data = read_binidx(result.prefix)
-    tok = get_tokenizer(result.tokenizer["spec"])
-    lines = []
-    for i in sorted({0, len(data) - 1}):
-        item = data[i]
-        lines.append("-" * 70 + f"[{result.prefix.name} idx {i} sz {item.size}]")
-        ids = item[:-1] if result.eof else item
-        if ids.size > 2 * PREVIEW_TOKENS:
-            lines += [tok.decode(ids[:PREVIEW_TOKENS]), "· " * 30, tok.decode(ids[-PREVIEW_TOKENS:])]
-        else:
-            lines.append(tok.decode(ids))
-    return lines
-
-
-def format_report(result, prefix=None, *, lang: str = "en") -> str:
-    """make_tokenize.py's printout for a :class:`~.pipeline.TokenizeResult`, plus dropped/skipped and a hint.
-
-    ``prefix`` is the output prefix as shown (default: the result's, relative to the project).
-    """
-    from .stats import format_factor_table, micro_bsz_hint
-
-    name = paths.display(prefix if prefix is not None else result.prefix)
-    lines = _preview(result) + [
-        "-" * 80,
-        f"### Final {name}.bin/idx has {result.tokens} tokens, {result.items} items. Dtype <class 'numpy.uint16'>",
-        f"### append_eof = {result.eof}",
-        f"### max_length = {result.max_length}",
-        f"### max_length_power_of_two = {result.max_length_power_of_two}",
-        f"### data_line_count = {result.data_line_count}",
-    ]
-    if result.max_tokens:
-        lines.append(f"### dropped = {result.dropped} documents longer than {result.max_tokens} tokens (EOF included)")
-    if result.skipped_bad:
-        lines.append(f"### skipped_bad = {result.skipped_bad} bad records")
-        lines += [f"###   {result.format.unit} {b.line}: {b.reason}" for b in result.bad[:10]]
-    lines.append("### The first ten factors of the five numbers nearby (±10):")
-    lines.append(format_factor_table(result.factors))
-    lines.append("### hint:\n" + micro_bsz_hint(result.data_line_count, lang))
-    lines.append(
-        f"### {result.documents} documents, {result.copies} copies, tokenizer {result.tokenizer['name']} "
-        f"[{result.backend}], {result.workers} worker(s), {result.seconds:.2f} s"
-    )
-    return "\n".join(lines)
-
-
 def main(args: argparse.Namespace) -> int:
     from .pipeline import tokenize_file
 
+    from .binidx import split_prefix
+
+    out = paths.resolve(args.out) if args.out else None
+    for left in paths.remove_leftovers(*([split_prefix(out).parent] if out else [])):
+        print(f"removed {paths.display(left)}, left by a run that was killed", file=sys.stderr)
     bars = _Bars()
     try:
         result = tokenize_file(
             paths.resolve(args.input, base="data"),
-            paths.resolve(args.out) if args.out else None,
+            out,
             copies=args.copies,
             max_tokens=args.max_tokens,
             eof=not args.no_eof,

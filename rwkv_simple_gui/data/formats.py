@@ -25,6 +25,7 @@ import json
 import math
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
@@ -35,7 +36,10 @@ try:
     json_loads = orjson.loads
     HAVE_ORJSON = True
 except ImportError:  # orjson is only a speed-up
-    json_loads = json.loads
+
+    def json_loads(raw):
+        return json.loads(bytes(raw) if isinstance(raw, memoryview) else raw)
+
     HAVE_ORJSON = False
 
 from .. import paths
@@ -47,6 +51,8 @@ ROLES = ("System", "User", "Assistant")
 
 BOM = b"\xef\xbb\xbf"
 BLOCK_BYTES = 4 << 20
+PREVIEW_CHARS = 2000  # characters of a turn shown in a preview cell
+PREVIEW_TURNS = 20  # turns of a record shown in a preview
 
 # Role names of the chat formats, mapped to the seed's roles.
 _MESSAGE_ROLES = {"system": "System", "developer": "System", "user": "User", "assistant": "Assistant"}
@@ -153,16 +159,17 @@ def join_turns(turns: list[tuple[str, str]]) -> str:
 
 def split_turns(text: str) -> list[tuple[str, str]]:
     """Turns of a seed-format text: a paragraph starting with ``Role:`` opens a turn, others continue it."""
-    turns: list[list[str]] = []
+    turns: list[tuple[str, list[str]]] = []  # paragraphs joined once at the end: a long turn is not re-copied
     for paragraph in text.split("\n\n"):
-        m = _ROLE_PREFIX.match(paragraph.lstrip("\n"))  # "\n\n\nUser:" still opens a turn
+        opened = paragraph.lstrip("\n")  # "\n\n\nUser:" still opens a turn
+        m = _ROLE_PREFIX.match(opened)
         if m:
-            turns.append([m.group(1), paragraph.lstrip("\n")[m.end() :]])
+            turns.append((m.group(1), [opened[m.end() :]]))
         elif turns:
-            turns[-1][1] += "\n\n" + paragraph
+            turns[-1][1].append(paragraph)
         else:
-            turns.append(["", paragraph])
-    return [(role, body) for role, body in turns]
+            turns.append(("", [paragraph]))
+    return [(role, "\n\n".join(parts)) for role, parts in turns]
 
 
 # --- schema normalisers: parsed object -> seed text ------------------------------------------------
@@ -280,6 +287,8 @@ NORMALISERS: dict[str, Callable[[Any], tuple[str, list[tuple[str, str]]]]] = {
 
 def schema_of(obj: Any) -> str | None:
     """The schema an object's keys say it has, or None."""
+    if isinstance(obj, LongText):
+        return "text"
     if not isinstance(obj, dict):
         return None
     if "text" in obj:
@@ -331,24 +340,114 @@ def diagnose_json(raw: bytes, error: Exception, file_offset: int, what: str = "l
 
 
 def iter_line_blocks(f, start: int, end: int, block_bytes: int = BLOCK_BYTES) -> Iterator[tuple[int, bytes]]:
-    """Blocks of whole lines from byte ``start`` to ``end`` of a binary file, with each block's offset."""
+    """Blocks of whole lines from byte ``start`` to ``end`` of a binary file, with each block's offset.
+
+    A line longer than a block grows in one bytearray (no quadratic re-joining, no second copy) and is
+    yielded as its own block.
+    """
     f.seek(start)
     offset = start
-    carry = b""
+    carry = b""  # the beginning of a line whose end is not read yet
+    long_line: bytearray | None = None
     remaining = end - start
     while remaining > 0:
         chunk = f.read(min(block_bytes, remaining))
         if not chunk:
             break
         remaining -= len(chunk)
-        chunk = carry + chunk
         cut = chunk.rfind(b"\n") + 1 if remaining > 0 else len(chunk)
+        if not cut:  # no line end in this chunk: a long line goes on
+            if long_line is None:
+                long_line, carry = bytearray(carry), b""
+            long_line += chunk
+            continue
+        if long_line is not None:
+            long_line += chunk[:cut]
+            block, long_line = long_line, None
+        else:
+            block = carry + chunk[:cut]
         carry = chunk[cut:]
-        if cut:
-            yield offset, chunk[:cut]
-            offset += cut
-    if carry:
-        yield offset, carry
+        yield offset, block
+        offset += len(block)
+    tail = long_line if long_line is not None else carry
+    if tail:
+        yield offset, tail
+
+
+def block_lines(block: bytes | bytearray) -> list:
+    """The lines of a block from :func:`iter_line_blocks`, without their line ends. The block of a long
+    line (a bytearray) is cut into memoryviews rather than copied; :data:`json_loads` reads those."""
+    if isinstance(block, bytes):
+        raws = block.split(b"\n")
+    else:
+        view, raws, pos = memoryview(block), [], 0
+        while (nl := block.find(b"\n", pos)) >= 0:
+            raws.append(view[pos:nl])
+            pos = nl + 1
+        raws.append(view[pos:])
+    if block.endswith(b"\n"):
+        raws.pop()
+    return raws
+
+
+_TEXT_KEY = re.compile(rb'"text"[ \t\r\n]*:[ \t\r\n]*"')
+_QUOTE = re.compile(rb'"')
+# A byte that is never part of an escape sequence nor inside a character: a JSON string cut before it
+# leaves two bodies that decode on their own (a surrogate pair stays whole).
+_CUT_BEFORE = re.compile(rb'[^"\\/bfnrtu0-9a-fA-F\x80-\xbf]')
+_PLACEHOLDER = b'"\\u0000"'
+PIECE_BYTES = 1 << 20
+TAIL_BYTES = 1 << 16  # how far from the line's end the text's closing quote is looked for
+
+
+@dataclass(frozen=True)
+class LongText:
+    """The "text" string of a very long jsonl line, as byte ranges of its JSON body that decode on their own."""
+
+    raw: memoryview
+    ranges: list[tuple[int, int]]
+
+    def pieces(self) -> Iterator[str]:
+        for a, b in self.ranges:
+            yield json_loads(b'"' + bytes(self.raw[a:b]) + b'"')
+
+
+def long_text(raw: memoryview) -> LongText | None:
+    """The text of a very long ``{"text": "...", ...}`` line in pieces of about PIECE_BYTES, each checked
+    as ``json_loads`` checks the whole line, so the text never has to be one str (4 bytes a character
+    once it holds one emoji). None for any other line, or one that is not valid: the caller parses it
+    whole, which also words its error. The text's closing quote is looked for near the end of the line
+    (a huge line is huge because of its text): the one that leaves the rest a valid object whose "text"
+    is the text.
+    """
+    key = _TEXT_KEY.search(raw) if HAVE_ORJSON else None  # orjson refuses lone surrogates, as the fast path needs
+    if key is None:
+        return None
+    start = key.end()
+    head = bytes(raw[: start - 1])
+    tail_start = max(start, len(raw) - TAIL_BYTES)
+    for quote in reversed([m.start() for m in _QUOTE.finditer(raw, tail_start)]):
+        small = head + _PLACEHOLDER + bytes(raw[quote + 1 :])
+        try:
+            obj = json_loads(small)
+        except ValueError:
+            continue
+        if type(obj) is dict and obj.get("text") == "\x00" and small.count(_PLACEHOLDER) == 1:
+            end = quote
+            break
+    else:
+        return None
+    ranges, pos = [], start
+    while pos < end:
+        cut = _CUT_BEFORE.search(raw, pos + PIECE_BYTES, end) if pos + PIECE_BYTES < end else None
+        ranges.append((pos, cut.start() if cut else end))
+        pos = ranges[-1][1]
+    text = LongText(raw, ranges)
+    try:
+        blank = all([piece.isspace() for piece in text.pieces()])  # decodes every piece: checks them all
+    except ValueError:
+        return None
+    return None if blank else text
 
 
 class _Source:
@@ -364,22 +463,28 @@ class _Source:
 
 
 class _JsonlSource(_Source):
+    """With ``long_texts``, a very long ``{"text": ...}`` line comes as a :class:`LongText`, not parsed."""
+
+    def __init__(self, path: Path, long_texts: bool = False):
+        super().__init__(path)
+        self.long_texts = long_texts
+
     def __iter__(self):
         self.total = self.path.stat().st_size
         line = 0
         with open(self.path, "rb") as f:
             for offset, block in iter_line_blocks(f, 0, self.total):
-                raws = block.split(b"\n")
-                if block.endswith(b"\n"):
-                    raws.pop()
                 start = offset
-                for raw in raws:
+                for raw in block_lines(block):
                     line += 1
-                    if raw and not raw.isspace():  # the seed skips blank lines
+                    text = long_text(raw) if self.long_texts and len(raw) > BLOCK_BYTES else None
+                    if text is not None:
+                        yield line, text
+                    elif raw and not bytes(raw).isspace():  # the seed skips blank lines
                         try:
                             yield line, json_loads(raw)
                         except ValueError as e:
-                            yield line, BadRecord(line, diagnose_json(raw, e, start))
+                            yield line, BadRecord(line, diagnose_json(bytes(raw), e, start))
                     start += len(raw) + 1
                 self.done = offset + len(block)
 
@@ -417,41 +522,60 @@ class _JsonArraySource(_Source):
 
 
 class _CsvSource(_Source):
+    """Header row, then one record per row. Quoting is read strictly, so a broken quote is one bad
+    record naming the lines it spans instead of rows silently merged; fields have no size limit."""
+
     def __iter__(self):
         self.total = self.path.stat().st_size
         delimiter = "\t" if self.path.suffix.lower() == ".tsv" else ","
+        csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # the default 128 KiB is far below a long text
         with open(self.path, "rb") as raw_file:
             # utf-8-sig: Excel writes a BOM in every UTF-8 csv; bad bytes surface as surrogates, per field.
             text = io.TextIOWrapper(raw_file, encoding="utf-8-sig", errors="surrogateescape", newline="")
-            reader = csv.DictReader(text, delimiter=delimiter)
-            if reader.fieldnames is None:
-                return
-            prev_end = reader.line_num
-            for row in reader:
-                line = prev_end + 1
-                prev_end = reader.line_num
+            reader = csv.reader(text, delimiter=delimiter, strict=True)
+            header = None
+            while True:
+                line = reader.line_num + 1
+                try:
+                    fields = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as e:
+                    yield line, BadRecord(line, _csv_quoting(e, line, reader.line_num))
+                    continue
                 self.done = raw_file.tell()
+                if header is None:
+                    header = fields
+                    continue
+                if not fields:  # a blank line
+                    continue
+                row = dict(zip(header, fields + [None] * (len(header) - len(fields))))
                 bad = _csv_bad_utf8(row)
                 if bad:
                     yield line, BadRecord(line, bad)
-                elif None in row:
-                    yield line, BadRecord(
-                        line,
-                        f"the row has {len(reader.fieldnames) + len(row[None])} fields but the header has {len(reader.fieldnames)}",
-                    )
+                elif len(fields) > len(header):
+                    yield line, BadRecord(line, f"the row has {len(fields)} fields but the header has {len(header)}")
                 else:
                     yield line, row
 
 
+def _csv_quoting(error: csv.Error, first: int, last: int) -> str:
+    """A broken-quote csv.Error in plain words: where the row starts, where the reader gave up."""
+    fix = 'a field that holds a quote, a comma or a line break must be in quotes, its own quotes doubled ("")'
+    if "unexpected end of data" in str(error):
+        return f"a quote opened in this row is never closed (the file ends inside it, line {last}); {fix}"
+    span = f"lines {first}-{last} were read as one row" if last > first else "this row"
+    return f"broken quoting ({error}): {span}; {fix}"
+
+
 def _csv_bad_utf8(row: dict) -> str | None:
     for key, value in row.items():
-        for v in value if isinstance(value, list) else [value]:
-            if isinstance(v, str):
-                try:
-                    v.encode("utf-8")
-                except UnicodeEncodeError as e:
-                    offset = len(v[: e.start].encode("utf-8", "surrogateescape"))
-                    return f'invalid UTF-8 in column "{key}" at byte {offset} of the field; re-save the file as UTF-8'
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as e:
+                offset = len(value[: e.start].encode("utf-8", "surrogateescape"))
+                return f'invalid UTF-8 in column "{key}" at byte {offset} of the field; re-save the file as UTF-8'
     return None
 
 
@@ -484,6 +608,13 @@ def record_source(path: Path, container: str) -> _Source:
     return _SOURCES[container](path)
 
 
+def _require_file(path: Path) -> None:
+    if path.is_dir():
+        raise DatasetError(path, None, "this is a folder, not a file", "pick a dataset file inside it, e.g. data/NAME.jsonl")
+    if not path.is_file():
+        raise DatasetError(path, None, "file not found", "pick a file in data/ or type its full path")
+
+
 def container_of(path: str | os.PathLike) -> str:
     """jsonl, json, csv or parquet, from the suffix (and the first byte for .json / unknown suffixes)."""
     path = Path(path)
@@ -494,8 +625,7 @@ def container_of(path: str | os.PathLike) -> str:
         return "csv"
     if suffix in (".parquet", ".pq"):
         return "parquet"
-    if not path.is_file():
-        raise DatasetError(path, None, "file not found", "pick a file in data/ or type its full path")
+    _require_file(path)
     with open(path, "rb") as f:
         head = f.read(4096).removeprefix(BOM).lstrip()
     if head.startswith(b"["):
@@ -510,10 +640,10 @@ def container_of(path: str | os.PathLike) -> str:
 def detect_format(path: str | os.PathLike) -> DatasetFormat:
     """The container and the schema of a dataset file (schema from its first readable object)."""
     path = Path(path)
-    if not path.is_file():
-        raise DatasetError(path, None, "file not found", "pick a file in data/ or type its full path")
+    _require_file(path)
     container = container_of(path)
-    source = record_source(path, container)
+    # a huge first record is only looked at, never parsed into one str
+    source = _JsonlSource(path, long_texts=True) if container == "jsonl" else record_source(path, container)
     first_keys = first_bad = None
     for n, (line, obj) in enumerate(source):
         if n >= 1000:
@@ -619,12 +749,19 @@ def count_records(path: str | os.PathLike, format: DatasetFormat | None = None) 
 
 
 def preview(
-    path: str | os.PathLike, page: int = 1, page_size: int = 20, *, require_assistant: bool = False
+    path: str | os.PathLike,
+    page: int = 1,
+    page_size: int = 20,
+    *,
+    require_assistant: bool = False,
+    max_chars: int = PREVIEW_CHARS,
 ) -> tuple[pd.DataFrame, int]:
     """One page of records as a table with one row per turn: (line, turn, role, text); and the page count.
 
     Bad records appear in place, role "(bad)" and the reason as text, so the table shows what
-    validation found. ``page`` is 1-based and clamped to the available pages.
+    validation found. ``page`` is 1-based and clamped to the available pages. A turn longer than
+    ``max_chars`` is cut and a record's turns after PREVIEW_TURNS are counted, not shown, and the table
+    says so: a page must reach a browser fast however long a record is.
     """
     import pandas as pd
 
@@ -641,8 +778,18 @@ def preview(
         if isinstance(rec, BadRecord):
             rows.append((rec.line, 0, "(bad)", rec.reason))
         else:
-            rows += [(rec.line, t, role or "(text)", text) for t, (role, text) in enumerate(rec.turns, 1)]
+            shown = rec.turns[:PREVIEW_TURNS]
+            rows += [(rec.line, t, role or "(text)", _cut(text, max_chars)) for t, (role, text) in enumerate(shown, 1)]
+            if len(rec.turns) > len(shown):
+                rows.append((rec.line, len(shown) + 1, "(more)", f"… {len(rec.turns) - len(shown):,} more turns not "
+                             f"shown: the record has {len(rec.turns):,} turns, {len(rec.text):,} characters"))
     return pd.DataFrame(rows, columns=["line", "turn", "role", "text"]), total_pages
+
+
+def _cut(text: str, max_chars: int) -> str:
+    if len(text) <= max_chars:
+        return text
+    return f"{text[:max_chars]} … [preview cut here: the turn has {len(text):,} characters]"
 
 
 def export_text_jsonl(

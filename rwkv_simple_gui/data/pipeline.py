@@ -19,6 +19,7 @@ How it is fast:
 
 from __future__ import annotations
 
+import errno
 import itertools
 import math
 import multiprocessing as mp
@@ -161,6 +162,18 @@ class _Spiller:
         self.chars += len(text)
         return self.chars < BATCH_CHARS or self.flush()
 
+    def add_long(self, line: int, text: formats.LongText) -> bool:
+        """Tokenize a very long text now, piece by piece; False when the job must stop."""
+        if not self.flush():
+            return False
+        try:
+            size = self.tok.encode_text_to(self.out, text.pieces(), eof=self.job.eof)
+        except TokenIdOverflow as e:
+            self.part.fatal = BadRecord(line, str(e))
+            return False
+        self.lengths.append(np.array([size], np.int64))
+        return True
+
     def bad(self, line: int, reason: str) -> bool:
         """Record a bad record; False when the job must stop (skip_bad is off)."""
         record = BadRecord(line, reason)
@@ -176,12 +189,10 @@ class _Spiller:
         if not self.texts:
             return True
         try:
-            tokens, lengths = self.tok.encode_docs(self.texts, eof=self.job.eof)
+            self.lengths.append(self.tok.encode_docs_to(self.out, self.texts, eof=self.job.eof))
         except TokenIdOverflow as e:
             self.part.fatal = BadRecord(self.lines[e.doc], str(e))
             return False
-        tokens.tofile(self.out)
-        self.lengths.append(lengths)
         self.texts.clear()
         self.lines.clear()
         self.chars = 0
@@ -194,53 +205,81 @@ class _Spiller:
         return self.part
 
 
+class _JsonlBlocks:
+    """Turns blocks of jsonl lines into texts for the spiller. The hot loop: millions of lines pass here, so
+    a valid seed-format line costs a dict lookup and two appends; every other case is a method call."""
+
+    def __init__(self, job: _Job, spill: _Spiller):
+        self.spill, self.schema = spill, job.format.schema
+        # Valid seed-format records skip the general normaliser; orjson has already rejected lone surrogates.
+        self.text_fast_path = self.schema == "text" and formats.HAVE_ORJSON
+
+    def read(self, block, offset: int, line: int) -> tuple[int, bool]:
+        """The block's lines after line number ``line``: (the last line number, False when the run must stop)."""
+        spill, loads, fast = self.spill, formats.json_loads, self.text_fast_path
+        add_text, add_line = spill.texts.append, spill.lines.append
+        raws = formats.block_lines(block)
+        first, starts = line + 1, []  # starts: file offset of each line, worked out on the block's first bad line
+        for line, raw in enumerate(raws, first):
+            if fast and len(raw) > formats.BLOCK_BYTES:  # never the whole text as one str
+                handled, ok = self._long(line, raw)
+                if handled:
+                    if not ok:
+                        return line, False
+                    continue
+            try:
+                obj = loads(raw)
+            except ValueError as e:
+                if not self._bad_json(line, raw, e, raws, offset, first, starts):
+                    return line, False
+                continue
+            if fast and type(obj) is dict:
+                text = obj.get("text")
+                if type(text) is str and text and not text.isspace():
+                    add_text(text)
+                    add_line(line)
+                    spill.chars += len(text)
+                    if spill.chars >= BATCH_CHARS and not spill.flush():
+                        return line, False
+                    continue
+            if not self._normalised(line, obj):
+                return line, False
+        return line, True
+
+    def _long(self, line: int, raw) -> tuple[bool, bool]:
+        long_text = formats.long_text(raw)
+        if long_text is None:
+            return False, True
+        return True, self.spill.add_long(line, long_text)
+
+    def _bad_json(self, line: int, raw, error: ValueError, raws, offset: int, first: int, starts: list) -> bool:
+        raw = bytes(raw)  # a memoryview of a long line; no copy for bytes
+        if not raw.strip():  # the seed skips blank lines
+            return True
+        if not starts:
+            starts.extend(itertools.accumulate((len(r) + 1 for r in raws), initial=offset))
+        return self.spill.bad(line, formats.diagnose_json(raw, error, starts[line - first]))
+
+    def _normalised(self, line: int, obj) -> bool:
+        try:
+            text, _ = formats.normalise(obj, self.schema)
+        except formats.RecordError as e:
+            return self.spill.bad(line, str(e))
+        return self.spill.add(line, text)
+
+
 def _tokenize_jsonl_range(job: _Job, on_bytes: Callable[[int], None], should_stop: Callable[[], bool]) -> _Part:
-    """The hot loop: millions of lines pass here, so per-line work is kept to a dict lookup and two appends."""
     part = _Part(job.index)
-    loads, normalise, RecordError = formats.json_loads, formats.normalise, formats.RecordError
-    schema = job.format.schema
-    # Valid seed-format records skip the general normaliser; orjson has already rejected lone surrogates.
-    text_fast_path = schema == "text" and formats.HAVE_ORJSON
     line = 0
     with open(job.path, "rb") as f, open(job.spill, "wb") as out:
         spill = _Spiller(job, part, out)
-        add_text, add_line = spill.texts.append, spill.lines.append
+        blocks = _JsonlBlocks(job, spill)
         for offset, block in formats.iter_line_blocks(f, job.start, job.end):
             if should_stop():  # an earlier range failed: this one's result will not be used
                 break
-            raws = block.split(b"\n")
-            if block.endswith(b"\n"):
-                raws.pop()
-            first = line + 1
-            starts = None  # file offset of each line, worked out on the block's first bad line
-            for line, raw in enumerate(raws, first):
-                try:
-                    obj = loads(raw)
-                except ValueError as e:
-                    if not raw.strip():  # the seed skips blank lines
-                        continue
-                    if starts is None:
-                        starts = list(itertools.accumulate((len(r) + 1 for r in raws), initial=offset))
-                    if not spill.bad(line, formats.diagnose_json(raw, e, starts[line - first])):
-                        return spill.finish()
-                    continue
-                if text_fast_path and type(obj) is dict:
-                    text = obj.get("text")
-                    if type(text) is str and text and not text.isspace():
-                        add_text(text)
-                        add_line(line)
-                        spill.chars += len(text)
-                        if spill.chars >= BATCH_CHARS and not spill.flush():
-                            return spill.finish()
-                        continue
-                try:
-                    text, _ = normalise(obj, schema)
-                except RecordError as e:
-                    if not spill.bad(line, str(e)):
-                        return spill.finish()
-                    continue
-                if not spill.add(line, text):
-                    return spill.finish()
+            line, ok = blocks.read(block, offset, line)
+            if not ok:
+                return spill.finish()
             on_bytes(len(block))
         part.lines = line
         return spill.finish()
@@ -308,17 +347,28 @@ def available_cpus() -> int:
         return os.cpu_count() or 1
 
 
+def _next_line_start(f, pos: int) -> int:
+    """The offset just after the first line end at or after ``pos`` (the file's size when none), found
+    block by block: ``readline`` would hold a whole very long line in memory."""
+    f.seek(pos)
+    while block := f.read(formats.BLOCK_BYTES):
+        nl = block.find(b"\n")
+        if nl >= 0:
+            return pos + nl + 1
+        pos += len(block)
+    return pos
+
+
 def _split_ranges(path: Path, size: int, n: int) -> list[tuple[int, int]]:
     """``n`` byte ranges of about equal size, each starting at the beginning of a line."""
     cuts = [0]
     with open(path, "rb") as f:
         for i in range(1, n):
-            f.seek(max(cuts[-1], size * i // n))
-            f.readline()
-            if f.tell() >= size:
+            cut = _next_line_start(f, max(cuts[-1], size * i // n))
+            if cut >= size:
                 break
-            if f.tell() > cuts[-1]:
-                cuts.append(f.tell())
+            if cut > cuts[-1]:
+                cuts.append(cut)
     cuts.append(size)
     return list(zip(cuts[:-1], cuts[1:]))
 
@@ -385,9 +435,17 @@ def _gather(spill: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndar
     return spill[np.repeat(shift, sizes) + np.arange(int(out_ends[-1]), dtype=index_type)]
 
 
+def _read_document(spill_file, start: int, size: int) -> Iterable[np.ndarray]:
+    """A long spilled document in GATHER_TOKENS slices, read (not mapped: mapped pages would stay
+    resident) so memory stays one slice whatever its length."""
+    for offset in range(start, start + size, GATHER_TOKENS):
+        spill_file.seek(2 * offset)
+        yield np.frombuffer(spill_file.read(2 * min(GATHER_TOKENS, start + size - offset)), np.uint16)
+
+
 def _write_copies(
     writer: BinIdxWriter,
-    spill: np.ndarray,
+    spill_path: Path,
     lengths: np.ndarray,
     kept: np.ndarray,
     copies: int,
@@ -398,11 +456,17 @@ def _write_copies(
     np.cumsum(lengths[:-1], out=starts[1:])
     rng = np.random.default_rng(seed)
     total, done = copies * len(kept), 0
-    for _ in range(copies):
-        order = kept[rng.permutation(len(kept))]
-        for docs in _gather_chunks(order, lengths):
-            writer.add_items(_gather(spill, starts[docs], lengths[docs]), lengths[docs])
-            done += len(docs)
+    # a plain ndarray view of the map: slicing a np.memmap costs a Python-level hook per slice
+    spill = np.memmap(spill_path, np.uint16, mode="r").view(np.ndarray) if starts.size and lengths.sum() else None
+    with open(spill_path, "rb") as spill_file:
+        for _ in range(copies):
+            order = kept[rng.permutation(len(kept))]
+            for docs in _gather_chunks(order, lengths):
+                if len(docs) == 1 and lengths[docs[0]] > GATHER_TOKENS:
+                    writer.add_item_pieces(_read_document(spill_file, int(starts[docs[0]]), int(lengths[docs[0]])))
+                else:
+                    writer.add_items(_gather(spill, starts[docs], lengths[docs]), lengths[docs])
+                done += len(docs)
             if progress:
                 progress(done, total, "writing")
 
@@ -452,6 +516,21 @@ def _kept_documents(lengths: np.ndarray, max_tokens: int, skipped: int, src: Pat
             fmt.unit,
         )
     return kept
+
+
+def _write_failure(error: OSError, prefix: Path) -> str:
+    """Why the output could not be written, in plain words; nothing was left behind either way."""
+    folder = paths.display(prefix.parent)
+    target = f"{paths.display(prefix)}.bin/.idx"
+    if error.errno == errno.ENOSPC:
+        free = shutil.disk_usage(prefix.parent).free / 1e6 if prefix.parent.is_dir() else 0
+        return (f"the disk holding {folder} is full ({free:.0f} MB free) while writing {target}: it needs room for "
+                "the tokens twice (a working copy and the .bin). Free some space, or write the output to another "
+                "disk (--out / Output prefix), and tokenize again; nothing was written")
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (f"the folder {folder} is not writable ({error.strerror}) so {target} cannot be written; "
+                "choose another output prefix or fix the folder's permissions")
+    return f"cannot write {target}: {error.strerror or error}; check the folder and free disk space"
 
 
 def default_prefix(input_path: str | os.PathLike) -> Path:
@@ -504,7 +583,7 @@ def tokenize_file(
 
     try:
         prefix.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=".tokenize-", dir=prefix.parent) as tmp:
+        with tempfile.TemporaryDirectory(prefix=paths.tokenize_folder_prefix(), dir=prefix.parent) as tmp:
             jobs = [
                 _Job(
                     i,
@@ -558,18 +637,9 @@ def tokenize_file(
                 **{k: v for k, v in result.to_json().items() if k not in ("factors", "bad", "prefix", "seconds")},
             }
             spill_path = _concat_spills([Path(j.spill) for j in jobs])
-            # a plain ndarray view of the map: slicing a np.memmap costs a Python-level hook per slice
-            spill = (
-                np.memmap(spill_path, np.uint16, mode="r").view(np.ndarray)
-                if spill_path.stat().st_size
-                else np.zeros(0, np.uint16)
-            )
             with BinIdxWriter(prefix, meta=meta) as writer:
-                _write_copies(writer, spill, lengths, kept, copies, seed, progress)
-            del spill
+                _write_copies(writer, spill_path, lengths, kept, copies, seed, progress)
     except OSError as e:
-        raise TokenizeError(
-            f"cannot write {paths.display(prefix)}.bin/.idx: {e.strerror or e}; check the folder and free disk space"
-        ) from e
+        raise TokenizeError(_write_failure(e, prefix)) from e
     result.seconds = time.perf_counter() - began
     return result

@@ -24,15 +24,20 @@ import importlib.metadata
 import importlib.util
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import BinaryIO, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from .binidx import write_tokens
+
 WORLD_NAME = "rwkv_vocab_v20230424"
+WORLD_SPECS = ("world", WORLD_NAME, f"{WORLD_NAME}.txt")  # names of the World vocabulary; anything else is a path
 WORLD_VOCAB_SIZE = 65536  # ids 1..65529 are tokens, 0 is end-of-text; RWKV World models have 65536 rows
 END_OF_TEXT = 0
 _NUL_ID = 1  # the token of b"\x00"; no other token contains that byte
 _REPLACEMENT = "\ufffd".encode()
+MAX_TOKEN_BYTES = 128  # the longest World token: greedy matching never looks further ahead than this
+LONG_TEXT = 1 << 18  # characters; a longer text is encoded piece by piece, never as one list of ids
 
 RUST_PACKAGES = ("rwkv_tokenizer", "pyrwkv_tokenizer")  # both identical to TRIE_TOKENIZER; the first is faster
 
@@ -103,7 +108,32 @@ def _world_vocab_bytes() -> _VocabBytes:
     return _VocabBytes()
 
 
-class WorldTokenizer:
+@functools.lru_cache(maxsize=None)
+def _world_token_lengths() -> np.ndarray:
+    """Byte length of every World token id (0 for id 0 and unused ids): the vocabulary's last column."""
+    lengths = np.zeros(WORLD_VOCAB_SIZE, np.int64)
+    for i, line in enumerate(_world_vocab_bytes().lines, 1):
+        lengths[i] = int(line[line.rindex(" ") + 1 :])
+    if lengths.max() > MAX_TOKEN_BYTES:
+        raise TokenizerError(f"{WORLD_NAME}.txt has a token of {lengths.max()} bytes; reinstall the rwkv package")
+    return lengths
+
+
+class _Encoder:
+    """What both tokenizers share: writing documents' tokens straight into a spill file."""
+
+    def encode_docs_to(self, out: BinaryIO, texts: Sequence[str], *, eof: bool) -> np.ndarray:
+        """Append the tokens of ``texts`` (as :meth:`encode_docs` gives them) to ``out``; returns their lengths."""
+        tokens, lengths = self.encode_docs(texts, eof=eof)
+        write_tokens(out, tokens)
+        return lengths
+
+    def encode_text_to(self, out: BinaryIO, pieces: Iterable[str], *, eof: bool) -> int:
+        """Append the tokens of one document given in pieces; returns its length in tokens."""
+        return int(self.encode_docs_to(out, ["".join(pieces)], eof=eof)[0])
+
+
+class WorldTokenizer(_Encoder):
     """The RWKV World tokenizer. ``backend``: "auto" (Rust if installed), "rust" or "python"."""
 
     name = WORLD_NAME
@@ -167,19 +197,87 @@ class WorldTokenizer:
         lengths = np.fromiter(map(len, docs), np.int64, len(docs))
         return np.fromiter((i for d in docs for i in d), np.uint16, int(lengths.sum())), lengths
 
+    def encode_docs_to(self, out: BinaryIO, texts: Sequence[str], *, eof: bool) -> np.ndarray:
+        """Like :meth:`_Encoder.encode_docs_to`; a text longer than ``LONG_TEXT`` characters is encoded and
+        written in pieces (:meth:`encode_text_to`)."""
+        lengths = np.zeros(len(texts), np.int64)
+        batch_start = 0
+        for i, text in enumerate(texts):
+            if len(text) <= LONG_TEXT:
+                continue
+            if batch_start < i:
+                lengths[batch_start:i] = super().encode_docs_to(out, texts[batch_start:i], eof=eof)
+            lengths[i] = self.encode_text_to(out, [text], eof=eof)
+            batch_start = i + 1
+        if batch_start < len(texts):
+            lengths[batch_start:] = super().encode_docs_to(out, texts[batch_start:], eof=eof)
+        return lengths
+
+    def encode_text_to(self, out: BinaryIO, pieces: Iterable[str], *, eof: bool) -> int:
+        """Encode one document given as consecutive pieces of text, writing its tokens as they come;
+        memory stays a few pieces whatever the document's size. Returns its length in tokens."""
+        n = 0
+        for ids in self.encode_stream(pieces):
+            write_tokens(out, ids)
+            n += ids.size
+        if eof:
+            write_tokens(out, np.array([END_OF_TEXT], np.uint16))
+            n += 1
+        return n
+
+    def encode_stream(self, pieces: Iterable[str], window: int = LONG_TEXT) -> Iterator[np.ndarray]:
+        """The ids of the text the pieces make up, in uint16 arrays, equal to encoding it in one call.
+
+        Greedy longest matching from a token boundary looks at most MAX_TOKEN_BYTES ahead, so a window of
+        text encoded on its own has the whole text's tokens up to MAX_TOKEN_BYTES before its end. The next
+        window starts at the last of those token boundaries that falls between two characters (a token
+        may end inside a character's UTF-8 bytes).
+        """
+        token_bytes = _world_token_lengths()
+        pieces = iter(pieces)
+        text, start, size, more = "", 0, window, True
+        while True:
+            while more and len(text) - start < size:  # top up the text ahead (a single huge piece: never copied)
+                piece = next(pieces, None)
+                more = piece is not None
+                if more:
+                    text, start = text[start:] + piece, 0
+            end = min(len(text), start + size)
+            chunk = text[start:end]
+            ids = self._encode(chunk)
+            ids = np.fromiter(ids, np.uint16, len(ids))
+            if not more and end == len(text):
+                if ids.size:
+                    yield ids
+                return
+            raw = np.frombuffer(chunk.encode("utf-8"), np.uint8)
+            ends = np.cumsum(token_bytes[ids])
+            exact = int(np.count_nonzero(ends - token_bytes[ids] <= raw.size - MAX_TOKEN_BYTES))
+            bounds = ends[:exact]
+            at_char = bounds[(bounds == raw.size) | ((raw[np.minimum(bounds, raw.size - 1)] & 0xC0) != 0x80)]
+            if not at_char.size:  # no usable boundary in this window (rare bytes only): take a longer one
+                size *= 2
+                continue
+            cut = int(at_char[-1])
+            yield ids[: int(np.searchsorted(ends, cut)) + 1]
+            start += cut - int(np.count_nonzero((raw[:cut] & 0xC0) == 0x80))  # characters in the bytes taken
+            size = window
+
     def decode(self, ids: Sequence[int]) -> str:
         """Text of token ids; bytes that are not valid UTF-8 (a cut character) become U+FFFD, id 0 is dropped."""
         vocab = _world_vocab_bytes()
         return b"".join(vocab[i] for i in map(int, ids)).decode("utf-8", "replace")
 
 
-class HFTokenizer:
+class HFTokenizer(_Encoder):
     """A ``tokenizers`` JSON file, encoded without added special tokens (the seed adds only token 0)."""
 
     def __init__(self, path: str | os.PathLike):
+        from .. import paths
+
         self.path = Path(path)
-        if not self.path.is_file():
-            raise TokenizerError(f"tokenizer file {self.path} not found; give the path of a tokenizer.json")
+        if problem := paths.file_problem(self.path):
+            raise TokenizerError(f"tokenizer file {self.path} {problem}; give the path of a tokenizer.json")
         try:
             from tokenizers import Tokenizer
 
@@ -237,7 +335,7 @@ def get_tokenizer(spec: str | os.PathLike = "world", *, backend: str = "auto") -
     A relative path is taken from the project folder (or ``model/`` for a bare file name).
     """
     spec = str(spec).strip()
-    if spec.lower() in ("world", WORLD_NAME, f"{WORLD_NAME}.txt"):
+    if spec.lower() in WORLD_SPECS:
         return _load("world", backend)
     from .. import paths
 

@@ -140,13 +140,15 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("gguf", ".gguf", False, "llama.cpp, Ollama", False, lambda tmp, specs, ctx: _GGUFTarget(tmp, specs, ctx)),
 )}
 ALL = "all"
-CHOICES = (*FORMATS, ALL)
+ALIASES = {"both": ("pth", "st")}  # the name of the pair before there were more formats
+CHOICES = (*FORMATS, *ALIASES, ALL)
 
 
 def formats(fmt: str | list | tuple, state: bool = False, version: str | None = None) -> tuple[list[Format], list[str]]:
     """The formats a ``--format`` value names, and notes on what "all" left out ("all": every format that
     can hold what is exported, for this model version)."""
     names = list(fmt) if isinstance(fmt, (list, tuple)) else [fmt]
+    names = list(dict.fromkeys(n for name in names for n in ALIASES.get(name, (name,))))
     if ALL in names:
         chosen = [f for f in FORMATS.values() if (f.states or not state) and (version in f.versions or not version)]
         skipped = [f for f in FORMATS.values() if f not in chosen and not state]
@@ -175,7 +177,7 @@ def atomic_folder(dest: Path) -> Iterator[Path]:
     """A temporary folder next to ``dest``, renamed to ``dest`` on success (replacing an older one), removed
     on error."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.{paths.owner_tag()}-", suffix=".tmp", dir=dest.parent))
     os.chmod(tmp, 0o777 & ~paths._UMASK)
     try:
         yield tmp

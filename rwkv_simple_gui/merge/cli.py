@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                       "named after it: NAME.pth, NAME.st, NAME-hf/, NAME.gguf")
     parser.add_argument("--format", dest="fmt", choices=FORMATS, default=["pth"], action="append",
                         help="pth: rwkv package / RWKV-Runner; st: Ai00 / web-rwkv; hf: Hugging Face folder "
-                             "(RWKV-7); gguf: llama.cpp / Ollama; all: every one (repeat to pick several)")
+                             "(RWKV-7); gguf: llama.cpp / Ollama; all: every one; both: pth and st (repeat to pick several)")
     parser.add_argument("--dtype", choices=tuple(DTYPES), default="bf16",
                         help="dtype of the .pth and the HF folder (.st is fp16)")
     parser.add_argument("--gguf-type", choices=GGUF_TYPES, help="tensor type of the GGUF (default: --dtype)")

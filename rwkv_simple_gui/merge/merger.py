@@ -174,6 +174,7 @@ def _open_init(row: Method, given, checkpoint: Path, options: dict) -> LazyState
     if path is None:
         raise MergeError(f"{checkpoint.parent} is a {row.name} run but has no {row.init_file}: pass the run's init "
                          f"file with --{row.init_option.replace('_', '-')} (it is written when the run starts)")
+    paths.readable(path)
     if not path.is_file():
         raise MergeError(f"{row.name} init file {path} does not exist: pick the {row.init_file} of the run")
     return LazyStateDict(path)
@@ -276,10 +277,11 @@ def _open_inputs(base, checkpoint):
     base_path = paths.resolve(base, base="model")
     ckpt_path = paths.resolve(checkpoint, base="output")
     for role, path in (("base model", base_path), ("checkpoint", ckpt_path)):
-        if not path.exists():
-            raise MergeError(f"{role} {path} does not exist")
-    if base_path.is_dir():
-        raise MergeError(f"base model {base_path} is a folder: pick the base model's .pth file")
+        paths.readable(path)
+    if problem := paths.file_problem(base_path):
+        raise MergeError(f"base model {base_path} {problem}: pick the base model's .pth file")
+    if not ckpt_path.is_dir() and (problem := paths.file_problem(ckpt_path)):  # a folder may be an HF peft adapter
+        raise MergeError(f"checkpoint {ckpt_path} {problem}")
     try:
         return base_path, ckpt_path, LazyStateDict(base_path), open_checkpoint(ckpt_path)
     except ModelFormatError as err:
@@ -323,7 +325,8 @@ def _check_state_base(ckpt_path: Path, options: dict, base_path: Path, base_sd: 
 def merge(base: str | Path, checkpoint: str | Path, out: str | Path | None = None, *, fmt="pth",
           dtype: str = "bf16", gguf_type: str | None = None, lora_alpha: float | None = None,
           pissa_init: str | Path | None = None, quant: str | None = None, merge_state: bool = False,
-          force: bool = False, check: bool = False, progress: Progress | None = None) -> MergeResult:
+          overwrite: bool = True, force: bool = False, check: bool = False,
+          progress: Progress | None = None) -> MergeResult:
     """Fold ``checkpoint`` into ``base`` and write ``out`` in each format of ``fmt`` (a name of
     ``FORMATS``, "all", or a list of names).
 
@@ -334,7 +337,8 @@ def merge(base: str | Path, checkpoint: str | Path, out: str | Path | None = Non
     ``merge_state`` (RWKV-6 only, whose ``rwkv`` loader reads them) the states are also merged into a model.
     ``gguf_type`` is the GGUF tensor type (default: ``dtype``). ``check`` loads each export back with its
     runtime and compares its logits with base + adapter. ``out=None`` names it
-    ``merge/<base-stem>-<TAG>-<epoch>.pth``.
+    ``merge/<base-stem>-<TAG>-<epoch>.pth``; ``overwrite=False`` refuses to replace an existing output. In the
+    app (``paths.confine``) every path must stay in the project folders.
     """
     started = time.perf_counter()
     if dtype not in DTYPES:
@@ -371,8 +375,15 @@ def merge(base: str | Path, checkpoint: str | Path, out: str | Path | None = Non
         cast = lambda ref: DTYPES[dtype] if ref.dtype.is_floating_point else ref.dtype  # noqa: E731
         specs = [(k, ref.shape, cast(ref)) for k, ref in base_sd.items()]
         specs += [(k, ckpt_sd[k].shape, DTYPES[dtype]) for k in states]
-    out_path = paths.resolve(out, base="merge") if out else default_output(base_path, ckpt_path, row)
+    # a bare name goes into merge/ (the check that it stays in the project comes with the targets below)
+    out_path = paths.writable(out, "merge") if out else default_output(base_path, ckpt_path, row)
     targets = [(f, export.output_path(out_path, f)) for f in formats]
+    for _, target in targets:
+        try:
+            paths.writable(target, overwrite=overwrite)
+        except paths.PathExists:
+            raise MergeError(f"{paths.display(target)} already exists: tick Overwrite to replace it, or choose "
+                             f"another output name") from None
     ctx = export.ExportContext(info=merger.info, name=export.output_path(out_path, export.FORMATS["pth"]).stem,
                                gguf_type=gguf_type, dtype=DTYPES[dtype], base=base_fp, state=state_out)
     try:

@@ -66,8 +66,9 @@ def parse_dtype(dtype: str | torch.dtype) -> torch.dtype:
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """The tensors of a checkpoint; .pth files are memory-mapped, so nothing is read until used."""
     path = paths.resolve(path, base="model")
-    if not path.is_file():
-        raise FileNotFoundError(f"model file not found: {path}")
+    problem = paths.file_problem(path)
+    if problem:
+        raise FileNotFoundError(f"{path} {problem}")
     if path.suffix.lower() in SAFETENSORS_SUFFIXES:
         from safetensors import SafetensorError
         from safetensors.torch import load_file
@@ -75,17 +76,15 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
             return load_file(path)
         except SafetensorError as e:
             raise ModelFormatError(f"{path}: not a readable safetensors file ({e})") from e
-    is_zip = zipfile.is_zipfile(path)
-    if not is_zip and not _starts_like_a_pickle(path):
-        from .lazy import damaged_message  # a truncated zip is neither, and must be called damaged
+    from .lazy import damaged_message, refused_message
 
+    is_zip = zipfile.is_zipfile(path)
+    if not is_zip and not _starts_like_a_pickle(path):  # a truncated zip is neither, and is called damaged
         raise ModelFormatError(damaged_message(path))
     try:
         obj = torch.load(path, map_location="cpu", mmap=is_zip, weights_only=True)
     except pickle.UnpicklingError as e:
-        raise ModelFormatError(
-            f"{path}: holds Python objects besides tensors, which are not loaded for safety ({e}). "
-            "An RWKV model file is a flat {name: tensor} dict.") from e
+        raise ModelFormatError(refused_message(path, e)) from None
     except Exception as e:  # not a torch file at all
         raise ModelFormatError(f"{path}: not a PyTorch checkpoint ({type(e).__name__}: {e})") from e
     return _flatten(obj, path)

@@ -27,16 +27,28 @@ EMB_SCALE = 1e-4
 
 
 def init_model(version: str, n_layer: int, n_embd: int, vocab_size: int = 65536, head_size: int = 64,
-               seed: int = 0, *, op: str = "auto", progress: Callable[[int, int], None] | None = None) -> RWKV:
+               seed: int = 0, *, perturb: float = 0.0, op: str = "auto", device: str | torch.device = "cpu",
+               progress: Callable[[int, int], None] | None = None) -> RWKV:
     """A new fp32 RWKV model of this shape with RWKV-LM's initial weights, reproducible from ``seed``.
 
-    ``progress(layers_done, n_layer)`` is called after each block (large models take a while).
+    ``perturb`` > 0 adds N(0, perturb^2) noise to every matrix of the blocks, so that no block starts as
+    the identity and every weight matters (for demos and adapter tests: a plain fresh init has att.output
+    and ffn.value at zero). ``progress(layers_done, n_layer)`` is called after each block (large models
+    take a while). ``device="cuda"`` makes the weights on the GPU (a 1.5B model in seconds instead of
+    minutes); its random numbers differ from the CPU's for the same seed.
     """
+    if perturb < 0:
+        raise ValueError(f"perturb must be >= 0, not {perturb}")
     info = ModelInfo.for_shape(version, n_layer, n_embd, vocab_size, head_size)
-    model = RWKV(info, op)
-    gen = torch.Generator().manual_seed(seed)
+    with torch.device(device):
+        model = RWKV(info, op)
+    gen = torch.Generator(device).manual_seed(seed)
     with torch.no_grad():
         _init_weights(model, gen, progress)
+        if perturb:
+            for p in model.blocks.parameters():
+                if p.ndim == 2:
+                    p.add_(torch.randn(p.shape, generator=gen, device=p.device) * perturb)
     info.n_params = sum(p.numel() for p in model.parameters())
     return model
 

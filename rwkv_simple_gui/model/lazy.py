@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import io
 import pickle
+import re
 from pathlib import Path
 from typing import Iterator, Mapping, NamedTuple
 
@@ -25,20 +26,26 @@ def damaged_message(path: Path, detail: str = "") -> str:
     """What to tell about a file that starts like a torch file but cannot be read."""
     with open(path, "rb") as f:
         head = f.read(4)
-    size = path.stat().st_size
+    size = Path(path).stat().st_size
     if head == _ZIP_MAGIC:
-        return (f"{path}: the file is damaged or truncated ({size:,} bytes, a zip archive whose end is missing or "
-                "broken: an interrupted download, copy or save?). Copy or download it again, or pick another file")
+        return (f"{path}: the file is damaged or truncated ({size:,} bytes; it starts like a PyTorch .pth archive but "
+                "its end is missing or broken, as after an interrupted copy or download): copy it again, or pick "
+                "another file")
     if head[:1] == _PICKLE_MAGIC:
-        return f"{path}: the file is damaged or truncated ({size:,} bytes; {detail or 'the pickle ends early'})"
-    return (f"{path}: not a PyTorch weights file (it starts with {head!r}, neither a zip archive nor a pickle); "
-            "pick the model's .pth file")
+        return (f"{path}: the file is damaged or truncated ({size:,} bytes; {detail or 'the pickle ends early'}): "
+                "copy it again, or pick another file")
+    return (f"{path}: not an RWKV model: not a PyTorch checkpoint (it starts with {head!r}, neither a zip "
+            "archive nor a pickle); pick the model's .pth file")
 
 
 def refused_message(path: Path, exc: Exception) -> str:
-    return (f"{path}: refused without running it: it holds Python objects besides tensors ({exc}), and loading "
-            "such a file could run any code. A weights file is a plain {name: tensor} dict; re-save it from "
-            "the program that wrote it as a state dict")
+    """A file ``torch.load(weights_only=True)`` refused; torch's own text advises loading it unsafely, which is
+    the wrong advice for a file that can run code."""
+    found = re.search(r"GLOBAL (\S+)", str(exc))
+    what = f" ({found.group(1)})" if found else ""
+    return (f"{path}: refused: it holds Python objects besides tensors{what}, which could run code, so they are "
+            "not loaded for safety. An RWKV model or checkpoint is a flat {name: tensor} dict: re-save only the "
+            "tensors where the file was made, or use a file from a source you trust.")
 
 
 class _StorageRef(NamedTuple):

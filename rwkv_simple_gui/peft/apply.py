@@ -43,7 +43,9 @@ def load_checkpoint(model: nn.Module, path) -> list[str]:
 
     Every key must exist in the model with the same shape, otherwise the checkpoint is for another model
     or another method, and the error says which key differs."""
-    sd = torch.load(path, map_location="cpu", weights_only=True)
+    from rwkv_simple_gui.model import read_state_dict
+
+    sd = read_state_dict(path)  # refuses pickled code in plain words, like every model file
     own = dict(model.named_parameters())
     own.update(dict(model.named_buffers()))
     for key, value in sd.items():

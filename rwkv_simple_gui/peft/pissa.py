@@ -56,7 +56,9 @@ def init_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
 
 def read_init(path) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """``{module name: (A0, B0)}`` from an init_pissa.pth, with or without the ``model.`` prefix."""
-    sd = torch.load(path, map_location="cpu", weights_only=True)
+    from rwkv_simple_gui.model import read_state_dict
+
+    sd = read_state_dict(path)
     out: dict[str, list] = {}
     for key, value in sd.items():
         name = key[len("model."):] if key.startswith("model.") else key

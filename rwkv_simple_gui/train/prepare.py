@@ -17,19 +17,27 @@ def resolve_option(kind: str, base: str | None, value: str) -> str:
     """An absolute path for what was typed into a path option (see TrainConfig's ``path`` metadata).
 
     file: a bare name found in the option's folder means that file; prefix: the same for a .bin/.idx pair;
-    dir: a bare name is a folder of the option's folder (a new run folder goes to output/).
+    dir: a bare name is a folder of the option's folder (a new run folder goes to output/). In the app
+    (``paths.confine``) a path that leads out of the project folders raises ``paths.PathRefused``.
     """
     if not value:
         return ""
     if kind == "prefix":
         direct = paths.resolve(value)
         in_base = paths.PROJECT_ROOT / base / value if base and len(Path(value).parts) == 1 else None
-        if in_base is not None and not Path(f"{direct}.idx").exists() and Path(f"{in_base}.idx").exists():
-            return str(in_base)
-        return str(direct)
-    if kind == "dir" and base and len(Path(value).parts) == 1 and not Path(value).is_absolute():
-        return str(paths.PROJECT_ROOT / base / value)
-    return str(paths.resolve(value, base))
+        found = in_base if in_base is not None and not Path(f"{direct}.idx").exists() and \
+            Path(f"{in_base}.idx").exists() else direct
+        for ext in ("", ".bin", ".idx"):
+            paths.readable(f"{found}{ext}")
+        return str(found)
+    if kind == "dir":
+        bare = base and len(Path(value).parts) == 1 and not Path(value).is_absolute()
+        found = paths.PROJECT_ROOT / base / value if bare else paths.resolve(value)
+        paths.writable(found)
+        return str(found)
+    found = paths.resolve(value, base)
+    paths.readable(found)
+    return str(found)
 
 
 def path_options() -> dict[str, tuple[str, str | None]]:
@@ -39,8 +47,13 @@ def path_options() -> dict[str, tuple[str, str | None]]:
 
 def resolve_paths(cfg: TrainConfig) -> TrainConfig:
     """``cfg`` with every path option absolute (relative to the project root / its folders)."""
-    return cfg.replace(**{name: resolve_option(kind, base, getattr(cfg, name))
-                          for name, (kind, base) in path_options().items()})
+    changes = {}
+    for name, (kind, base) in path_options().items():
+        try:
+            changes[name] = resolve_option(kind, base, getattr(cfg, name))
+        except paths.PathRefused as err:
+            raise paths.PathRefused(f"{name}: {err}") from None
+    return cfg.replace(**changes)
 
 
 @dataclass
@@ -94,7 +107,10 @@ def prepare(cfg: TrainConfig, device: str | None = None) -> Prepared:
     """Resolve, read and validate ``cfg``; ``device`` ("cpu"/"cuda") adds the hardware checks."""
     from .validate import field_problems, problems, processes
 
-    cfg = resolve_paths(cfg)
+    try:
+        cfg = resolve_paths(cfg)
+    except paths.PathRefused as err:
+        return Prepared(cfg, problems=[str(err)])
     model_info, model_err = _read_model(cfg) if cfg.model_path else (None, None)
     data_info, data_err = _read_data(cfg) if cfg.data_path else (None, None)
     found = [e for e in (model_err, data_err) if e] + problems(cfg, model_info, data_info, device)

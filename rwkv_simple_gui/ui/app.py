@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from .. import paths
 from . import chat_tab, common, data_tab, merge_tab, params_tab, tokenize_tab, train_tab
 from .i18n import make_i18n, t
+from .login import LoginThrottle
 
 CSS = """
 footer {visibility: hidden}
@@ -53,10 +55,13 @@ def build_app() -> gr.Blocks:
 
 def launch_kwargs(*, lang: str | None, auth: tuple[str, str] | None, share: bool, host: str, port: int,
                   open_browser: bool) -> dict:
-    """Everything ``launch`` needs; files are served only from the project's own folders."""
+    """Everything ``launch`` needs; files are served only from the project's own folders, uploads are
+    limited to ``common.MAX_UPLOAD`` bytes, and failed sign-ins are slowed down per client."""
     return dict(
         server_name=host, server_port=port, share=share, auth=auth, inbrowser=open_browser, show_error=True,
         i18n=make_i18n(lang), css=CSS,
         allowed_paths=[str(paths.folder(name)) for name in paths.FOLDERS],
         auth_message="RWKV Simple GUI: sign in with the user and password given to app.py --auth.",
+        max_file_size=common.MAX_UPLOAD,
+        app_kwargs={"middleware": [Middleware(LoginThrottle)]},
     )

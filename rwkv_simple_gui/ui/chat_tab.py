@@ -11,9 +11,9 @@ from typing import Iterator
 
 import gradio as gr
 
-from .. import paths
 from ..chat.prompt import SamplingParams
 from ..chat.worker import ChatError, ChatWorker, available_strategies, preflight
+from ..demo import UNTRAINED_NOTE, is_demo_base
 from . import common
 from .i18n import t
 
@@ -34,22 +34,20 @@ def load(slot: str, model: str | None, strategy: str, state: str | None = None, 
     first, so a refused model or state leaves the one in use loaded."""
     if not model:
         raise gr.Error("Pick a model to chat with (a merged .pth in merge/ or a base model in model/).")
-    model_path = paths.resolve(model, base="merge")
-    state_path = paths.resolve(state, base="output") if state else None
+    model_path = common.input_file(model, "merge", "model")
+    state_path = common.input_file(state, "output", "state file") if state else None
+    strategy = strategy or "cpu fp32"
     try:
-        preflight(model_path, strategy or "cpu fp32", state_path, force_state=force_state)
-    except ChatError as err:
-        raise gr.Error(str(err), duration=None) from err
-    unload(slot)
-    try:
-        worker = ChatWorker(model_path, strategy=strategy or "cpu fp32", state_path=state_path,
-                            force_state=force_state)
+        preflight(model_path, strategy, state_path, force_state=force_state)  # while the loaded model is still there
+        unload(slot)
+        worker = ChatWorker(model_path, strategy=strategy, state_path=state_path, force_state=force_state)
     except ChatError as err:
         raise gr.Error(str(err), duration=None) from err
     with _lock:
         _workers[slot] = worker
     mounted = f" with state `{state}`" if state else ""
-    return f"✅ `{model}`{mounted} loaded ({worker.version}, {worker.strategy})."
+    note = f"\n\n⚠️ {UNTRAINED_NOTE}" if is_demo_base(model_path) and not state_path else ""
+    return f"✅ `{model}`{mounted} loaded ({worker.version}, {worker.strategy}).{note}"
 
 
 def unload(slot: str) -> str:

@@ -11,15 +11,27 @@ import gradio as gr
 from .. import paths
 
 DATASET_EXTS = (".jsonl", ".json", ".csv", ".parquet")
+BINIDX_META = ".meta.json"
 MODEL_EXTS = (".pth", ".safetensors", ".st")
 SETTINGS_FILE = ".state/settings.json"
+MAX_UPLOAD = 1 << 30  # bytes a browser may upload; app.py --max-upload sets it before the tabs are built
+
+
+def upload_limit_text() -> str:
+    """MAX_UPLOAD in the largest unit that divides it, e.g. "1 GB" (1 KB = 1024 bytes, as Gradio counts)."""
+    for unit, size in (("TB", 1 << 40), ("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if MAX_UPLOAD % size == 0:
+            return f"{MAX_UPLOAD // size} {unit}"
+    return f"{MAX_UPLOAD} B"
 
 
 def list_files(folder: str, exts: tuple[str, ...], recursive: bool = True) -> list[str]:
-    """Files under a project folder, newest first, as project-relative paths."""
+    """Files under a project folder, newest first, as project-relative paths; never hidden files nor
+    the ``PREFIX.meta.json`` that tokenize writes next to a binidx (it is no dataset)."""
     root = paths.folder(folder)
     found = root.rglob("*") if recursive else root.iterdir()
-    files = [p for p in found if p.is_file() and p.name.lower().endswith(exts) and not p.name.startswith(".")]
+    files = [p for p in found if p.is_file() and p.name.lower().endswith(exts) and not p.name.startswith(".")
+             and not p.name.endswith(BINIDX_META)]
     files.sort(key=lambda p: p.stat().st_mtime, reverse=True)
     return [paths.display(p) for p in files]
 
@@ -33,17 +45,49 @@ def file_dropdown_update(folder: str, exts: tuple[str, ...], current: str | None
 
 
 def store_upload(uploaded: str | None, folder: str = "data") -> str | None:
-    """Copy an uploaded file into a project folder (never overwriting) and return its project path."""
+    """Copy an uploaded file into a project folder (never overwriting, never through a link) and return
+    its project path."""
     if not uploaded:
         return None
     src = Path(uploaded)
     dest = paths.folder(folder) / src.name
     n = 1
-    while dest.exists():
+    while dest.exists() or dest.is_symlink():
         dest = dest.with_name(f"{src.stem}-{n}{src.suffix}")
         n += 1
-    shutil.copyfile(src, dest)
+    dest = writable(dest)
+    with paths.atomic_output(dest) as tmp:
+        shutil.copyfile(src, tmp)
     return paths.display(dest)
+
+
+def readable(path_text: str, base: str | None = None) -> Path:
+    """:func:`paths.readable` for a handler: a refused path is a ``gr.Error`` naming the allowed folders."""
+    try:
+        return paths.readable(path_text, base)
+    except paths.PathRefused as err:
+        raise gr.Error(str(err), duration=None) from None
+
+
+def writable(path_text: str | Path, base: str | None = None, *, overwrite: bool = True) -> Path:
+    """:func:`paths.writable` for a handler: refused or existing (without ``overwrite``) is a ``gr.Error``."""
+    try:
+        return paths.writable(path_text, base, overwrite=overwrite)
+    except paths.PathRefused as err:
+        raise gr.Error(str(err), duration=None) from None
+    except paths.PathExists as err:
+        raise gr.Error(f"{err}: tick *Overwrite* to replace it, or choose another name.", duration=None) from None
+
+
+def input_file(path_text: str | None, base: str, what: str = "file") -> Path:
+    """The file a handler reads: given, allowed, and a file (a folder or a missing path is a ``gr.Error``)."""
+    if not path_text or not str(path_text).strip():
+        raise gr.Error(f"Pick a {what} first.")
+    path = readable(path_text, base)
+    problem = paths.file_problem(path)
+    if problem:
+        raise gr.Error(f"{paths.display(path)} {problem}. Pick a {what} in {base}/ or type the path of one.")
+    return path
 
 
 def load_settings() -> dict:

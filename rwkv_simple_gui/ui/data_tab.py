@@ -8,24 +8,15 @@ import pandas as pd
 from .. import paths
 from ..data import formats
 from . import common
-from .i18n import t
+from .i18n import t, t_filled
 
 PAGE_SIZE = 10
 PROBLEM_COLUMNS = ["line", "reason"]
 
 
-def _dataset_path(path_text: str | None):
-    if not path_text or not str(path_text).strip():
-        raise gr.Error("Pick a dataset file first (from data/, an upload, or a typed path).")
-    path = paths.resolve(path_text, base="data")
-    if not path.is_file():
-        raise gr.Error(f"{path} does not exist. Put the file in {paths.folder('data')} or type its full path.")
-    return path
-
-
 def inspect_dataset(path_text: str | None, require_assistant: bool) -> tuple[str, pd.DataFrame]:
     """Summary markdown and the table of every bad record."""
-    path = _dataset_path(path_text)
+    path = common.input_file(path_text, "data", "dataset file")
     report = formats.inspect(path, require_assistant=require_assistant)
     bad_rows = [{"line": b.line, "reason": b.reason} for b in report.bad]
     lines = [
@@ -46,7 +37,7 @@ def inspect_dataset(path_text: str | None, require_assistant: bool) -> tuple[str
 
 def preview_page(path_text: str | None, page: float | None) -> tuple[pd.DataFrame, int, str]:
     """One page of records, each turn in its own column; the page is clamped to what exists."""
-    path = _dataset_path(path_text)
+    path = common.input_file(path_text, "data", "dataset file")
     page = max(1, int(page or 1))
     df, total_pages = formats.preview(path, page, PAGE_SIZE)
     if total_pages and page > total_pages:
@@ -55,12 +46,16 @@ def preview_page(path_text: str | None, page: float | None) -> tuple[pd.DataFram
     return df, page, f"{page} / {max(total_pages, 1)}"
 
 
-def export_dataset(path_text: str | None, dest_text: str | None) -> tuple[str, str | None]:
-    """Write the normalised ``{"text": ...}`` jsonl; returns a message and the written file."""
-    src = _dataset_path(path_text)
-    dest = paths.resolve(dest_text) if dest_text and dest_text.strip() else src.with_name(f"{src.stem}.text.jsonl")
-    if dest.resolve() == src.resolve():
+def export_dataset(path_text: str | None, dest_text: str | None, overwrite: bool = False) -> tuple[str, str | None]:
+    """Write the normalised ``{"text": ...}`` jsonl (a bare name goes into data/); returns a message and
+    the written file. An existing file is replaced only with ``overwrite``."""
+    src = common.input_file(path_text, "data", "dataset file")
+    dest = common.writable(dest_text.strip() if dest_text and dest_text.strip() else f"{src.stem}.text.jsonl", "data")
+    if dest == src:
         raise gr.Error(f"The export would overwrite the source {src}; choose another name.")
+    if dest.is_dir():
+        raise gr.Error(f"{paths.display(dest)} is a folder; give the export a file name, e.g. data/NAME.text.jsonl.")
+    common.writable(dest, overwrite=bool(overwrite))
     try:
         count = formats.export_text_jsonl(src, dest)
     except formats.DatasetError as err:
@@ -83,7 +78,8 @@ def build(settings: dict) -> dict:
             allow_custom_value=True, label=t("common.file"), info=t("common.file_info"), scale=4,
         )
         c["refresh"] = gr.Button(t("common.refresh"), scale=0, min_width=100)
-    c["upload"] = gr.File(label=t("common.upload"), file_types=list(common.DATASET_EXTS), height=90)
+    c["upload"] = gr.File(label=t_filled("common.upload", limit=common.upload_limit_text()),
+                          file_types=list(common.DATASET_EXTS), height=90)
     c["require_assistant"] = gr.Checkbox(value=True, label=t("data.require_assistant"))
     c["inspect"] = gr.Button(t("data.inspect"), variant="primary", elem_id="data-inspect")
     c["summary"] = gr.Markdown(elem_id="data-summary")
@@ -97,6 +93,7 @@ def build(settings: dict) -> dict:
             c["next"] = gr.Button(t("data.next"), size="sm")
     with gr.Row():
         c["export_path"] = gr.Textbox(label=t("data.export_path"), placeholder="data/NAME.text.jsonl", scale=3)
+        c["overwrite"] = gr.Checkbox(value=False, label=t("common.overwrite"), scale=1)
         c["export"] = gr.Button(t("data.export"), scale=1)
     c["export_msg"] = gr.Markdown()
     c["exported"] = gr.File(label=t("data.exported"), interactive=False, height=90)
@@ -114,6 +111,6 @@ def build(settings: dict) -> dict:
                     api_visibility="private")
     c["next"].click(lambda f, p: preview_page(f, (p or 1) + 1), [c["file"], c["page"]], preview_outputs,
                     api_visibility="private")
-    c["export"].click(export_dataset, [c["file"], c["export_path"]], [c["export_msg"], c["exported"]],
+    c["export"].click(export_dataset, [c["file"], c["export_path"], c["overwrite"]], [c["export_msg"], c["exported"]],
                       api_name="export_dataset")
     return c

@@ -22,7 +22,8 @@ EN = {
     "common.refresh": "🔄 Refresh",
     "common.file": "File (from data/, or type a path)",
     "common.file_info": "Files on the machine that runs the app. Relative paths are taken from the project folder.",
-    "common.upload": "…or upload a file (it is copied into data/)",
+    "common.upload": "…or upload a file of at most {limit} (it is copied into data/)",
+    "common.overwrite": "Overwrite existing files",
     "data.require_assistant": "I will train with the qa mask (every record needs an Assistant: turn)",
     "data.inspect": "Inspect and validate",
     "data.summary": "Summary",
@@ -64,7 +65,8 @@ ZH = {
     "common.refresh": "🔄 刷新",
     "common.file": "文件（data/ 中选择，或输入路径）",
     "common.file_info": "运行本程序的机器上的文件。相对路径以项目目录为准。",
-    "common.upload": "…或上传文件（会复制到 data/）",
+    "common.upload": "…或上传文件（最大 {limit}，会复制到 data/）",
+    "common.overwrite": "覆盖已有文件",
     "data.require_assistant": "我会使用 qa 掩码训练（每条数据都需要 Assistant: 回合）",
     "data.inspect": "检查并校验",
     "data.summary": "概况",
@@ -110,8 +112,6 @@ EN.update({
     "chat.placeholder": "Type a message; Enter sends, Shift+Enter for a new line", "chat.send": "Send",
     "chat.clear": "Clear",
     "merge.run": "Run (output/)", "merge.checkpoint": "Checkpoint (epoch)", "merge.base": "Base model",
-    "merge.format": "Format",
-    "merge.format_info": "pth: the rwkv package and RWKV-Runner · st: Ai00 / web-rwkv (fp16 safetensors) · both",
     "merge.dtype": "dtype of the .pth", "merge.alpha": "LoRA alpha (empty = from the run)",
     "merge.alpha_info": "Only for checkpoints made elsewhere (RWKV-PEFT): the lora_alpha used in training.",
     "merge.out": "Output (empty = merge/<base>-<METHOD>-<epoch>.pth)", "merge.run_button": "Merge",
@@ -133,8 +133,6 @@ ZH.update({
     "chat.compare_model": "第二个模型", "chat.chat": "对话", "chat.compare_chat": "第二个模型",
     "chat.placeholder": "输入消息；回车发送，Shift+回车换行", "chat.send": "发送", "chat.clear": "清空",
     "merge.run": "训练（output/）", "merge.checkpoint": "检查点（轮数）", "merge.base": "基座模型",
-    "merge.format": "格式",
-    "merge.format_info": "pth：rwkv 包与 RWKV-Runner · st：Ai00 / web-rwkv（fp16 safetensors）· both：两者",
     "merge.dtype": ".pth 的精度", "merge.alpha": "LoRA alpha（留空 = 取自训练配置）",
     "merge.alpha_info": "仅用于在别处（RWKV-PEFT）训练的检查点：训练时的 lora_alpha。",
     "merge.out": "输出（留空 = merge/<基座>-<方式>-<轮数>.pth）", "merge.run_button": "合并",
@@ -144,9 +142,9 @@ ZH.update({
 EN.update({
     "chat.force_state": "Use the state anyway",
     "chat.force_state_info": "A state file remembers the base it was tuned on; tick to mount it on another model.",
-    "merge.formats": "Formats",
-    "merge.formats_info": ("pth: the rwkv package, RWKV-Runner · st: Ai00 / web-rwkv (fp16) · hf: Hugging Face "
-                           "transformers (RWKV-7) · gguf: llama.cpp / Ollama · all: every one"),
+    "merge.format": "Format",
+    "merge.format_info": ("pth: the rwkv package, RWKV-Runner · st: Ai00 / web-rwkv (fp16) · hf: Hugging Face "
+                          "transformers (RWKV-7) · gguf: llama.cpp / Ollama · both: pth and st · all: every one"),
     "merge.gguf_type": "GGUF tensor type (empty = the dtype above)",
     "merge.check": "Self-check each export with its runtime",
     "merge.force": "Use a state file on another base anyway",
@@ -154,9 +152,9 @@ EN.update({
 ZH.update({
     "chat.force_state": "仍然使用该状态",
     "chat.force_state_info": "状态文件记录了训练时的基座模型；勾选后可挂载到其他模型上。",
-    "merge.formats": "导出格式",
-    "merge.formats_info": ("pth：rwkv 包、RWKV-Runner · st：Ai00 / web-rwkv（fp16）· hf：Hugging Face transformers"
-                           "（RWKV-7）· gguf：llama.cpp / Ollama · all：全部"),
+    "merge.format": "导出格式",
+    "merge.format_info": ("pth：rwkv 包、RWKV-Runner · st：Ai00 / web-rwkv（fp16）· hf：Hugging Face transformers"
+                          "（RWKV-7）· gguf：llama.cpp / Ollama · both：pth 与 st · all：全部"),
     "merge.gguf_type": "GGUF 张量类型（留空 = 与上方精度相同）",
     "merge.check": "用各格式自己的运行库自检导出结果",
     "merge.force": "状态文件属于其他基座时仍然使用",
@@ -195,3 +193,12 @@ def t(key: str):
     if key not in EN:
         raise KeyError(f"no interface text named {key!r}")
     return gr.I18n(**LANGUAGES)(key)
+
+
+def t_filled(key: str, **values):
+    """A label whose text has ``{placeholders}`` for values known at start (a flag): filled in every
+    language under a key of its own, so the browser still translates it."""
+    filled = key + "|" + ",".join(f"{k}={v}" for k, v in sorted(values.items()))
+    for table in LANGUAGES.values():
+        table[filled] = table[key].format(**values)
+    return t(filled)

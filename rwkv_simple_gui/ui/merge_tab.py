@@ -54,8 +54,8 @@ def describe(checkpoint: str | None) -> str:
     return text
 
 
-def run_merge(base, checkpoint, out, fmt, dtype, lora_alpha, gguf_type=None, check=True, force=False,
-              progress=gr.Progress()) -> tuple[str, str | None]:
+def run_merge(base, checkpoint, out, fmt, dtype, lora_alpha, overwrite=False, gguf_type=None, check=True,
+              force=False, progress=gr.Progress()) -> tuple[str, str | None]:
     if not base or not checkpoint:
         raise gr.Error("Pick the base model and the checkpoint to merge.")
 
@@ -65,11 +65,11 @@ def run_merge(base, checkpoint, out, fmt, dtype, lora_alpha, gguf_type=None, che
     try:
         result = merger.merge(
             paths.resolve(base, base="model"), paths.resolve(checkpoint, base="output"),
-            paths.resolve(out, base="merge") if out and out.strip() else None,
-            fmt=list(fmt) if isinstance(fmt, (list, tuple)) and fmt else fmt or "pth", dtype=dtype,
-            gguf_type=gguf_type or None, lora_alpha=float(lora_alpha) if lora_alpha else None, force=bool(force),
-            check=bool(check), progress=report)
-    except (merger.MergeError, ModelFormatError) as err:
+            out.strip() if out and out.strip() else None,
+            fmt=fmt or "pth", dtype=dtype,
+            gguf_type=gguf_type or None, lora_alpha=float(lora_alpha) if lora_alpha else None,
+            overwrite=bool(overwrite), force=bool(force), check=bool(check), progress=report)
+    except (merger.MergeError, ModelFormatError, paths.PathRefused) as err:
         raise gr.Error(str(err), duration=None) from err
     return result_text(result), paths.display(result.outputs[0])
 
@@ -95,15 +95,17 @@ def build() -> dict:
     c["base"] = gr.Dropdown(choices=common.list_files("model", common.MODEL_EXTS), label=t("merge.base"),
                             allow_custom_value=True)
     with gr.Row():
-        c["fmt"] = gr.CheckboxGroup(list(merger.FORMATS), value=["pth"], label=t("merge.formats"),
-                                    info=t("merge.formats_info"), elem_id="merge-formats")
+        c["fmt"] = gr.Radio(list(merger.FORMATS), value="pth", label=t("merge.format"), info=t("merge.format_info"),
+                            elem_id="merge-formats")
         c["dtype"] = gr.Radio(list(merger.DTYPES), value="bf16", label=t("merge.dtype"))
         c["gguf_type"] = gr.Dropdown([""] + list(merger.GGUF_TYPES), value="", label=t("merge.gguf_type"))
         c["lora_alpha"] = gr.Number(value=None, label=t("merge.alpha"), info=t("merge.alpha_info"))
     with gr.Row():
+        c["out"] = gr.Textbox(label=t("merge.out"), placeholder="merge/<base>-<METHOD>-<epoch>.pth", scale=4)
+        c["overwrite"] = gr.Checkbox(value=False, label=t("common.overwrite"), scale=1)
+    with gr.Row():
         c["check"] = gr.Checkbox(value=True, label=t("merge.check"))
         c["force"] = gr.Checkbox(value=False, label=t("merge.force"))
-    c["out"] = gr.Textbox(label=t("merge.out"), placeholder="merge/<base>-<METHOD>-<epoch>.pth")
     c["merge"] = gr.Button(t("merge.run_button"), variant="primary", elem_id="merge-button")
     c["result"] = gr.Markdown(elem_id="merge-result")
     c["merged"] = gr.Textbox(visible=False)
@@ -115,6 +117,6 @@ def build() -> dict:
     c["base"].focus(lambda cur: gr.update(choices=common.list_files("model", common.MODEL_EXTS), value=cur),
                     c["base"], c["base"], api_visibility="private")
     c["merge"].click(run_merge, [c["base"], c["checkpoint"], c["out"], c["fmt"], c["dtype"], c["lora_alpha"],
-                                 c["gguf_type"], c["check"], c["force"]],
+                                 c["overwrite"], c["gguf_type"], c["check"], c["force"]],
                      [c["result"], c["merged"]], api_name="merge", concurrency_id="gpu")
     return c

@@ -83,7 +83,7 @@ def list_runs() -> list[str]:
 def load_run(run: str) -> dict:
     if not run:
         raise gr.Error("Pick a run.")
-    form = read_options(paths.resolve(run) / "config.json")
+    form = read_options(common.readable(run, "output") / "config.json")
     form["proj_dir"] = ""  # a copy starts a new run folder
     return form
 

@@ -9,17 +9,22 @@ import plotly.graph_objects as go
 
 from .. import paths
 from ..data import formats, pipeline, stats
-from ..data.cli import format_report
+from ..data.binidx import split_prefix
+from ..data.report import format_report
+from ..data.tokenizer import WORLD_SPECS
 from . import common
 from .i18n import t
 
 FACTOR_COLUMNS = ["data_line_count", "MICRO_BSZ", "EPOCH_STEPS"]
 
 
-def _out_prefix(input_path, out_text: str | None):
-    if out_text and out_text.strip():
-        return paths.resolve(out_text.strip(), base="data")
-    return paths.folder("data") / input_path.stem
+def _out_prefix(input_path, out_text: str | None, overwrite: bool):
+    """The binidx prefix to write (a bare name goes into data/); its files must not exist unless ``overwrite``."""
+    prefix = split_prefix(common.writable(out_text.strip() if out_text and out_text.strip() else input_path.stem,
+                                          "data"))
+    for suffix in (".bin", ".idx", ".meta.json"):
+        common.writable(f"{prefix}{suffix}", overwrite=overwrite)
+    return prefix
 
 
 def length_figure(lengths: np.ndarray, ctx_len: int) -> go.Figure:
@@ -51,15 +56,15 @@ def factors_frame(factors) -> pd.DataFrame:
 
 
 def run_tokenize(input_text, copies, max_tokens, eof, seed, tokenizer, skip_bad, out_text, ctx_len,
-                 progress=gr.Progress()):
+                 overwrite=False, progress=gr.Progress()):
     """Tokenize with a progress bar; returns stats, length summary, histogram, factor table, report, prefix
-    and the per-document lengths (kept in the session to re-check other ctx_len values)."""
-    if not input_text or not str(input_text).strip():
-        raise gr.Error("Pick a dataset file first.")
-    src = paths.resolve(input_text, base="data")
-    if not src.is_file():
-        raise gr.Error(f"{src} does not exist. Put the file in {paths.folder('data')} or type its full path.")
-    prefix = _out_prefix(src, out_text)
+    and the per-document lengths (kept in the session to re-check other ctx_len values). Existing output
+    files are replaced only with ``overwrite``."""
+    src = common.input_file(input_text, "data", "dataset file")
+    prefix = _out_prefix(src, out_text, bool(overwrite))
+    tokenizer = (tokenizer or "world").strip() or "world"
+    if tokenizer.lower() not in WORLD_SPECS:
+        tokenizer = str(common.input_file(tokenizer, "model", "tokenizer.json"))
 
     def report_progress(done, total, message=""):
         progress((done, total) if total else None, desc=message or "tokenizing", unit="bytes")
@@ -67,7 +72,7 @@ def run_tokenize(input_text, copies, max_tokens, eof, seed, tokenizer, skip_bad,
     try:
         result = pipeline.tokenize_file(
             src, prefix, copies=int(copies or 1), max_tokens=int(max_tokens or 0), eof=bool(eof),
-            seed=int(seed or 0), tokenizer=(tokenizer or "world").strip() or "world", skip_bad=bool(skip_bad),
+            seed=int(seed or 0), tokenizer=tokenizer, skip_bad=bool(skip_bad),
             progress=report_progress,
         )
     except (formats.DatasetError, pipeline.TokenizeError) as err:
@@ -111,6 +116,7 @@ def build(settings: dict) -> dict:
         c["skip_bad"] = gr.Checkbox(value=False, label=t("tok.skip_bad"))
         c["tokenizer"] = gr.Textbox(value="world", label=t("tok.tokenizer"))
         c["out"] = gr.Textbox(value="", label=t("tok.out"), placeholder="data/NAME")
+        c["overwrite"] = gr.Checkbox(value=False, label=t("common.overwrite"))
     c["run"] = gr.Button(t("tok.run"), variant="primary", elem_id="tok-run")
     c["stats"] = gr.Markdown(label=t("tok.stats"), elem_id="tok-stats")
     c["prefix"] = gr.Textbox(visible=False)
@@ -123,7 +129,8 @@ def build(settings: dict) -> dict:
 
     c["refresh"].click(lambda cur: common.file_dropdown_update("data", common.DATASET_EXTS, cur),
                        c["file"], c["file"], api_visibility="private")
-    inputs = [c[k] for k in ("file", "copies", "max_tokens", "eof", "seed", "tokenizer", "skip_bad", "out", "ctx_len")]
+    inputs = [c[k] for k in ("file", "copies", "max_tokens", "eof", "seed", "tokenizer", "skip_bad", "out", "ctx_len",
+                             "overwrite")]
     c["run"].click(run_tokenize, inputs, [c["stats"], c["lengths"], c["hist"], c["factors"], c["report"], c["prefix"], c["doc_lengths"]],
                    api_name="tokenize")
     c["ctx_len"].release(recheck_ctx_len, [c["doc_lengths"], c["ctx_len"]], [c["lengths"], c["hist"]],

@@ -14,7 +14,7 @@ import pandas as pd
 
 from .. import paths, runner
 from ..train import rundir
-from . import control
+from . import common, control
 from .i18n import t
 
 POLL_S = 2.0
@@ -48,9 +48,10 @@ def start_training(values: dict) -> str:
 def resume_training(run: str | None) -> str:
     if not run:
         raise gr.Error("Pick the run to resume in the list of runs.")
+    run_dir = common.writable(run, "output")
     try:
-        config = runner.resume_config(paths.resolve(run))
-        runner.start(config, paths.resolve(run))
+        config = runner.resume_config(run_dir)
+        runner.start(config, run_dir)
     except runner.RunnerError as err:
         raise gr.Error(str(err)) from err
     return run

@@ -1,0 +1,57 @@
+"""The tokenize report: what make_tokenize.py prints, for the CLI and the Tokenize tab alike."""
+
+from __future__ import annotations
+
+from .. import paths
+
+PREVIEW_TOKENS = 100
+
+
+def _preview(result) -> list[str]:
+    """The seed's check: the first and the last item decoded back to text."""
+    from .binidx import read_binidx
+    from .tokenizer import get_tokenizer
+
+    data = read_binidx(result.prefix)
+    tok = get_tokenizer(result.tokenizer["spec"])
+    lines = []
+    for i in sorted({0, len(data) - 1}):
+        item = data[i]
+        lines.append("-" * 70 + f"[{result.prefix.name} idx {i} sz {item.size}]")
+        ids = item[:-1] if result.eof else item
+        if ids.size > 2 * PREVIEW_TOKENS:
+            lines += [tok.decode(ids[:PREVIEW_TOKENS]), "· " * 30, tok.decode(ids[-PREVIEW_TOKENS:])]
+        else:
+            lines.append(tok.decode(ids))
+    return lines
+
+
+def format_report(result, prefix=None, *, lang: str = "en") -> str:
+    """make_tokenize.py's printout for a :class:`~.pipeline.TokenizeResult`, plus dropped/skipped and a hint.
+
+    ``prefix`` is the output prefix as shown (default: the result's, relative to the project).
+    """
+    from .stats import format_factor_table, micro_bsz_hint
+
+    name = paths.display(prefix if prefix is not None else result.prefix)
+    lines = _preview(result) + [
+        "-" * 80,
+        f"### Final {name}.bin/idx has {result.tokens} tokens, {result.items} items. Dtype <class 'numpy.uint16'>",
+        f"### append_eof = {result.eof}",
+        f"### max_length = {result.max_length}",
+        f"### max_length_power_of_two = {result.max_length_power_of_two}",
+        f"### data_line_count = {result.data_line_count}",
+    ]
+    if result.max_tokens:
+        lines.append(f"### dropped = {result.dropped} documents longer than {result.max_tokens} tokens (EOF included)")
+    if result.skipped_bad:
+        lines.append(f"### skipped_bad = {result.skipped_bad} bad records")
+        lines += [f"###   {result.format.unit} {b.line}: {b.reason}" for b in result.bad[:10]]
+    lines.append("### The first ten factors of the five numbers nearby (±10):")
+    lines.append(format_factor_table(result.factors))
+    lines.append("### hint:\n" + micro_bsz_hint(result.data_line_count, lang))
+    lines.append(
+        f"### {result.documents} documents, {result.copies} copies, tokenizer {result.tokenizer['name']} "
+        f"[{result.backend}], {result.workers} worker(s), {result.seconds:.2f} s"
+    )
+    return "\n".join(lines)
