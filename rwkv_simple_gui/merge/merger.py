@@ -217,9 +217,10 @@ def _write_error(exc: BaseException, targets: list[Path], needed: int) -> MergeE
     # torch's zip writer reports a short write as "unexpected pos", hiding the "No space left"
     if code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or (isinstance(exc, RuntimeError) and "unexpected pos" in text):
         free = shutil.disk_usage(folder).free if folder.exists() else 0
-        return MergeError(f"not enough space to write {', '.join(t.name for t in targets)} in {folder}: the export "
-                          f"needs about {needed / 2**20:,.0f} MB, {free / 2**20:,.0f} MB are free. Free some space "
-                          "or pick an output folder on another disk; nothing was written")
+        return MergeError(f"could not write all of {', '.join(t.name for t in targets)} in {folder}: the disk is full "
+                          f"or a file-size limit was hit (the export needs about {needed / 2**20:,.0f} MB, "
+                          f"{free / 2**20:,.0f} MB are free). Free some space or pick an output folder on another "
+                          "disk; nothing was written")
     if code in (errno.EACCES, errno.EPERM, errno.EROFS) or isinstance(exc, PermissionError):
         why = "is on a read-only file system" if code == errno.EROFS else "is not writable for this user"
         return MergeError(f"cannot write {targets[0].name}: the folder {folder} {why}. Pick an output folder you can "
