@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import gradio as gr
 import numpy as np
 import pytest
 import torch
@@ -184,23 +185,6 @@ def test_v6_st_runs_in_web_rwkv_like_the_rwkv_package(v6):
 # the self-check a merge ends with
 # ------------------------------------------------------------------------------------------------
 
-def test_every_export_ends_with_a_self_check_the_user_sees(v7):
-    from rwkv_simple_gui.ui.merge_tab import result_text
-
-    root, ckpt, _ = v7
-    result = merge(root / "base.pth", ckpt, root / "all" / "m.pth", fmt="all", dtype="bf16", check=True)
-    assert [p.name for p in result.outputs] == ["m.pth", "m.st", "m-hf", "m.gguf"]
-    assert [c.fmt for c in result.checks] == ["pth", "st", "hf", "gguf"]
-    assert all(c.ok for c in result.checks), [c.describe() for c in result.checks]
-    by_fmt = {c.fmt: c for c in result.checks}
-    assert by_fmt["pth"].runtime.startswith("the rwkv package")
-    assert "RWKV-4 to 6 only" in by_fmt["st"].note  # web-rwkv-py cannot run RWKV-7: our reader stands in
-    for c in result.checks:
-        assert 0 < c.max_diff <= c.tolerance and c.reference == "base + adapter (unmerged, fp32)"
-    text = result_text(result)
-    assert "Self-check" in text and f"{by_fmt['pth'].max_diff:.2g}" in text
-
-
 def test_a_wrong_export_fails_its_self_check(v7, tmp_path):
     """The check compares with base + adapter, so a file that lost the adapter is caught."""
     root, ckpt, reference = v7
@@ -213,3 +197,95 @@ def test_a_wrong_export_fails_its_self_check(v7, tmp_path):
     ref, _ = check.reference_logits(root / "base.pth", ckpt, {"lora_alpha": 8}, method("lora"), ids)
     result = check.check_file("pth", base_only, detect(sd), names, ref, ids, "fp32", "base + adapter")
     assert not result.ok and result.describe().startswith("❌")
+
+
+# ------------------------------------------------------------------------------------------------
+# today's RWKV-PEFT: HF peft adapter folders, written here by HF peft itself
+# ------------------------------------------------------------------------------------------------
+
+def _peft_folder(root: Path, base: Path, name: str, config):
+    """An adapter folder that HF peft writes for our model (RWKV-PEFT --merge 0), and peft's own merge."""
+    from peft import get_peft_model
+
+    from rwkv_simple_gui.model import load_model
+
+    model = get_peft_model(load_model(base), config)
+    gen = torch.Generator().manual_seed(len(name))
+    with torch.no_grad():
+        for key, p in model.named_parameters():
+            if "lora_" in key or "miss_" in key:  # MiSS starts at zero, LoRA's B too: a trained adapter is not
+                p.add_(torch.randn(p.shape, generator=gen) * 0.1)
+    model.save_pretrained(root / f"{name}-adapter")
+    return root / f"{name}-adapter", model.merge_and_unload().state_dict()
+
+
+@_needs("peft", "pip install peft (requirements-test.txt)")
+def test_hf_peft_adapter_folders_fold_like_peft_merge_and_unload(v7):
+    from peft import LoraConfig, MissConfig
+
+    root, _, _ = v7
+    base = root / "base.pth"
+    sd = torch.load(base, weights_only=True)
+    targets = ["receptance", "key", "value", "output"]  # RWKV-PEFT's target modules
+    configs = {"lora": LoraConfig(r=4, lora_alpha=8, target_modules=targets),
+               "rslora": LoraConfig(r=4, lora_alpha=8, use_rslora=True, rank_pattern={"att.key": 2},
+                                    alpha_pattern={"ffn.value": 3}, target_modules=targets),
+               "miss": MissConfig(r=8, target_modules=targets),
+               "miss-mini": MissConfig(r=8, mini_r=4, init_weights="mini", target_modules=targets)}
+    for name, config in configs.items():
+        folder, theirs = _peft_folder(root / "peft", base, name, config)
+        result = merge(base, folder, root / "peft" / f"{name}.pth", dtype="fp32")
+        ours = torch.load(result.outputs[0], weights_only=True)
+        assert result.method == ("lora" if "lora" in name else "bone") and list(ours) == list(sd), name
+        changed = [k for k in sd if not torch.equal(theirs[k], sd[k])]
+        assert len(changed) == 6 * 2, name  # every target of both blocks: att r, k, v, o and ffn k, v
+        for key, value in theirs.items():
+            torch.testing.assert_close(ours[key], value, rtol=0, atol=1e-6, msg=f"{name} {key}")
+    folder, _ = _peft_folder(root / "peft", base, "dora", LoraConfig(r=4, use_dora=True, target_modules=targets))
+    with pytest.raises(MergeError, match="dora-adapter is a LORA adapter with DoRA .*not folded here"):
+        merge(base, folder, root / "peft" / "dora.pth")
+
+
+# ------------------------------------------------------------------------------------------------
+# the Merge tab
+# ------------------------------------------------------------------------------------------------
+
+def test_merge_tab_writes_all_formats_in_one_click_with_progress_and_the_self_check(v7, project, monkeypatch):
+    """"all" in the Merge tab: every format, a progress step per tensor, and each export's self-check (by its
+    runtime where it runs, else our reader of the format, with the reason) in the result the user sees."""
+    from rwkv_simple_gui import merge as merger
+    from rwkv_simple_gui.ui import merge_tab
+
+    root, ckpt, _ = v7
+    (project / "model").mkdir()
+    (project / "model" / "tiny.pth").write_bytes((root / "base.pth").read_bytes())
+    (project / "output" / "run").mkdir(parents=True)
+    for name in ("rwkv-1.pth", "config.json"):
+        (project / "output" / "run" / name).write_bytes((ckpt.parent / name).read_bytes())
+    results, seen = [], []
+    real_merge = merger.merge
+    monkeypatch.setattr(merger, "merge", lambda *a, **k: results.append(real_merge(*a, **k)) or results[-1])
+
+    def progress(fraction, desc=None, unit=None):
+        seen.append(fraction)
+
+    text, merged = merge_tab.run_merge("model/tiny.pth", "output/run/rwkv-1.pth", "tuned", "all", "bf16", None,
+                                       False, "q8_0", True, False, progress=progress)
+    assert merged == "merge/tuned.pth"
+    assert sorted(p.name for p in (project / "merge").iterdir()) == ["tuned-hf", "tuned.gguf", "tuned.pth", "tuned.st"]
+    n = len(torch.load(root / "base.pth", weights_only=True))
+    assert seen == [(i, n) for i in range(1, n + 1)]  # one step per tensor, to the end
+    [result] = results
+    assert [c.fmt for c in result.checks] == ["pth", "st", "hf", "gguf"]
+    by_fmt = {c.fmt: c for c in result.checks}
+    assert by_fmt["pth"].runtime.startswith("the rwkv package")
+    assert "RWKV-4 to 6 only" in by_fmt["st"].note  # web-rwkv-py cannot run RWKV-7: our reader stands in
+    for c in result.checks:
+        assert 0 < c.max_diff <= c.tolerance and c.reference == "base + adapter (unmerged, fp32)", c.describe()
+    assert text.startswith("### ✅ lora merged (x070)")
+    lines = text.split("**Self-check** (logits on a few tokens):")[1].strip().splitlines()
+    assert lines == [f"- {c.describe()}" for c in result.checks]
+    assert all(line.startswith("- ✅ tuned") and "gives logits within" in line for line in lines)
+    with pytest.raises(gr.Error, match="already exists: tick Overwrite"):
+        merge_tab.run_merge("model/tiny.pth", "output/run/rwkv-1.pth", "tuned", "all", "bf16", None, False,
+                            progress=progress)
