@@ -48,26 +48,24 @@ def _lora_run(root: Path, sd: dict, r=4, alpha=8, seed=3) -> Path:
     return run / "rwkv-1.pth"
 
 
-@pytest.fixture(scope="module")
-def v7(tmp_path_factory):
-    """A tiny RWKV-7 with heads of 64 (the HF runtimes tie ln_x's eps to the head size) and a LoRA run."""
-    root = tmp_path_factory.mktemp("v7")
-    sd = tiny_state_dict("x070", n_layer=2, n_embd=128, head_size=64)
+def _model_and_run(root: Path, version: str, n_layer: int):
+    """A tiny model with heads of 64 (the HF runtimes tie ln_x's eps to the head size), a LoRA run on it, and
+    base + adapter's logits on IDS."""
+    sd = tiny_state_dict(version, n_layer=n_layer, n_embd=128, head_size=64)
     save_model(sd, root / "base.pth", dtype=torch.float32)
     ckpt = _lora_run(root, sd)
-    reference = _logits(load_adapted_model(root / "base.pth", ckpt, {"finetune_mode": "lora", "lora_alpha": 8, "lora_r": 4}))
-    return root, ckpt, reference
+    options = {"finetune_mode": "lora", "lora_alpha": 8, "lora_r": 4}
+    return root, ckpt, _logits(load_adapted_model(root / "base.pth", ckpt, options))
+
+
+@pytest.fixture(scope="module")
+def v7(tmp_path_factory):
+    return _model_and_run(tmp_path_factory.mktemp("v7"), "x070", n_layer=2)
 
 
 @pytest.fixture(scope="module")
 def v6(tmp_path_factory):
-    """A tiny RWKV-6 of 4 layers (web-rwkv splits a model in quarters)."""
-    root = tmp_path_factory.mktemp("v6")
-    sd = tiny_state_dict("x060", n_layer=4, n_embd=128, head_size=64)
-    save_model(sd, root / "base.pth", dtype=torch.float32)
-    ckpt = _lora_run(root, sd)
-    reference = _logits(load_adapted_model(root / "base.pth", ckpt, {"finetune_mode": "lora", "lora_alpha": 8, "lora_r": 4}))
-    return root, ckpt, reference
+    return _model_and_run(tmp_path_factory.mktemp("v6"), "x060", n_layer=4)  # web-rwkv splits a model in quarters
 
 
 def _logits(model) -> np.ndarray:
