@@ -104,7 +104,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"* model/ was empty: generated a tiny demo base model {paths.display(made)} to try the app on a CPU.")
     demo = build_app()
     demo.launch(**launch_kwargs(lang=args.lang, auth=auth, share=args.share, host=args.host, port=args.port,
-                                open_browser=not args.no_browser and not args.share))
+                                open_browser=not args.no_browser and not args.share), prevent_thread_lock=True)
+    # our own start lines: Gradio's would advise share=True in launch(), where ours is a flag
+    print(f"* Running on {demo.local_url}", flush=True)
+    print(f"* Public link: {demo.share_url}" if demo.share_url else
+          "* To open a public link as well, start it with: python app.py --share", flush=True)
+    demo.block_thread()
     return 0
 
 

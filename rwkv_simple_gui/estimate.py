@@ -65,6 +65,17 @@ def trainable_params(info, cfg: dict) -> int:
     return count + extra
 
 
+CPU_NOTE = ("This machine has no CUDA GPU: the figure is what the run needs on a GPU. On this CPU it trains in RAM, "
+            "slowly; fine for the demo model.")
+
+
+@functools.lru_cache(maxsize=1)
+def has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 @dataclass
 class Estimate:
     parts: dict[str, float]  # bytes
@@ -75,7 +86,8 @@ class Estimate:
 
     def as_markdown(self) -> str:
         rows = "".join(f"| {name} | {size / GB:.2f} GB |\n" for name, size in self.parts.items())
-        return f"**Estimated GPU memory: {self.total / GB:.1f} GB**\n\n| part | size |\n|---|---|\n{rows}"
+        text = f"**Estimated GPU memory: {self.total / GB:.1f} GB**\n\n| part | size |\n|---|---|\n{rows}"
+        return text if has_cuda() else f"{text}\nℹ️ {CPU_NOTE}"
 
 
 def estimate_memory(info, cfg: dict) -> Estimate:

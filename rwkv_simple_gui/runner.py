@@ -3,7 +3,8 @@
 The trainer runs as its own process group (``start_new_session``) with its output going to
 ``train.log``, never to a pipe, so a closed browser tab or a restarted GUI neither stalls nor loses
 it. ``output/.current.json`` names the job that runs now; any GUI process can re-attach from it.
-One job at a time.
+One job at a time from the GUI, and one trainer per run folder from anywhere: the runner takes the folder's
+lock and hands it to the trainer it starts, so a CLI trainer in the same folder is refused, and vice versa.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from pathlib import Path
 import psutil
 
 from . import paths
-from .peft.methods import method
-from .train.rundir import FINAL_STATES, STATES, checkpoint_epoch, latest_checkpoint, read_options, read_status
+from .train import rundir
+from .train.resume import resume_options
+from .train.rundir import FINAL_STATES, STATES, read_status
 
 CURRENT_FILE = ".current.json"
 CODE_ROOT = Path(__file__).resolve().parent.parent  # the child imports this package whatever its cwd
@@ -81,29 +83,72 @@ def train_command(config_file: Path) -> list[str]:
 
 
 def start(config: dict, run_dir: str | os.PathLike) -> Job:
-    """Launch ``train`` for ``config`` (a TrainConfig dict) writing into ``run_dir``."""
+    """Launch ``train`` for ``config`` (a TrainConfig dict, paths resolved) writing into ``run_dir``.
+
+    Refused (RunnerError) while another job runs, while another trainer (a CLI one too) holds ``run_dir``, or
+    when ``run_dir`` holds another run's files and ``config`` does not continue that run."""
     with _lock:
         running = _wait_if_exiting(current_job())
         if running:
             raise RunnerError(f"A training job is already running ({paths.display(running.run_dir)}, pid "
                               f"{running.pid}). Stop it first, or wait until it ends.")
         run_dir = Path(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        request = run_dir / "request.json"
-        with paths.atomic_output(request) as tmp:
-            tmp.write_text(json.dumps({**config, "proj_dir": str(run_dir)}, indent=1, ensure_ascii=False),
-                           encoding="utf-8")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "RWKV_SIMPLE_GUI_HOME": str(paths.PROJECT_ROOT),
-               "PYTHONPATH": os.pathsep.join(filter(None, [str(CODE_ROOT), os.environ.get("PYTHONPATH")]))}
-        with open(run_dir / "train.log", "ab") as log:
-            child = subprocess.Popen(train_command(request), stdout=log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, cwd=paths.PROJECT_ROOT, env=env,
-                                     start_new_session=True)
+        try:
+            hold = _lock_when_free(run_dir)
+        except rundir.RunInUse as err:
+            raise RunnerError(str(err)) from None
+        except OSError as err:
+            raise RunnerError(f"Cannot create the run folder {paths.display(run_dir)} ({err.strerror or err}): "
+                              f"choose another one.") from None
+        try:
+            problem = rundir.reuse_problem(run_dir, {**config, "proj_dir": str(run_dir)})
+            if problem:
+                raise RunnerError(problem)
+            child = _launch(config, run_dir, hold.fd)
+        finally:
+            hold.release()  # the child holds the lock now, through the descriptor it inherited
         _children[child.pid] = child
         job = Job(run_dir=str(run_dir), pid=child.pid, create_time=psutil.Process(child.pid).create_time())
         with paths.atomic_output(_current_path()) as tmp:
             tmp.write_text(json.dumps(asdict(job)), encoding="utf-8")
         return job
+
+
+def trainer_pid(run_dir) -> int | None:
+    """The pid of the live trainer (GUI- or CLI-started) holding ``run_dir``, else None. A process that is
+    exiting still holds the lock for a moment: it counts as gone."""
+    pid = rundir.lock_holder(run_dir)
+    try:
+        alive = pid is not None and psutil.Process(pid).status() not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
+    except psutil.Error:
+        alive = False
+    return pid if alive else None
+
+
+def _lock_when_free(run_dir: Path, timeout_s: float = 10.0) -> rundir.RunLock:
+    """The run folder's lock, waiting while the trainer that holds it is exiting."""
+    deadline = time.time() + timeout_s
+    while True:
+        try:
+            return rundir.lock_run(run_dir)
+        except rundir.RunInUse:
+            if time.time() > deadline or trainer_pid(run_dir) is not None:
+                raise
+            time.sleep(0.2)
+
+
+def _launch(config: dict, run_dir: Path, lock_fd: int) -> subprocess.Popen:
+    request = run_dir / "request.json"
+    with paths.atomic_output(request) as tmp:
+        tmp.write_text(json.dumps({**config, "proj_dir": str(run_dir)}, indent=1, ensure_ascii=False),
+                       encoding="utf-8")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "RWKV_SIMPLE_GUI_HOME": str(paths.PROJECT_ROOT),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(CODE_ROOT), os.environ.get("PYTHONPATH")])),
+           rundir.LOCK_FD_ENV: str(lock_fd)}
+    with open(run_dir / "train.log", "ab") as log:
+        return subprocess.Popen(train_command(request), stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, cwd=paths.PROJECT_ROOT, env=env,
+                                start_new_session=True, pass_fds=(lock_fd,))
 
 
 def _wait_if_exiting(job: Job | None, timeout_s: float = 15.0) -> Job | None:
@@ -203,37 +248,30 @@ def tail(path: str | os.PathLike, max_bytes: int = 20_000) -> str:
     return text if size <= max_bytes else text.partition("\n")[2]
 
 
-def resume_config(run_dir: str | os.PathLike) -> dict:
-    """The options that continue a run from its last checkpoint, in the same run folder."""
+def resume_config(run_dir: str | os.PathLike) -> tuple[dict, str]:
+    """The options that continue a run in its own folder from its newest resumable point, and what the
+    resume does in words (which point; exact, or from a checkpoint's weights). RunnerError says why it can't:
+    no checkpoint yet, or options changed since the point in ways an exact resume cannot follow."""
+    from .train.config import TrainConfig
+    from .train.prepare import prepare
+
     run_dir = Path(run_dir)
+    holder = trainer_pid(run_dir)
     try:
-        config = read_options(run_dir)
-    except ValueError as err:
-        raise RunnerError(f"{err}; the run can't be resumed.") from None
-    if not config:
-        raise RunnerError(f"{paths.display(run_dir)} has no config.json; it can't be resumed.")
-    ckpt = latest_checkpoint(run_dir)
-    if ckpt is None:
-        raise RunnerError(f"{paths.display(run_dir)} has no rwkv-<epoch>.pth checkpoint yet; start it again instead.")
-    try:
-        saved = (read_status(run_dir) or {}).get("checkpoints") or []
+        exiting = (read_status(run_dir) or {}).get("state") in FINAL_STATES  # start() waits for it
     except ValueError:
-        saved = []
-    partial = any(c.get("file") == ckpt.name and c.get("partial") for c in saved)
+        exiting = False
+    if holder is not None and not exiting:  # (its resume points are still being written)
+        raise RunnerError(f"{paths.display(run_dir)} is in use by another trainer (pid {holder}): one trainer per "
+                          f"run folder. Stop it first, or wait until it ends.")
     try:
-        row = method(config.get("finetune_mode"))
+        plan = resume_options(run_dir)
+        prepared = prepare(TrainConfig.from_dict(plan.options, source=f"{paths.display(run_dir)}/config.json"))
     except ValueError as err:
-        raise RunnerError(f"{paths.display(run_dir)}/config.json: {err}") from None
-    if row.load_option:
-        config[row.load_option] = str(ckpt)
-    else:
-        config["model_path"] = str(ckpt)  # the checkpoint is a whole model
-    if row.init_option:
-        config[row.init_option] = str(run_dir / row.init_file)
-    # A checkpoint saved by a stop holds part of its epoch: that epoch is trained again from its start.
-    config["epoch_begin"] = checkpoint_epoch(ckpt) + (0 if partial else 1)
-    config["proj_dir"] = str(run_dir)
-    return config
+        raise RunnerError(f"{err}.") from None
+    if prepared.problems:
+        raise RunnerError(f"{paths.display(run_dir)} can't be resumed: " + "; ".join(prepared.problems))
+    return plan.options, plan.note
 
 
 def system_stats() -> dict:

@@ -48,6 +48,12 @@ def test_app_generates_the_demo_model_on_a_fresh_machine(running_app):
     info = detect(models[0])
     assert (info.version, info.n_layer) == ("x070", 2)
     assert "demo base model" in log.read_text()
+    deadline = time.time() + 30
+    while "Running on" not in log.read_text() and time.time() < deadline:
+        time.sleep(0.2)
+    text = log.read_text()  # our start lines name our flag, not Gradio's launch(share=True)
+    assert f"Running on http://127.0.0.1:{port}/" in text and "python app.py --share" in text
+    assert "share=True" not in text
 
 
 def test_listening_on_all_interfaces_requires_a_password(project):

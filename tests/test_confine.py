@@ -16,6 +16,7 @@ import pytest
 from gradio_client import Client, handle_file
 
 from rwkv_simple_gui import paths
+from rwkv_simple_gui.demo import DEMO_MODEL
 from tests.conftest import SAMPLE, start_app, stop_app
 
 FOLDERS = "data/, model/, output/, merge/, presets/"
@@ -188,7 +189,7 @@ def _form(app, **changes) -> list:
     from rwkv_simple_gui.train.config import TrainConfig
     from rwkv_simple_gui.ui import control
 
-    values = {**control.config_to_form(TrainConfig()), "model_path": "model/rwkv7-demo-L2-D128.pth",
+    values = {**control.config_to_form(TrainConfig()), "model_path": DEMO_MODEL,
               "data_path": "data/tok", "finetune_mode": "lora", "lora_r": 4, "ctx_len": 128, "epoch_count": 1,
               **changes}
     return [values[n] for n in control.option_names()]
@@ -209,7 +210,7 @@ def test_training_and_merging_stay_in_the_project(app):
         assert message.startswith(f"Fix these") and f"{option}: Refused" in message, message
     for run in ("output/escape", "../outside/run"):
         refused(lambda: app.client.predict(run, api_name="/resume_training"), verb="write to")
-    model, ckpt = "model/rwkv7-demo-L2-D128.pth", _lora_checkpoint(app.project)
+    model, ckpt = DEMO_MODEL, _lora_checkpoint(app.project)
     refused(lambda: app.client.predict("data/link.pth", ckpt, "", "pth", "bf16", None, True, api_name="/merge"),
             verb="read")
     for out in (str(app.outside / "merged.pth"), "../outside/merged", "output/escape/merged.pth"):
@@ -234,7 +235,7 @@ def _lora_checkpoint(project: Path) -> str:
     from rwkv_simple_gui.model import load_model
 
     cfg = {"finetune_mode": "lora", "lora_r": 4, "lora_alpha": 8, "lora_dropout": 0.0}
-    model = load_model(project / "model" / "rwkv7-demo-L2-D128.pth")
+    model = load_model(project / DEMO_MODEL)
     peft.apply_peft(model, cfg)
     run = project / "output" / "lora-run"
     run.mkdir(parents=True)

@@ -281,7 +281,7 @@ def test_merge_tab_writes_all_formats_in_one_click_with_progress_and_the_self_ch
     for c in result.checks:
         assert 0 < c.max_diff <= c.tolerance and c.reference == "base + adapter (unmerged, fp32)", c.describe()
     assert text.startswith("### ✅ lora merged (x070)")
-    lines = text.split("**Self-check** (logits on a few tokens):")[1].strip().splitlines()
+    lines = text.split("**Self-check** (logits on a few tokens):\n")[1].splitlines()
     assert lines == [f"- {c.describe()}" for c in result.checks]
     assert all(line.startswith("- ✅ tuned") and "gives logits within" in line for line in lines)
     with pytest.raises(gr.Error, match="already exists: tick Overwrite"):

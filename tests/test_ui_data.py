@@ -167,3 +167,24 @@ def test_remembered_choices_survive_a_restart(project):
     common.remember("ctx_len", 256)
     assert common.load_settings() == {"dataset": "data/sample.jsonl", "ctx_len": 256}
     assert common.list_files("data", common.DATASET_EXTS) == ["data/sample.jsonl"]
+
+
+def test_a_page_that_opens_finds_what_was_made_since_the_app_started(project):
+    """Choices and defaults are read when a page loads: after tokenizing, a refresh keeps the dataset."""
+    from rwkv_simple_gui.demo import ensure_demo_model
+    from rwkv_simple_gui.ui import control, params_tab
+
+    names = control.option_names()
+    assert params_tab.form_defaults()["data_path"] == ""
+    ensure_demo_model()
+    tokenize_tab.run_tokenize("data/sample.jsonl", 1, 0, True, 42, "world", False, "", 1024, progress=NoProgress())
+    for stored in (None, {}, {"data_path": "", "model_path": None}):  # a browser that kept an empty field
+        values = params_tab.form_defaults(stored)
+        assert values["data_path"] == "data/sample" and values["model_path"].startswith("model/rwkv7-demo")
+    assert params_tab.form_defaults({})["ctx_len"] == 112  # a first visit on the demo model: the demo preset
+    updates = dict(zip(names, params_tab.page_load({"lora_r": 4}, names)))
+    assert updates["data_path"]["value"] == "data/sample" and "data/sample" in updates["data_path"]["choices"]
+    assert updates["lora_r"]["value"] == 4
+    common.remember("dataset", "data/other.jsonl")
+    assert common.dataset_dropdown()["value"] == "data/other.jsonl"
+    assert "data/sample.jsonl" in common.dataset_dropdown()["choices"]

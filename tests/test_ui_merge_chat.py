@@ -51,7 +51,8 @@ def trained_run(project, trained_project):
 def test_picking_a_run_fills_epoch_base_and_method(trained_run):
     assert merge_tab.run_choices() == ["output/run1"]
     checkpoints, base = merge_tab.pick_run("output/run1")
-    assert checkpoints["choices"] == ["output/run1/rwkv-0.pth", "output/run1/rwkv-1.pth"]
+    assert [value for _, value in checkpoints["choices"]] == ["output/run1/rwkv-0.pth", "output/run1/rwkv-1.pth"]
+    assert checkpoints["choices"][0][0].startswith("rwkv-0.pth · epoch 0 · step 2")
     assert checkpoints["value"] == "output/run1/rwkv-1.pth" and base["value"].endswith("model/tiny.pth")
     plan = merge_tab.describe("output/run1/rwkv-1.pth")
     assert "lora" in plan and "lora_alpha 16" in plan

@@ -154,18 +154,21 @@ def test_start_watch_stop_resume_a_real_run(trainable):
     deadline = time.time() + 240
     while len(rundir.read_metrics(run_dir)) < 8 and time.time() < deadline:
         time.sleep(0.5)
-    shown_run, status_md, progress, loss, log, monitor, log_file = train_tab.poll(None)
+    shown_run, status_md, progress, loss, log, monitor, log_file, samples = train_tab.poll(None)
     assert shown_run == run and "running" in status_md
-    assert set(loss["series"]) == {"loss", "smoothed"} and len(loss) >= 2 * 8
+    # the demo preset holds out a validation document and answers the data's first questions
+    assert {"loss", "smoothed", "validation"} <= set(loss["series"]) and len(loss) >= 2 * 8
+    assert "<td>base</td>" in samples and "User: " in samples
     assert "step" in progress and "CPU" in monitor and log_file.endswith("train.log")
 
     assert "Stopping" in train_tab.stop_training()
     status = wait_for_state(run_dir, ("stopped",))
     stopped_at = status["step"]
-    assert runner.latest_checkpoint(run_dir) is not None
+    assert rundir.latest_checkpoint(run_dir) is not None and rundir.latest_resume_point(run_dir) is not None
     assert "stopped" in train_tab.status_markdown(run, status)
 
-    train_tab.resume_training(run)
+    shown, message = train_tab.resume_training(run)
+    assert shown == run and f"exact resume from {run}/resume/step-{stopped_at:08d}" in message, message
     wait_for_state(run_dir, ("running",))
     deadline = time.time() + 240
     while time.time() < deadline:
@@ -175,7 +178,7 @@ def test_start_watch_stop_resume_a_real_run(trainable):
         time.sleep(0.5)
     steps = [m["step"] for m in rundir.read_metrics(run_dir)]
     assert steps == list(range(1, steps[-1] + 1)) and steps[-1] > stopped_at, \
-        "the resumed run redoes the stopped epoch and continues the step count without gaps"
+        "the resumed run continues after the stopped step, without gaps or repeats"
     train_tab.stop_training()
     wait_for_state(run_dir, ("stopped",))
     table = train_tab.runs_table()
@@ -203,17 +206,22 @@ def test_a_dead_trainer_shows_as_died(trainable):
     assert "died" in train_tab.status_markdown(run, status)
 
 
-def test_resume_config_continues_from_the_last_checkpoint(tmp_path):
+def test_a_run_without_resume_points_continues_from_its_last_checkpoint(tmp_path):
+    """A run folder of an older version (or one trained on several machines) has epoch checkpoints only: the
+    resume loads the last one's weights at the start of the next epoch, and says so."""
+    from rwkv_simple_gui.train.resume import resume_options
+
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.json").write_text(json.dumps({"finetune_mode": "pissa", "epoch_count": 5, "model_info": {}}))
-    with pytest.raises(runner.RunnerError, match="no rwkv-<epoch>.pth"):
-        runner.resume_config(run)
+    with pytest.raises(ValueError, match="no checkpoint yet"):
+        resume_options(run)
     for epoch in (0, 1, 10):
         (run / f"rwkv-{epoch}.pth").write_bytes(b"")
-    config = runner.resume_config(run)
-    assert config["pissa_load"].endswith("rwkv-10.pth") and config["epoch_begin"] == 11
-    assert config["pissa_init"].endswith("init_pissa.pth") and "model_info" not in config
+    plan = resume_options(run)
+    assert plan.point is None and "no exact resume point" in plan.note and "rwkv-10.pth" in plan.note
+    assert plan.options["pissa_load"].endswith("rwkv-10.pth") and plan.options["epoch_begin"] == 11
+    assert plan.options["pissa_init"].endswith("init_pissa.pth") and "model_info" not in plan.options
     # a checkpoint written by a stop holds part of an epoch: that epoch is trained again
     (run / "status.json").write_text(json.dumps({"checkpoints": [{"file": "rwkv-10.pth", "epoch": 10, "partial": True}]}))
-    assert runner.resume_config(run)["epoch_begin"] == 10
+    assert resume_options(run).options["epoch_begin"] == 10

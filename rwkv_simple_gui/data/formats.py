@@ -12,6 +12,8 @@ row group). Schemas, detected from the first object:
 - ``messages``  ``{"messages": [{"role": "user", "content": "..."}, ...]}`` (OpenAI)
 - ``sharegpt``  ``{"conversations": [{"from": "human", "value": "..."}, ...]}``
 - ``alpaca``    ``{"instruction": ..., "input": ..., "output": ...}`` (+ optional ``system``, ``history``)
+- ``preference`` ``{"prompt": ..., "chosen": ..., "rejected": ...}`` or TRL's message lists (data/preference.py;
+  read here as the conversation with the chosen reply)
 
 A bad record never stops reading: :func:`read_records` yields a :class:`BadRecord` with its 1-based
 line (record number for .json, row line for .csv, row number for .parquet) and the reason.
@@ -277,11 +279,18 @@ def _require_object(obj: Any) -> dict:
     return obj
 
 
+def _normalise_preference(obj: Any) -> tuple[str, list[tuple[str, str]]]:
+    from .preference import normalise_text
+
+    return normalise_text(obj)
+
+
 NORMALISERS: dict[str, Callable[[Any], tuple[str, list[tuple[str, str]]]]] = {
     "text": _normalise_text,
     "messages": _normalise_messages,
     "sharegpt": _normalise_sharegpt,
     "alpaca": _normalise_alpaca,
+    "preference": _normalise_preference,
 }
 
 
@@ -291,6 +300,8 @@ def schema_of(obj: Any) -> str | None:
         return "text"
     if not isinstance(obj, dict):
         return None
+    if "chosen" in obj and "rejected" in obj:  # before "messages": TRL pairs may carry other fields
+        return "preference"
     if "text" in obj:
         return "text"
     if "messages" in obj:
@@ -668,7 +679,8 @@ def detect_format(path: str | os.PathLike) -> DatasetFormat:
         path,
         line,
         f"no known fields (found {keys})",
-        'records need "text", "messages" (role/content), "conversations" (from/value) or "instruction"+"output"',
+        'records need "text", "messages" (role/content), "conversations" (from/value), "instruction"+"output" '
+        'or "prompt"+"chosen"+"rejected" (preference pairs)',
         source.unit,
     )
 
@@ -761,11 +773,16 @@ def preview(
     Bad records appear in place, role "(bad)" and the reason as text, so the table shows what
     validation found. ``page`` is 1-based and clamped to the available pages. A turn longer than
     ``max_chars`` is cut and a record's turns after PREVIEW_TURNS are counted, not shown, and the table
-    says so: a page must reach a browser fast however long a record is.
+    says so: a page must reach a browser fast however long a record is. Preference pairs come one row per
+    pair instead: (line, prompt, chosen, rejected).
     """
     import pandas as pd
 
     fmt = detect_format(path)
+    if fmt.schema == "preference":  # pairs side by side: line, prompt, chosen, rejected
+        from .preference import preview as preview_pairs
+
+        return preview_pairs(path, page, page_size, max_chars)
     total_pages = max(1, math.ceil(count_records(path, fmt) / page_size))
     page = min(max(1, int(page)), total_pages)
     first, last = (page - 1) * page_size, page * page_size

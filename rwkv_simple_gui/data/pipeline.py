@@ -571,6 +571,14 @@ def tokenize_file(
         tok = get_tokenizer(tokenizer, backend=backend)  # loaded once here: forked workers inherit it
     except TokenizerError as e:
         raise TokenizeError(str(e)) from e
+    if fmt.schema == "preference":  # pairs keep their prompt/reply split: data/preference.py
+        from .preference import tokenize_pairs
+
+        try:
+            return tokenize_pairs(src, prefix, fmt, tok, copies=copies, max_tokens=max_tokens, eof=eof, seed=seed,
+                                  skip_bad=skip_bad, progress=progress)
+        except OSError as e:
+            raise TokenizeError(_write_failure(e, prefix)) from e
     size = src.stat().st_size
     if fmt.container != "jsonl":
         workers = 1

@@ -8,12 +8,16 @@ PREVIEW_TOKENS = 100
 
 
 def _preview(result) -> list[str]:
-    """The seed's check: the first and the last item decoded back to text."""
+    """The seed's check: the first and the last item decoded back to text (a pair: its three parts)."""
     from .binidx import read_binidx
+    from .preference import pair_layout
     from .tokenizer import get_tokenizer
 
     data = read_binidx(result.prefix)
     tok = get_tokenizer(result.tokenizer["spec"])
+    layout = pair_layout(data.meta)
+    if layout is not None:
+        return _pair_preview(data, layout, tok, result.prefix.name)
     lines = []
     for i in sorted({0, len(data) - 1}):
         item = data[i]
@@ -23,6 +27,25 @@ def _preview(result) -> list[str]:
             lines += [tok.decode(ids[:PREVIEW_TOKENS]), "· " * 30, tok.decode(ids[-PREVIEW_TOKENS:])]
         else:
             lines.append(tok.decode(ids))
+    return lines
+
+
+def _pair_preview(data, layout, tok, name: str) -> list[str]:
+    prompt, chosen = int(layout[0][0]), int(layout[1][0])
+    item = data[0]
+    parts = {"prompt": item[:prompt], "chosen": item[prompt:prompt + chosen], "rejected": item[prompt + chosen:]}
+    lines = ["-" * 70 + f"[{name} pair 0 sz {item.size}]"]
+    for part, ids in parts.items():
+        ids = ids[ids != 0]  # the EOF after each reply
+        text = tok.decode(ids[:PREVIEW_TOKENS]) + (" …" if ids.size > PREVIEW_TOKENS else "")
+        lines.append(f"[{part}] {text}")
+    return lines
+
+
+def _pair_lines(result) -> list[str]:
+    lines = [f"### preference pairs = {result.pairs} (one item per pair: prompt + chosen + rejected)"]
+    for part, p in result.length_percentiles().items():
+        lines.append(f"### {part} tokens: p50 {p['p50']}, p90 {p['p90']}, p99 {p['p99']}, max {p['max']}")
     return lines
 
 
@@ -42,6 +65,8 @@ def format_report(result, prefix=None, *, lang: str = "en") -> str:
         f"### max_length_power_of_two = {result.max_length_power_of_two}",
         f"### data_line_count = {result.data_line_count}",
     ]
+    if hasattr(result, "length_percentiles"):
+        lines += _pair_lines(result)
     if result.max_tokens:
         lines.append(f"### dropped = {result.dropped} documents longer than {result.max_tokens} tokens (EOF included)")
     if result.skipped_bad:

@@ -10,7 +10,7 @@ from typing import Mapping
 from rwkv_simple_gui import paths
 from rwkv_simple_gui.model.lazy import TensorRef
 from rwkv_simple_gui.peft.methods import METHODS, Method, detect_method
-from rwkv_simple_gui.train.rundir import checkpoint_epoch, read_options
+from rwkv_simple_gui.train.rundir import checkpoint_label, read_options
 
 _LAYER = re.compile(r"^blocks\.(\d+)\.")
 
@@ -129,6 +129,6 @@ def inspect(ckpt_path: Path, ckpt: Mapping[str, TensorRef], *, init_given: bool 
 
 
 def default_output(base: str | Path, checkpoint: str | Path, row: Method) -> Path:
-    """``merge/<base-stem>-<TAG>-<epoch>.pth``, as the seed's merge.sh names it."""
-    epoch = checkpoint_epoch(checkpoint)
-    return paths.folder("merge") / f"{Path(base).stem}-{row.tag}-{Path(checkpoint).stem if epoch is None else epoch}.pth"
+    """``merge/<base-stem>-<TAG>-<epoch>.pth`` as the seed's merge.sh names it (``...-step40.pth`` for a step
+    checkpoint)."""
+    return paths.folder("merge") / f"{Path(base).stem}-{row.tag}-{checkpoint_label(checkpoint)}.pth"

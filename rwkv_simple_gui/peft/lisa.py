@@ -29,12 +29,24 @@ class LisaSelector:
     def always(self, name: str) -> bool:
         return any(part in name for part in ALWAYS) or not LAYER.match(name)
 
+    def state_dict(self) -> dict:
+        """The draw and the random state that makes the next ones (what an exact resume restores)."""
+        return {"active": list(self.active), "rng": self.rng.getstate()}
+
+    def load_state_dict(self, state: dict) -> None:
+        version, internal, gauss = state["rng"]
+        self.rng.setstate((version, tuple(internal), gauss))
+        self._activate(list(state["active"]))
+
     def update(self, step: int) -> bool:
         """Re-draw the active layers when ``step`` starts a new interval; True when they changed."""
         if self.active and step % self.interval:
             return False
-        self.active = sorted(self.rng.sample(self.layers, min(self.n_active, len(self.layers))))
+        self._activate(sorted(self.rng.sample(self.layers, min(self.n_active, len(self.layers)))))
+        return True
+
+    def _activate(self, layers: list[int]) -> None:
+        self.active = layers
         for name, p in self.model.named_parameters():
             m = LAYER.match(name)
             p.requires_grad_(self.always(name) or int(m.group(1)) in self.active)
-        return True

@@ -1,5 +1,10 @@
 """``python -m rwkv_simple_gui train``: options from ``--config run.json`` and/or one ``--flag`` per option
-(flags win). ``--dry-run`` prints the resolved config and the step count and writes nothing.
+(flags win). ``--dry-run`` prints the resolved config and the step count and writes nothing. ``--resume
+RUN_DIR`` continues a run in its folder from its newest resumable point, with the options recorded there
+(flags may change those that don't break the resume).
+
+The process holds the run folder's lock (one trainer per folder) and refuses a folder that holds another
+run, before it writes anything there.
 
 With ``--devices N`` (N > 1) this process is a launcher: it prepares the run folder, starts N ranks with
 ``torchrun --standalone`` on this machine, forwards SIGTERM/SIGINT to them and waits; rank 0 writes the
@@ -30,6 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                          "name of a built-in or saved preset, e.g. demo-cpu)")
     parser.add_argument("--dry-run", action="store_true",
                         help="check the options, print the resolved config and the number of steps, then exit")
+    parser.add_argument("--resume", metavar="RUN_DIR",
+                        help="continue the run in RUN_DIR (e.g. output/lora-20250101-120000) from its newest resumable "
+                             "point, exactly (optimizer, data position, random state), with the options recorded "
+                             "there; flags may change the options that don't break resuming")
     groups = {}
     for f in dataclasses.fields(TrainConfig):
         meta = f.metadata
@@ -49,9 +58,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     from .presets import config_file
 
-    base = TrainConfig.from_json(config_file(args.config)) if args.config else TrainConfig()
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
+    if getattr(args, "resume", None):
+        if args.config:
+            raise ValueError("--resume uses the options recorded in the run folder: leave out --config")
+        base = TrainConfig.from_dict(resume_plan(args.resume).options, source=f"{args.resume}/config.json")
+    else:
+        base = TrainConfig.from_json(config_file(args.config)) if args.config else TrainConfig()
     return TrainConfig.from_dict({**base.to_dict(), **overrides}, source="command line")
+
+
+def resume_plan(run_dir):
+    """How ``--resume RUN_DIR`` continues (printed once, when the plan is made)."""
+    from rwkv_simple_gui import paths
+
+    from .resume import resume_options
+
+    folder = paths.resolve(run_dir, base="output")
+    if not folder.is_dir():
+        raise ValueError(f"--resume {run_dir}: no such run folder")
+    plan = resume_options(folder)
+    print(f"resuming {paths.display(folder)}: {plan.note}", flush=True)
+    return plan
 
 
 def dry_run(cfg: TrainConfig) -> int:
@@ -79,6 +107,7 @@ def main(args: argparse.Namespace) -> int:
         if not cfg.proj_dir:
             print("error: a torchrun rank needs --proj_dir (the launcher passes it)", file=sys.stderr)
             return 2
+        _exit_with_launcher()
         return _run(cfg, Path(cfg.proj_dir))
 
     several_machines = cfg.num_nodes > 1 or bool(cfg.hostfile)
@@ -87,6 +116,10 @@ def main(args: argparse.Namespace) -> int:
 
     run_path = Path(cfg.proj_dir) if cfg.proj_dir else default_run_dir(cfg.finetune_mode)
     cfg = cfg.replace(proj_dir=str(run_path))
+    error = _claim(cfg, run_path)  # the lock stays held until this process exits
+    if error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     run = RunDir(run_path)
     run.write_command([sys.executable, "-m", "rwkv_simple_gui", "train", *sys.argv[sys.argv.index("train") + 1:]]
                       if "train" in sys.argv else [sys.executable, "-m", "rwkv_simple_gui", "train",
@@ -119,6 +152,34 @@ def main(args: argparse.Namespace) -> int:
                           error=f"the training processes exited with code {code} before finishing; see train.log")
         return 1
     return 0 if status["state"] != "failed" else 1
+
+
+_held = []  # this process's hold on its run folder, kept until it exits
+
+
+def _claim(cfg: TrainConfig, run_path: Path) -> str | None:
+    """Take the run folder for this run; why not, in words, before anything is written into it."""
+    from rwkv_simple_gui import paths
+
+    from .rundir import RunInUse, lock_run, reuse_problem
+
+    try:
+        _held.append(lock_run(run_path))
+    except RunInUse as err:
+        return str(err)
+    except OSError as err:
+        return (f"cannot create or write the run folder {paths.display(run_path)} ({err.strerror or err}): choose "
+                f"a proj_dir you can write to, or leave it empty for a new folder in output/")
+    problem = reuse_problem(run_path, cfg)
+    if problem:
+        return problem
+    if cfg.resume_from:  # a resume that cannot continue must leave the run's folder as it was
+        from .prepare import prepare
+
+        prepared = prepare(cfg)
+        if not prepared.ok:
+            return "Invalid settings: " + "; ".join(prepared.problems)
+    return None
 
 
 def _torchrun(cfg: TrainConfig, train_argv: list[str]) -> list[str]:
@@ -155,6 +216,30 @@ def _spawn(command: list[str], env: dict) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, forward)
     return child.wait()
+
+
+def _exit_with_launcher(poll_s: float = 0.5) -> None:
+    """A rank dies with the launcher that holds the run folder's lock (a kill -9 of it included): torchrun
+    starts its ranks in sessions of their own, so they would otherwise go on writing a folder nobody holds."""
+    import threading
+
+    import psutil
+
+    from .rundir import LAUNCHER_PID_ENV
+
+    try:
+        launcher = psutil.Process(int(os.environ[LAUNCHER_PID_ENV]))
+        if launcher not in psutil.Process().parents():  # another machine's rank (the pid means nothing here)
+            return
+    except (KeyError, ValueError, psutil.Error):  # a rank started by hand
+        return
+
+    def watch():
+        while launcher.is_running() and launcher.status() != psutil.STATUS_ZOMBIE:
+            threading.Event().wait(poll_s)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="launcher-watch", daemon=True).start()
 
 
 def _run(cfg: TrainConfig, run_path: Path) -> int:

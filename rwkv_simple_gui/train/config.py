@@ -30,7 +30,13 @@ DEEPSPEED_STRATEGIES = (
 )
 # keys a run's config.json holds besides the options (model shape, dataset, seed/steps the trainer chose)
 RUN_INFO_KEYS = ("model_info", "data_info", "resolved")
-GROUPS = ("model", "data", "method", "schedule", "optimizer", "hardware", "run")
+GROUPS = ("model", "data", "method", "schedule", "optimizer", "hardware", "evaluate", "run")
+# options that shape a run's data order and its saved state: an exact resume refuses a change to any of them
+# (those that don't apply to the run's method are not compared)
+RESUME_FIXED = ("model_path", "data_path", "finetune_mode", "train_parts", "lora_r", "lora_alpha", "pissa_r",
+                "disha_r", "lisa_r", "lisa_k", "quant", "ctx_len", "dataload", "loss_mask", "mask0", "mask1",
+                "data_shuffle", "epoch_steps", "micro_bsz", "mini_bsz", "devices", "num_nodes", "deepspeed_strategy",
+                "precision", "seed", "val_split", "stage", "pref_beta")
 
 
 def _opt(default: Any, group: str, label: str, help: str, *, choices=None, min=None, max=None, path=None, **extra):
@@ -63,6 +69,18 @@ class TrainConfig:
         "much as LoRA r 64). state_tuning: trains only the initial state (tiny files, learns style/role; use "
         "a high learning rate, 1 -> 0.01). lisa: a few random whole layers at a time. full: every weight.",
         choices=METHOD_NAMES)
+    stage: str = _opt(
+        "sft", "method", "Training stage",
+        "sft: learn the replies of a dataset (the usual fine-tuning). dpo / orpo: preference tuning from a dataset "
+        "of pairs (a prompt, a chosen and a rejected reply; tokenize such a file first): the model learns to prefer "
+        "the chosen reply. dpo compares against the base model (the adapter switched off), so it needs an adapter "
+        "method (lora, pissa, bone, bat, state_tuning); orpo needs no reference and also learns the chosen reply.",
+        choices=("sft", "dpo", "orpo"))
+    pref_beta: float = _opt(
+        0.1, "method", "Preference strength (beta / lambda)",
+        "dpo: beta, how far the model may move from the base to prefer the chosen reply (0.1 is usual; higher "
+        "stays closer to the base). orpo: lambda, the weight of the preference term beside the chosen reply's "
+        "loss (0.1 is usual).", min=0.0, max=100.0)
     train_type: str = _opt(
         "none", "method", "Train type",
         "infctx: train sequences longer than memory allows, chunk_ctx tokens at a time, carrying the state "
@@ -230,6 +248,38 @@ class TrainConfig:
         "over passwordless ssh (needs pdsh, and the project at the same path on every machine). The file sets "
         "the machines and GPUs: leave num_nodes 1, and set master_addr to this machine's address. Empty: off.",
         path=("file", None))
+    # --- evaluate ----------------------------------------------------------------------------------
+    val_data: str = _opt(
+        "", "evaluate", "Validation data (binidx prefix)",
+        "Held-out documents, tokenized like any dataset (the .bin/.idx prefix): their loss is computed at each "
+        "evaluation and never trained on. Empty: use val_split, or no validation loss.", path=("prefix", "data"))
+    val_split: float = _opt(
+        0.0, "evaluate", "Validation split",
+        "Instead of val_data: this fraction (0-0.5) of the training documents is held out, chosen with the run's "
+        "seed, never trained on and recorded in config.json. 0: off. Needs dataload pad or only.", min=0.0, max=0.5)
+    val_every: int = _opt(
+        0, "evaluate", "Evaluate every N steps",
+        "Optimizer steps between evaluations (validation loss and sample answers); 0: at each epoch end. The last "
+        "step is always evaluated, and a new run evaluates the base model at step 0.", min=0, max=10_000_000)
+    sample_prompts: str = _opt(
+        "", "evaluate", "Sample prompts file",
+        "Prompts the model answers at each evaluation, so you can read what it learned: a jsonl file with a text "
+        "or prompt field, or one prompt per line. A plain question is asked as 'User: ...\n\nAssistant:' when "
+        "the data holds User: turns. Empty: the first 3 distinct User turns of the data.", path=("file", "data"))
+    sample_tokens: int = _opt(
+        64, "evaluate", "Sample answer length", "Tokens per sample answer (greedy decoding). 0: no samples.",
+        min=0, max=4096)
+    save_every_steps: int = _opt(
+        0, "evaluate", "Save every N steps",
+        "Also write a step checkpoint rwkv-step-<step>.pth every this many optimizer steps (0: epoch ends only). "
+        "The newest checkpoint is always a point that Resume continues from exactly.", min=0, max=10_000_000)
+    keep_last: int = _opt(
+        3, "evaluate", "Keep the last K step checkpoints",
+        "Older step checkpoints are deleted, except the best one by validation loss; epoch checkpoints are all "
+        "kept. 0: keep every step checkpoint.", min=0, max=100000)
+    tensorboard: int = _opt(
+        0, "evaluate", "TensorBoard", "1: also write TensorBoard event files into <run>/tensorboard (needs the "
+        "tensorboard package).", choices=(0, 1))
     # --- run ---------------------------------------------------------------------------------------
     proj_dir: str = _opt("", "run", "Run folder", "Where the run writes its files. Empty: a new folder "
                          "output/<finetune_mode>-<date>-<time>.", path=("dir", "output"))
@@ -237,6 +287,12 @@ class TrainConfig:
                      "repeatable.", min=-1, max=2**31 - 1)
     wandb: str = _opt("", "run", "wandb project", "Also log to Weights & Biases under this project (needs the "
                       "wandb package). Empty: off.")
+    resume_from: str = _opt(
+        "", "run", "Resume exactly from",
+        "A run folder (its newest resume point) or one resume point (<run>/resume/step-<N>): training continues "
+        "as if never interrupted, with the saved weights, optimizer, data position and random state. Set by the "
+        "Resume button and by train --resume RUN_DIR. Options that shape the run must keep their values.",
+        path=("dir", "output"))
 
     # ------------------------------------------------------------------------------------------------
     @classmethod

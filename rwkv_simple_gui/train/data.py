@@ -18,7 +18,6 @@ import torch
 from rwkv_simple_gui.data.stats import align_tokens
 
 
-
 @dataclass(frozen=True)
 class DataInfo:
     prefix: str
@@ -67,8 +66,14 @@ def tokenizer_spec(prefix) -> str:
 
 
 def data_info(prefix) -> DataInfo:
+    from rwkv_simple_gui.data.preference import pair_layout
+
     ds = open_dataset(prefix)
     sizes = np.asarray(ds.sizes)
+    layout = pair_layout(ds.meta)
+    if layout is not None:  # a pair's longest sequence is its prompt and its longer reply
+        prompt, chosen = layout
+        sizes = prompt + np.maximum(chosen, sizes - prompt - chosen)
     return DataInfo(str(prefix), int(len(ds)), int(ds.num_tokens), int(sizes.max()) if len(sizes) else 0,
                     tokenizer_spec(prefix))
 
@@ -118,17 +123,32 @@ class MaskBuilder:
         return m if m.any() else None
 
 
-class Documents:
-    """pad / only: one document per sample, cut to ctx_len + 1 tokens."""
+def held_out_count(n_docs: int, fraction: float) -> int:
+    """Documents a val_split of ``fraction`` holds out: at least one, and never all."""
+    if fraction <= 0 or n_docs < 2:
+        return 0
+    return min(max(round(n_docs * fraction), 1), n_docs - 1)
 
-    def __init__(self, ds, ctx_len: int, masks: MaskBuilder, pad_to_ctx: bool):
+
+def split_documents(n_docs: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(training, held-out) document numbers, each in file order; the held-out ones drawn with ``seed``."""
+    held = np.sort(np.random.default_rng([seed, 0x7A1]).permutation(n_docs)[:held_out_count(n_docs, fraction)])
+    return np.setdiff1d(np.arange(n_docs), held), held
+
+
+class Documents:
+    """pad / only: one document per sample, cut to ctx_len + 1 tokens; ``docs`` are the document numbers of
+    the dataset it draws from (default: all), so sample i is document ``docs[i]``."""
+
+    def __init__(self, ds, ctx_len: int, masks: MaskBuilder, pad_to_ctx: bool, docs=None):
         self.ds, self.ctx_len, self.masks, self.pad_to_ctx = ds, ctx_len, masks, pad_to_ctx
+        self.docs = np.arange(len(ds)) if docs is None else np.asarray(docs, dtype=np.int64)
 
     def __len__(self) -> int:
-        return len(self.ds)
+        return len(self.docs)
 
     def batch(self, indices: list[int]) -> Batch:
-        docs = [np.asarray(self.ds[i][: self.ctx_len + 1], dtype=np.int64) for i in indices]
+        docs = [np.asarray(self.ds[int(self.docs[i])][: self.ctx_len + 1], dtype=np.int64) for i in indices]
         longest = max(len(d) - 1 for d in docs)
         T = self.ctx_len if self.pad_to_ctx else min(self.ctx_len, align_tokens(max(longest, 1)))
         x = np.zeros((len(docs), T), dtype=np.int64)
@@ -211,8 +231,14 @@ class EpochSampler:
         return self.source.batch(self._order[start:start + self.plan.micro_bsz].tolist())
 
 
-def build_source(cfg, ds, tokenizer: str = "world"):
+def build_source(cfg, ds, tokenizer: str = "world", docs=None):
+    """The training samples: windows of the token stream (get), the documents ``docs`` (default: all), or for
+    dpo / orpo the pairs ``docs``."""
+    if cfg.stage != "sft":  # dpo / orpo: pairs of replies
+        from .preference import Pairs
+
+        return Pairs(ds, cfg.ctx_len, docs)
     if cfg.dataload == "get":
         return Slices(ds, cfg.ctx_len)
     masks = MaskBuilder(cfg.loss_mask, tokenizer, cfg.mask0, cfg.mask1)
-    return Documents(ds, cfg.ctx_len, masks, pad_to_ctx=cfg.dataload == "pad")
+    return Documents(ds, cfg.ctx_len, masks, pad_to_ctx=cfg.dataload == "pad", docs=docs)

@@ -1,8 +1,10 @@
 """The training loop: model + method + data -> optimizer steps -> run directory.
 
 ``train(cfg, run_dir)`` runs in the trainer process (one per rank). It writes metrics and status after
-every optimizer step, checkpoints at epoch ends, stops cleanly on SIGTERM/SIGINT after the current step,
-and turns failures into a plain-words ``status.error`` (traceback in train.log).
+every optimizer step, evaluates (validation loss, sample answers) at step 0, every ``val_every`` steps or
+epoch end, and at the last step, checkpoints at epoch ends and every ``save_every_steps`` steps, each
+checkpoint with a resume point that continues the run exactly, stops cleanly on SIGTERM/SIGINT after the
+current step, and turns failures into a plain-words ``status.error`` (traceback in train.log).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import contextlib
 import math
 import os
 import random
+import shutil
 import signal
 import threading
 import time
@@ -22,11 +25,14 @@ import torch
 
 from rwkv_simple_gui import paths, peft
 
+from . import preference, resume
 from .config import TrainConfig
-from .data import EpochSampler, build_source, make_plan, open_dataset
-from .distributed import AllReduceStepper, DeepSpeedStepper, Dist
+from .data import EpochSampler, build_source, held_out_count, make_plan, open_dataset, split_documents
+from .distributed import AllReduceStepper, DeepSpeedStepper, Dist, launched_rank
+from .judge import ValidationSet, as_chat, data_prompts, greedy_answer, read_prompts
 from .loss import weighted_loss_sum
-from .rundir import Log, RunDir, checkpoint_name
+from .rundir import (Log, RunDir, checkpoint_entries, checkpoint_name, lock_run, read_point, reuse_problem,
+                     step_checkpoint_name, write_json)
 from .schedule import learning_rate
 
 AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -103,7 +109,7 @@ def make_optimizer(cfg: TrainConfig, named_params: dict, fused: bool) -> torch.o
 def estimate(cfg: TrainConfig, info, world: int | None = None) -> dict:
     """Steps the run will take, from the dataset's document count (``info``: a DataInfo; no model needed)."""
     world = world or cfg.devices
-    n_docs = 0 if cfg.dataload == "get" else info.n_docs
+    n_docs = 0 if cfg.dataload == "get" else info.n_docs - held_out_count(info.n_docs, cfg.val_split)
     plan = make_plan(cfg, n_docs, world)
     return {"documents": n_docs, "micro_steps_per_epoch": plan.micro_steps,
             "steps_per_epoch": plan.steps_per_epoch, "total_steps": plan.steps_per_epoch * cfg.epoch_count,
@@ -191,15 +197,37 @@ def forward_backward(model, batch, cfg: TrainConfig, device, scale: float, autoc
     return total, batch.tokens
 
 
+def _no_backward(loss, last: bool) -> None:
+    """forward_backward's backward for evaluation passes (under torch.no_grad)."""
+
+
 def train(cfg: TrainConfig, run_dir, *, progress: Callable[[dict], None] | None = None,
           stop: StopFlag | None = None) -> str:
-    """Run the whole training; returns the final state (finished, stopped or failed)."""
+    """Run the whole training; returns the final state (finished, stopped or failed).
+
+    The process holds the run folder's lock throughout (a torchrun rank's launcher holds it for its ranks); a
+    folder in use by another trainer (:class:`rundir.RunInUse`) or holding another run (ValueError) is refused
+    before anything is written into it."""
     dist = Dist()
-    run = RunDir(run_dir) if dist.is_main else None
-    log = Log(Path(run_dir) / "train.log", enabled=dist.is_main)
-    stop = stop or StopFlag()
+    lock = None if launched_rank() else lock_run(run_dir)
     try:
-        trainer = Trainer(cfg, Path(run_dir), run, dist, log, progress, stop)
+        if lock is not None and lock.users == 1:  # (the CLI checked before writing the folder's first files)
+            from .prepare import resolve_paths
+
+            problem = reuse_problem(run_dir, resolve_paths(cfg))
+            if problem:
+                raise ValueError(problem)
+        return _train(cfg, Path(run_dir), dist, progress, StopFlag() if stop is None else stop)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _train(cfg: TrainConfig, run_dir: Path, dist: Dist, progress, stop: StopFlag) -> str:
+    run = RunDir(run_dir) if dist.is_main else None
+    log = Log(run_dir / "train.log", enabled=dist.is_main)
+    try:
+        trainer = Trainer(cfg, run_dir, run, dist, log, progress, stop)
         trainer.setup()
         state = trainer.run()
     except BaseException as exc:  # noqa: BLE001 - every failure must reach status.json
@@ -217,14 +245,19 @@ def train(cfg: TrainConfig, run_dir, *, progress: Callable[[dict], None] | None 
 
 
 class Trainer:
-    """One run in this process (one rank): :meth:`setup`, then :meth:`run` = for epoch -> for step.
+    """One run in this process (one rank): :meth:`setup`, then :meth:`run` = for epoch -> for step, with
+    evaluations and checkpoints after the steps they are due at.
 
-    Only rank 0 has a RunDir (``folder``) and writes the run folder."""
+    Only rank 0 has a RunDir (``folder``) and writes the run folder (the other ranks of a DeepSpeed run on
+    the same machine also write their own shards of a resume point)."""
 
     def __init__(self, cfg: TrainConfig, run_dir: Path, run: RunDir | None, dist: Dist, log: Log,
                  progress: Callable[[dict], None] | None, stop: StopFlag):
         self.cfg, self.run_dir, self.folder, self.dist, self.log = cfg, run_dir, run, dist, log
         self.progress, self.stop = progress, stop
+        self.tokens_total, self.elapsed_before = 0, 0.0
+        self.best: dict | None = None        # the evaluation with the lowest val_loss so far
+        self.last_eval: dict | None = None   # the newest evaluation row
 
     # --- set up ---------------------------------------------------------------------------------------
     def setup(self) -> None:
@@ -240,26 +273,42 @@ class Trainer:
         if not prepared.ok:
             raise ConfigError(prepared.problems)
         cfg = self.cfg = prepared.config
-        self.seed = dist.broadcast_int(cfg.seed if cfg.seed >= 0 else random.SystemRandom().randrange(2**31))
+        self.point = read_point(cfg.resume_from) if cfg.resume_from else None
+        seed = self.point["seed"] if self.point else cfg.seed
+        self.seed = dist.broadcast_int(seed if seed >= 0 else random.SystemRandom().randrange(2**31))
         torch.manual_seed(self.seed)
         ds = open_dataset(cfg.data_path)
-        self.plan = make_plan(cfg, len(ds), dist.world)
+        self.train_docs, self.val_docs = split_documents(len(ds), cfg.val_split, self.seed)
+        self.plan = make_plan(cfg, len(self.train_docs), dist.world)
         self.total_steps = self.plan.steps_per_epoch * cfg.epoch_count
-        self.first_step = self.plan.steps_per_epoch * cfg.epoch_begin
+        if self.point:
+            self.first_step, self.start = self.point["step"], (self.point["next_epoch"], self.point["next_step"])
+        else:
+            self.first_step = self.plan.steps_per_epoch * cfg.epoch_begin
+            self.start = (cfg.epoch_begin, 0)
+        # resume points are folders every rank writes into: on several machines only machine 0 has the folder
+        self.writes_points = not (cfg.num_nodes > 1 or cfg.hostfile)
         self._record_run(prepared)
         self._build(prepared, ds)
+        if self.point:
+            self._restore()
 
     def _record_run(self, prepared) -> None:
         cfg, plan, dinfo = self.cfg, self.plan, prepared.data_info
         self.resolved = {"seed": self.seed, "world_size": self.dist.world, "device": self.device.type,
                          "steps_per_epoch": plan.steps_per_epoch, "total_steps": self.total_steps,
                          "micro_steps_per_epoch": plan.micro_steps}
+        if len(self.val_docs):
+            self.resolved["val_docs"] = self.val_docs.tolist()
+        self.data_facts = {"n_docs": dinfo.n_docs, "num_tokens": dinfo.num_tokens}  # a resume checks them
         if self.folder is None:
             return
+        resume.clear_staging(self.run_dir)
         self.folder.write_config({**cfg.to_dict(), "model_info": prepared.model_info.to_dict(),
-                               "data_info": dinfo.__dict__, "resolved": self.resolved})
+                                  "data_info": dinfo.__dict__, "resolved": self.resolved})
         self.folder.keep_metrics_until(self.first_step)
-        self.status(total_steps=self.total_steps, step=self.first_step, epoch=cfg.epoch_begin)
+        self.status(total_steps=self.total_steps, step=self.first_step, epoch=self.start[0],
+                    best=self.point.get("best") if self.point else None)
         self.log(f"model: {prepared.model_info.describe()}")
         self.log(f"data: {dinfo.n_docs} documents, {dinfo.num_tokens} tokens (longest {dinfo.max_doc_len}); "
                  f"{plan.steps_per_epoch} optimizer steps per epoch, {self.total_steps} in all; "
@@ -267,36 +316,99 @@ class Trainer:
         if cfg.dataload != "get" and dinfo.max_doc_len > cfg.ctx_len + 1:
             self.log(f"note: documents longer than ctx_len+1={cfg.ctx_len + 1} tokens are cut "
                      f"(the longest has {dinfo.max_doc_len})")
+        if not self.writes_points:
+            self.log("note: resume points are written on one machine only; with several machines a resume "
+                     "continues from the last checkpoint's weights")
         for warning in prepared.warnings:
             self.log(f"note: {warning}")
 
     def _build(self, prepared, ds) -> None:
         cfg, dist, device = self.cfg, self.dist, self.device
         self.model = build_model(cfg, device, self.run_dir, dist, self.log)
-        params = peft.trainable_parameters(self.model)
-        dist.sync_params(params.values())
+        self.params = peft.trainable_parameters(self.model)  # what the optimizer holds (and a resume point)
+        dist.sync_params(self.params.values())
         torch.manual_seed(self.seed + dist.rank)  # dropout differs per rank, adapters were initialised alike
         row = peft.method(cfg.finetune_mode)
         self.lisa = peft.LisaSelector(self.model, cfg.lisa_r, cfg.lisa_k, self.seed) if row.redraws else None
-        use_ds = dist.enabled and cfg.deepspeed_strategy != "none"
+        self.use_ds = dist.enabled and cfg.deepspeed_strategy != "none"
         # DeepSpeed's ZeRO optimizer wrapper drives torch's AdamW (fused is a CUDA-only kernel it may not wrap)
-        self.optimizer = make_optimizer(cfg, params, fused=device.type == "cuda" and not use_ds)
-        self.log(f"{cfg.finetune_mode}: {sum(p.numel() for p in params.values()):,} trainable parameters"
+        self.optimizer = make_optimizer(cfg, self.params, fused=device.type == "cuda" and not self.use_ds)
+        self.log(f"{cfg.finetune_mode}: {sum(p.numel() for p in self.params.values()):,} trainable parameters"
                  + (f" (lisa: {cfg.lisa_r} layers at a time)" if self.lisa else ""))
-        source = build_source(cfg, ds, prepared.data_info.tokenizer)
+        self.objective = preference.objective(cfg, self.model)  # dpo / orpo; None for sft
+        self.forward_backward = self.objective.forward_backward if self.objective else forward_backward
+        source = build_source(cfg, ds, prepared.data_info.tokenizer, docs=self.train_docs)
         self.sampler = EpochSampler(cfg, source, self.plan, dist.rank, self.seed)
         self.autocast = (lambda: torch.autocast(device.type, dtype=AUTOCAST[cfg.precision])) \
             if cfg.precision in AUTOCAST else contextlib.nullcontext
         scaler = torch.amp.GradScaler("cuda") if cfg.precision == "fp16" and device.type == "cuda" else None
-        if use_ds:
+        if self.use_ds:
             self.stepper = DeepSpeedStepper(self.model, self.optimizer, cfg, dist.world)
             self.log(f"DeepSpeed {cfg.deepspeed_strategy} on {dist.world} processes")
             self.net = self.stepper.engine  # ZeRO-3 counts micro steps (accumulate vs overwrite) in its forward
         else:
-            self.stepper = AllReduceStepper(list(params.values()), self.optimizer, dist, scaler)
+            self.stepper = AllReduceStepper(list(self.params.values()), self.optimizer, dist, scaler)
             self.net = self.model
-        self.gathered = self.stepper.gathered if use_ds else contextlib.nullcontext
+        self.gathered = self.stepper.gathered if self.use_ds else contextlib.nullcontext
+        # a ZeRO-3 forward gathers parameters from every rank: then every rank generates the samples too
+        self.partitioned = self.use_ds and self.stepper.engine.zero_optimization_partition_weights()
+        self._build_judge(prepared, ds)
         self.wandb = _wandb(cfg, self.folder, self.log, self.resolved)
+        self.tensorboard = _tensorboard(cfg, self.folder, self.log, self.first_step)
+
+    def _build_judge(self, prepared, ds) -> None:
+        """The held-out documents (val_data, or the val_split of the data) and the sample prompts."""
+        from rwkv_simple_gui.data.tokenizer import get_tokenizer
+
+        cfg, dist, spec = self.cfg, self.dist, prepared.data_info.tokenizer
+        self.validation = None
+        if cfg.val_data or len(self.val_docs):
+            source, docs = (open_dataset(cfg.val_data), None) if cfg.val_data else (ds, self.val_docs)
+            self.validation = ValidationSet(cfg, source, docs, spec, dist.rank, dist.world)
+            self.log(f"validation: {len(self.validation)} held-out documents ("
+                     + (f"val_data {paths.display(cfg.val_data)})" if cfg.val_data else f"val_split {cfg.val_split} of "
+                        f"the data, never trained on)"))
+        self.prompts, self.tokenizer = [], None
+        if cfg.sample_tokens:
+            self.tokenizer = get_tokenizer(spec)
+            found = data_prompts(ds, self.tokenizer)
+            prompts = [as_chat(p, bool(found)) for p in read_prompts(cfg.sample_prompts)] \
+                if cfg.sample_prompts else found
+            vocab = self.model.emb.num_embeddings
+            self.prompts = [p for p in prompts if max(self.tokenizer.encode(p), default=0) < vocab]
+            if len(self.prompts) < len(prompts):
+                self.log(f"note: {len(prompts) - len(self.prompts)} sample prompts hold tokens beyond the model's "
+                         f"vocabulary of {vocab}: they are not asked")
+            if self.prompts:
+                self.log(f"samples: {len(self.prompts)} prompts answered at each evaluation (samples.jsonl)")
+
+    def _restore(self) -> None:
+        """Continue from the resume point: trained weights, optimizer, scaler, LISA's draw, random states."""
+        point, info = Path(self.cfg.resume_from), self.point
+        if self.use_ds:
+            loaded, _ = self.stepper.engine.load_checkpoint(
+                str(point / "deepspeed"), tag="engine", load_module_strict=False, load_optimizer_states=True,
+                load_lr_scheduler_states=False)
+            if loaded is None:
+                raise RuntimeError(f"{paths.display(point)}: DeepSpeed found no checkpoint to load in it")
+        else:
+            state = torch.load(point / "trainer.pt", map_location="cpu", weights_only=True)
+            missing = sorted(set(self.params) - set(state["params"]))
+            if missing:
+                raise ValueError(f"{paths.display(point)} lacks trained parameters of this run ({missing[0]}, ...)")
+            with torch.no_grad():
+                for name, p in self.params.items():
+                    p.copy_(state["params"][name])
+            self.optimizer.load_state_dict(state["optimizer"])
+            if self.stepper.scaler is not None and state.get("scaler"):
+                self.stepper.scaler.load_state_dict(state["scaler"])
+            if self.lisa is not None:
+                self.lisa.load_state_dict(state["lisa"])
+        resume.set_rng_state(torch.load(point / f"rng-{self.dist.rank}.pt", weights_only=True), self.device)
+        self.tokens_total, self.elapsed_before = info["tokens"], info["elapsed_s"]
+        self.best = info.get("best")
+        self.log(f"resumed exactly from {resume.describe_point(point)}: weights, optimizer, data position and "
+                 f"random state as saved")
 
     def status(self, **fields) -> None:
         if self.folder is not None:
@@ -308,36 +420,54 @@ class Trainer:
         self.stop.install(lambda: self.status(state="stopping"))
         self.model.train()
         self.status(state="running")
-        self.t0, self.tokens_total, self.step = time.time(), 0, self.first_step
+        self.t_run = time.time()
+        self.t0, self.step = self.t_run - self.elapsed_before, self.first_step
+        if self.first_step == 0:
+            self.evaluate(cfg.epoch_begin)  # the base model, so every later answer can be shown beside it
         state = "finished"
-        for epoch in range(cfg.epoch_begin, cfg.epoch_count):
-            if self.run_epoch(epoch) == "stopped":
+        first_epoch, first_step = self.start
+        for epoch in range(first_epoch, cfg.epoch_count):
+            if self.run_epoch(epoch, first_step if epoch == first_epoch else 0) == "stopped":
                 state = "stopped"
                 self.log(f"stopped at step {self.step} of {self.total_steps}")
                 break
-        self.status(state=state, exit_code=0, error=None)
-        self.log(f"{state}: {self.step} of {self.total_steps} steps in {time.time() - self.t0:.1f}s")
+        self.status(state=state, exit_code=0, error=None, best=self.best)
+        self.log(f"{state}: {self.step} of {self.total_steps} steps in {time.time() - self.t_run:.1f}s"
+                 + (f"; best val_loss {self.best['val_loss']:.4f} at step {self.best['step']}" if self.best else ""))
         if self.wandb:
             self.wandb.finish()
+        if self.tensorboard:
+            self.tensorboard.close()
         return state
 
-    def run_epoch(self, epoch: int) -> str:
-        """The epoch's optimizer steps, then its checkpoint; "stopped" when asked to stop on the way."""
-        cfg, steps = self.cfg, self.plan.steps_per_epoch
-        losses, state = [], "done"
-        for s in range(steps):
+    def run_epoch(self, epoch: int, first: int = 0) -> str:
+        """The epoch's optimizer steps from step ``first`` of it, each followed by what is due after it (an
+        evaluation, a checkpoint); "stopped" when asked to stop on the way."""
+        losses, stopping = [], False
+        for s in range(first, self.plan.steps_per_epoch):
             losses.append(self.optimizer_step(epoch, s))
-            if self.dist.any(bool(self.stop)):
-                state = "stopped"
+            stopping = self.dist.any(bool(self.stop))
+            self.after_step(epoch, s, stopping)
+            if stopping:
                 break
-        if state == "stopped" or (epoch + 1) % cfg.epoch_save == 0 or epoch == cfg.epoch_count - 1:
-            with self.gathered():
-                self.save(epoch, partial=state == "stopped" and len(losses) < steps)
         if losses:
             avg = sum(losses) / len(losses)
-            self.log(f"epoch {epoch} done: loss {avg:.6f} (ppl {math.exp(min(avg, 50)):.4f}), lr {self.lr:.3g}, "
-                     f"{self.tokens_total / max(time.time() - self.t0, 1e-9):.0f} tokens/s")
-        return state
+            self.log(f"epoch {epoch} {'stopped' if stopping else 'done'}: loss {avg:.6f} (ppl "
+                     f"{math.exp(min(avg, 50)):.4f}), lr {self.lr:.3g}, "
+                     f"{self.tokens_total / max(time.time() - self.t_run, 1e-9):.0f} tokens/s")
+        return "stopped" if stopping else "done"
+
+    def after_step(self, epoch: int, s: int, stopping: bool) -> None:
+        """Evaluate when due; save the epoch's checkpoint at its end (or at a stop), else a step checkpoint
+        when due."""
+        cfg = self.cfg
+        epoch_end = s == self.plan.steps_per_epoch - 1
+        if self.evaluation_due(epoch_end):
+            self.evaluate(epoch)
+        if stopping or (epoch_end and ((epoch + 1) % cfg.epoch_save == 0 or epoch == cfg.epoch_count - 1)):
+            self.save(checkpoint_name(epoch), epoch, s, partial=not epoch_end)
+        elif cfg.save_every_steps and self.step % cfg.save_every_steps == 0:
+            self.save(step_checkpoint_name(self.step), epoch, s, partial=True)
 
     def optimizer_step(self, epoch: int, s: int) -> float:
         """Step ``s`` of ``epoch``: its micro batches forward and backward, one optimizer step; the loss."""
@@ -353,8 +483,8 @@ class Trainer:
         weight = max(dist.sum(sum(b.weight for b in batches)), 1.0)
         loss_sum, tokens = 0.0, 0
         for i, b in enumerate(batches):
-            ls, nt = forward_backward(self.net, b, cfg, self.device, 1.0 / weight, self.autocast,
-                                      self.stepper.backward, last=i == len(batches) - 1)
+            ls, nt = self.forward_backward(self.net, b, cfg, self.device, 1.0 / weight, self.autocast,
+                                           self.stepper.backward, last=i == len(batches) - 1)
             loss_sum, tokens = loss_sum + ls, tokens + nt
         self.stepper.step()
         self.step += 1
@@ -367,31 +497,173 @@ class Trainer:
         return loss
 
     def record(self, epoch: int, loss: float, tokens: int, step_s: float) -> None:
-        elapsed, done = time.time() - self.t0, self.step - self.first_step
+        now, done = time.time(), self.step - self.first_step
         metric = {"step": self.step, "total_steps": self.total_steps, "epoch": epoch, "loss": loss, "lr": self.lr,
-                  "tokens": self.tokens_total, "tokens_per_s": tokens / max(step_s, 1e-9), "elapsed_s": elapsed,
-                  "eta_s": elapsed / done * (self.total_steps - self.step),
+                  "tokens": self.tokens_total, "tokens_per_s": tokens / max(step_s, 1e-9), "elapsed_s": now - self.t0,
+                  "eta_s": (now - self.t_run) / done * (self.total_steps - self.step),
                   "gpu_mem": (torch.cuda.max_memory_allocated(self.device) / 2**30)
                   if self.device.type == "cuda" else None}
+        if self.objective:
+            metric.update(self.objective.metrics(self.dist))
         if self.folder is not None:
             self.folder.append_metric(metric)
-            self.folder.update_status(step=self.step, epoch=epoch)
+            self.folder.update_status(step=self.step, epoch=epoch, loss=loss)
             if self.wandb:
                 self.wandb.log(metric, step=self.step)
+            if self.tensorboard:
+                for key in ("loss", "lr", "tokens_per_s"):
+                    self.tensorboard.add_scalar(f"train/{key}", metric[key], self.step)
         if self.progress:
             self.progress(metric)
 
-    def save(self, epoch: int, partial: bool) -> None:
+    # --- evaluate -------------------------------------------------------------------------------------
+    def evaluation_due(self, epoch_end: bool) -> bool:
+        if self.validation is None and not self.prompts:
+            return False
+        if self.step == self.total_steps:
+            return True
+        return self.step % self.cfg.val_every == 0 if self.cfg.val_every else epoch_end
+
+    def evaluate(self, epoch: int) -> None:
+        """The validation loss and the sample answers of the model as it is after step ``self.step``."""
+        if self.validation is None and not self.prompts:
+            return
+        t0 = time.time()
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                val = self.validation_loss() if self.validation is not None else None
+                t1 = time.time()
+                samples = self.sample_answers(epoch)
+        finally:
+            self.model.train()
         if self.folder is None:
             return
+        text = f"evaluation at step {self.step}:"
+        if val is not None:
+            loss, tokens = val
+            row = self.last_eval = {"step": self.step, "epoch": epoch, "val_loss": loss,
+                                    "val_ppl": math.exp(min(loss, 50)), "val_tokens": tokens, "eval_s": t1 - t0,
+                                    "sample_s": time.time() - t1,
+                                    **(self.objective.metrics(self.dist, "val_") if self.objective else {})}
+            self.folder.append_metric(row)
+            if self.best is None or loss < self.best["val_loss"]:
+                self.best = {"step": self.step, "epoch": epoch, "val_loss": loss, "val_ppl": row["val_ppl"],
+                             "checkpoint": None}
+                self.status(best=self.best)
+            text += f" val_loss {loss:.4f} (ppl {row['val_ppl']:.3f}) in {t1 - t0:.2f}s;"
+            self._log_elsewhere({"val/loss": loss, "val/ppl": row["val_ppl"]})
+        if samples:
+            self.folder.append_samples(samples)
+            text += f" {len(samples)} sample answers in {time.time() - t1:.2f}s"
+            if self.tensorboard:
+                for i, row in enumerate(samples):
+                    self.tensorboard.add_text(f"samples/{i}", f"**{row['prompt']}**\n\n{row['output']}", self.step)
+        self.log(text.rstrip(";"))
+
+    def validation_loss(self) -> tuple[float, int] | None:
+        """Token-weighted loss over the held-out documents (all ranks together), masked as in training."""
+        loss_sum = weight = tokens = 0.0
+        for batch in self.validation.batches():
+            ls, nt = self.forward_backward(self.net, batch, self.cfg, self.device, 1.0, self.autocast, _no_backward)
+            loss_sum, weight, tokens = loss_sum + ls, weight + batch.weight, tokens + nt
+        loss_sum, weight, tokens = (self.dist.sum(v) for v in (loss_sum, weight, tokens))
+        return (loss_sum / weight, int(tokens)) if weight > 0 else None
+
+    def sample_answers(self, epoch: int) -> list[dict]:
+        if not self.prompts or not (self.dist.is_main or self.partitioned):
+            return []
+
+        model, op = self.model, self.model.op
+
+        def forward(x, state):
+            model.op = "torch" if x.shape[1] == 1 else op  # one token: the sequential op is the cheapest
+            with self.autocast():
+                return self.net(x, state)
+
+        try:
+            return [{"step": self.step, "epoch": epoch, "prompt": prompt,
+                     "output": greedy_answer(forward, self.tokenizer, prompt, self.cfg.sample_tokens, self.device)}
+                    for prompt in self.prompts]
+        finally:
+            model.op = op
+
+    def _log_elsewhere(self, values: dict) -> None:
+        if self.wandb:
+            self.wandb.log(values, step=self.step)
+        if self.tensorboard:
+            for key, value in values.items():
+                self.tensorboard.add_scalar(key, value, self.step)
+
+    # --- save -----------------------------------------------------------------------------------------
+    def save(self, name: str, epoch: int, s: int, partial: bool) -> None:
+        """Checkpoint ``name`` (what Merge reads), then the resume point of this step; every rank enters (the
+        parameters of a ZeRO-3 run are gathered from all of them)."""
         cfg = self.cfg
-        name = checkpoint_name(epoch)
-        sd = peft.adapter_state_dict(self.model, cfg)
-        if peft.method(cfg.finetune_mode).trains_base and cfg.precision in AUTOCAST:
-            sd = {k: v.to(AUTOCAST[cfg.precision]) if v.is_floating_point() else v for k, v in sd.items()}
-        with paths.atomic_output(self.folder.path / name) as tmp:
-            torch.save(sd, tmp)
-        self.folder.add_checkpoint({"file": name, "epoch": epoch, "step": self.step, "partial": partial})
+        with self.gathered():
+            if self.folder is not None:
+                sd = peft.adapter_state_dict(self.model, cfg)
+                if peft.method(cfg.finetune_mode).trains_base and cfg.precision in AUTOCAST:
+                    sd = {k: v.to(AUTOCAST[cfg.precision]) if v.is_floating_point() else v for k, v in sd.items()}
+                with paths.atomic_output(self.folder.path / name) as tmp:
+                    torch.save(sd, tmp)
+        if self.writes_points:
+            self.save_resume_point(epoch, s, name)
+        if self.folder is None:
+            return
+        entry = {"file": name, "epoch": epoch, "step": self.step, "partial": partial}
+        if self.last_eval and self.last_eval["step"] == self.step:
+            entry["val_loss"] = self.last_eval["val_loss"]
+        if self.best and self.best["step"] == self.step:
+            self.best["checkpoint"] = name
+            self.status(best=self.best)
+        self.folder.add_checkpoint(entry)
+        self.prune_step_checkpoints()
+
+    def save_resume_point(self, epoch: int, s: int, checkpoint: str) -> None:
+        """resume/step-<N>: written under a temporary name by every rank, renamed into place by rank 0."""
+        dist, staging = self.dist, resume.staging_dir(self.run_dir, self.step)
+        if dist.is_main:
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir(parents=True)
+        dist.barrier()
+        if self.use_ds:
+            self.stepper.engine.save_checkpoint(str(staging / "deepspeed"), tag="engine", client_state={},
+                                                save_latest=False, exclude_frozen_parameters=True)
+        elif dist.is_main:
+            torch.save(self._trainer_state(), staging / "trainer.pt")
+        torch.save(resume.rng_state(self.device), staging / f"rng-{dist.rank}.pt")
+        dist.barrier()
+        if not dist.is_main:
+            return
+        last_of_epoch = s + 1 == self.plan.steps_per_epoch
+        write_json(staging / "point.json", {
+            "step": self.step, "epoch": epoch, "next_epoch": epoch + 1 if last_of_epoch else epoch,
+            "next_step": 0 if last_of_epoch else s + 1, "steps_per_epoch": self.plan.steps_per_epoch,
+            "world": dist.world, "seed": self.seed, "tokens": self.tokens_total, "elapsed_s": time.time() - self.t0,
+            "best": self.best, "checkpoint": checkpoint, "options": self.cfg.to_dict(),
+            "data": self.data_facts,
+            "written_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        resume.publish(self.run_dir, self.step)
+
+    def _trainer_state(self) -> dict:
+        scaler = self.stepper.scaler
+        return {"params": {n: p.detach().float().cpu().clone() for n, p in self.params.items()},
+                "optimizer": self.optimizer.state_dict(), "scaler": scaler.state_dict() if scaler else None,
+                "lisa": self.lisa.state_dict() if self.lisa is not None else None}
+
+    def prune_step_checkpoints(self) -> None:
+        """keep_last: delete the step checkpoints older than the newest K, except the best one."""
+        keep = self.cfg.keep_last
+        if not keep:
+            return
+        steps = [e for e in checkpoint_entries(self.run_dir) if e["file"].startswith("rwkv-step-")]
+        best = self.best.get("checkpoint") if self.best else None
+        doomed = [e for e in steps[:-keep] if e["file"] != best]
+        for entry in doomed:
+            entry["path"].unlink(missing_ok=True)
+        if doomed:
+            self.folder.drop_checkpoints({e["file"] for e in doomed})
 
 
 def _wandb(cfg: TrainConfig, run: RunDir | None, log: Log, resolved: dict):
@@ -404,3 +676,17 @@ def _wandb(cfg: TrainConfig, run: RunDir | None, log: Log, resolved: dict):
         return None
     wandb.init(project=cfg.wandb, name=run.path.name, dir=str(run.path), config={**cfg.to_dict(), **resolved})
     return wandb
+
+
+def _tensorboard(cfg: TrainConfig, run: RunDir | None, log: Log, first_step: int):
+    """A SummaryWriter into <run>/tensorboard (events past ``first_step`` of an earlier attempt are dropped)."""
+    if not cfg.tensorboard or run is None:
+        return None
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        log("tensorboard is 1 but the tensorboard package is not installed (pip install tensorboard): logging "
+            "only to the run folder")
+        return None
+    return SummaryWriter(str(run.path / "tensorboard"), purge_step=first_step + 1 if first_step else None,
+                         flush_secs=10)

@@ -111,9 +111,18 @@ def prepare(cfg: TrainConfig, device: str | None = None) -> Prepared:
         cfg = resolve_paths(cfg)
     except paths.PathRefused as err:
         return Prepared(cfg, problems=[str(err)])
+    point_err = None
+    if cfg.resume_from:
+        from .resume import resolve_point
+
+        try:
+            cfg = cfg.replace(resume_from=str(resolve_point(cfg.resume_from)))
+        except ValueError as err:
+            point_err = f"resume_from: {err}"
     model_info, model_err = _read_model(cfg) if cfg.model_path else (None, None)
     data_info, data_err = _read_data(cfg) if cfg.data_path else (None, None)
-    found = [e for e in (model_err, data_err) if e] + problems(cfg, model_info, data_info, device)
+    found = [e for e in (point_err, model_err, data_err) if e]
+    found += problems(cfg.replace(resume_from="") if point_err else cfg, model_info, data_info, device)
     steps = None
     if data_info is not None and not field_problems(cfg):
         from .loop import estimate

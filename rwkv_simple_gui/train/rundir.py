@@ -1,20 +1,27 @@
 """The run directory: the only thing the GUI reads about a training run.
 
 ``output/<run>/`` holds config.json, command.txt, train.log, metrics.jsonl (one JSON line per optimizer
-step), status.json and the checkpoints. JSON files are replaced atomically; metrics.jsonl is append-only
-and a reader skips a line still being written.
+step, plus one per evaluation), samples.jsonl (the sample answers of each evaluation), status.json, the
+epoch checkpoints ``rwkv-<epoch>.pth``, the step checkpoints ``rwkv-step-<step>.pth`` and ``resume/step-<step>/``
+(what an exact resume needs: optimizer, data position, random state). JSON files are replaced atomically;
+the .jsonl files are append-only and a reader skips a line still being written. One trainer holds a run
+folder at a time (:func:`lock_run`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import fcntl
 import json
+import math
 import os
 import re
 import sys
 from pathlib import Path
 
 from rwkv_simple_gui import paths
+from rwkv_simple_gui.peft.methods import METHODS
 
 from .config import RUN_INFO_KEYS
 
@@ -22,8 +29,19 @@ STATES = ("starting", "running", "stopping", "finished", "failed", "stopped")
 FINAL_STATES = ("finished", "failed", "stopped")
 METRIC_KEYS = ("step", "total_steps", "epoch", "loss", "lr", "tokens", "tokens_per_s", "elapsed_s", "eta_s",
                "gpu_mem")
+EVAL_KEYS = ("step", "epoch", "val_loss", "val_ppl", "val_tokens", "eval_s")
 LAUNCHER_PID_ENV = "RWKV_SIMPLE_GUI_LAUNCHER_PID"
+LOCK_FD_ENV = "RWKV_SIMPLE_GUI_LOCK_FD"  # a lock the parent took for us (the GUI's runner), inherited as this fd
+LOCK_FILE = ".trainer.lock"
 CHECKPOINT = re.compile(r"rwkv-(\d+)\.pth")
+STEP_CHECKPOINT = re.compile(r"rwkv-step-(\d+)\.pth")
+RESUME_DIR = "resume"
+RESUME_POINT = re.compile(r"step-(\d+)")
+POINT_FILE = "point.json"  # written last into a resume point: its facts and the options it was made with
+SAMPLES_FILE = "samples.jsonl"
+# what a run leaves in its folder; a folder holding any of these holds a run
+RUN_FILES = ("config.json", "status.json", "metrics.jsonl", SAMPLES_FILE, RESUME_DIR,
+             *dict.fromkeys(m.init_file for m in METHODS.values() if m.init_file))
 
 
 def checkpoint_name(epoch: int) -> str:
@@ -31,21 +49,98 @@ def checkpoint_name(epoch: int) -> str:
     return f"rwkv-{epoch}.pth"
 
 
+def step_checkpoint_name(step: int) -> str:
+    """The file of the checkpoint after optimizer step ``step`` (zero-padded: name order is step order)."""
+    return f"rwkv-step-{step:08d}.pth"
+
+
 def checkpoint_epoch(path) -> int | None:
-    """The epoch of a checkpoint file, or None for any other file."""
+    """The epoch of an epoch checkpoint file, or None for any other file."""
     m = CHECKPOINT.fullmatch(Path(path).name)
     return int(m.group(1)) if m else None
 
 
+def checkpoint_step(path) -> int | None:
+    """The step of a step checkpoint file, or None for any other file."""
+    m = STEP_CHECKPOINT.fullmatch(Path(path).name)
+    return int(m.group(1)) if m else None
+
+
+def checkpoint_label(path) -> str:
+    """How a checkpoint is named in merged files: its epoch ("3"), "step40", or its file stem."""
+    epoch, step = checkpoint_epoch(path), checkpoint_step(path)
+    return str(epoch) if epoch is not None else f"step{step}" if step is not None else Path(path).stem
+
+
+def _status_entries(run_dir) -> dict[str, dict]:
+    try:
+        status = read_status(run_dir) or {}
+    except ValueError:
+        status = {}
+    return {c["file"]: c for c in status.get("checkpoints") or [] if isinstance(c, dict) and "file" in c}
+
+
+def checkpoint_entries(run_dir) -> list[dict]:
+    """The run's checkpoints (epoch and step ones), oldest first: ``path``, ``file``, ``epoch``, ``step``,
+    ``partial``, ``val_loss`` (when evaluated at that step) and ``best`` (the lowest val_loss of them)."""
+    known = _status_entries(run_dir)
+    found = []
+    for p in Path(run_dir).glob("rwkv-*.pth"):
+        epoch, step = checkpoint_epoch(p), checkpoint_step(p)
+        if epoch is None and step is None:
+            continue
+        entry = {"epoch": epoch, "step": step, "partial": step is not None, "val_loss": None,
+                 **known.get(p.name, {}), "path": p, "file": p.name}
+        found.append(entry)
+    # the status knows every step; a folder from another tool has epoch checkpoints only (epoch order)
+    found.sort(key=lambda e: (math.inf if e["step"] is None else e["step"], e["epoch"] or 0))
+    scored = [e for e in found if e.get("val_loss") is not None]
+    best = min(scored, key=lambda e: e["val_loss"]) if scored else None
+    for e in found:
+        e["best"] = e is best
+    return found
+
+
 def list_checkpoints(run_dir) -> list[Path]:
-    """The run's checkpoints, oldest first (init files and others left out)."""
-    found = [(epoch, p) for p in Path(run_dir).glob("rwkv-*.pth") if (epoch := checkpoint_epoch(p)) is not None]
-    return [p for _, p in sorted(found)]
+    """The run's checkpoints, epoch and step ones, oldest first (init files and others left out)."""
+    return [e["path"] for e in checkpoint_entries(run_dir)]
 
 
 def latest_checkpoint(run_dir) -> Path | None:
     found = list_checkpoints(run_dir)
     return found[-1] if found else None
+
+
+def resume_point_name(step: int) -> str:
+    return f"step-{step:08d}"
+
+
+def resume_points(run_dir) -> list[Path]:
+    """The complete resume points of a run, oldest first (one being written has a temporary name)."""
+    base = Path(run_dir) / RESUME_DIR
+    found = [(int(m.group(1)), p) for p in base.glob("step-*")
+             if (m := RESUME_POINT.fullmatch(p.name)) and (p / POINT_FILE).is_file()]
+    return [p for _, p in sorted(found)]
+
+
+def latest_resume_point(run_dir) -> Path | None:
+    found = resume_points(run_dir)
+    return found[-1] if found else None
+
+
+def read_point(point) -> dict:
+    """A resume point's facts (step, epoch, next position, options, ...); ValueError naming what is wrong."""
+    path = Path(point) / POINT_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"{paths.display(point)} is not a resume point (no {POINT_FILE}): give a run folder or "
+                         f"one of its resume/step-<N> folders") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON (line {e.lineno}): {e.msg}") from None
+    if not isinstance(data, dict) or "step" not in data or "options" not in data:
+        raise ValueError(f"{path}: not a resume point written by this trainer")
+    return data
 
 
 def now_iso() -> str:
@@ -108,18 +203,25 @@ class RunDir:
         kept = [c for c in status.get("checkpoints", []) if c.get("file") != entry["file"]]
         self.update_status(checkpoints=kept + [entry])
 
+    def drop_checkpoints(self, files: set[str]) -> None:
+        status = read_status(self.path) or {}
+        self.update_status(checkpoints=[c for c in status.get("checkpoints", []) if c.get("file") not in files])
+
     def keep_metrics_until(self, step: int) -> None:
-        """On resume into the same folder: drop lines past ``step`` so the curve continues without overlap."""
-        if not self.metrics_path.exists():
-            return
-        kept = [m for m in read_metrics(self.path) if m.get("step", 0) <= step]
-        with paths.atomic_output(self.metrics_path) as tmp:
-            tmp.write_text("".join(json.dumps(m) + "\n" for m in kept), encoding="utf-8")
+        """On resume into the same folder: drop the metrics, evaluations and samples past ``step`` so the
+        curves continue without overlap."""
+        for path in (self.metrics_path, self.path / SAMPLES_FILE):
+            if path.exists():
+                kept = [m for m in _read_jsonl(path) if m.get("step", 0) <= step]
+                with paths.atomic_output(path) as tmp:
+                    tmp.write_text("".join(json.dumps(m, ensure_ascii=False) + "\n" for m in kept), encoding="utf-8")
 
     def append_metric(self, metric: dict) -> None:
-        with open(self.metrics_path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(metric) + "\n")
-            f.flush()
+        """A line of metrics.jsonl: a training step's metrics, or an evaluation's (``val_loss``...)."""
+        _append_jsonl(self.metrics_path, [metric])
+
+    def append_samples(self, samples: list[dict]) -> None:
+        _append_jsonl(self.path / SAMPLES_FILE, samples)
 
 
 class Log:
@@ -154,6 +256,125 @@ def _stdout_is(path: Path) -> bool:
     return (out.st_dev, out.st_ino) == (target.st_dev, target.st_ino)
 
 
+def _append_jsonl(path: Path, rows: list[dict]) -> None:
+    with open(path, "a", encoding="utf-8") as f:
+        f.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        f.flush()
+
+
+# --- one trainer per run folder -----------------------------------------------------------------------
+
+class RunInUse(RuntimeError):
+    """Another live process holds the run folder's trainer lock."""
+
+
+class RunLock:
+    """This process's hold on a run folder (an flock on its .trainer.lock). The OS drops it when the last
+    process holding the descriptor exits, kill -9 included, so a dead trainer never leaves it behind."""
+
+    def __init__(self, path: Path, fd: int):
+        self.path, self.fd, self.users = path, fd, 1
+
+    def release(self) -> None:
+        """Close this process's descriptor (a child that inherited it keeps the lock)."""
+        self.users -= 1
+        if self.users == 0:
+            _HELD.pop(self.path, None)
+            os.close(self.fd)
+
+
+_HELD: dict[Path, RunLock] = {}
+
+
+def _inherited_lock(path: Path) -> int | None:
+    """The lock descriptor a parent passed us (LOCK_FD_ENV) when it is this folder's lock file."""
+    fd = os.environ.get(LOCK_FD_ENV)
+    if not fd or not fd.isdigit():
+        return None
+    try:
+        mine, there = os.fstat(int(fd)), os.stat(path)
+    except OSError:
+        return None
+    if (mine.st_dev, mine.st_ino) != (there.st_dev, there.st_ino):
+        return None
+    os.environ.pop(LOCK_FD_ENV)  # not for the processes this one starts
+    return int(fd)
+
+
+def lock_run(run_dir) -> RunLock:
+    """Hold ``run_dir``'s trainer lock (creating the folder); :class:`RunInUse` names the process that holds
+    it. Taking it twice in one process returns the same hold."""
+    run_dir = Path(run_dir).resolve()
+    path = run_dir / LOCK_FILE
+    if path in _HELD:
+        _HELD[path].users += 1
+        return _HELD[path]
+    run_dir.mkdir(parents=True, exist_ok=True)
+    fd = _inherited_lock(path) if path.exists() else None
+    if fd is None:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        os.close(fd)
+        if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+            raise
+        holder = lock_holder(run_dir)
+        raise RunInUse(f"{paths.display(run_dir)} is in use by another trainer (pid {holder or '?'}): one trainer "
+                       f"per run folder. Wait for it or stop it, or choose another run folder.") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps({"pid": os.getpid(), "since": now_iso()}).encode(), 0)
+    lock = _HELD[path] = RunLock(path, fd)
+    return lock
+
+
+def lock_holder(run_dir) -> int | None:
+    """The pid recorded by the process that holds ``run_dir``'s lock now, None when nobody holds it."""
+    path = Path(run_dir) / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            try:
+                return int(json.loads(path.read_text(encoding="utf-8")).get("pid")) or -1
+            except (OSError, ValueError, TypeError, AttributeError):
+                return -1
+        return None
+    finally:
+        os.close(fd)
+
+
+def run_files(run_dir) -> list[str]:
+    """What a run left in ``run_dir`` (its config, status, metrics, checkpoints, resume points)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        return []
+    return sorted(p.name for p in run_dir.iterdir() if p.name in RUN_FILES or CHECKPOINT.fullmatch(p.name)
+                  or STEP_CHECKPOINT.fullmatch(p.name))
+
+
+def reuse_problem(run_dir, options) -> str | None:
+    """Why a run with ``options`` (a TrainConfig or its dict, paths resolved) must not start in ``run_dir``:
+    the folder holds another run's files and the new run does not continue that run (``resume_from`` or a
+    checkpoint to load inside it). None when it may."""
+    found = run_files(run_dir)
+    if not found:
+        return None
+    get = options.get if isinstance(options, dict) else lambda k, d=None: getattr(options, k, d)
+    names = ["resume_from", *dict.fromkeys(o for m in METHODS.values() for o in (m.load_option, m.init_option) if o)]
+    inside = Path(run_dir).resolve()
+    if any(get(n) and Path(get(n)).resolve().is_relative_to(inside) for n in names):
+        return None
+    shown = ", ".join(found[:5]) + (", ..." if len(found) > 5 else "")
+    return (f"{paths.display(run_dir)} already holds another run ({shown}); a new run there would mix the two. "
+            f"Leave proj_dir empty for a new folder or choose another one, or continue that run (the Resume "
+            f"button, or train --resume {paths.display(run_dir)}).")
+
+
 # --- read side (GUI, runner, tests) -------------------------------------------------------------------
 
 def read_status(run_dir) -> dict | None:
@@ -167,9 +388,8 @@ def read_status(run_dir) -> dict | None:
         raise ValueError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
 
 
-def read_metrics(run_dir, since_step: int = 0) -> list[dict]:
-    """Every complete metrics line with step > ``since_step`` (a half-written last line is skipped)."""
-    path = Path(run_dir) / "metrics.jsonl"
+def _read_jsonl(path: Path) -> list[dict]:
+    """Every complete line of a .jsonl file (a half-written last line is skipped)."""
     if not path.exists():
         return []
     out = []
@@ -178,12 +398,27 @@ def read_metrics(run_dir, since_step: int = 0) -> list[dict]:
             if not line.endswith("\n"):
                 break
             try:
-                m = json.loads(line)
+                row = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            if m.get("step", 0) > since_step:
-                out.append(m)
+            if isinstance(row, dict):
+                out.append(row)
     return out
+
+
+def read_metrics(run_dir, since_step: int = 0) -> list[dict]:
+    """The training steps' metrics lines with step > ``since_step``."""
+    return [m for m in _read_jsonl(Path(run_dir) / "metrics.jsonl") if "loss" in m and m.get("step", 0) > since_step]
+
+
+def read_evaluations(run_dir) -> list[dict]:
+    """The evaluations' lines of metrics.jsonl (``val_loss``, ``val_ppl``...), step 0 (the base) first."""
+    return [m for m in _read_jsonl(Path(run_dir) / "metrics.jsonl") if "val_loss" in m]
+
+
+def read_samples(run_dir) -> list[dict]:
+    """samples.jsonl: one line per prompt per evaluation (step, epoch, prompt, output)."""
+    return _read_jsonl(Path(run_dir) / SAMPLES_FILE)
 
 
 def read_config(run_dir) -> dict | None:

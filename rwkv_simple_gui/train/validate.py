@@ -124,8 +124,42 @@ def _files(cfg, facts: Facts) -> list[str]:
                        f"written by the tokenize step")
     for f in dataclasses.fields(cfg):
         kind = f.metadata.get("path", (None,))[0]
-        if kind == "file" and f.name not in ("model_path", "hostfile") and cfg.applies(f.name):
+        if kind == "file" and f.name not in ("model_path", "hostfile", "sample_prompts") and cfg.applies(f.name):
             out += _file(cfg, f.name, "checkpoint")
+    return out
+
+
+def _evaluation(cfg, facts: Facts) -> list[str]:
+    """The held-out documents and the sample prompts can be read and leave something to train on."""
+    from .data import held_out_count, tokenizer_spec
+    from .judge import read_prompts
+
+    out = []
+    if cfg.val_data and cfg.val_split:
+        out.append("val_data and val_split are both set: hold out documents one way, clear one of them")
+    if cfg.val_split and cfg.dataload == "get":
+        out.append("val_split needs whole documents (dataload pad or only); with dataload get, tokenize held-out "
+                   "text and give it as val_data")
+    info = facts.data_info
+    if cfg.val_split and info is not None and info.n_docs - held_out_count(info.n_docs, cfg.val_split) < 1:
+        out.append(f"val_split={cfg.val_split} leaves no document of the {info.n_docs} to train on: add data or "
+                   f"set val_split 0")
+    if cfg.val_data:
+        missing = [ext for ext in (".bin", ".idx") if not Path(cfg.val_data + ext).is_file()]
+        if missing:
+            out.append(f"val_data: {cfg.val_data}{missing[0]} not found; give the prefix of a .bin/.idx pair "
+                       f"written by the tokenize step")
+        elif info is not None and tokenizer_spec(cfg.val_data) != info.tokenizer:
+            out.append(f"val_data was tokenized with {tokenizer_spec(cfg.val_data)}, data_path with "
+                       f"{info.tokenizer}: tokenize both with the same tokenizer")
+    if cfg.sample_prompts and cfg.sample_tokens:
+        found = _file(cfg, "sample_prompts", "prompts")
+        if not found:
+            try:
+                read_prompts(cfg.sample_prompts)
+            except ValueError as err:
+                found = [str(err)]
+        out += found
     return out
 
 
@@ -153,6 +187,10 @@ def _sequence(cfg, facts: Facts) -> list[str]:
 
 
 def _resume(cfg, facts: Facts) -> list[str]:
+    if cfg.resume_from:  # the point gives the weights and the position
+        from .resume import point_problems
+
+        return point_problems(cfg, facts.world, facts.data_info)
     out, row = [], method(cfg.finetune_mode)
     if row.init_option and getattr(cfg, row.load_option) and not getattr(cfg, row.init_option):
         out.append(f"{row.load_option} is set but {row.init_option} is empty: give the {row.init_file} of the "
@@ -219,7 +257,33 @@ def _against_data(cfg, facts: Facts) -> list[str]:
     return []
 
 
-CHECKS = (_fields, _machines, _files, _sequence, _resume, _quant, _hardware, _against_model, _against_data)
+def _stage(cfg, facts: Facts) -> list[str]:
+    """sft trains on texts, dpo/orpo on preference pairs: the data must be of the stage's kind."""
+    from rwkv_simple_gui.data.preference import is_pair_dataset
+
+    sets = [(name, getattr(cfg, name)) for name in ("data_path", "val_data")
+            if getattr(cfg, name) and Path(getattr(cfg, name) + ".idx").is_file()]
+    if cfg.stage == "sft":
+        return [f"{name} {value} holds preference pairs (tokenized from prompt/chosen/rejected records): set stage "
+                f"dpo or orpo, or tokenize a dataset of conversations" for name, value in sets if is_pair_dataset(value)]
+    out = [f"{name} {value} is not a preference dataset: stage {cfg.stage} trains on pairs; tokenize a file of "
+           f'{{"prompt", "chosen", "rejected"}} records' for name, value in sets if not is_pair_dataset(value)]
+    if cfg.stage == "dpo" and method(cfg.finetune_mode).trains_base:
+        out.append(f"stage dpo compares the model with its base (the adapter switched off), but {cfg.finetune_mode} "
+                   f"changes the base weights themselves, so the base would need a second copy of the model in "
+                   f"memory: use lora, pissa, bone, bat or state_tuning, or stage orpo (it needs no reference)")
+    if cfg.train_type == "infctx":
+        out.append(f"stage {cfg.stage} scores each reply in one pass: set train_type none")
+    if cfg.dataload == "get":
+        out.append(f"stage {cfg.stage} needs whole pairs: use dataload pad or only")
+    if cfg.stage == "dpo" and facts.world > 1 and cfg.deepspeed_strategy.startswith("deepspeed_stage_3"):
+        out.append("stage dpo switches the adapter off for its reference pass, which ZeRO-3's partitioned "
+                   "parameters do not allow: use deepspeed_stage_1 or 2")
+    return out
+
+
+CHECKS = (_fields, _machines, _files, _evaluation, _sequence, _resume, _quant, _hardware, _against_model,
+          _against_data, _stage)
 
 
 def field_problems(cfg) -> list[str]:

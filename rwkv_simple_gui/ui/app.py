@@ -6,7 +6,7 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from .. import paths
-from . import chat_tab, common, data_tab, merge_tab, params_tab, tokenize_tab, train_tab
+from . import chat_tab, common, data_tab, merge_tab, messages, params_tab, tokenize_tab, train_tab
 from .i18n import make_i18n, t
 from .login import LoginThrottle
 
@@ -43,12 +43,19 @@ def build_app() -> gr.Blocks:
                                 train["run"], [merge["run"], tabs], api_visibility="private")
         merge["merged"].change(lambda m: gr.update(choices=chat_tab.model_choices(), value=m) if m else gr.update(),
                                merge["merged"], chat["model"], api_visibility="private")
+        # Choices and defaults are read when a page loads, not when the app started: a refresh keeps (and
+        # finds) the dataset, model and run made since.
+        demo.load(lambda: [common.dataset_dropdown()] * 2, None, [data["file"], tok["file"]],
+                  api_visibility="private")
         comps = [params["options"][n] for n in params["names"]]
-        demo.load(lambda stored: params_tab.restore_from_browser(stored, params["names"]), params["browser"], comps,
+        demo.load(lambda stored: params_tab.page_load(stored, params["names"]), params["browser"], comps,
                   api_visibility="private").then(**params["refresh"], api_visibility="private")
-        demo.load(train_tab.poll, [train["run"], train["follow"]],
-                  [train["run"], train["status"], train["progress"], train["loss"], train["log"], train["monitor"],
-                   train["log_file"]], api_visibility="private")
+        demo.load(**train["on_load"], api_visibility="private")
+        demo.load(lambda: (gr.update(choices=merge_tab.run_choices()), gr.update(choices=chat_tab.model_choices())),
+                  None, [merge["run"], chat["model"]], api_visibility="private")
+        chat["model"].change(lambda m: f"Press **Load** to chat with `{m}`." if m else "", chat["model"],
+                             chat["status"], api_visibility="private", show_progress="hidden")
+        messages.localize_app(demo)
     demo.queue(default_concurrency_limit=1)
     return demo
 
@@ -57,9 +64,10 @@ def launch_kwargs(*, lang: str | None, auth: tuple[str, str] | None, share: bool
                   open_browser: bool) -> dict:
     """Everything ``launch`` needs; files are served only from the project's own folders, uploads are
     limited to ``common.MAX_UPLOAD`` bytes, and failed sign-ins are slowed down per client."""
+    messages.PINNED = lang  # run-time messages follow the pinned language too
     return dict(
         server_name=host, server_port=port, share=share, auth=auth, inbrowser=open_browser, show_error=True,
-        i18n=make_i18n(lang), css=CSS,
+        quiet=True, i18n=make_i18n(lang), css=CSS,  # quiet: app.py prints start lines that name our flags
         allowed_paths=[str(paths.folder(name)) for name in paths.FOLDERS],
         auth_message="RWKV Simple GUI: sign in with the user and password given to app.py --auth.",
         max_file_size=common.MAX_UPLOAD,

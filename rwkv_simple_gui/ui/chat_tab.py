@@ -36,11 +36,11 @@ def load(slot: str, model: str | None, strategy: str, state: str | None = None, 
         raise gr.Error("Pick a model to chat with (a merged .pth in merge/ or a base model in model/).")
     model_path = common.input_file(model, "merge", "model")
     state_path = common.input_file(state, "output", "state file") if state else None
-    strategy = strategy or "cpu fp32"
-    try:
-        preflight(model_path, strategy, state_path, force_state=force_state)  # while the loaded model is still there
+    try:  # checked while the loaded model is still there: a bad pick keeps it
+        preflight(model_path, strategy or "cpu fp32", state_path, force_state=force_state)
         unload(slot)
-        worker = ChatWorker(model_path, strategy=strategy, state_path=state_path, force_state=force_state)
+        worker = ChatWorker(model_path, strategy=strategy or "cpu fp32", state_path=state_path,
+                            force_state=force_state)
     except ChatError as err:
         raise gr.Error(str(err), duration=None) from err
     with _lock:

@@ -9,11 +9,13 @@ from pathlib import Path
 import gradio as gr
 
 from .. import paths
+from . import messages
 
 DATASET_EXTS = (".jsonl", ".json", ".csv", ".parquet")
 BINIDX_META = ".meta.json"
 MODEL_EXTS = (".pth", ".safetensors", ".st")
 SETTINGS_FILE = ".state/settings.json"
+DEFAULT_DATASET = "data/sample.jsonl"
 MAX_UPLOAD = 1 << 30  # bytes a browser may upload; app.py --max-upload sets it before the tabs are built
 
 
@@ -42,6 +44,11 @@ def file_dropdown_update(folder: str, exts: tuple[str, ...], current: str | None
     if current and current not in choices:
         choices.insert(0, current)
     return gr.update(choices=choices, value=current or (choices[0] if choices else None))
+
+
+def dataset_dropdown() -> dict:
+    """The dataset picker as a page opens: the datasets there are now, the last one picked selected."""
+    return file_dropdown_update("data", DATASET_EXTS, load_settings().get("dataset") or DEFAULT_DATASET)
 
 
 def store_upload(uploaded: str | None, folder: str = "data") -> str | None:
@@ -88,6 +95,13 @@ def input_file(path_text: str | None, base: str, what: str = "file") -> Path:
     if problem:
         raise gr.Error(f"{paths.display(path)} {problem}. Pick a {what} in {base}/ or type the path of one.")
     return path
+
+
+def show_failure(event, output) -> None:
+    """When ``event`` fails, its reason shows in ``output``, where its result would be (not only in a toast
+    that fades); API callers still get the error."""
+    event.failure(lambda: f"### ❌ {messages.last_error()}", None, output, api_visibility="private",
+                  show_progress="hidden")
 
 
 def load_settings() -> dict:

@@ -12,6 +12,7 @@ from .i18n import t, t_filled
 
 PAGE_SIZE = 10
 PROBLEM_COLUMNS = ["line", "reason"]
+PREVIEW_COLUMNS = ["line", "turn", "role", "text"]  # what formats.preview gives, shown before any file is read
 
 
 def inspect_dataset(path_text: str | None, require_assistant: bool) -> tuple[str, pd.DataFrame]:
@@ -24,6 +25,9 @@ def inspect_dataset(path_text: str | None, require_assistant: bool) -> tuple[str
         f"**Format detected:** {report.format}  ",
         f"**Records:** {report.records:,} · **characters:** {report.chars:,} · **turns:** {report.turns:,}",
     ]
+    if report.format.schema == "preference":
+        lines.append("\n**Preference pairs** (prompt, chosen, rejected side by side below): tokenize them, then train "
+                     "with stage dpo or orpo.")
     if report.bad_count:
         shown = "" if report.bad_count == len(bad_rows) else f" (first {len(bad_rows)} listed)"
         lines.append(f"\n### ⚠️ {report.bad_count:,} bad record(s){shown}\n"
@@ -79,13 +83,14 @@ def build(settings: dict) -> dict:
         )
         c["refresh"] = gr.Button(t("common.refresh"), scale=0, min_width=100)
     c["upload"] = gr.File(label=t_filled("common.upload", limit=common.upload_limit_text()),
-                          file_types=list(common.DATASET_EXTS), height=90)
+                          file_types=list(common.DATASET_EXTS), height=140)
     c["require_assistant"] = gr.Checkbox(value=True, label=t("data.require_assistant"))
     c["inspect"] = gr.Button(t("data.inspect"), variant="primary", elem_id="data-inspect")
     c["summary"] = gr.Markdown(elem_id="data-summary")
     c["problems"] = gr.Dataframe(headers=PROBLEM_COLUMNS, label=t("data.problems"), max_height=260, wrap=True)
     with gr.Group():
-        c["preview"] = gr.Dataframe(label=t("data.preview"), wrap=True, max_height=480)
+        c["preview"] = gr.Dataframe(headers=PREVIEW_COLUMNS, label=t("data.preview"), wrap=True, max_height=480,
+                                    elem_id="data-preview")
         with gr.Row():
             c["prev"] = gr.Button(t("data.prev"), size="sm")
             c["page"] = gr.Number(value=1, precision=0, minimum=1, label=t("data.page"), scale=0, min_width=120)
@@ -103,14 +108,17 @@ def build(settings: dict) -> dict:
     c["upload"].upload(upload_dataset, c["upload"], c["file"], api_visibility="private")
     inspect_outputs = [c["summary"], c["problems"]]
     preview_outputs = [c["preview"], c["page"], c["page_info"]]
-    c["inspect"].click(inspect_dataset, [c["file"], c["require_assistant"]], inspect_outputs, api_name="inspect_dataset") \
-        .then(lambda f: preview_page(f, 1), c["file"], preview_outputs, api_visibility="private")
+    inspected = c["inspect"].click(inspect_dataset, [c["file"], c["require_assistant"]], inspect_outputs,
+                                   api_name="inspect_dataset")
+    inspected.success(lambda f: preview_page(f, 1), c["file"], preview_outputs, api_visibility="private")
+    common.show_failure(inspected, c["summary"])
     c["file"].change(lambda f: common.remember("dataset", f), c["file"], None, api_visibility="private")
     c["page"].submit(preview_page, [c["file"], c["page"]], preview_outputs, api_name="preview_page")
     c["prev"].click(lambda f, p: preview_page(f, (p or 1) - 1), [c["file"], c["page"]], preview_outputs,
                     api_visibility="private")
     c["next"].click(lambda f, p: preview_page(f, (p or 1) + 1), [c["file"], c["page"]], preview_outputs,
                     api_visibility="private")
-    c["export"].click(export_dataset, [c["file"], c["export_path"], c["overwrite"]], [c["export_msg"], c["exported"]],
-                      api_name="export_dataset")
+    exported = c["export"].click(export_dataset, [c["file"], c["export_path"], c["overwrite"]],
+                                 [c["export_msg"], c["exported"]], api_name="export_dataset")
+    common.show_failure(exported, c["export_msg"])
     return c

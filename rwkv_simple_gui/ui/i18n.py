@@ -1,8 +1,8 @@
 """Interface text in English and Chinese (Gradio 6 ``gr.I18n``).
 
 Labels are translated in the browser from its language; ``--lang`` pins one language for everyone by
-giving every locale the same table. Messages built at run time (reports, errors) stay in English, the
-language of the CLI, so a user can search for them.
+giving every locale the same table. Messages built at run time (reports, errors) are written in English,
+the language of the CLI, and translated for display by ``ui/messages.py``.
 """
 
 from __future__ import annotations
@@ -100,9 +100,10 @@ EN.update({
     "params.apply": "Apply dataset suggestions", "params.presets": "Presets", "params.preset": "Preset name",
     "params.save": "💾 Save preset", "params.load": "📂 Load preset", "params.copy_from": "Copy parameters from run",
     "params.copy": "Copy", "params.export": "Command line / training.sh", "params.show": "Show",
-    "params.cli": "CLI command", "params.download": "Download training.sh",
+    "params.cli": "CLI command", "params.download": "training.sh (Show also saves it as presets/training.sh)",
     "train.start": "▶ Start", "train.stop": "⏹ Stop", "train.resume": "⏯ Resume selected run",
     "train.run": "Run", "train.follow": "Follow the running job", "train.loss": "Loss",
+    "train.preference": "Reward margin and accuracy (dpo / orpo)",
     "train.log": "Log (live)", "train.full_log": "Full log", "train.runs": "Runs",
     "train.to_merge": "Send the selected run to Merge",
     "chat.model": "Model (merge/ or model/)", "chat.state": "State file (state tuning; optional)",
@@ -112,7 +113,7 @@ EN.update({
     "chat.placeholder": "Type a message; Enter sends, Shift+Enter for a new line", "chat.send": "Send",
     "chat.clear": "Clear",
     "merge.run": "Run (output/)", "merge.checkpoint": "Checkpoint (epoch)", "merge.base": "Base model",
-    "merge.dtype": "dtype of the .pth", "merge.alpha": "LoRA alpha (empty = from the run)",
+    "merge.dtype": "dtype of the .pth", "merge.alpha": "LoRA alpha (0 or empty = from the run)",
     "merge.alpha_info": "Only for checkpoints made elsewhere (RWKV-PEFT): the lora_alpha used in training.",
     "merge.out": "Output (empty = merge/<base>-<METHOD>-<epoch>.pth)", "merge.run_button": "Merge",
 })
@@ -122,9 +123,10 @@ ZH.update({
     "params.apply": "应用数据集建议值", "params.presets": "预设", "params.preset": "预设名称",
     "params.save": "💾 保存预设", "params.load": "📂 加载预设", "params.copy_from": "从已有训练复制参数",
     "params.copy": "复制", "params.export": "命令行 / training.sh", "params.show": "显示",
-    "params.cli": "命令行", "params.download": "下载 training.sh",
+    "params.cli": "命令行", "params.download": "training.sh（点“显示”时也会保存为 presets/training.sh）",
     "train.start": "▶ 开始", "train.stop": "⏹ 停止", "train.resume": "⏯ 继续所选训练",
     "train.run": "训练", "train.follow": "跟随正在运行的训练", "train.loss": "损失",
+    "train.preference": "奖励差值与准确率（dpo / orpo）",
     "train.log": "日志（实时）", "train.full_log": "完整日志", "train.runs": "训练记录",
     "train.to_merge": "把所选训练发送到合并页",
     "chat.model": "模型（merge/ 或 model/）", "chat.state": "状态文件（state tuning，可选）",
@@ -133,7 +135,7 @@ ZH.update({
     "chat.compare_model": "第二个模型", "chat.chat": "对话", "chat.compare_chat": "第二个模型",
     "chat.placeholder": "输入消息；回车发送，Shift+回车换行", "chat.send": "发送", "chat.clear": "清空",
     "merge.run": "训练（output/）", "merge.checkpoint": "检查点（轮数）", "merge.base": "基座模型",
-    "merge.dtype": ".pth 的精度", "merge.alpha": "LoRA alpha（留空 = 取自训练配置）",
+    "merge.dtype": ".pth 的精度", "merge.alpha": "LoRA alpha（0 或留空 = 取自训练配置）",
     "merge.alpha_info": "仅用于在别处（RWKV-PEFT）训练的检查点：训练时的 lora_alpha。",
     "merge.out": "输出（留空 = merge/<基座>-<方式>-<轮数>.pth）", "merge.run_button": "合并",
 })
@@ -158,6 +160,19 @@ ZH.update({
     "merge.gguf_type": "GGUF 张量类型（留空 = 与上方精度相同）",
     "merge.check": "用各格式自己的运行库自检导出结果",
     "merge.force": "状态文件属于其他基座时仍然使用",
+})
+
+
+# judging a run: evaluation options, sample answers, step checkpoints
+EN.update({
+    "group.evaluate": "Evaluation and checkpoints",
+    "train.samples": "Sample answers at each evaluation (newest first; base = the model before training)",
+    "merge.checkpoint_info": "Epoch and step checkpoints, oldest first; ★ = the lowest validation loss",
+})
+ZH.update({
+    "group.evaluate": "评估与检查点",
+    "train.samples": "每次评估的示例回答（最新在前；base = 训练前的模型）",
+    "merge.checkpoint_info": "每轮与步数检查点，按时间先后排列；★ = 验证损失最低",
 })
 
 

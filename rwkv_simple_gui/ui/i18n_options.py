@@ -9,6 +9,11 @@ ZH_OPTIONS: dict[str, tuple[str, str]] = {
                       "lora：低秩适配器。pissa：从权重主方向开始的 LoRA（收敛更快）。bone / bat：DiSHA 的两种模式，"
                       "同等显存下效果通常最好（DiSHA r 128 约等于 LoRA r 64 的显存）。state_tuning：只训练初始状态"
                       "（文件很小，适合学风格/角色；学习率要大，1 → 0.01）。lisa：每次随机训练几层。full：全量微调。"),
+    "stage": ("训练阶段", "sft：学习数据集中的回复（常规微调）。dpo / orpo：偏好微调，数据为成对样本（提示、选中回复、"
+              "拒绝回复；先对这样的文件分词），模型学会更偏好选中的回复。dpo 以基座模型（关闭适配器）为参照，"
+              "因此需要适配器方法（lora、pissa、bone、bat、state_tuning）；orpo 不需要参照模型，同时学习选中的回复。"),
+    "pref_beta": ("偏好强度（beta / lambda）", "dpo：beta，模型为偏好选中回复可偏离基座多远（常用 0.1；越大越接近基座）。"
+                  "orpo：lambda，偏好项相对于选中回复损失的权重（常用 0.1）。"),
     "train_type": ("训练类型", "infctx：超长序列按 chunk_ctx 分块训练并在块之间传递状态。需要 dataload=pad，不能与 state_tuning 同用。"),
     "op": ("WKV 算子", "auto：CUDA 上有 fla 时用 fla，否则用分块 PyTorch 算子。torch 是最慢但精确的参考实现。"),
     "quant": ("量化基座权重", "以量化形式保存冻结的基座权重以节省显存（bitsandbytes，仅 CUDA）。一般选 int8。"
@@ -76,4 +81,22 @@ ZH_OPTIONS: dict[str, tuple[str, str]] = {
     "proj_dir": ("运行目录", "本次训练写出文件的目录。留空：新建 output/<微调方式>-<日期>-<时间>。"),
     "seed": ("随机种子", "-1：每次训练使用不同的种子；其他值使训练可以复现。"),
     "wandb": ("wandb 项目", "同时记录到 Weights & Biases 的这个项目（需要安装 wandb）。留空：关闭。"),
+    "resume_from": ("精确续训自", "一个运行目录（使用其最新的续训点）或一个续训点（<运行目录>/resume/step-<N>）：训练像从未中断一样"
+                    "继续，权重、优化器、数据位置和随机状态都按保存时的恢复。由“继续”按钮和 train --resume RUN_DIR 设置。"
+                    "决定训练过程的选项必须保持原值。"),
+    "val_data": ("验证数据（binidx 前缀）", "留出的验证数据，像普通数据集一样分词（.bin/.idx 前缀）：每次评估时计算它的损失，"
+                 "从不用于训练。留空：使用 val_split，或不计算验证损失。"),
+    "val_split": ("验证集比例", "代替 val_data：从训练数据中按运行的随机种子留出这个比例（0–0.5）的数据，从不训练，"
+                  "并记录在 config.json 中。0：关闭。需要 dataload 为 pad 或 only。"),
+    "val_every": ("每 N 步评估", "两次评估（验证损失和示例回答）之间的优化步数；0：每轮结束时评估。最后一步总会评估，"
+                  "新的训练还会在第 0 步评估基座模型。"),
+    "sample_prompts": ("示例提示文件", "每次评估时让模型回答的提示，便于直接看到它学到了什么：jsonl 文件（text 或 prompt 字段），"
+                       "或每行一个提示。数据中有 User: 回合时，普通问题会以 “User: …\n\nAssistant:” 的形式提问。"
+                       "留空：取数据中前 3 个不同的 User 回合。"),
+    "sample_tokens": ("示例回答长度", "每个示例回答的 token 数（贪心解码）。0：不生成示例。"),
+    "save_every_steps": ("每 N 步保存", "每隔这么多优化步额外保存一个步数检查点 rwkv-step-<步数>.pth（0：只在每轮结束时保存）。"
+                         "最新的检查点总是可以精确续训的位置。"),
+    "keep_last": ("保留最近 K 个步数检查点", "更早的步数检查点会被删除（验证损失最好的那个除外）；每轮的检查点全部保留。"
+                  "0：保留所有步数检查点。"),
+    "tensorboard": ("TensorBoard", "1：同时在 <运行目录>/tensorboard 写出 TensorBoard 事件文件（需要安装 tensorboard）。"),
 }

@@ -16,10 +16,25 @@ def run_choices() -> list[str]:
     return [paths.display(r["path"]) for r in rundir.list_runs(paths.folder("output")) if r["checkpoints"]]
 
 
-def checkpoint_choices(run: str | None) -> list[str]:
+def checkpoint_label(entry: dict) -> str:
+    """``rwkv-step-00000040.pth · epoch 1 · step 40 · val_loss 2.3100 ★`` (★: the best of the run)."""
+    bits = [entry["file"]]
+    if entry.get("epoch") is not None:  # an epoch checkpoint saved by a stop holds part of its epoch
+        part = entry.get("partial") and rundir.checkpoint_step(entry["file"]) is None
+        bits.append(f"epoch {entry['epoch']}" + (" (part)" if part else ""))
+    if entry.get("step") is not None:
+        bits.append(f"step {entry['step']}")
+    if entry.get("val_loss") is not None:
+        bits.append(f"val_loss {entry['val_loss']:.4f}" + (" ★" if entry["best"] else ""))
+    return " · ".join(bits)
+
+
+def checkpoint_choices(run: str | None) -> list[tuple[str, str]]:
+    """(label, path) of the run's epoch and step checkpoints, oldest first, the best one marked."""
     if not run:
         return []
-    return [paths.display(p) for p in rundir.list_checkpoints(paths.resolve(run, base="output"))]
+    return [(checkpoint_label(e), paths.display(e["path"]))
+            for e in rundir.checkpoint_entries(paths.resolve(run, base="output"))]
 
 
 def pick_run(run: str | None):
@@ -27,7 +42,7 @@ def pick_run(run: str | None):
     checkpoints = checkpoint_choices(run)
     config = rundir.read_config(paths.resolve(run)) if run else None
     base = (config or {}).get("model_path") or None
-    return (gr.update(choices=checkpoints, value=checkpoints[-1] if checkpoints else None),
+    return (gr.update(choices=checkpoints, value=checkpoints[-1][1] if checkpoints else None),
             gr.update(value=paths.display(paths.resolve(base, base="model")) if base else None))
 
 
@@ -79,18 +94,19 @@ def result_text(result) -> str:
     files = ", ".join(f"`{paths.display(p)}`" for p in result.outputs)
     notes = "".join(f"\n- ⚠️ {n}" for n in result.notes)
     checks = "".join(f"\n- {c.describe()}" for c in result.checks)
-    failed = [c for c in result.checks if not c.ok]
-    head = "❌ self-check failed" if failed else "✅"
-    return (f"### {head} {result.method} merged ({result.version}) in {result.seconds:.1f} s\n{files}\n"
-            f"{result.keys_changed} tensors changed · peak memory {result.peak_rss_mb:,.0f} MB{notes}"
-            + (f"\n\n**Self-check** (logits on a few tokens):{checks}" if checks else ""))
+    failed = any(not c.ok for c in result.checks)
+    title = "**Self-check failed** (logits on a few tokens):" if failed else "**Self-check** (logits on a few tokens):"
+    return (f"### {'❌' if failed else '✅'} {result.method} merged ({result.version}) in {result.seconds:.1f} s\n"
+            f"{files}\n{result.keys_changed} tensors changed · peak memory {result.peak_rss_mb:,.0f} MB{notes}"
+            + (f"\n\n{title}{checks}" if checks else ""))
 
 
 def build() -> dict:
     c: dict = {}
     with gr.Row():
         c["run"] = gr.Dropdown(choices=run_choices(), label=t("merge.run"), scale=2)
-        c["checkpoint"] = gr.Dropdown(label=t("merge.checkpoint"), allow_custom_value=True, scale=2)
+        c["checkpoint"] = gr.Dropdown(label=t("merge.checkpoint"), info=t("merge.checkpoint_info"),
+                                      allow_custom_value=True, scale=2)
     c["plan"] = gr.Markdown(elem_id="merge-plan")
     c["base"] = gr.Dropdown(choices=common.list_files("model", common.MODEL_EXTS), label=t("merge.base"),
                             allow_custom_value=True)

@@ -120,17 +120,33 @@ def _component(f: dataclasses.Field, value, visible: bool):
     return gr.Textbox(value=value, **kw)
 
 
+def form_defaults(stored: dict | None = None) -> dict:
+    """The form a page opens with: the options remembered on this machine, then those kept in this
+    browser; an empty model or dataset is the newest there is now (not when the app started). A first
+    visit on the demo model gets the demo preset, which trains in minutes on a CPU."""
+    settings = common.load_settings()
+    values = TrainConfig().to_dict()
+    values.update({k: v for k, v in settings.get("params", {}).items() if k in values})
+    values.update({k: v for k, v in (stored or {}).items() if k in values and v is not None})
+    first_visit = "params" not in settings and not stored
+    for name, lister in (("model_path", control.list_models), ("data_path", control.list_binidx)):
+        if not values[name]:
+            found = lister()
+            values[name] = found[0] if found else ""
+    if first_visit and values["model_path"] == DEMO_MODEL:
+        values.update(load_preset(DEMO_PRESET))
+    return values
+
+
+def page_load(stored: dict | None, names: list[str]) -> list:
+    """Every field as a page (re)opens: :func:`form_defaults`, the file pickers with fresh choices."""
+    values, listers = form_defaults(stored), control.file_options()
+    return [gr.update(value=values[n], choices=listers[n]()) if n in listers else gr.update(value=values[n])
+            for n in names]
+
+
 def build(settings: dict) -> dict:
-    defaults = TrainConfig().to_dict()
-    defaults.update({k: v for k, v in settings.get("params", {}).items() if k in defaults})
-    # A newcomer starts on what is there: the newest model and tokenized dataset.
-    models, datasets = control.list_models(), control.list_binidx()
-    if not defaults["model_path"] and models:
-        defaults["model_path"] = models[0]
-    if not defaults["data_path"] and datasets:
-        defaults["data_path"] = datasets[0]
-    if "params" not in settings and defaults["model_path"] == DEMO_MODEL:
-        defaults.update(load_preset(DEMO_PRESET))  # a first run on the demo model trains in minutes on a CPU
+    defaults = form_defaults()
     c: dict = {"options": {}}
     opts = c["options"]
     shown = visibility(defaults["finetune_mode"], defaults["train_type"], defaults["dataload"], defaults["loss_mask"])
@@ -144,7 +160,7 @@ def build(settings: dict) -> dict:
                             for f in fields[i:i + FIELDS_PER_ROW]:
                                 opts[f.name] = _component(f, defaults[f.name], shown[f.name])
         with gr.Column(scale=2):
-            c["check"] = gr.Markdown(control.check(defaults), elem_id="params-check")
+            c["check"] = gr.Markdown(elem_id="params-check")  # filled when the page loads
             with gr.Row():
                 c["data_hint"] = gr.Markdown()
                 c["apply"] = gr.Button(t("params.apply"), size="sm")
@@ -215,9 +231,3 @@ def build(settings: dict) -> dict:
                          api_visibility="private")
     c["names"] = names
     return c
-
-
-def restore_from_browser(stored: dict | None, names: list[str]) -> list:
-    """Form values kept in the browser (survive a refresh); unknown or stale keys are ignored."""
-    stored = stored or {}
-    return [gr.update(value=stored[n]) if n in stored else gr.update() for n in names]

@@ -12,7 +12,7 @@ from ..data import formats, pipeline, stats
 from ..data.binidx import split_prefix
 from ..data.report import format_report
 from ..data.tokenizer import WORLD_SPECS
-from . import common
+from . import common, messages
 from .i18n import t
 
 FACTOR_COLUMNS = ["data_line_count", "MICRO_BSZ", "EPOCH_STEPS"]
@@ -28,10 +28,11 @@ def _out_prefix(input_path, out_text: str | None, overwrite: bool):
 
 
 def length_figure(lengths: np.ndarray, ctx_len: int) -> go.Figure:
-    fig = go.Figure(go.Histogram(x=lengths, nbinsx=min(60, max(10, len(lengths) // 4)), name="documents"))
+    tr = messages.translate  # a figure is no Markdown: its words are translated here
+    fig = go.Figure(go.Histogram(x=lengths, nbinsx=min(60, max(10, len(lengths) // 4)), name=tr("documents")))
     if ctx_len:
         fig.add_vline(x=ctx_len, line_dash="dash", line_color="red", annotation_text=f"ctx_len {ctx_len}")
-    fig.update_layout(xaxis_title="tokens per document", yaxis_title="documents", bargap=0.05,
+    fig.update_layout(xaxis_title=tr("tokens per document"), yaxis_title=tr("documents"), bargap=0.05,
                       height=320, margin=dict(l=40, r=20, t=30, b=40))
     return fig
 
@@ -83,11 +84,14 @@ def run_tokenize(input_text, copies, max_tokens, eof, seed, tokenizer, skip_bad,
         f"**{result.tokens:,}** tokens · **{result.items:,}** items · dropped (too long) {result.dropped:,} · "
         f"skipped (bad) {result.skipped_bad:,}  \n"
         f"max_length **{result.max_length}** · max_length_power_of_two **{result.max_length_power_of_two}** · "
-        f"data_line_count **{result.data_line_count}**\n\n"
-        + stats.micro_bsz_hint(result.data_line_count)
+        f"data_line_count **{result.data_line_count}**  \n"
+        f"max_length is the longest document kept (end token included) rounded up to a multiple of "
+        f"{stats.TOKEN_ALIGN}: the smallest ctx_len that holds every document whole.\n\n"
+        + stats.micro_bsz_hint(result.data_line_count, messages.current())
     )
     return (summary, length_summary(result.lengths, ctx_len), length_figure(result.lengths, ctx_len),
-            factors_frame(result.factors), format_report(result, prefix), paths.display(prefix), result.lengths)
+            factors_frame(result.factors), format_report(result, prefix, lang=messages.current()), paths.display(prefix),
+            result.lengths)
 
 
 def recheck_ctx_len(lengths, ctx_len) -> tuple[str, go.Figure]:
@@ -131,8 +135,9 @@ def build(settings: dict) -> dict:
                        c["file"], c["file"], api_visibility="private")
     inputs = [c[k] for k in ("file", "copies", "max_tokens", "eof", "seed", "tokenizer", "skip_bad", "out", "ctx_len",
                              "overwrite")]
-    c["run"].click(run_tokenize, inputs, [c["stats"], c["lengths"], c["hist"], c["factors"], c["report"], c["prefix"], c["doc_lengths"]],
-                   api_name="tokenize")
+    tokenized = c["run"].click(run_tokenize, inputs, [c["stats"], c["lengths"], c["hist"], c["factors"], c["report"],
+                                                      c["prefix"], c["doc_lengths"]], api_name="tokenize")
+    common.show_failure(tokenized, c["stats"])
     c["ctx_len"].release(recheck_ctx_len, [c["doc_lengths"], c["ctx_len"]], [c["lengths"], c["hist"]],
                          api_visibility="private")
     return c

@@ -1,4 +1,5 @@
-"""Train tab: start, stop and resume the trainer process, and watch a run by reading its folder.
+"""Train tab: start, stop and resume the trainer process, and watch a run by reading its folder: progress,
+the train and validation loss curves, the sample answers of each evaluation, the log.
 
 A timer re-reads the run directory every few seconds, so a refresh, a second browser or a restarted
 app shows the same job: nothing lives in the page.
@@ -6,8 +7,8 @@ app shows the same job: nothing lives in the page.
 
 from __future__ import annotations
 
+import html
 from datetime import datetime
-from pathlib import Path
 
 import gradio as gr
 import pandas as pd
@@ -18,7 +19,9 @@ from . import common, control
 from .i18n import t
 
 POLL_S = 2.0
-RUN_COLUMNS = ["run", "state", "steps", "final loss", "checkpoints", "started"]
+RUNS_POLL_S = 10.0
+RUN_COLUMNS = ["run", "state", "steps", "last loss", "best val_loss", "checkpoints", "started"]
+SERIES_COLORS = {"loss": "#9ecae1", "smoothed": "#1f77b4", "validation": "#ff7f0e", "best": "#2ca02c"}
 
 
 def _fmt_s(seconds) -> str:
@@ -37,24 +40,25 @@ def start_training(values: dict) -> str:
         raise gr.Error("Fix these on the Parameters tab first:\n" + "\n".join(f"• {p}" for p in problems),
                        duration=None)
     cfg = prepared.config
-    run_dir = Path(cfg.proj_dir) if cfg.proj_dir else rundir.default_run_dir(cfg.finetune_mode)
+    run_dir = common.writable(cfg.proj_dir) if cfg.proj_dir else rundir.default_run_dir(cfg.finetune_mode)
     try:
         runner.start(cfg.to_dict(), run_dir)
     except runner.RunnerError as err:
-        raise gr.Error(str(err)) from err
+        raise gr.Error(str(err), duration=None) from err
     return paths.display(run_dir)
 
 
-def resume_training(run: str | None) -> str:
+def resume_training(run: str | None) -> tuple[str, str]:
+    """Continue the selected run from its newest resumable point; the run and which point, in words."""
     if not run:
         raise gr.Error("Pick the run to resume in the list of runs.")
     run_dir = common.writable(run, "output")
     try:
-        config = runner.resume_config(run_dir)
+        config, note = runner.resume_config(run_dir)
         runner.start(config, run_dir)
     except runner.RunnerError as err:
-        raise gr.Error(str(err)) from err
-    return run
+        raise gr.Error(str(err), duration=None) from err
+    return run, f"Resuming `{run}`: {note}."
 
 
 def stop_training() -> str:
@@ -70,15 +74,17 @@ def run_choices() -> list[str]:
 
 
 def runs_table() -> pd.DataFrame:
+    """Every run, newest first, from its status.json (no metrics file is read)."""
     rows = []
     for run in rundir.list_runs(paths.folder("output")):
         status = run["status"] or {}
-        metrics = rundir.read_metrics(run["path"])
+        best = status.get("best") or {}
         rows.append({
             "run": paths.display(run["path"]),
             "state": _live_state(run["path"], status),
-            "steps": f"{status.get('step', len(metrics))}/{status.get('total_steps', '?')}",
-            "final loss": f"{metrics[-1]['loss']:.4f}" if metrics else "",
+            "steps": f"{status.get('step', 0)}/{status.get('total_steps', '?')}",
+            "last loss": f"{status['loss']:.4f}" if status.get("loss") is not None else "",
+            "best val_loss": f"{best['val_loss']:.4f} (step {best['step']})" if best else "",
             "checkpoints": ", ".join(run["checkpoints"]),
             "started": datetime.fromtimestamp(run["mtime"]).strftime("%Y-%m-%d %H:%M"),
         })
@@ -88,31 +94,91 @@ def runs_table() -> pd.DataFrame:
 def _live_state(run, status: dict) -> str:
     """The state the trainer wrote, corrected when its process died without saying so."""
     state = status.get("state", "unknown")
-    if state in runner.LIVE_STATES:
-        job = runner.current_job()
-        if job is None or Path(job.run_dir).resolve() != Path(run).resolve():
-            return "died"
+    if state in runner.LIVE_STATES and runner.trainer_pid(run) is None:
+        return "died"
     return state
 
 
-def loss_frame(metrics: list[dict]) -> pd.DataFrame:
-    """Raw and smoothed (EMA) loss per step, in the long format LinePlot colours by series."""
+def loss_frame(metrics: list[dict], evaluations: list[dict] = (), best: dict | None = None) -> pd.DataFrame:
+    """Train loss (raw and smoothed), validation loss and a vertical mark at the best step, in the long format
+    LinePlot colours by series."""
     if not metrics:
-        return pd.DataFrame({"step": [], "loss": [], "series": []})
-    df = pd.DataFrame({"step": [m["step"] for m in metrics], "loss": [m["loss"] for m in metrics]})
-    smooth = df.assign(loss=df["loss"].ewm(alpha=0.1).mean())
-    return pd.concat([df.assign(series="loss"), smooth.assign(series="smoothed")], ignore_index=True)
+        # one empty point per series: the plot makes its colour scale from the first value it shows and
+        # keeps it, so a curve that starts later is drawn only if its series was there from the start
+        return pd.DataFrame({"step": [float("nan")] * len(SERIES_COLORS), "loss": [float("nan")] * len(SERIES_COLORS),
+                             "series": list(SERIES_COLORS)})
+    train = pd.DataFrame({"step": [m["step"] for m in metrics], "loss": [m["loss"] for m in metrics]})
+    parts = [train.assign(series="loss"), train.assign(loss=train["loss"].ewm(alpha=0.1).mean(), series="smoothed")]
+    val = pd.DataFrame({"step": [e["step"] for e in evaluations], "loss": [e["val_loss"] for e in evaluations]})
+    parts.append(val.assign(series="validation"))
+    if best and len(val):
+        values = pd.concat([train["loss"], val["loss"]])
+        parts.append(pd.DataFrame({"step": [best["step"]] * 2, "loss": [values.min(), values.max()],
+                                   "series": "best"}))
+    frame = pd.concat(parts, ignore_index=True)
+    return frame.astype({"step": "float64", "loss": "float64", "series": "string"})
 
 
-def progress_html(status: dict, last: dict | None) -> str:
+PREFERENCE_SERIES = ("reward_margin", "reward_acc")
+
+
+def preference_frame(metrics: list[dict], evaluations: list[dict] = ()) -> pd.DataFrame:
+    """A dpo / orpo run's reward margin and accuracy per step (training, and validation when evaluated)."""
+    rows = [(m["step"], m[key], key) for m in metrics for key in PREFERENCE_SERIES if key in m]
+    rows += [(e["step"], e[f"val_{key}"], f"val_{key}") for e in evaluations for key in PREFERENCE_SERIES
+             if f"val_{key}" in e]
+    if not rows:  # every series from the start, as in loss_frame
+        series = [*PREFERENCE_SERIES, *(f"val_{key}" for key in PREFERENCE_SERIES)]
+        rows = [(float("nan"), float("nan"), name) for name in series]
+    frame = pd.DataFrame(rows, columns=["step", "value", "series"])
+    return frame.astype({"step": "float64", "value": "float64", "series": "string"})
+
+
+def poll_preference(run: str | None, follow: bool = True):
+    """The margin/accuracy plot of the shown run; hidden for an sft run."""
+    job = runner.current_job()
+    if job and (follow or not run):
+        run = paths.display(job.run_dir)
+    if not run:
+        return gr.update(visible=False)
+    run_dir = paths.resolve(run)
+    frame = preference_frame(rundir.read_metrics(run_dir), rundir.read_evaluations(run_dir))
+    return gr.update(value=frame, visible=bool(frame["value"].notna().any()))
+
+
+def samples_html(samples: list[dict]) -> str:
+    """For each prompt: the answers of each evaluation, newest first, down to the base model's (step 0)."""
+    if not samples:
+        return ("<p class='samples-empty'>No sample answers yet: they appear at each evaluation when the data has "
+                "User: turns or sample_prompts names a file.</p>")
+    by_prompt: dict[str, list[dict]] = {}
+    for row in samples:
+        by_prompt.setdefault(row["prompt"], []).append(row)
+    blocks = []
+    for prompt, rows in by_prompt.items():
+        lines = "".join(
+            f"<tr><td>{'base' if r['step'] == 0 else r['step']}</td><td>{html.escape(r['output'])}</td></tr>"
+            for r in sorted(rows, key=lambda r: r["step"], reverse=True))
+        blocks.append(f"<details open><summary><b>{html.escape(prompt)}</b></summary><table>"
+                      f"<tr><th>step</th><th>answer</th></tr>{lines}</table></details>")
+    return "<div style='white-space:pre-wrap'>" + "".join(blocks) + "</div>"
+
+
+def progress_html(status: dict, last: dict | None, live: bool = True) -> str:
     step, total = status.get("step", 0) or 0, status.get("total_steps") or 0
     pct = 100.0 * step / total if total else 0.0
     bits = [f"step {step}/{total or '?'}", f"epoch {status.get('epoch', '–')}"]
     if last:
         bits += [f"loss {last['loss']:.4f}", f"lr {last['lr']:.2e}", f"{last.get('tokens_per_s', 0):,.0f} tok/s",
-                 f"elapsed {_fmt_s(last.get('elapsed_s'))}", f"ETA {_fmt_s(last.get('eta_s'))}"]
+                 f"elapsed {_fmt_s(last.get('elapsed_s'))}"]
+        if live:  # a stopped or finished run has nothing left to wait for
+            bits.append(f"ETA {_fmt_s(last.get('eta_s'))}")
         if last.get("gpu_mem"):
             bits.append(f"GPU mem {last['gpu_mem']:.2f} GB")
+    best = status.get("best")
+    if best:
+        bits.append(f"best val_loss {best['val_loss']:.4f} at step {best['step']}"
+                    + (f" ({best['checkpoint']})" if best.get("checkpoint") else ""))
     return (f"<div style='font-family:monospace'><progress value='{pct:.1f}' max='100' style='width:100%'></progress>"
             f"<div>{pct:.1f}% · " + " · ".join(bits) + "</div></div>")
 
@@ -152,14 +218,21 @@ def poll(run: str | None, follow: bool = True):
         run = runs[0] if runs else None
     if not run:
         return (None, "No run yet: set the parameters, then press Start.", "", loss_frame([]), "",
-                monitor_markdown(), None)
+                monitor_markdown(), None, samples_html([]))
     run_dir = paths.resolve(run)
     status = rundir.read_status(run_dir) or {}
     metrics = rundir.read_metrics(run_dir)
     log_path = run_dir / "train.log"
-    return (run, status_markdown(run, status), progress_html(status, metrics[-1] if metrics else None),
-            loss_frame(metrics), runner.tail(log_path), monitor_markdown(),
-            str(log_path) if log_path.is_file() else None)
+    live = _live_state(run_dir, status) in runner.LIVE_STATES
+    return (run, status_markdown(run, status), progress_html(status, metrics[-1] if metrics else None, live),
+            loss_frame(metrics, rundir.read_evaluations(run_dir), status.get("best")), runner.tail(log_path),
+            monitor_markdown(), str(log_path) if log_path.is_file() else None, samples_html(rundir.read_samples(run_dir)))
+
+
+def on_load(run: str | None, follow: bool = True):
+    """A page (re)load: what :func:`poll` shows, the run list's choices and the runs table."""
+    shown = poll(run, follow)
+    return (gr.update(choices=run_choices(), value=shown[0]), *shown[1:], runs_table())
 
 
 def build(params: dict) -> dict:
@@ -176,32 +249,44 @@ def build(params: dict) -> dict:
         c["follow"] = gr.Checkbox(value=True, label=t("train.follow"), scale=1)
     c["status"] = gr.Markdown(elem_id="train-status")
     c["progress"] = gr.HTML(elem_id="train-progress")
-    c["loss"] = gr.LinePlot(x="step", y="loss", color="series", title=t("train.loss"), height=300,
-                            buttons=["fullscreen", "export"])
+    c["loss"] = gr.LinePlot(loss_frame([]), x="step", y="loss", color="series", title=t("train.loss"), height=300,
+                            color_map=SERIES_COLORS, buttons=["fullscreen", "export"], elem_id="train-loss")
+    c["preference"] = gr.LinePlot(preference_frame([]), x="step", y="value", color="series", height=240,
+                                  title=t("train.preference"), visible=False, elem_id="train-preference")
     c["monitor"] = gr.Markdown()
+    with gr.Accordion(t("train.samples"), open=True):
+        c["samples"] = gr.HTML(samples_html([]), elem_id="train-samples")
     with gr.Accordion(t("train.log"), open=True):
         c["log"] = gr.Textbox(lines=14, max_lines=14, autoscroll=True, show_label=False, interactive=False)
         c["log_file"] = gr.File(label=t("train.full_log"), interactive=False, height=70)
     with gr.Accordion(t("train.runs"), open=False):
-        c["runs"] = gr.Dataframe(headers=RUN_COLUMNS, interactive=False, wrap=True)
+        c["runs"] = gr.Dataframe(runs_table, headers=RUN_COLUMNS, interactive=False, wrap=True, elem_id="train-runs")
         c["runs_refresh"] = gr.Button(t("common.refresh"), size="sm")
     c["timer"] = gr.Timer(POLL_S)
+    c["runs_timer"] = gr.Timer(RUNS_POLL_S)
 
-    outputs = [c["run"], c["status"], c["progress"], c["loss"], c["log"], c["monitor"], c["log_file"]]
+    outputs = [c["run"], c["status"], c["progress"], c["loss"], c["log"], c["monitor"], c["log_file"], c["samples"]]
     opts = params["options"]
     names = params["names"]
     watch = [c["run"], c["follow"]]
+    refresh = {"fn": runs_table, "inputs": None, "outputs": c["runs"], "api_visibility": "private",
+               "show_progress": "hidden"}
     c["start"].click(lambda *vals: start_training(dict(zip(names, vals))), [opts[n] for n in names], c["run"],
-                     api_name="start_training").then(poll, watch, outputs, api_visibility="private")
-    c["resume"].click(resume_training, c["run"], c["run"], api_name="resume_training") \
-        .then(poll, watch, outputs, api_visibility="private")
+                     api_name="start_training").then(poll, watch, outputs, api_visibility="private").then(**refresh)
+    c["resume"].click(resume_training, c["run"], [c["run"], c["message"]], api_name="resume_training") \
+        .then(poll, watch, outputs, api_visibility="private").then(**refresh)
     c["stop"].click(stop_training, None, c["message"], api_name="stop_training")
     c["timer"].tick(poll, watch, outputs, api_name="poll_training", concurrency_limit=None,
                     show_progress="hidden")
+    c["runs_timer"].tick(**refresh, concurrency_limit=None)
+    c["timer"].tick(poll_preference, watch, c["preference"], api_visibility="private", concurrency_limit=None,
+                    show_progress="hidden")
     c["run"].focus(lambda cur: gr.update(choices=run_choices(), value=cur), c["run"], c["run"],
                    api_visibility="private")
-    c["runs_refresh"].click(runs_table, None, c["runs"], api_visibility="private")
+    c["runs_refresh"].click(**refresh)
     c["runs"].select(pick_run, None, [c["run"], c["follow"]], api_visibility="private")
+    # what a page (re)load shows: ui.app registers it with demo.load
+    c["on_load"] = {"fn": on_load, "inputs": watch, "outputs": [*outputs, c["runs"]]}
     return c
 
 
