@@ -1,9 +1,11 @@
-"""Peak memory and time of a LoRA merge on a 1.5B-shape RWKV-7 (24 layers, 2048 wide, bf16, ~3.06 GB).
+"""Peak memory and time of a LoRA merge on a 1.5B-shape RWKV-7 (24 layers, 2048 wide, bf16, ~3.06 GB), per
+export format.
 
-    python bench/merge.py [--runs 2] [--keep DIR] [--no-baseline]
+    python bench/merge.py [--runs 2] [--keep DIR] [--no-baseline] [--formats pth st hf gguf]
 
 Writes a random base model and a LoRA r64 checkpoint (every att/ffn projection, plus ln keys) into a
-temporary folder, then runs ``python -m rwkv_simple_gui merge`` in a child process ``--runs`` times and
+temporary folder, then runs ``python -m rwkv_simple_gui merge --no-check`` in a child process ``--runs`` times
+per format (the self-check is timed apart: it runs each runtime on the whole model) and
 reads the child's own peak RSS from ``wait4``. For comparison it also runs the load-everything merge
 (``torch.load`` the base, add B@A, ``torch.save``: what RWKV-PEFT's merge/merge.py does) on the same files.
 Other processes on the machine disturb the timings: run it more than once.
@@ -106,6 +108,7 @@ def main() -> int:
     parser.add_argument("--rank", type=int, default=64)
     parser.add_argument("--keep", help="write the files here and keep them (default: a temp dir, deleted)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the load-everything merge")
+    parser.add_argument("--formats", nargs="+", default=["pth"], choices=("pth", "st", "hf", "gguf"))
     args = parser.parse_args()
 
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="rwkv-merge-bench-"))
@@ -123,12 +126,15 @@ def main() -> int:
               f"{ckpt.stat().st_size / 1e6:.0f} MB; generated in {time.perf_counter() - started:.0f} s")
         rows = []
         for run in range(args.runs):
-            out = root / f"merged-{run}.pth"
-            rows.append(("streaming merge (ours)", *measured([
-                sys.executable, "-m", "rwkv_simple_gui", "merge", "--base", str(base), "--checkpoint", str(ckpt),
-                "--out", str(out)])))
-            out.unlink()
+            for fmt in args.formats:
+                out = root / f"merged-{run}.pth"
+                rows.append((f"streaming merge (ours), {fmt}", *measured([
+                    sys.executable, "-m", "rwkv_simple_gui", "merge", "--base", str(base), "--checkpoint",
+                    str(ckpt), "--out", str(out), "--format", fmt, "--no-check"])))
+                for written in root.glob(f"merged-{run}*"):
+                    shutil.rmtree(written) if written.is_dir() else written.unlink()
             if not args.no_baseline:
+                out = root / f"merged-{run}.pth"
                 rows.append(("load-all merge (RWKV-PEFT style)", *measured([
                     sys.executable, "-c", BASELINE, str(base), str(ckpt), str(out), str(2 * args.rank)])))
                 out.unlink()

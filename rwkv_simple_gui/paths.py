@@ -215,7 +215,7 @@ def remove_leftovers(*folders: str | os.PathLike) -> list[Path]:
         for here, dirs, files in os.walk(root):
             for name in list(dirs):
                 path = Path(here, name)
-                if _abandoned(_LEFTOVER_DIR.fullmatch(name), path, host):
+                if _abandoned(_LEFTOVER_DIR.fullmatch(name) or _LEFTOVER_FILE.fullmatch(name), path, host):
                     shutil.rmtree(path, ignore_errors=True)
                     dirs.remove(name)
                     removed.append(path)

@@ -20,12 +20,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = REPO_ROOT / "data" / "sample.jsonl"
 
 
-def tiny_state_dict(version: str, n_layer: int = 2, n_embd: int = 64, seed: int = 0) -> dict[str, torch.Tensor]:
+def tiny_state_dict(version: str, n_layer: int = 2, n_embd: int = 64, seed: int = 0,
+                    head_size: int = 32) -> dict[str, torch.Tensor]:
     """A tiny generated model whose projections are moved off their (partly zero) fresh init, so every
     weight matters when outputs are compared."""
     from rwkv_simple_gui.model import init_model
 
-    model = init_model(version, n_layer, n_embd, head_size=32, seed=seed)
+    model = init_model(version, n_layer, n_embd, head_size=head_size, seed=seed)
     gen = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
         for p in model.parameters():

@@ -303,3 +303,35 @@ def test_cli_reports_errors(files, tmp_path, capsys, monkeypatch):
     assert code == 2 and "nope.pth does not exist" in err
     code, _, err = _cli(capsys, monkeypatch, "--model", str(files["x070"]), "--prompt", "hi", "--top-p", "3")
     assert code == 2 and "top_p must be between 0 and 1" in err
+
+
+def test_a_state_of_another_base_is_refused_before_the_model_in_use_is_let_go(files, project):
+    """The state file carries its base's fingerprint; Chat refuses it on another model of the same shape
+    (unless forced), and checks that before it unloads the model in use."""
+    import gradio as gr
+
+    from rwkv_simple_gui.merge import merge
+    from rwkv_simple_gui.ui import chat_tab
+
+    (project / "model").mkdir()
+    tuned_on = project / "model" / "a.pth"
+    tuned_on.write_bytes(files["x070"].read_bytes())
+    save_model(tiny_state_dict("x070", seed=5), project / "model" / "b.pth", dtype=torch.float32)
+    run = project / "output" / "state-run"
+    run.mkdir(parents=True)
+    (run / "rwkv-1.pth").write_bytes(files["x070-state"].read_bytes())
+    state = merge(tuned_on, run / "rwkv-1.pth", "s.pth").outputs[0]
+    assert state == project / "merge" / "s.pth"
+    with pytest.raises(ChatError, match="state file s.pth was tuned on a.pth .*not on b.pth"):
+        ChatWorker(project / "model" / "b.pth", state_path=state)
+
+    assert "loaded" in chat_tab.load("main", "model/a.pth", "cpu fp32")
+    in_use = chat_tab._workers["main"]
+    try:
+        with pytest.raises(gr.Error, match="tuned on a.pth.*tick “use the state anyway”"):
+            chat_tab.load("main", "model/b.pth", "cpu fp32", "merge/s.pth")
+        assert chat_tab._workers["main"] is in_use and in_use.logits("Hi").shape == (65536,)
+        assert "with state `merge/s.pth` loaded" in chat_tab.load("main", "model/b.pth", "cpu fp32", "merge/s.pth",
+                                                                   force_state=True)
+    finally:
+        chat_tab.unload("main")

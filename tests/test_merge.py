@@ -273,7 +273,7 @@ def test_st_export_follows_ai00_rules_and_round_trips(base, tmp_path):
     base_path, sd = base
     m = "blocks.0.ffn.key"
     ckpt = {m + ".lora_A": torch.randn(4, 64) * 0.1, m + ".lora_B": torch.randn(256, 4) * 0.1}
-    result = merge(base_path, _run(tmp_path, ckpt, {"lora_alpha": 4}), tmp_path / "m-1.5b", fmt="both", dtype="fp16")
+    result = merge(base_path, _run(tmp_path, ckpt, {"lora_alpha": 4}), tmp_path / "m-1.5b", fmt=["pth", "st"], dtype="fp16")
     pth, st = result.outputs
     assert (pth.name, st.name) == ("m-1.5b.pth", "m-1.5b.st")
     with safe_open(st, "pt") as f:
@@ -341,7 +341,7 @@ def test_failure_while_writing_leaves_no_file(base, tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        merge(base_path, _run(tmp_path, ckpt), tmp_path / "out" / "m.pth", fmt="both", progress=stop_halfway)
+        merge(base_path, _run(tmp_path, ckpt), tmp_path / "out" / "m.pth", fmt=["pth", "st"], progress=stop_halfway)
     assert list((tmp_path / "out").iterdir()) == []
 
 
@@ -371,3 +371,145 @@ def test_cli_merges_into_the_default_name(project, base):
     bad = subprocess.run(cmd[:-1] + ["output/lora-run/rwkv-9.pth"], env=env, capture_output=True, text=True,
                          timeout=120)
     assert bad.returncode == 2 and "rwkv-9.pth does not exist" in bad.stderr
+
+
+# ------------------------------------------------------------------------------------------------
+# write and read failures in plain words (a real full disk, read-only folder, damaged and refused files)
+# ------------------------------------------------------------------------------------------------
+
+def _limited(file_size: int | None = None):
+    """For a child process: a file-size limit (writes past it fail, as on a full disk), and for root the loss
+    of its power to write into any folder (so a read-only folder is read-only as for any user)."""
+    def apply():
+        import ctypes
+        import resource
+        import signal
+
+        if file_size is not None:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG from write() instead of a kill
+            resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
+        if os.geteuid() == 0:
+            libc = ctypes.CDLL(None, use_errno=True)
+            for cap in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH out of the bounding set: gone after exec
+                if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+                    raise OSError(ctypes.get_errno(), "prctl")
+    return apply
+
+
+def _lora_ckpt(tmp_path: Path, name="run", config=None) -> Path:
+    gen = torch.Generator().manual_seed(5)
+    ckpt = {"blocks.0.att.key.lora_A": torch.randn(2, 64, generator=gen),
+            "blocks.0.att.key.lora_B": torch.randn(64, 2, generator=gen)}
+    return _run(tmp_path, ckpt, config or {"finetune_mode": "lora", "lora_alpha": 4}, name=name)
+
+
+def test_a_full_disk_says_so_for_every_format_and_leaves_nothing(base, tmp_path):
+    base_path, _ = base
+    ckpt, out = _lora_ckpt(tmp_path), tmp_path / "full"
+    # the CLI once per format in one child (torch's zip writer hides ENOSPC as "unexpected pos", ours not)
+    code = ("import sys\nfrom rwkv_simple_gui.__main__ import main\n"
+            "for fmt in ('pth', 'st', 'hf', 'gguf'):\n"
+            "    print('exit', main(sys.argv[1:] + ['--format', fmt]), file=sys.stderr)\n")
+    done = subprocess.run([sys.executable, "-c", code, "merge", "--base", str(base_path), "--checkpoint", str(ckpt),
+                           "--out", str(out / "m.pth"), "--no-check"], cwd=REPO, capture_output=True, text=True,
+                          timeout=300, preexec_fn=_limited(file_size=2**20))
+    assert "Traceback" not in done.stderr, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert done.stderr.count("exit 2") == 4 and len(errors) == 4, done.stderr
+    for name, error in zip(("m.pth", "m.st", "m-hf", "m.gguf"), errors):
+        assert f"could not write all of {name} in {out}: the disk is full or a file-size limit was hit" in error
+        assert "needs about 16 MB" in error and error.endswith("nothing was written")
+    assert list(out.iterdir()) == []
+
+
+def test_a_read_only_folder_says_so_and_leaves_nothing(base, tmp_path):
+    base_path, _ = base
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        cmd = [sys.executable, "-m", "rwkv_simple_gui", "merge", "--base", str(base_path), "--checkpoint",
+               str(_lora_ckpt(tmp_path)), "--out", str(folder / "m.pth"), "--format", "all", "--no-check"]
+        done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300, preexec_fn=_limited())
+    finally:
+        folder.chmod(0o755)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert f"cannot write m.pth: the folder {folder} is not writable for this user" in done.stderr
+    assert list(folder.iterdir()) == []
+
+
+def test_damaged_and_refused_inputs_say_so(base, tmp_path):
+    base_path, _ = base
+    ckpt, out = _lora_ckpt(tmp_path), tmp_path / "out"
+    whole = base_path.read_bytes()
+    cut = tmp_path / "cut.pth"
+    cut.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(MergeError, match=r"cut.pth: the file is damaged or truncated .*copy it again"):
+        merge(cut, ckpt, out / "m.pth")
+    broken = bytearray(whole)  # one tensor's zip record header overwritten: the archive opens, the record not
+    at = -1
+    for _ in range(6):
+        at = broken.find(b"PK\x03\x04", at + 1)
+    broken[at:at + 4] = b"XXXX"
+    (tmp_path / "record.pth").write_bytes(bytes(broken))
+    with pytest.raises(MergeError, match=r"record.pth: the file is damaged: tensor \S+ \(record data/\d+\) cannot be "
+                                         r"read .*Copy or download it again"):
+        merge(tmp_path / "record.pth", ckpt, out / "m.pth")
+    run = tmp_path / "evil"
+    run.mkdir()
+    torch.save({"blocks.0.att.key.lora_A": torch.zeros(2, 64), "note": Exception("code")}, run / "rwkv-1.pth")
+    with pytest.raises(MergeError, match="rwkv-1.pth: refused: it holds Python objects besides tensors.*not loaded "
+                                         "for safety") as err:
+        merge(base_path, run / "rwkv-1.pth", out / "m.pth")
+    assert "weights_only" not in str(err.value)
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+# ------------------------------------------------------------------------------------------------
+# the base a run belongs to
+# ------------------------------------------------------------------------------------------------
+
+def test_a_merge_into_another_base_of_the_same_shape_warns_naming_both(base, tmp_path):
+    base_path, _ = base
+    other = save_model(tiny_state_dict("x070", seed=9), tmp_path / "other.pth", dtype=torch.float32)
+    copy = tmp_path / "copy-of-tiny.pth"
+    copy.write_bytes(base_path.read_bytes())
+    config = {"finetune_mode": "lora", "lora_alpha": 4, "model_path": str(other)}
+    result = merge(base_path, _lora_ckpt(tmp_path, "a", config), tmp_path / "m.pth")
+    [warning] = [n for n in result.notes if "config.json names" in n]
+    assert str(other) in warning and base_path.name in warning and "same shape" in warning
+    config["model_path"] = str(copy)  # the same weights under another name: nothing to warn about
+    assert not any("config.json names" in n for n in merge(base_path, _lora_ckpt(tmp_path, "b", config),
+                                                            tmp_path / "m.pth").notes)
+
+
+def test_state_files_carry_their_base_and_are_refused_on_another(base, tmp_path):
+    from rwkv_simple_gui.export import fingerprint
+
+    base_path, _ = base
+    other = save_model(tiny_state_dict("x070", seed=9), tmp_path / "other.pth", dtype=torch.float32)
+    states = {f"blocks.{i}.att.time_state": torch.randn(2, 32, 32) for i in range(2)}
+    pth, st = merge(base_path, _run(tmp_path, states), tmp_path / "s.pth", fmt="both").outputs
+    for path in (pth, st):
+        assert fingerprint.read(path).same_model(fingerprint.of_file(base_path)), path
+        assert fingerprint.read(path).name == base_path.name
+    assert list(torch.load(pth, weights_only=True)) == list(states)  # one tensor per layer, as RWKV-Runner wants
+    with pytest.raises(MergeError, match=f"state file s.pth was tuned on {base_path.name} .*not on other.pth "
+                                         r"\(same shape, other weights\).*--force"):
+        merge(other, pth, tmp_path / "again.pth")
+    forced = merge(other, pth, tmp_path / "again.pth", force=True).outputs[0]
+    assert fingerprint.read(forced).name == "other.pth"
+    config = {"finetune_mode": "state_tuning", "model_path": str(other)}  # a run's state, by its config.json
+    with pytest.raises(MergeError, match="tuned on other.pth"):
+        merge(base_path, _run(tmp_path, states, config, name="run2"), tmp_path / "x.pth")
+
+
+def test_a_whole_model_from_rwkv_peft_merge_1_is_exported_as_it_is(base, tmp_path):
+    """RWKV-PEFT's default (--merge 1) writes the merged model itself as rwkv-N.pth, keys as a base model."""
+    base_path, _ = base
+    tuned = tiny_state_dict("x070", seed=4)
+    ckpt = _run(tmp_path, tuned)  # no config.json: known by its keys
+    result = merge(base_path, ckpt, tmp_path / "m.pth", dtype="fp32", check=True)
+    assert result.method == "full" and result.keys_changed == len(tuned)
+    _assert_merged(result.outputs[0], tuned)
+    assert [c.ok for c in result.checks] == [True]

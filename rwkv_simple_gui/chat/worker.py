@@ -53,6 +53,9 @@ def inspect_model(path: str | Path) -> ModelFacts:
     from rwkv_simple_gui.model import ModelFormatError, detect
 
     path = Path(path)
+    if (path / "adapter_config.json").is_file():
+        raise ChatError(f"{path} is a Hugging Face peft adapter folder: merge it into its base model in the Merge "
+                        "tab, then chat with the merged .pth")
     if problem := paths.file_problem(path):
         raise ChatError(f"model file {path} {problem}")
     if path.suffix != ".pth":
@@ -64,8 +67,11 @@ def inspect_model(path: str | Path) -> ModelFacts:
     return ModelFacts(path, info.version, info.n_layer, info.n_embd, info.n_head, info.head_size)
 
 
-def check_state(path: str | Path, facts: ModelFacts) -> None:
-    """A ``time_state`` file must have one ``[H, N, N]`` state per layer of the model."""
+def check_state(path: str | Path, facts: ModelFacts, *, force: bool = False) -> None:
+    """A ``time_state`` file must have one ``[H, N, N]`` state per layer of the model, and (unless ``force``)
+    belong to this model: the base fingerprint the file carries, else its run's base (config.json), must be
+    the model's."""
+    from rwkv_simple_gui.export import fingerprint
     from rwkv_simple_gui.model import ModelFormatError
     from rwkv_simple_gui.model.lazy import LazyStateDict
 
@@ -75,7 +81,7 @@ def check_state(path: str | Path, facts: ModelFacts) -> None:
     try:
         sd = LazyStateDict(path)
     except ModelFormatError as exc:
-        raise ChatError(f"state file {path}: {exc}") from None
+        raise ChatError(f"state file {exc}") from None
     states = {k: v for k, v in sd.items() if k.endswith(".att.time_state")}
     if not states:
         raise ChatError(f"{path} holds no blocks.<i>.att.time_state: not a state-tuning file")
@@ -88,22 +94,52 @@ def check_state(path: str | Path, facts: ModelFacts) -> None:
         if tuple(ref.shape) != expect:
             raise ChatError(f"state file {path}: {key} is {list(ref.shape)}, this {facts.version} model needs "
                             f"{list(expect)}; pick the state trained on this base model")
+    if force:
+        return
+    tuned_on = fingerprint.read(path) or _run_base_fingerprint(path, facts.path)
+    if tuned_on is not None:
+        problem = fingerprint.mismatch(tuned_on, fingerprint.of_file(facts.path), path, facts.path)
+        if problem:
+            raise ChatError(f"{problem}: load that base model, or tick “use the state anyway”")
+
+
+def _run_base_fingerprint(state_path: Path, model_path: Path):
+    """The fingerprint of the base a training run's state checkpoint names in its config.json, if it exists."""
+    from rwkv_simple_gui.export import fingerprint
+    from rwkv_simple_gui.train.rundir import read_options
+
+    try:
+        named = read_options(state_path.parent).get("model_path")
+    except ValueError:
+        return None
+    base = paths.resolve(named, base="model") if named else None
+    if base is None or not base.is_file() or base.resolve() == model_path.resolve():
+        return None
+    return fingerprint.of_file(base)
+
+
+def preflight(model_path: str | Path, strategy: str, state_path: str | Path | None = None, *,
+              force_state: bool = False) -> tuple[ModelFacts, Path | None]:
+    """Everything a ChatWorker checks before it starts a process (cheap: shapes and a few small tensors);
+    the Chat tab runs it before it unloads the model in use, so a refused file costs nothing."""
+    offered = available_strategies()
+    if not _STRATEGY.match(strategy):
+        raise ChatError(f"strategy {strategy!r} is not valid: use one of {', '.join(offered)}")
+    if strategy.startswith("cuda") and "cuda fp16" not in offered:
+        raise ChatError(f"strategy {strategy!r} needs a CUDA GPU; this machine offers {', '.join(offered)}")
+    facts = inspect_model(paths.resolve(model_path, base="merge"))
+    state = paths.resolve(state_path, base="output") if state_path else None
+    if state:
+        check_state(state, facts, force=force_state)
+    return facts, state
 
 
 class ChatWorker:
     """One model (and optionally a mounted state) served by the ``rwkv`` package in a child process."""
 
     def __init__(self, model_path: str | Path, strategy: str = "cpu fp32", state_path: str | Path | None = None,
-                 *, load_timeout: float = 900):
-        offered = available_strategies()
-        if not _STRATEGY.match(strategy):
-            raise ChatError(f"strategy {strategy!r} is not valid: use one of {', '.join(offered)}")
-        if strategy.startswith("cuda") and "cuda fp16" not in offered:
-            raise ChatError(f"strategy {strategy!r} needs a CUDA GPU; this machine offers {', '.join(offered)}")
-        self.facts = inspect_model(paths.resolve(model_path, base="merge"))
-        self.state_path = paths.resolve(state_path, base="output") if state_path else None
-        if self.state_path:
-            check_state(self.state_path, self.facts)
+                 *, force_state: bool = False, load_timeout: float = 900):
+        self.facts, self.state_path = preflight(model_path, strategy, state_path, force_state=force_state)
         self.strategy = strategy
         self._lock = threading.Lock()
         ctx = multiprocessing.get_context("spawn")

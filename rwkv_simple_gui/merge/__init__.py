@@ -1,7 +1,8 @@
 """Fold a training checkpoint into its base model (streaming, any size) and write it out."""
 
-from .merger import DTYPES, FORMATS, QUANTS, MergeResult, merge
-from .plan import CheckpointPlan, MergeError, checkpoint_method, default_output, inspect, plan_checkpoint
+from .merger import DTYPES, FORMATS, GGUF_TYPES, QUANTS, MergeResult, merge
+from .plan import (CheckpointPlan, MergeError, checkpoint_method, default_output, inspect, open_checkpoint,
+                   plan_checkpoint)
 
-__all__ = ["CheckpointPlan", "DTYPES", "FORMATS", "MergeError", "MergeResult", "QUANTS", "checkpoint_method",
-           "default_output", "inspect", "merge", "plan_checkpoint"]
+__all__ = ["CheckpointPlan", "DTYPES", "FORMATS", "GGUF_TYPES", "MergeError", "MergeResult", "QUANTS",
+           "checkpoint_method", "default_output", "inspect", "merge", "open_checkpoint", "plan_checkpoint"]

@@ -8,18 +8,26 @@ import sys
 from rwkv_simple_gui import paths
 from rwkv_simple_gui.model import ModelFormatError
 
-from .merger import DTYPES, FORMATS, QUANTS, merge
+from .merger import DTYPES, FORMATS, GGUF_TYPES, QUANTS, merge
 from .plan import MergeError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base", required=True, help="base model .pth (in model/)")
-    parser.add_argument("--checkpoint", required=True, help="training checkpoint, e.g. output/RUN/rwkv-3.pth")
-    parser.add_argument("--out", help="output path (default merge/<base>-<METHOD>-<epoch>.pth); the suffix "
-                                      "follows --format")
-    parser.add_argument("--format", dest="fmt", choices=FORMATS, default="pth",
-                        help="pth: rwkv package / RWKV-Runner; st: Ai00 / web-rwkv safetensors; both")
-    parser.add_argument("--dtype", choices=tuple(DTYPES), default="bf16", help="dtype of the .pth (.st is fp16)")
+    parser.add_argument("--checkpoint", required=True,
+                        help="training checkpoint (output/RUN/rwkv-3.pth), a whole model (RWKV-PEFT --merge 1) or an "
+                             "HF peft adapter folder (RWKV-PEFT --merge 0: <proj_dir>-adapter/)")
+    parser.add_argument("--out", help="output path (default merge/<base>-<METHOD>-<epoch>.pth); every format is "
+                                      "named after it: NAME.pth, NAME.st, NAME-hf/, NAME.gguf")
+    parser.add_argument("--format", dest="fmt", choices=FORMATS, default=["pth"], action="append",
+                        help="pth: rwkv package / RWKV-Runner; st: Ai00 / web-rwkv; hf: Hugging Face folder "
+                             "(RWKV-7); gguf: llama.cpp / Ollama; all: every one; both: pth and st (repeat to pick several)")
+    parser.add_argument("--dtype", choices=tuple(DTYPES), default="bf16",
+                        help="dtype of the .pth and the HF folder (.st is fp16)")
+    parser.add_argument("--gguf-type", choices=GGUF_TYPES, help="tensor type of the GGUF (default: --dtype)")
+    parser.add_argument("--no-check", dest="check", action="store_false",
+                        help="skip the self-check (each export loaded by its runtime, logits compared)")
+    parser.add_argument("--force", action="store_true", help="use a state file on a base it was not tuned on")
     parser.add_argument("--lora-alpha", type=float, help="LoRA alpha used in training (default: the run's config)")
     parser.add_argument("--pissa-init", help="init_pissa.pth of the run (default: next to the checkpoint)")
     parser.add_argument("--quant", choices=QUANTS, help="quantization used in training (default: the run's config)")
@@ -39,9 +47,11 @@ def main(args: argparse.Namespace) -> int:
         bars[0].update(done - bars[0].n)
 
     try:
-        result = merge(args.base, args.checkpoint, args.out, fmt=args.fmt, dtype=args.dtype,
-                       lora_alpha=args.lora_alpha, pissa_init=args.pissa_init, quant=args.quant,
-                       merge_state=args.merge_state, progress=report)
+        fmt = args.fmt[1:] or args.fmt  # an explicit --format replaces the default
+        result = merge(args.base, args.checkpoint, args.out, fmt=list(dict.fromkeys(fmt)), dtype=args.dtype,
+                       gguf_type=args.gguf_type, lora_alpha=args.lora_alpha, pissa_init=args.pissa_init,
+                       quant=args.quant, merge_state=args.merge_state, force=args.force, check=args.check,
+                       progress=report)
     except (MergeError, ModelFormatError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -54,5 +64,8 @@ def main(args: argparse.Namespace) -> int:
     print(f"{result.method} ({result.version}): {result.keys_changed} tensors changed, "
           f"{result.seconds:.1f} s, peak RSS {result.peak_rss_mb:.0f} MB")
     for path in result.outputs:
-        print(f"{kind}: {paths.display(path)} ({path.stat().st_size / 2**20:.1f} MB)")
-    return 0
+        size = sum(f.stat().st_size for f in path.rglob("*")) if path.is_dir() else path.stat().st_size
+        print(f"{kind}: {paths.display(path)} ({size / 2**20:.1f} MB)")
+    for check in result.checks:
+        print(f"self-check: {check.describe()}")
+    return 0 if all(c.ok for c in result.checks) else 1

@@ -1,18 +1,20 @@
-"""Fold a training checkpoint into its base model and export it: a flat ``.pth`` for the ``rwkv`` package
-and RWKV-Runner, an Ai00/web-rwkv ``.st``, or (state tuning) a ``time_state`` file.
+"""Fold a training checkpoint into its base model and export it in every format asked for (``export``:
+``.pth``, Ai00 ``.st``, a Hugging Face folder, GGUF), or (state tuning) a ``time_state`` file that carries
+its base's fingerprint; then check each export with the program that runs it (``export.check``).
 
-Both inputs are read through their zip index one tensor at a time (``model.lazy``), and the output's
-header (names, shapes and dtypes) is written first, then each tensor as soon as it is computed
-(``model.writers``). Peak memory is a few copies of the largest tensor, whatever the model size (0.17x the
-file for a 1.5B model, bench/merge.py). The fold maths are the methods' own (``peft.<method>``), the same
-functions their layers use.
+Both inputs are read one tensor at a time (``model.lazy``, or an HF peft adapter folder), and each
+output's header is written first, then each tensor as soon as it is computed (``export.layout``). Peak
+memory is a few copies of the largest tensor, whatever the model size (bench/merge.py, bench/export.py).
+The fold maths are the methods' own (``peft.<method>``), the same functions their layers use.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import resource
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,18 +22,18 @@ from typing import Callable
 
 import torch
 
-from rwkv_simple_gui import paths
-from rwkv_simple_gui.export import ai00
+from rwkv_simple_gui import export, paths
+from rwkv_simple_gui.export import fingerprint
 from rwkv_simple_gui.model import ModelFormatError, detect, layer_count, version_hint
 from rwkv_simple_gui.model.lazy import LazyStateDict, TensorRef
-from rwkv_simple_gui.model.writers import SafetensorsWriter, TorchZipWriter
 from rwkv_simple_gui.peft.methods import Method
 
-from .plan import CheckpointPlan, MergeError, default_output, inspect
+from .plan import CheckpointPlan, MergeError, default_output, inspect, open_checkpoint
 
 Progress = Callable[[int, int, str], None]
 
-FORMATS = ("pth", "st", "both")
+FORMATS = export.CHOICES
+GGUF_TYPES = ("fp32", "fp16", "bf16", "q8_0")
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 QUANTS = ("none", "int8", "nf4", "fp4")
 
@@ -48,6 +50,7 @@ class MergeResult:
     peak_rss_mb: float
     output: str = "model"  # or "state": a time_state file to mount
     notes: list[str] = field(default_factory=list)
+    checks: list = field(default_factory=list)  # export.check.CheckResult per output
 
 
 def _quant_dequant(weight: torch.Tensor, quant: str) -> torch.Tensor:
@@ -157,7 +160,8 @@ class _Merger:
             w = frozen(w, get)
         if self.quant != "none":
             w = _quant_dequant(w, self.quant)
-        return self.layer.merge_weight(w, get, self.options), True
+        options = {**self.options, **self.plan.module_options.get(module, {})}
+        return self.layer.merge_weight(w, get, options), True
 
 
 def _open_init(row: Method, given, checkpoint: Path, options: dict) -> LazyStateDict | None:
@@ -187,13 +191,6 @@ def _fold_options(row: Method, options: dict, overrides: dict) -> dict:
     return merged
 
 
-def _output_paths(out: Path, fmt: str) -> list[Path]:
-    """The files for ``fmt``; a name like ``rwkv7-1.5b`` keeps its dot (only .pth/.st are replaced)."""
-    stem = out.with_suffix("") if out.suffix in (".pth", ".st") else out
-    suffixes = (".pth", ".st") if fmt == "both" else ("." + fmt,)
-    return [stem.with_name(stem.name + suffix) for suffix in suffixes]
-
-
 def _malloc_trim():
     """glibc's malloc_trim, or None elsewhere.
 
@@ -211,84 +208,169 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _write(targets: list[Path], specs: list, produce, progress: Progress | None) -> int:
-    """Write every spec'd tensor to each target (``.pth`` or ``.st``); returns how many changed."""
+
+def _write_error(exc: BaseException, targets: list[Path], needed: int) -> MergeError | None:
+    """A failed write in plain words: which file, what happened, what to do (None: not a write problem)."""
+    folder = targets[0].parent
+    code = getattr(exc, "errno", None)
+    text = str(exc)
+    # torch's zip writer reports a short write as "unexpected pos", hiding the "No space left"
+    if code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or (isinstance(exc, RuntimeError) and "unexpected pos" in text):
+        free = shutil.disk_usage(folder).free if folder.exists() else 0
+        return MergeError(f"could not write all of {', '.join(t.name for t in targets)} in {folder}: the disk is full "
+                          f"or a file-size limit was hit (the export needs about {needed / 2**20:,.0f} MB, "
+                          f"{free / 2**20:,.0f} MB are free). Free some space or pick an output folder on another "
+                          "disk; nothing was written")
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS) or isinstance(exc, PermissionError):
+        why = "is on a read-only file system" if code == errno.EROFS else "is not writable for this user"
+        return MergeError(f"cannot write {targets[0].name}: the folder {folder} {why}. Pick an output folder you can "
+                          "write to (e.g. merge/ in the project)")
+    if code in (errno.EEXIST, errno.ENOTDIR):
+        blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), folder)
+        return MergeError(f"cannot write {targets[0].name}: {blocker} is a file, not a folder. Pick another output "
+                          "path")
+    if isinstance(exc, OSError):
+        return MergeError(f"writing {targets[0].name} in {folder} failed: {exc.strerror or exc}; nothing was written")
+    return None
+
+
+def _write(targets: list[tuple[export.Format, Path]], specs: list, produce, ctx: export.ExportContext,
+           progress: Progress | None) -> int:
+    """Write every spec'd tensor to each target; returns how many changed. Nothing is left of a failed write."""
     changed, trim = 0, _malloc_trim()
-    with paths.atomic_outputs(*targets) as tmps, contextlib.ExitStack() as stack:
-        writers = []
-        for target, tmp in zip(targets, tmps):
-            f = stack.enter_context(open(tmp, "wb"))
-            if target.suffix == ".pth":
-                writers.append((None, TorchZipWriter(f, specs)))
-            else:
-                st_specs = [ai00.spec(name, shape) for name, shape, _ in specs]
-                writers.append((st_specs, SafetensorsWriter(f, st_specs, metadata={"format": "pt"})))
-            stack.callback(writers[-1][1].close)  # before its file closes
-        for index, (key, _, out_dtype) in enumerate(specs):
-            tensor, was_changed = produce(key)
-            changed += was_changed
-            for st_specs, writer in writers:
-                if st_specs is None:
-                    writer.write(key, tensor.to(out_dtype))
-                else:
-                    writer.write(st_specs[index][0], ai00.convert(st_specs[index][0], tensor))
-            del tensor
-            if trim:
-                trim(0)
-            if progress:
-                progress(index + 1, len(specs), key)
-        for _, writer in writers:
-            writer.finish()
+    paths_ = [path for _, path in targets]
+    needed = sum(_numel(shape) * dtype.itemsize for _, shape, dtype in specs) * len(targets)
+    try:
+        with contextlib.ExitStack() as stack:
+            writers = []
+            for fmt, path in targets:
+                tmp = stack.enter_context(export.atomic(path, fmt))
+                writers.append(fmt.open(tmp, specs, ctx))
+                stack.callback(writers[-1].close)  # before its file is renamed or removed
+            for index, (key, _, _) in enumerate(specs):
+                tensor, was_changed = produce(key)
+                changed += was_changed
+                for writer in writers:
+                    writer.write(key, tensor)
+                del tensor
+                if trim:
+                    trim(0)
+                if progress:
+                    progress(index + 1, len(specs), key)
+            for writer in writers:
+                writer.finish()
+    except (OSError, RuntimeError) as exc:
+        plain = _write_error(exc, paths_, needed)
+        if plain is None:
+            raise
+        raise plain from None
     return changed
 
 
-def _open_inputs(base, checkpoint) -> tuple[Path, Path, LazyStateDict, LazyStateDict]:
+def _numel(shape) -> int:
+    n = 1
+    for size in shape:
+        n *= size
+    return n
+
+
+def _open_inputs(base, checkpoint):
     base_path = paths.resolve(base, base="model")
     ckpt_path = paths.resolve(checkpoint, base="output")
     for role, path in (("base model", base_path), ("checkpoint", ckpt_path)):
         paths.readable(path)
-        problem = paths.file_problem(path)
-        if problem:
-            raise MergeError(f"{role} {path} {problem}")
+    if problem := paths.file_problem(base_path):
+        raise MergeError(f"base model {base_path} {problem}: pick the base model's .pth file")
+    if not ckpt_path.is_dir() and (problem := paths.file_problem(ckpt_path)):  # a folder may be an HF peft adapter
+        raise MergeError(f"checkpoint {ckpt_path} {problem}")
     try:
-        return base_path, ckpt_path, LazyStateDict(base_path), LazyStateDict(ckpt_path)
+        return base_path, ckpt_path, LazyStateDict(base_path), open_checkpoint(ckpt_path)
     except ModelFormatError as err:
         raise MergeError(str(err)) from None
 
 
-def merge(base: str | Path, checkpoint: str | Path, out: str | Path | None = None, *, fmt: str = "pth",
-          dtype: str = "bf16", lora_alpha: float | None = None, pissa_init: str | Path | None = None,
-          quant: str | None = None, merge_state: bool = False, overwrite: bool = True,
-          progress: Progress | None = None) -> MergeResult:
-    """Fold ``checkpoint`` into ``base`` and write ``out`` (``.pth``, ``.st`` or both).
+def _other_base(options: dict, base_path: Path, base_sd: LazyStateDict) -> str | None:
+    """A warning when the run's config.json names another base than the one merged into."""
+    named = options.get("model_path")
+    if not named:
+        return None
+    named_path = paths.resolve(named, base="model")
+    if named_path.exists() and named_path.resolve() == base_path.resolve():
+        return None
+    if named_path.is_file():
+        try:
+            if fingerprint.of_file(named_path).same_model(fingerprint.of_model(base_sd)):
+                return None  # a copy of the same model
+        except (ModelFormatError, OSError):
+            pass
+    return (f"the run's config.json names {named} as its base, but this merge used {paths.display(base_path)}: "
+            "they have the same shape, so nothing failed, but a checkpoint only fits the weights it was trained "
+            "on; merge into the run's base unless you know they are the same model")
 
-    The method and its options come from the run's config.json next to the checkpoint (else from the
-    checkpoint's keys); ``lora_alpha``, ``quant`` and ``pissa_init`` override them. A state-tuning
-    checkpoint gives a state file (``time_state`` only) instead of a model; with ``merge_state``
-    (RWKV-6 only, whose ``rwkv`` loader reads them) the states are also merged into a model.
-    ``out=None`` names it ``merge/<base-stem>-<TAG>-<epoch>.pth``; ``overwrite=False`` refuses to replace an
-    existing output. In the app (``paths.confine``) every path must stay in the project folders.
+
+def _check_state_base(ckpt_path: Path, options: dict, base_path: Path, base_sd: LazyStateDict,
+                      force: bool) -> fingerprint.Fingerprint:
+    """The state's base must be this base (its fingerprint, else its run's model_path); ``force`` overrides."""
+    base_fp = fingerprint.of_model(base_sd, base_path.name)
+    own = fingerprint.read(ckpt_path)
+    if own is None and options.get("model_path"):
+        named = paths.resolve(options["model_path"], base="model")
+        if named.is_file() and named.resolve() != base_path.resolve():
+            own = fingerprint.of_file(named)
+    problem = own and fingerprint.mismatch(own, base_fp, ckpt_path, base_path)
+    if problem and not force:
+        raise MergeError(f"{problem}: pick that base model, or pass --force to use the state anyway")
+    return base_fp
+
+
+def merge(base: str | Path, checkpoint: str | Path, out: str | Path | None = None, *, fmt="pth",
+          dtype: str = "bf16", gguf_type: str | None = None, lora_alpha: float | None = None,
+          pissa_init: str | Path | None = None, quant: str | None = None, merge_state: bool = False,
+          overwrite: bool = True, force: bool = False, check: bool = False,
+          progress: Progress | None = None) -> MergeResult:
+    """Fold ``checkpoint`` into ``base`` and write ``out`` in each format of ``fmt`` (a name of
+    ``FORMATS``, "all", or a list of names).
+
+    The method and its options come from the run's config.json next to the checkpoint, or an HF peft
+    adapter folder's adapter_config.json (else from the checkpoint's keys); ``lora_alpha``, ``quant`` and
+    ``pissa_init`` override them. A state-tuning checkpoint gives a state file (``time_state`` only, with the
+    base's fingerprint) instead of a model, refused for a base it was not tuned on unless ``force``; with
+    ``merge_state`` (RWKV-6 only, whose ``rwkv`` loader reads them) the states are also merged into a model.
+    ``gguf_type`` is the GGUF tensor type (default: ``dtype``). ``check`` loads each export back with its
+    runtime and compares its logits with base + adapter. ``out=None`` names it
+    ``merge/<base-stem>-<TAG>-<epoch>.pth``; ``overwrite=False`` refuses to replace an existing output. In the
+    app (``paths.confine``) every path must stay in the project folders.
     """
     started = time.perf_counter()
-    if fmt not in FORMATS:
-        raise MergeError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     if dtype not in DTYPES:
         raise MergeError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
+    gguf_type = gguf_type or dtype
+    if gguf_type not in GGUF_TYPES:
+        raise MergeError(f"GGUF type must be one of {', '.join(GGUF_TYPES)}, not {gguf_type!r}")
     base_path, ckpt_path, base_sd, ckpt_sd = _open_inputs(base, checkpoint)
     row, plan, options = inspect(ckpt_path, ckpt_sd, init_given=bool(pissa_init))
+    state_out = row.output == "state" and not merge_state
+    if hasattr(ckpt_sd, "fit_to"):
+        ckpt_sd.fit_to(base_sd)
     quant = quant if quant is not None else options.get("quant") or "none"
     _check_quant(quant)
     options = _fold_options(row, options, {"lora_alpha": lora_alpha})
     merger = _Merger(base_sd, ckpt_sd, plan, init=_open_init(row, pissa_init, ckpt_path, options), quant=quant,
                      options=options)
-    notes = []
+    try:
+        formats, notes = export.formats(fmt, state=state_out, version=merger.info.version)
+    except ValueError as err:
+        raise MergeError(str(err)) from None
     if row.output == "state" and plan.plain:
         notes.append(f"{len(plan.plain)} other trained keys are not part of a state file and were left out")
     if merge_state and (row.output != "state" or merger.info.version != "x060"):
         raise MergeError("merging a state into the model works for RWKV-6 state tuning only: the rwkv package "
                          "ignores time_state keys in an RWKV-7 model; mount the state file instead")
+    base_fp = _check_state_base(ckpt_path, options, base_path, base_sd, force) if row.output == "state" else None
+    if row.output != "state" and (warning := _other_base(options, base_path, base_sd)):
+        notes.append(warning)
     states = [plan.states[i] for i in sorted(plan.states)]
-    if row.output == "state" and not merge_state:
+    if state_out:
         specs = [(k, ckpt_sd[k].shape, ckpt_sd[k].dtype) for k in states]  # the trained tensors as they are
     else:
         cast = lambda ref: DTYPES[dtype] if ref.dtype.is_floating_point else ref.dtype  # noqa: E731
@@ -296,14 +378,25 @@ def merge(base: str | Path, checkpoint: str | Path, out: str | Path | None = Non
         specs += [(k, ckpt_sd[k].shape, DTYPES[dtype]) for k in states]
     # a bare name goes into merge/ (the check that it stays in the project comes with the targets below)
     out_path = paths.writable(out, "merge") if out else default_output(base_path, ckpt_path, row)
-    targets = _output_paths(out_path, fmt)
-    for target in targets:
+    targets = [(f, export.output_path(out_path, f)) for f in formats]
+    for _, target in targets:
         try:
             paths.writable(target, overwrite=overwrite)
         except paths.PathExists:
             raise MergeError(f"{paths.display(target)} already exists: tick Overwrite to replace it, or choose "
                              f"another output name") from None
-    changed = _write(targets, specs, merger.merged, progress)
-    return MergeResult(outputs=targets, method=row.name, version=merger.info.version, keys_changed=changed,
-                       seconds=time.perf_counter() - started, peak_rss_mb=_peak_rss_mb(),
-                       output="state" if row.output == "state" and not merge_state else "model", notes=notes)
+    ctx = export.ExportContext(info=merger.info, name=export.output_path(out_path, export.FORMATS["pth"]).stem,
+                               gguf_type=gguf_type, dtype=DTYPES[dtype], base=base_fp, state=state_out)
+    try:
+        changed = _write(targets, specs, merger.merged, ctx, progress)
+    except (export.gguf.GGUFExportError, export.hf.HFExportError, ModelFormatError) as err:
+        raise MergeError(str(err)) from None
+    result = MergeResult(outputs=[p for _, p in targets], method=row.name, version=merger.info.version,
+                         keys_changed=changed, seconds=time.perf_counter() - started, peak_rss_mb=_peak_rss_mb(),
+                         output="state" if state_out else "model", notes=notes + ctx.notes)
+    if check:
+        from rwkv_simple_gui.export import check as self_check
+
+        result.checks = self_check.check_merge(base_path, ckpt_path, options, row, targets, ctx,
+                                               pissa_init=pissa_init)
+    return result

@@ -27,6 +27,7 @@ class CheckpointPlan:
     modules: dict[str, dict[str, str]] = field(default_factory=dict)  # module -> {part ("lora_A"): key}
     states: dict[int, str] = field(default_factory=dict)              # layer -> time_state key
     plain: list[str] = field(default_factory=list)                    # copied over the base (train_parts, full)
+    module_options: dict[str, dict] = field(default_factory=dict)     # module -> its own fold options
 
 
 def _linear_adapter_suffixes() -> dict[str, list[Method]]:
@@ -94,9 +95,30 @@ def checkpoint_method(ckpt: Mapping[str, TensorRef], options: dict, has_init: bo
     return named
 
 
+def open_checkpoint(path: Path):
+    """A checkpoint read tensor by tensor: a ``.pth`` (``LazyStateDict``) or an HF peft adapter folder."""
+    from rwkv_simple_gui.model.lazy import LazyStateDict
+
+    from .hf_adapter import AdapterFolder, folder_of
+
+    folder = folder_of(path)
+    if folder is not None:
+        return AdapterFolder(folder)
+    if Path(path).is_dir():
+        raise MergeError(f"{path} is a folder without adapter_config.json: pick a checkpoint file (rwkv-<epoch>.pth) "
+                         "or an HF peft adapter folder")
+    return LazyStateDict(path)
+
+
 def inspect(ckpt_path: Path, ckpt: Mapping[str, TensorRef], *, init_given: bool = False
             ) -> tuple[Method, CheckpointPlan, dict]:
     """The method, the plan and the run's options of the checkpoint at ``ckpt_path`` (read as ``ckpt``)."""
+    from .hf_adapter import AdapterFolder
+
+    if isinstance(ckpt, AdapterFolder):
+        plan = plan_checkpoint(ckpt, ckpt.method)
+        plan.module_options = ckpt.module_options(plan.modules)
+        return ckpt.method, plan, ckpt.options()
     try:
         options = read_options(ckpt_path.parent)
     except ValueError as err:

@@ -76,31 +76,18 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
             return load_file(path)
         except SafetensorError as e:
             raise ModelFormatError(f"{path}: not a readable safetensors file ({e})") from e
+    from .lazy import damaged_message, refused_message
+
     is_zip = zipfile.is_zipfile(path)
-    if not is_zip and _starts_like_a_zip(path):
-        raise ModelFormatError(f"{path}: the file is damaged or truncated (it starts like a PyTorch .pth archive but "
-                               "its end is missing, as after an interrupted copy or download): copy it again")
-    if not is_zip and not _starts_like_a_pickle(path):
-        raise ModelFormatError(f"{path}: not an RWKV model: not a PyTorch checkpoint (neither a zip archive nor "
-                               "a pickle); pick the model's .pth file")
+    if not is_zip and not _starts_like_a_pickle(path):  # a truncated zip is neither, and is called damaged
+        raise ModelFormatError(damaged_message(path))
     try:
         obj = torch.load(path, map_location="cpu", mmap=is_zip, weights_only=True)
     except pickle.UnpicklingError as e:
-        # torch's own text advises loading it unsafely: the right advice for a file that can run code is not to
-        found = re.search(r"GLOBAL (\S+)", str(e))
-        what = f" ({found.group(1)})" if found else ""
-        raise ModelFormatError(
-            f"{path}: refused: it holds Python objects besides tensors{what}, which could run code, so they are "
-            "not loaded for safety. An RWKV model or checkpoint is a flat {name: tensor} dict: re-save only the "
-            "tensors where the file was made, or use a file from a source you trust.") from None
+        raise ModelFormatError(refused_message(path, e)) from None
     except Exception as e:  # not a torch file at all
         raise ModelFormatError(f"{path}: not a PyTorch checkpoint ({type(e).__name__}: {e})") from e
     return _flatten(obj, path)
-
-
-def _starts_like_a_zip(path: Path) -> bool:
-    with open(path, "rb") as f:
-        return f.read(4) == b"PK\x03\x04"
 
 
 def _starts_like_a_pickle(path: Path) -> bool:

@@ -10,12 +10,43 @@ from __future__ import annotations
 import collections
 import io
 import pickle
+import re
 from pathlib import Path
 from typing import Iterator, Mapping, NamedTuple
 
 import torch
 
 from .rwkv import ModelFormatError
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_PICKLE_MAGIC = b"\x80"
+
+
+def damaged_message(path: Path, detail: str = "") -> str:
+    """What to tell about a file that starts like a torch file but cannot be read."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    size = Path(path).stat().st_size
+    if head == _ZIP_MAGIC:
+        return (f"{path}: the file is damaged or truncated ({size:,} bytes; it starts like a PyTorch .pth archive but "
+                "its end is missing or broken, as after an interrupted copy or download): copy it again, or pick "
+                "another file")
+    if head[:1] == _PICKLE_MAGIC:
+        return (f"{path}: the file is damaged or truncated ({size:,} bytes; {detail or 'the pickle ends early'}): "
+                "copy it again, or pick another file")
+    return (f"{path}: not an RWKV model: not a PyTorch checkpoint (it starts with {head!r}, neither a zip "
+            "archive nor a pickle); pick the model's .pth file")
+
+
+def refused_message(path: Path, exc: Exception) -> str:
+    """A file ``torch.load(weights_only=True)`` refused; torch's own text advises loading it unsafely, which is
+    the wrong advice for a file that can run code."""
+    found = re.search(r"GLOBAL (\S+)", str(exc))
+    what = f" ({found.group(1)})" if found else ""
+    return (f"{path}: refused: it holds Python objects besides tensors{what}, which could run code, so they are "
+            "not loaded for safety. An RWKV model or checkpoint is a flat {name: tensor} dict: re-save only the "
+            "tensors where the file was made, or use a file from a source you trust.")
+
 
 class _StorageRef(NamedTuple):
     key: str
@@ -110,12 +141,23 @@ class LazyStateDict(Mapping[str, TensorRef]):
         except RuntimeError:
             self._reader = None
         if self._reader is not None:
-            obj = _LazyUnpickler(io.BytesIO(self._reader.get_record("data.pkl"))).load()
+            try:
+                obj = _LazyUnpickler(io.BytesIO(self._reader.get_record("data.pkl"))).load()
+            except pickle.UnpicklingError as exc:
+                raise ModelFormatError(refused_message(self.path, exc)) from None
+            except (RuntimeError, EOFError) as exc:
+                raise ModelFormatError(damaged_message(self.path, str(exc).split(".")[0])) from None
         else:
+            with open(self.path, "rb") as f:
+                head = f.read(4)
+            if head[:1] != _PICKLE_MAGIC:
+                raise ModelFormatError(damaged_message(self.path))
             try:
                 obj = torch.load(self.path, map_location="cpu", weights_only=True)
+            except pickle.UnpicklingError as exc:
+                raise ModelFormatError(refused_message(self.path, exc)) from None
             except Exception as exc:
-                raise ModelFormatError(f"{self.path}: not a PyTorch weights file ({exc})") from None
+                raise ModelFormatError(damaged_message(self.path, f"{type(exc).__name__}: {exc}")) from None
         if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
             obj = obj["state_dict"]
         if not isinstance(obj, Mapping):
@@ -147,7 +189,12 @@ class LazyStateDict(Mapping[str, TensorRef]):
             return self._eager[key].clone()
         ref = self._refs[key]
         nbytes = ref.storage.numel * ref.dtype.itemsize
-        raw = self._reader.get_storage_from_record(f"data/{ref.storage.key}", nbytes, torch.UntypedStorage)
+        try:
+            raw = self._reader.get_storage_from_record(f"data/{ref.storage.key}", nbytes, torch.UntypedStorage)
+        except RuntimeError as exc:
+            raise ModelFormatError(
+                f"{self.path}: the file is damaged: tensor {key} (record data/{ref.storage.key}) cannot be read "
+                f"({str(exc).split('.')[0]}). Copy or download it again, or pick another file") from None
         flat = torch.empty(0, dtype=ref.dtype).set_(raw.untyped_storage())
         tensor = flat.as_strided(ref.shape, ref.stride, ref.offset)
         if tensor.numel() != flat.numel():

@@ -83,10 +83,12 @@ class TorchZipWriter(_InOrderWriter):
 
     The names, shapes and dtypes are fixed up front (they make up ``data.pkl``, which comes first in
     the archive); :meth:`write` then takes the tensors in that order. The result loads with
-    ``torch.load(weights_only=True, mmap=True)``: records are 64-byte aligned.
+    ``torch.load(weights_only=True, mmap=True)``: records are 64-byte aligned. ``records`` are extra
+    archive records (metadata) that ``torch.load`` ignores.
     """
 
-    def __init__(self, file, specs: Iterable[tuple[str, tuple[int, ...], torch.dtype]]):
+    def __init__(self, file, specs: Iterable[tuple[str, tuple[int, ...], torch.dtype]],
+                 records: dict[str, bytes] | None = None):
         super().__init__(specs)
         slots = {}
         for index, (name, shape, dtype) in enumerate(self._specs):
@@ -100,7 +102,8 @@ class TorchZipWriter(_InOrderWriter):
         self._zip = torch._C.PyTorchFileWriter(file, False)
         header = buf.getvalue()
         self._zip.write_record("data.pkl", header, len(header))
-        for record, value in ((".format_version", "1"), (".storage_alignment", "64"), ("byteorder", "little")):
+        fixed = {".format_version": b"1", ".storage_alignment": b"64", "byteorder": b"little"}
+        for record, value in {**fixed, **(records or {})}.items():
             self._zip.write_record(record, value, len(value))
 
     def write(self, name: str, tensor: torch.Tensor) -> None:

@@ -110,6 +110,7 @@ class Method:
     output: str = "model"              # what merging gives: "model", or "state" (a time_state file)
     tag: str = ""                      # in merged file names: <base>-<TAG>-<epoch>
     checks: tuple[Callable, ...] = ()  # (cfg, model_info) -> problems
+    peft_type: str | None = None       # HF peft's name of the same maths, in an adapter_config.json
 
     @property
     def adapts_linears(self) -> bool:
@@ -129,13 +130,13 @@ _LORA_KEYS = (".lora_A", ".lora_B")
 METHODS: dict[str, Method] = {m.name: m for m in (
     Method("lora", ("lora_r", "lora_alpha", "lora_dropout", "lora_load", *ADAPTER_OPTIONS), "lora",
            _lora_count("lora_r"), load_option="lora_load", key_suffixes=_LORA_KEYS, rank_option="lora_r",
-           fold_options=("lora_alpha",), tag="LORA", checks=(_rank_within_width,)),
+           fold_options=("lora_alpha",), tag="LORA", checks=(_rank_within_width,), peft_type="LORA"),
     Method("pissa", ("pissa_r", "svd_niter", "pissa_load", "pissa_init", *ADAPTER_OPTIONS), "pissa",
            _lora_count("pissa_r"), load_option="pissa_load", key_suffixes=_LORA_KEYS, rank_option="pissa_r",
            init_file="init_pissa.pth", init_option="pissa_init", tag="PISSA", checks=(_rank_within_width,)),
     Method("bone", ("disha_r", "disha_load", *ADAPTER_OPTIONS), "bone", _bone_count, load_option="disha_load",
            key_suffixes=(".disha",), key_ndim=2, legacy_suffixes={".bone": ".disha"}, rank_option="disha_r",
-           tag="BONE", checks=(_rank_within_width,)),
+           tag="BONE", checks=(_rank_within_width,), peft_type="MISS"),
     Method("bat", ("disha_r", "disha_load", *ADAPTER_OPTIONS), "bat", _bat_count, load_option="disha_load",
            key_suffixes=(".disha",), key_ndim=3, rank_option="disha_r", tag="BAT",
            checks=(_rank_within_width, _rank_divides_widths)),

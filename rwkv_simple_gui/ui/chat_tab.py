@@ -12,7 +12,7 @@ from typing import Iterator
 import gradio as gr
 
 from ..chat.prompt import SamplingParams
-from ..chat.worker import ChatError, ChatWorker, available_strategies, check_state, inspect_model
+from ..chat.worker import ChatError, ChatWorker, available_strategies, preflight
 from ..demo import UNTRAINED_NOTE, is_demo_base
 from . import common
 from .i18n import t
@@ -29,18 +29,18 @@ def state_choices() -> list[str]:
     return [""] + common.list_files("output", (".pth",)) + common.list_files("merge", (".pth",))
 
 
-def load(slot: str, model: str | None, strategy: str, state: str | None = None) -> str:
-    """Load a model into a slot (replacing what was there); returns a status line."""
+def load(slot: str, model: str | None, strategy: str, state: str | None = None, force_state: bool = False) -> str:
+    """Load a model into a slot (replacing what was there); returns a status line. The files are checked
+    first, so a refused model or state leaves the one in use loaded."""
     if not model:
         raise gr.Error("Pick a model to chat with (a merged .pth in merge/ or a base model in model/).")
     model_path = common.input_file(model, "merge", "model")
     state_path = common.input_file(state, "output", "state file") if state else None
-    try:
-        facts = inspect_model(model_path)  # checked while the loaded model is still there: a bad pick keeps it
-        if state_path:
-            check_state(state_path, facts)
+    try:  # checked while the loaded model is still there: a bad pick keeps it
+        preflight(model_path, strategy or "cpu fp32", state_path, force_state=force_state)
         unload(slot)
-        worker = ChatWorker(model_path, strategy=strategy or "cpu fp32", state_path=state_path)
+        worker = ChatWorker(model_path, strategy=strategy or "cpu fp32", state_path=state_path,
+                            force_state=force_state)
     except ChatError as err:
         raise gr.Error(str(err), duration=None) from err
     with _lock:
@@ -102,6 +102,8 @@ def build() -> dict:
         c["model"] = gr.Dropdown(choices=model_choices(), label=t("chat.model"), allow_custom_value=True, scale=3)
         c["state"] = gr.Dropdown(choices=state_choices(), value="", label=t("chat.state"), allow_custom_value=True,
                                  scale=2)
+        c["force_state"] = gr.Checkbox(value=False, label=t("chat.force_state"), info=t("chat.force_state_info"),
+                                       scale=1)
         c["strategy"] = gr.Dropdown(choices=strategies, value=strategies[-1] if "cuda" in strategies[-1]
                                     else strategies[0], label=t("chat.strategy"), scale=1)
     with gr.Row():
@@ -157,7 +159,8 @@ def build() -> dict:
                      api_visibility="private")
     c["state"].focus(lambda cur: gr.update(choices=state_choices(), value=cur), c["state"], c["state"],
                      api_visibility="private")
-    c["load"].click(lambda m, s, st: load("main", m, s, st), [c["model"], c["strategy"], c["state"]], c["status"],
+    c["load"].click(lambda m, s, st, force: load("main", m, s, st, force),
+                    [c["model"], c["strategy"], c["state"], c["force_state"]], c["status"],
                     api_name="load_model", concurrency_id="chat")
     c["unload"].click(lambda: unload("main"), None, c["status"], api_name="unload_model")
     c["compare_load"].click(lambda m, s: load("compare", m, s), [c["compare_model"], c["strategy"]],

@@ -113,8 +113,6 @@ EN.update({
     "chat.placeholder": "Type a message; Enter sends, Shift+Enter for a new line", "chat.send": "Send",
     "chat.clear": "Clear",
     "merge.run": "Run (output/)", "merge.checkpoint": "Checkpoint (epoch)", "merge.base": "Base model",
-    "merge.format": "Format",
-    "merge.format_info": "pth: the rwkv package and RWKV-Runner · st: Ai00 / web-rwkv (fp16 safetensors) · both",
     "merge.dtype": "dtype of the .pth", "merge.alpha": "LoRA alpha (0 or empty = from the run)",
     "merge.alpha_info": "Only for checkpoints made elsewhere (RWKV-PEFT): the lora_alpha used in training.",
     "merge.out": "Output (empty = merge/<base>-<METHOD>-<epoch>.pth)", "merge.run_button": "Merge",
@@ -137,11 +135,31 @@ ZH.update({
     "chat.compare_model": "第二个模型", "chat.chat": "对话", "chat.compare_chat": "第二个模型",
     "chat.placeholder": "输入消息；回车发送，Shift+回车换行", "chat.send": "发送", "chat.clear": "清空",
     "merge.run": "训练（output/）", "merge.checkpoint": "检查点（轮数）", "merge.base": "基座模型",
-    "merge.format": "格式",
-    "merge.format_info": "pth：rwkv 包与 RWKV-Runner · st：Ai00 / web-rwkv（fp16 safetensors）· both：两者",
     "merge.dtype": ".pth 的精度", "merge.alpha": "LoRA alpha（0 或留空 = 取自训练配置）",
     "merge.alpha_info": "仅用于在别处（RWKV-PEFT）训练的检查点：训练时的 lora_alpha。",
     "merge.out": "输出（留空 = merge/<基座>-<方式>-<轮数>.pth）", "merge.run_button": "合并",
+})
+
+
+EN.update({
+    "chat.force_state": "Use the state anyway",
+    "chat.force_state_info": "A state file remembers the base it was tuned on; tick to mount it on another model.",
+    "merge.format": "Format",
+    "merge.format_info": ("pth: the rwkv package, RWKV-Runner · st: Ai00 / web-rwkv (fp16) · hf: Hugging Face "
+                          "transformers (RWKV-7) · gguf: llama.cpp / Ollama · both: pth and st · all: every one"),
+    "merge.gguf_type": "GGUF tensor type (empty = the dtype above)",
+    "merge.check": "Self-check each export with its runtime",
+    "merge.force": "Use a state file on another base anyway",
+})
+ZH.update({
+    "chat.force_state": "仍然使用该状态",
+    "chat.force_state_info": "状态文件记录了训练时的基座模型；勾选后可挂载到其他模型上。",
+    "merge.format": "导出格式",
+    "merge.format_info": ("pth：rwkv 包、RWKV-Runner · st：Ai00 / web-rwkv（fp16）· hf：Hugging Face transformers"
+                          "（RWKV-7）· gguf：llama.cpp / Ollama · both：pth 与 st · all：全部"),
+    "merge.gguf_type": "GGUF 张量类型（留空 = 与上方精度相同）",
+    "merge.check": "用各格式自己的运行库自检导出结果",
+    "merge.force": "状态文件属于其他基座时仍然使用",
 })
 
 
@@ -156,6 +174,7 @@ ZH.update({
     "train.samples": "每次评估的示例回答（最新在前；base = 训练前的模型）",
     "merge.checkpoint_info": "每轮与步数检查点，按时间先后排列；★ = 验证损失最低",
 })
+
 
 def _add_option_texts() -> None:
     """Labels and help of every training option: English from TrainConfig, Chinese from i18n_options."""

@@ -7,7 +7,6 @@ import gradio as gr
 from .. import merge as merger
 from .. import paths
 from ..model import ModelFormatError
-from ..model.lazy import LazyStateDict
 from ..train import rundir
 from . import common
 from .i18n import t
@@ -53,10 +52,15 @@ def describe(checkpoint: str | None) -> str:
         return ""
     path = paths.resolve(checkpoint, base="output")
     try:
-        row, _, options = merger.inspect(path, LazyStateDict(path))
+        ckpt = merger.open_checkpoint(path)
+        row, _, options = merger.inspect(path, ckpt)
     except (merger.MergeError, ModelFormatError, OSError, ValueError) as err:
         return f"❌ {err}"
     text = f"Method detected: **{row.name}**"
+    if hasattr(ckpt, "config"):
+        text += f" (an HF peft {ckpt.config.get('peft_type')} adapter folder)"
+    elif row.trains_base and len(ckpt) > 10:
+        text += " · a whole model (e.g. RWKV-PEFT's --merge 1 output): it is exported as it is"
     for name in row.fold_options:
         if options.get(name) is not None:
             text += f" · {name} {options[name]} (from the run's config.json)"
@@ -65,8 +69,8 @@ def describe(checkpoint: str | None) -> str:
     return text
 
 
-def run_merge(base, checkpoint, out, fmt, dtype, lora_alpha, overwrite=False,
-              progress=gr.Progress()) -> tuple[str, str | None]:
+def run_merge(base, checkpoint, out, fmt, dtype, lora_alpha, overwrite=False, gguf_type=None, check=True,
+              force=False, progress=gr.Progress()) -> tuple[str, str | None]:
     if not base or not checkpoint:
         raise gr.Error("Pick the base model and the checkpoint to merge.")
 
@@ -77,15 +81,24 @@ def run_merge(base, checkpoint, out, fmt, dtype, lora_alpha, overwrite=False,
         result = merger.merge(
             paths.resolve(base, base="model"), paths.resolve(checkpoint, base="output"),
             out.strip() if out and out.strip() else None,
-            fmt=fmt, dtype=dtype, lora_alpha=float(lora_alpha) if lora_alpha else None, overwrite=bool(overwrite),
-            progress=report)
-    except (merger.MergeError, paths.PathRefused) as err:
+            fmt=fmt or "pth", dtype=dtype,
+            gguf_type=gguf_type or None, lora_alpha=float(lora_alpha) if lora_alpha else None,
+            overwrite=bool(overwrite), force=bool(force), check=bool(check), progress=report)
+    except (merger.MergeError, ModelFormatError, paths.PathRefused) as err:
         raise gr.Error(str(err), duration=None) from err
+    return result_text(result), paths.display(result.outputs[0])
+
+
+def result_text(result) -> str:
+    """What the Merge tab shows after a merge: the files, the figures and each export's self-check."""
     files = ", ".join(f"`{paths.display(p)}`" for p in result.outputs)
-    notes = "".join(f"\n- {n}" for n in result.notes)
-    return (f"### ✅ {result.method} merged ({result.version}) in {result.seconds:.1f} s\n{files}\n"
-            f"{result.keys_changed} tensors changed · peak memory {result.peak_rss_mb:,.0f} MB{notes}",
-            paths.display(result.outputs[0]))
+    notes = "".join(f"\n- ⚠️ {n}" for n in result.notes)
+    checks = "".join(f"\n- {c.describe()}" for c in result.checks)
+    failed = any(not c.ok for c in result.checks)
+    title = "**Self-check failed** (logits on a few tokens):" if failed else "**Self-check** (logits on a few tokens):"
+    return (f"### {'❌' if failed else '✅'} {result.method} merged ({result.version}) in {result.seconds:.1f} s\n"
+            f"{files}\n{result.keys_changed} tensors changed · peak memory {result.peak_rss_mb:,.0f} MB{notes}"
+            + (f"\n\n{title}{checks}" if checks else ""))
 
 
 def build() -> dict:
@@ -98,12 +111,17 @@ def build() -> dict:
     c["base"] = gr.Dropdown(choices=common.list_files("model", common.MODEL_EXTS), label=t("merge.base"),
                             allow_custom_value=True)
     with gr.Row():
-        c["fmt"] = gr.Radio(list(merger.FORMATS), value="pth", label=t("merge.format"), info=t("merge.format_info"))
+        c["fmt"] = gr.Radio(list(merger.FORMATS), value="pth", label=t("merge.format"), info=t("merge.format_info"),
+                            elem_id="merge-formats")
         c["dtype"] = gr.Radio(list(merger.DTYPES), value="bf16", label=t("merge.dtype"))
+        c["gguf_type"] = gr.Dropdown([""] + list(merger.GGUF_TYPES), value="", label=t("merge.gguf_type"))
         c["lora_alpha"] = gr.Number(value=None, label=t("merge.alpha"), info=t("merge.alpha_info"))
     with gr.Row():
         c["out"] = gr.Textbox(label=t("merge.out"), placeholder="merge/<base>-<METHOD>-<epoch>.pth", scale=4)
         c["overwrite"] = gr.Checkbox(value=False, label=t("common.overwrite"), scale=1)
+    with gr.Row():
+        c["check"] = gr.Checkbox(value=True, label=t("merge.check"))
+        c["force"] = gr.Checkbox(value=False, label=t("merge.force"))
     c["merge"] = gr.Button(t("merge.run_button"), variant="primary", elem_id="merge-button")
     c["result"] = gr.Markdown(elem_id="merge-result")
     c["merged"] = gr.Textbox(visible=False)
@@ -115,6 +133,6 @@ def build() -> dict:
     c["base"].focus(lambda cur: gr.update(choices=common.list_files("model", common.MODEL_EXTS), value=cur),
                     c["base"], c["base"], api_visibility="private")
     c["merge"].click(run_merge, [c["base"], c["checkpoint"], c["out"], c["fmt"], c["dtype"], c["lora_alpha"],
-                                 c["overwrite"]],
+                                 c["overwrite"], c["gguf_type"], c["check"], c["force"]],
                      [c["result"], c["merged"]], api_name="merge", concurrency_id="gpu")
     return c

@@ -135,6 +135,14 @@ ZH: dict[str, str] = {
         "{result.method} 已合并（{result.version}），用时 {result.seconds} 秒",
     "{result.keys_changed} tensors changed · peak memory {result.peak_rss_mb} MB{notes}":
         "{result.keys_changed} 个张量已改变 · 峰值内存 {result.peak_rss_mb} MB{notes}",
+    "(an HF peft {ckpt.config.get('peft_type')} adapter folder)": "（HF peft {ckpt.config.get('peft_type')} 适配器目录）",
+    "(an HF peft {kind} adapter folder){rest}": "（HF peft {kind} 适配器目录）{rest}",
+    "· a whole model (e.g. RWKV-PEFT's --merge 1 output): it is exported as it is":
+        "· 完整模型（例如 RWKV-PEFT --merge 1 的输出）：按原样导出",
+    "· a whole model (e.g. RWKV-PEFT's --merge 1 output): it is exported as it is{rest}":
+        "· 完整模型（例如 RWKV-PEFT --merge 1 的输出）：按原样导出{rest}",
+    "**Self-check** (logits on a few tokens):": "**自检**（几个 token 上的 logits）：",
+    "**Self-check failed** (logits on a few tokens):": "**自检未通过**（几个 token 上的 logits）：",
 
     # ui/chat_tab.py and app.py
     "Press **Load** to chat with `{m}`.": "按 **加载** 后即可与 `{m}` 对话。",
