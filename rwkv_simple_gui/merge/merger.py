@@ -323,6 +323,38 @@ def _check_state_base(ckpt_path: Path, options: dict, base_path: Path, base_sd: 
     return base_fp
 
 
+def _check_types(dtype: str, gguf_type: str | None) -> str:
+    """The GGUF tensor type (``dtype`` unless given), after checking both names."""
+    if dtype not in DTYPES:
+        raise MergeError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
+    gguf_type = gguf_type or dtype
+    if gguf_type not in GGUF_TYPES:
+        raise MergeError(f"GGUF type must be one of {', '.join(GGUF_TYPES)}, not {gguf_type!r}")
+    return gguf_type
+
+
+def _specs(base_sd, ckpt_sd, states: list[str], dtype: str, state_out: bool) -> list[tuple]:
+    """(key, shape, dtype) of every tensor written: a state file's trained tensors as they are, or the
+    base's tensors (floats cast to ``dtype``) plus merged states."""
+    if state_out:
+        return [(k, ckpt_sd[k].shape, ckpt_sd[k].dtype) for k in states]
+    specs = [(k, ref.shape, DTYPES[dtype] if ref.dtype.is_floating_point else ref.dtype)
+             for k, ref in base_sd.items()]
+    return specs + [(k, ckpt_sd[k].shape, DTYPES[dtype]) for k in states]
+
+
+def _targets(out_path: Path, formats: list, overwrite: bool) -> list[tuple]:
+    """(format, path) of each export, refused where a file exists and ``overwrite`` is off."""
+    targets = [(f, export.output_path(out_path, f)) for f in formats]
+    for _, target in targets:
+        try:
+            paths.writable(target, overwrite=overwrite)
+        except paths.PathExists:
+            raise MergeError(f"{paths.display(target)} already exists: tick Overwrite to replace it, or choose "
+                             f"another output name") from None
+    return targets
+
+
 def merge(base: str | Path, checkpoint: str | Path, out: str | Path | None = None, *, fmt="pth",
           dtype: str = "bf16", gguf_type: str | None = None, lora_alpha: float | None = None,
           pissa_init: str | Path | None = None, quant: str | None = None, merge_state: bool = False,
@@ -342,11 +374,7 @@ def merge(base: str | Path, checkpoint: str | Path, out: str | Path | None = Non
     app (``paths.confine``) every path must stay in the project folders.
     """
     started = time.perf_counter()
-    if dtype not in DTYPES:
-        raise MergeError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
-    gguf_type = gguf_type or dtype
-    if gguf_type not in GGUF_TYPES:
-        raise MergeError(f"GGUF type must be one of {', '.join(GGUF_TYPES)}, not {gguf_type!r}")
+    gguf_type = _check_types(dtype, gguf_type)
     base_path, ckpt_path, base_sd, ckpt_sd = _open_inputs(base, checkpoint)
     row, plan, options = inspect(ckpt_path, ckpt_sd, init_given=bool(pissa_init))
     state_out = row.output == "state" and not merge_state
@@ -361,30 +389,21 @@ def merge(base: str | Path, checkpoint: str | Path, out: str | Path | None = Non
         formats, notes = export.formats(fmt, state=state_out, version=merger.info.version)
     except ValueError as err:
         raise MergeError(str(err)) from None
-    if row.output == "state" and plan.plain:
-        notes.append(f"{len(plan.plain)} other trained keys are not part of a state file and were left out")
     if merge_state and (row.output != "state" or merger.info.version != "x060"):
         raise MergeError("merging a state into the model works for RWKV-6 state tuning only: the rwkv package "
                          "ignores time_state keys in an RWKV-7 model; mount the state file instead")
-    base_fp = _check_state_base(ckpt_path, options, base_path, base_sd, force) if row.output == "state" else None
-    if row.output != "state" and (warning := _other_base(options, base_path, base_sd)):
-        notes.append(warning)
-    states = [plan.states[i] for i in sorted(plan.states)]
-    if state_out:
-        specs = [(k, ckpt_sd[k].shape, ckpt_sd[k].dtype) for k in states]  # the trained tensors as they are
+    if row.output == "state":
+        if plan.plain:
+            notes.append(f"{len(plan.plain)} other trained keys are not part of a state file and were left out")
+        base_fp = _check_state_base(ckpt_path, options, base_path, base_sd, force)
     else:
-        cast = lambda ref: DTYPES[dtype] if ref.dtype.is_floating_point else ref.dtype  # noqa: E731
-        specs = [(k, ref.shape, cast(ref)) for k, ref in base_sd.items()]
-        specs += [(k, ckpt_sd[k].shape, DTYPES[dtype]) for k in states]
-    # a bare name goes into merge/ (the check that it stays in the project comes with the targets below)
+        base_fp = None
+        if warning := _other_base(options, base_path, base_sd):
+            notes.append(warning)
+    specs = _specs(base_sd, ckpt_sd, [plan.states[i] for i in sorted(plan.states)], dtype, state_out)
+    # a bare name goes into merge/ (the check that it stays in the project comes with the targets)
     out_path = paths.writable(out, "merge") if out else default_output(base_path, ckpt_path, row)
-    targets = [(f, export.output_path(out_path, f)) for f in formats]
-    for _, target in targets:
-        try:
-            paths.writable(target, overwrite=overwrite)
-        except paths.PathExists:
-            raise MergeError(f"{paths.display(target)} already exists: tick Overwrite to replace it, or choose "
-                             f"another output name") from None
+    targets = _targets(out_path, formats, overwrite)
     ctx = export.ExportContext(info=merger.info, name=export.output_path(out_path, export.FORMATS["pth"]).stem,
                                gguf_type=gguf_type, dtype=DTYPES[dtype], base=base_fp, state=state_out)
     try:
