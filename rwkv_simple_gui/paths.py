@@ -29,6 +29,15 @@ STATE_FOLDER = ".state"
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
+CODE_ROOT = Path(__file__).resolve().parent.parent
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment of a ``python -m rwkv_simple_gui...`` child: this package importable whatever the
+    child's cwd (the app runs from a checkout, not an installed package)."""
+    pythonpath = os.pathsep.join(filter(None, [str(CODE_ROOT), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": pythonpath, **extra}
+
 
 def folder(name: str) -> Path:
     """One of the project folders (data, model, output, merge, presets), created on demand."""

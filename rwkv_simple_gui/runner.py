@@ -28,7 +28,6 @@ from .train.resume import resume_options
 from .train.rundir import FINAL_STATES, STATES, read_status
 
 CURRENT_FILE = ".current.json"
-CODE_ROOT = Path(__file__).resolve().parent.parent  # the child imports this package whatever its cwd
 LIVE_STATES = tuple(s for s in STATES if s not in FINAL_STATES)
 
 
@@ -142,9 +141,8 @@ def _launch(config: dict, run_dir: Path, lock_fd: int) -> subprocess.Popen:
     with paths.atomic_output(request) as tmp:
         tmp.write_text(json.dumps({**config, "proj_dir": str(run_dir)}, indent=1, ensure_ascii=False),
                        encoding="utf-8")
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "RWKV_SIMPLE_GUI_HOME": str(paths.PROJECT_ROOT),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(CODE_ROOT), os.environ.get("PYTHONPATH")])),
-           rundir.LOCK_FD_ENV: str(lock_fd)}
+    env = paths.child_env(PYTHONUNBUFFERED="1", RWKV_SIMPLE_GUI_HOME=str(paths.PROJECT_ROOT),
+                          **{rundir.LOCK_FD_ENV: str(lock_fd)})
     with open(run_dir / "train.log", "ab") as log:
         return subprocess.Popen(train_command(request), stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, cwd=paths.PROJECT_ROOT, env=env,

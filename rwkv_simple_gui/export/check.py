@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rwkv_simple_gui import paths
 from rwkv_simple_gui.model import RWKV, ModelInfo
 
 PROMPT = "User: What is the capital of France?\n\nAssistant:"
@@ -143,7 +144,7 @@ def _runtime(fmt: str, path: Path, version: str, ids: list[int], base: Path | No
         out = Path(tmp) / "logits.npy"
         cmd = [sys.executable, "-m", "rwkv_simple_gui.export.runtimes", fmt, str(path), "--version", version,
                "--tokens", ",".join(map(str, ids)), "--out", str(out)] + (["--base", str(base)] if base else [])
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, env=paths.child_env())
         last = (done.stdout.strip().splitlines() or ["{}"])[-1]
         try:
             said = json.loads(last)
