@@ -144,15 +144,20 @@ ALIASES = {"both": ("pth", "st")}  # the name of the pair before there were more
 CHOICES = (*FORMATS, *ALIASES, ALL)
 
 
+def _every_format(state: bool, version: str | None) -> tuple[list[Format], list[str]]:
+    """"all": every format that can hold what is exported, and a note on each one the version left out."""
+    chosen = [f for f in FORMATS.values() if (f.states or not state) and (version in f.versions or not version)]
+    skipped = [f for f in FORMATS.values() if f not in chosen and not state]
+    return chosen, [f"{f.name} is written for {', '.join(f.versions)} only, so it was left out" for f in skipped]
+
+
 def formats(fmt: str | list | tuple, state: bool = False, version: str | None = None) -> tuple[list[Format], list[str]]:
     """The formats a ``--format`` value names, and notes on what "all" left out ("all": every format that
     can hold what is exported, for this model version)."""
     names = list(fmt) if isinstance(fmt, (list, tuple)) else [fmt]
     names = list(dict.fromkeys(n for name in names for n in ALIASES.get(name, (name,))))
     if ALL in names:
-        chosen = [f for f in FORMATS.values() if (f.states or not state) and (version in f.versions or not version)]
-        skipped = [f for f in FORMATS.values() if f not in chosen and not state]
-        return chosen, [f"{f.name} is written for {', '.join(f.versions)} only, so it was left out" for f in skipped]
+        return _every_format(state, version)
     unknown = [n for n in names if n not in FORMATS]
     if unknown or not names:
         raise ValueError(f"format must be one of {', '.join(CHOICES)}, not {unknown[0] if unknown else fmt!r}")
