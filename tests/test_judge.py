@@ -30,7 +30,7 @@ from rwkv_simple_gui.train.config import TrainConfig
 from rwkv_simple_gui.train.data import split_documents
 from rwkv_simple_gui.train.judge import decodable_ids
 from rwkv_simple_gui.ui import merge_tab, train_tab
-from tests.conftest import REPO_ROOT, SAMPLE
+from tests.conftest import REPO_ROOT, SAMPLE, run_cli
 
 VAL_SPLIT, SAMPLE_TOKENS = 0.25, 6
 
@@ -234,9 +234,7 @@ def test_keep_last_deletes_only_older_step_checkpoints(chat_data, tmp_path):
 # --- one trainer per run folder ---------------------------------------------------------------------------
 
 def cli(*args: str, home: Path, timeout: int = 300, **kw):
-    env = {**os.environ, "RWKV_SIMPLE_GUI_HOME": str(home), "PYTHONPATH": str(REPO_ROOT)}
-    return subprocess.run([sys.executable, "-m", "rwkv_simple_gui", *args], env=env, capture_output=True,
-                          text=True, timeout=timeout, **kw)
+    return run_cli(home, *args, timeout=timeout, cwd=REPO_ROOT, **kw)
 
 
 def cli_args(opts: dict) -> list[str]:

@@ -6,18 +6,16 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from conftest import tiny_state_dict
+from conftest import run_cli, tiny_state_dict
 from rwkv_simple_gui import peft
 from rwkv_simple_gui.data import formats, preference
 from rwkv_simple_gui.data.binidx import read_binidx
@@ -323,9 +321,7 @@ def test_orpo_learns_the_chosen_replies(assets, tmp_path):
 # --- the CLI chain and the GUI ------------------------------------------------------------------------
 
 def cli(project: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "RWKV_SIMPLE_GUI_HOME": str(project), "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "rwkv_simple_gui", *args], cwd=project, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return run_cli(project, *args, timeout=timeout)
 
 
 def test_cli_tokenize_train_dpo_merge_chat(project, assets):

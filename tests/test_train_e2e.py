@@ -17,14 +17,13 @@ import torch
 from rwkv_simple_gui.data.binidx import write_binidx
 from rwkv_simple_gui.train.config import TrainConfig
 from rwkv_simple_gui.train.rundir import METRIC_KEYS, list_runs, read_metrics, read_status
+from tests.conftest import run_cli
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def cli(project: Path, *args: str, timeout: int = 240, **kw) -> subprocess.CompletedProcess:
-    env = {**os.environ, "RWKV_SIMPLE_GUI_HOME": str(project), "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "rwkv_simple_gui", *args], cwd=project, env=env,
-                          capture_output=True, text=True, timeout=timeout, **kw)
+    return run_cli(project, *args, timeout=timeout, **kw)
 
 
 def test_init_tokenize_train_writes_a_complete_run_dir(project):
