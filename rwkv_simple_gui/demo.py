@@ -9,7 +9,6 @@ emb, head): a random base knows no words, and LoRA on the blocks alone cannot te
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -38,7 +37,6 @@ METHOD_OPTIONS = {
 }
 # state tuning trains one initial state per layer: a style or a role, not 24 answers
 MIN_RECALL = {"state_tuning": 0.0}
-RECALL_CHARS = 12  # an answer is recalled when the reply starts with its first 12 characters
 RECALL_TARGET = 0.8
 GREEDY = {"temperature": 0.0, "presence_penalty": 0.0, "frequency_penalty": 0.0}
 UNTRAINED_NOTE = ("This is the untrained demo base model: random weights, so its answers are gibberish. "
@@ -72,9 +70,15 @@ def is_demo_base(path: str | Path) -> bool:
     return path.parent == paths.resolve("model") and path.match(DEMO_GLOB)
 
 
-def preset() -> dict:
-    """The options the demo-cpu preset sets (the rest are TrainConfig's defaults)."""
-    return json.loads(PRESET_FILE.read_text(encoding="utf-8"))
+def preset(data_path: str | Path | None = None) -> dict:
+    """The options the demo-cpu preset sets (the rest are TrainConfig's defaults); with ``data_path``, its
+    epoch_count fitted to that dataset as the preset's ``fit`` says."""
+    from .train.presets import fit_epochs, read_preset
+
+    options, fit = read_preset(PRESET_FILE)
+    if data_path is None or not fit:
+        return options
+    return fit_epochs({**options, "data_path": str(data_path)}, fit)[0]
 
 
 def sample_path() -> Path:
@@ -112,4 +116,6 @@ def sample_questions(path: str | Path) -> list[Question]:
 
 
 def recalled(answer: str, reply: str) -> bool:
-    return reply.strip().startswith(answer.strip()[:RECALL_CHARS])
+    """Whether ``reply`` gives back the trained ``answer`` word for word (what follows it, and spacing, aside):
+    a prefix would not do, answers about one subject often start alike ("The mayor of ... is ...")."""
+    return " ".join(reply.split()).startswith(" ".join(answer.split()))

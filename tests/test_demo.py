@@ -62,11 +62,30 @@ def test_every_sample_record_gives_a_question_with_its_history():
     assert 0.3 < zh / len(questions) < 0.7  # bilingual
 
 
-def test_recall_compares_the_first_characters():
-    assert demo.recalled("7 times 8 is 56.", " 7 times 8 is 56, of course")
+def test_recall_needs_the_whole_trained_answer():
+    assert demo.recalled("7 times 8 is 56.", " 7 times 8 is 56. Of course")
+    assert demo.recalled("def square(x):\n    return x * x", "def square(x):\n  return x * x")  # spacing aside
     assert not demo.recalled("7 times 8 is 56.", "7 times 9 is 56.")
-    assert demo.recalled("7 times 8 is 56.", "7 times 8 is 54.")  # only the first 12 characters count
+    # answers about one subject start alike: a prefix of 12 characters would count this one
+    assert not demo.recalled("The mayor of Edley is Jory Quill.", "The mayor of Edley is Maud Hale.")
+    assert not demo.recalled("7 times 8 is 56.", "7 times 8 is")  # cut short
     assert demo.recalled("早上好。", "早上好。")
+
+
+def test_the_demo_holds_out_a_question_a_newcomer_does_not_ask_first(project):
+    """The demo preset's validation split (tokenize's default shuffle, the preset's seed) holds out one record,
+    and not the greeting a newcomer types first (issue 20)."""
+    from rwkv_simple_gui.data.binidx import read_binidx
+    from rwkv_simple_gui.data.pipeline import tokenize_file
+    from rwkv_simple_gui.data.tokenizer import get_tokenizer
+    from rwkv_simple_gui.train.data import split_documents
+    from rwkv_simple_gui.train.judge import doc_question
+
+    tokenize_file(SAMPLE, project / "data" / "sample")
+    ds, options = read_binidx(project / "data" / "sample"), demo.preset()
+    _, held = split_documents(len(ds), options["val_split"], options["seed"])
+    asked = [doc_question(ds, get_tokenizer("world"), int(i)).question for i in held]
+    assert asked == ["How many days are there in a leap year?"]
 
 
 # Runs python code with the GPU-only packages (requirements-gpu.txt) made impossible to import, as on a

@@ -136,15 +136,19 @@ def test_samples_at_each_evaluation_step_0_is_the_base_model(judged, chat_data):
     run_dir, _ = judged
     samples = rundir.read_samples(run_dir)
     prompts = list(dict.fromkeys(s["prompt"] for s in samples))
-    assert len(prompts) == 3 and all(p.startswith("User: ") and p.endswith("\n\nAssistant:") for p in prompts)
+    # 3 trained questions and 2 held-out ones, each asked as Chat asks it (its System turn and history before it)
+    assert len(prompts) == 5 and all(p.endswith("\n\nAssistant:") for p in prompts)
+    assert [s["held_out"] for s in samples[:5]] == [False, False, False, True, True]
     assert [s["step"] for s in samples] == [step for step in (0, 1, 2, 3) for _ in prompts]
-    assert set(samples[0]) == {"step", "epoch", "prompt", "output"}
+    assert set(samples[0]) == {"step", "epoch", "prompt", "held_out", "output"}
+    held = rundir.read_config(run_dir)["resolved"]["val_questions"]
+    assert [p.rsplit("User: ", 1)[1].removesuffix("\n\nAssistant:") for p in prompts[3:]] == held[:2]
 
     # the base model's greedy answer, recomputed over the whole sequence at each token (no state carried)
     tok = get_tokenizer("world")
     base = load_model(chat_data / "m.pth").eval()
     limit = decodable_ids(tok)
-    for row in samples[:3]:
+    for row in samples[:5]:
         ids, out = tok.encode(row["prompt"]), []
         for _ in range(SAMPLE_TOKENS):
             with torch.no_grad():
@@ -153,8 +157,11 @@ def test_samples_at_each_evaluation_step_0_is_the_base_model(judged, chat_data):
             if token == 0:
                 break
             out.append(token)
-        assert row["output"] == tok.decode(out).split("\n\nUser:")[0]
-    assert any(s["output"] != b["output"] for s, b in zip(samples[-3:], samples[:3])), "training changed an answer"
+        text = tok.decode(out)
+        for header in ("\n\nUser:", "\n\nAssistant:", "\n\nSystem:"):  # Chat's stops: any role header
+            text = text.split(header)[0]
+        assert row["output"] == text.strip()
+    assert any(s["output"] != b["output"] for s, b in zip(samples[-5:], samples[:5])), "training changed an answer"
 
 
 def test_status_names_the_best_step_and_merge_marks_it(judged):
@@ -183,11 +190,14 @@ def test_train_tab_shows_validation_best_and_samples(judged):
     rows = rundir.read_samples(run_dir)
     for prompt in dict.fromkeys(r["prompt"] for r in rows):
         assert html.escape(prompt) in samples
-    # newest first, the base model's answer last
-    first = samples.index("<details")
-    block = samples[first:samples.index("</details>", first)]
-    assert block.index("<td>3</td>") < block.index("<td>1</td>") < block.index("<td>base</td>")
-    assert "best val_loss" in shown[2]
+    # the newest answer, then the base model's; the ones in between folded
+    first = samples.index("<details open")
+    block = samples[first:samples.index("</details></details>", first)]
+    assert block.index("<td>3</td>") < block.index("<td>base</td>") < block.index("2 earlier answers") \
+        < block.index("<td>2</td>") < block.index("<td>1</td>")
+    assert samples.count("held out, never trained") == 2 and samples.count("\ntrained\n") == 3
+    assert "best val_loss" in shown[2] and "(on 6 held-out documents: noise)" in shown[2]
+    assert "held out, never trained: “" in shown[1]
 
 
 def test_tensorboard_has_the_train_and_validation_curves(judged):
@@ -346,3 +356,101 @@ def test_train_cli_unwritable_run_folder_and_bad_model_are_plain_messages(chat_d
                   home=tmp_path)
         assert out.returncode == 2 and "Traceback" not in out.stderr + out.stdout
         assert any(words in p for p in json.loads(out.stdout)["problems"]), out.stdout
+
+
+# --- early stopping, "did it learn?", the recommended checkpoint (issue 20) ---------------------------------
+
+@pytest.fixture(scope="module")
+def facts_data(chat_data):
+    """bench/facts.py's 40 conversations about one invented island, tokenized: held-out facts cannot be learned
+    from the others, so the validation loss rises once the model memorises the training ones."""
+    from bench.facts import make, write
+
+    write(chat_data / "facts.jsonl", make(40))
+    tokenize_file(chat_data / "facts.jsonl", chat_data / "facts")
+    return chat_data / "facts"
+
+
+def test_early_stopping_keeps_the_best_checkpoint_and_merge_of_the_run_takes_it(chat_data, facts_data, project):
+    """A run on facts with early stopping (patience 2) stops before its last epoch; the best checkpoint is kept and
+    named in status.json, the log, the Runs table; `merge --checkpoint output/RUN` merges it and says so; the
+    recall check at the end asks with those weights and the CLI prints its verdict."""
+    run_dir = project / "output" / "early"
+    opts = options(chat_data, data_path=str(facts_data), proj_dir=str(run_dir), dataload="pad", micro_bsz=8,
+                   epoch_count=12, epoch_save=12, lr_init=3e-2, lr_final=3e-2, train_parts=["emb", "head"],
+                   val_split=0.1, sample_tokens=0, early_stop_patience=2)
+    done = cli(*cli_args(opts), home=project, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    status = rundir.read_status(run_dir)
+    evals = [e["val_loss"] for e in rundir.read_evaluations(run_dir)]
+    stop, best = status["early_stop"], status["best"]
+    assert status["state"] == "finished" and stop["step"] == status["step"] < status["total_steps"]
+    assert stop["epoch"] < 11, "stopped before its last epoch"
+    assert best["val_loss"] == min(evals) and all(e > best["val_loss"] for e in evals[-2:])  # 2 without a new best
+    assert best["checkpoint"] and (run_dir / best["checkpoint"]).is_file()
+    last = rundir.latest_checkpoint(run_dir).name
+    assert last != best["checkpoint"]
+    assert f"early stopping at step {stop['step']}" in done.stdout and best["checkpoint"] in done.stdout
+    row = train_tab.runs_table().set_index("run").loc["output/early"]
+    assert row["state"] == "finished (early stop)" and best["checkpoint"] in row["best val_loss"]
+    # the recall check used the best weights, and said so
+    recall = status["recall"]
+    assert recall["checkpoint"] == best["checkpoint"] and recall["recall_asked"] == 36
+    assert recall["held_out_asked"] == 4 and recall["verdict"][0] in done.stdout
+    assert row["recall"] == f"{recall['recall_hits']}/36"
+
+    (project / "model").mkdir(exist_ok=True)
+    merged = cli("merge", "--base", str(chat_data / "m.pth"), "--checkpoint", "output/early", "--format", "pth",
+                 "--no-check", home=project)
+    assert merged.returncode == 0, merged.stderr
+    assert f"merged {best['checkpoint']}, the best by validation loss" in merged.stdout
+    assert f"the last is {last}" in merged.stdout
+    out = project / "merge" / f"early-{rundir.checkpoint_label(best['checkpoint'])}.pth"
+    assert out.is_file()
+    expected = peft.load_adapted_model(chat_data / "m.pth", run_dir / best["checkpoint"], rundir.read_options(run_dir))
+    assert torch.equal(load_model(out).head.weight, expected.head.weight.detach().to(torch.bfloat16).float())
+    assert merge_tab.pick_run("output/early")[0]["value"] == f"output/early/{best['checkpoint']}"
+    assert "recommended checkpoint: the best by validation loss" in merge_tab.describe(
+        f"output/early/{best['checkpoint']}")
+
+
+def test_without_early_stopping_merge_of_a_run_takes_its_last_checkpoint(judged, project):
+    run_dir, _ = judged
+    chosen, why = rundir.recommended_checkpoint(run_dir)
+    assert chosen == rundir.latest_checkpoint(run_dir) and why == "the last checkpoint of the run"
+    assert rundir.read_status(run_dir)["best"]  # a best exists, but without early stopping it is not taken
+
+
+def test_recall_check_asks_as_chat_and_says_what_it_learned(judged, chat_data):
+    """At the end of the run every question of the data is asked greedy, each earlier turn with the model's own
+    reply; the rows match an independent token-by-token generation; the counts go to metrics.jsonl and
+    status.json, and a run that learned nothing says so with the fix."""
+    run_dir, _ = judged
+    rows = rundir.read_recall(run_dir)
+    held = set(rundir.read_config(run_dir)["resolved"]["val_docs"])
+    assert len(rows) == 24 and {r["doc"] for r in rows if r["held_out"]} == held
+    model = peft.load_adapted_model(chat_data / "m.pth", rundir.latest_checkpoint(run_dir), rundir.read_options(run_dir))
+    model.eval()
+    tok = get_tokenizer("world")
+    from rwkv_simple_gui.data.template import chat_prompt
+    from rwkv_simple_gui.demo import recalled, sample_questions
+    from rwkv_simple_gui.train.judge import greedy_answer
+
+    by_question = {(q.question, q.answer): q for q in sample_questions(SAMPLE)}
+    for row in rows[:6] + [r for r in rows if r["turns"] > 1]:
+        q = by_question[(row["question"], row["answer"])]
+        history = [m for m in q.history if m["role"] == "system"]
+        for asked in [m["content"] for m in q.history if m["role"] == "user"] + [q.question]:
+            limit = max(len(tok.encode(m["content"])) for m in q.history + [{"role": "assistant", "content": q.answer}]
+                        if m["role"] == "assistant") + 8
+            with torch.no_grad():
+                reply = greedy_answer(lambda x, s: model(x, s), tok, chat_prompt(history, asked), limit, "cpu")
+            history += [{"role": "user", "content": asked}, {"role": "assistant", "content": reply}]
+        assert row["reply"] == reply and row["recalled"] == recalled(q.answer, reply)
+    status = rundir.read_status(run_dir)["recall"]
+    lines = (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    summary = [m for m in map(json.loads, lines) if "recall_asked" in m]
+    assert len(summary) == 1 and summary[0]["recall_asked"] == 18 == status["recall_asked"]
+    assert status["recall_hits"] == sum(r["recalled"] for r in rows if not r["held_out"])
+    assert status["verdict"][1].startswith("It learned (almost) nothing. Likely fix: more steps (epoch_count 1 -> 2)")
+    assert status["verdict"][2].startswith("Held out, never trained:")

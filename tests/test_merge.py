@@ -365,8 +365,8 @@ def test_cli_merges_into_the_default_name(project, base):
            "--checkpoint", "output/lora-run/rwkv-7.pth"]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "merge/tiny-LORA-7.pth" in done.stdout
-    merged = torch.load(project / "merge" / "tiny-LORA-7.pth", weights_only=True)
+    assert "merge/lora-run-7.pth" in done.stdout  # named after the run and its checkpoint
+    merged = torch.load(project / "merge" / "lora-run-7.pth", weights_only=True)
     assert merged["emb.weight"].dtype == torch.bfloat16
     bad = subprocess.run(cmd[:-1] + ["output/lora-run/rwkv-9.pth"], env=env, capture_output=True, text=True,
                          timeout=120)

@@ -62,8 +62,8 @@ def test_merge_then_chat_with_the_merged_model(trained_run):
     project = trained_run
     message, merged = merge_tab.run_merge("model/tiny.pth", "output/run1/rwkv-1.pth", "", "both", "fp32", None,
                                           progress=NoProgress())
-    assert merged == "merge/tiny-LORA-1.pth" and "lora merged" in message
-    assert (project / "merge" / "tiny-LORA-1.st").is_file()
+    assert merged == "merge/run1-1.pth" and "lora merged" in message
+    assert (project / "merge" / "run1-1.st").is_file()
     assert detect(project / merged).version == "x070"
     assert merged in chat_tab.model_choices()
 

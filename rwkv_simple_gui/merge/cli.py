@@ -15,10 +15,13 @@ from .plan import MergeError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base", required=True, help="base model .pth (in model/)")
     parser.add_argument("--checkpoint", required=True,
-                        help="training checkpoint (output/RUN/rwkv-3.pth), a whole model (RWKV-PEFT --merge 1) or an "
-                             "HF peft adapter folder (RWKV-PEFT --merge 0: <proj_dir>-adapter/)")
-    parser.add_argument("--out", help="output path (default merge/<base>-<METHOD>-<epoch>.pth); every format is "
-                                      "named after it: NAME.pth, NAME.st, NAME-hf/, NAME.gguf")
+                        help="a run folder (output/RUN: its recommended checkpoint, the best one when early stopping "
+                             "kept it, else the last), a training checkpoint (output/RUN/rwkv-3.pth), a whole model "
+                             "(RWKV-PEFT --merge 1) or an HF peft adapter folder (RWKV-PEFT --merge 0: "
+                             "<proj_dir>-adapter/)")
+    parser.add_argument("--out", help="output path (default merge/<run>-<epoch>.pth for a run's checkpoint, else "
+                                      "merge/<base>-<METHOD>-<epoch>.pth); every format is named after it: NAME.pth, "
+                                      "NAME.st, NAME-hf/, NAME.gguf")
     parser.add_argument("--format", dest="fmt", choices=FORMATS, default=["pth"], action="append",
                         help="pth: rwkv package / RWKV-Runner; st: Ai00 / web-rwkv; hf: Hugging Face folder "
                              "(RWKV-7); gguf: llama.cpp / Ollama; all: every one; both: pth and st (repeat to pick several)")

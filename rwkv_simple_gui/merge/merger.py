@@ -28,7 +28,7 @@ from rwkv_simple_gui.model import ModelFormatError, detect, layer_count, version
 from rwkv_simple_gui.model.lazy import LazyStateDict, TensorRef
 from rwkv_simple_gui.peft.methods import Method
 
-from .plan import CheckpointPlan, MergeError, default_output, inspect, open_checkpoint
+from .plan import CheckpointPlan, MergeError, default_output, inspect, open_checkpoint, run_checkpoint
 
 Progress = Callable[[int, int, str], None]
 
@@ -51,6 +51,7 @@ class MergeResult:
     output: str = "model"  # or "state": a time_state file to mount
     notes: list[str] = field(default_factory=list)
     checks: list = field(default_factory=list)  # export.check.CheckResult per output
+    checkpoint: Path | None = None  # the checkpoint merged (a run folder's recommended one)
 
 
 def _quant_dequant(weight: torch.Tensor, quant: str) -> torch.Tensor:
@@ -375,6 +376,7 @@ def merge(base: str | Path, checkpoint: str | Path, out: str | Path | None = Non
     """
     started = time.perf_counter()
     gguf_type = _check_types(dtype, gguf_type)
+    checkpoint, picked = run_checkpoint(paths.resolve(checkpoint, base="output"))
     base_path, ckpt_path, base_sd, ckpt_sd = _open_inputs(base, checkpoint)
     row, plan, options = inspect(ckpt_path, ckpt_sd, init_given=bool(pissa_init))
     state_out = row.output == "state" and not merge_state
@@ -412,7 +414,8 @@ def merge(base: str | Path, checkpoint: str | Path, out: str | Path | None = Non
         raise MergeError(str(err)) from None
     result = MergeResult(outputs=[p for _, p in targets], method=row.name, version=merger.info.version,
                          keys_changed=changed, seconds=time.perf_counter() - started, peak_rss_mb=_peak_rss_mb(),
-                         output="state" if state_out else "model", notes=notes + ctx.notes)
+                         output="state" if state_out else "model", notes=([picked] if picked else []) + notes + ctx.notes,
+                         checkpoint=ckpt_path)
     if check:
         from rwkv_simple_gui.export import check as self_check
 

@@ -129,6 +129,26 @@ def inspect(ckpt_path: Path, ckpt: Mapping[str, TensorRef], *, init_given: bool 
 
 
 def default_output(base: str | Path, checkpoint: str | Path, row: Method) -> Path:
-    """``merge/<base-stem>-<TAG>-<epoch>.pth`` as the seed's merge.sh names it (``...-step40.pth`` for a step
-    checkpoint)."""
+    """``merge/<run>-<epoch>.pth`` for a checkpoint of a run folder (``...-step40.pth`` for a step checkpoint):
+    never the same name for two runs. Another checkpoint: ``merge/<base-stem>-<TAG>-<epoch>.pth``, as the seed's
+    merge.sh names it."""
+    checkpoint = Path(checkpoint)
+    if any((checkpoint.parent / name).is_file() for name in ("config.json", "status.json")):
+        return paths.folder("merge") / f"{checkpoint.parent.name}-{checkpoint_label(checkpoint)}.pth"
     return paths.folder("merge") / f"{Path(base).stem}-{row.tag}-{checkpoint_label(checkpoint)}.pth"
+
+
+def run_checkpoint(path: Path) -> tuple[Path, str | None]:
+    """What a checkpoint path names: a run folder gives its recommended checkpoint (the best one when early
+    stopping kept it, else the last), with a sentence saying which; anything else is itself."""
+    from rwkv_simple_gui.train.rundir import recommended_checkpoint
+
+    from .hf_adapter import folder_of
+
+    if not path.is_dir() or folder_of(path) is not None:
+        return path, None
+    chosen, why = recommended_checkpoint(path)
+    if chosen is None:
+        raise MergeError(f"{paths.display(path)} holds no checkpoint (rwkv-<epoch>.pth): pick a run folder that "
+                         f"trained, or a checkpoint file")
+    return chosen, f"{paths.display(path)}: merged {chosen.name}, {why}"

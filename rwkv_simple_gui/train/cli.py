@@ -56,16 +56,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    from .presets import config_file
+    """The options of ``--config`` (a preset with a ``fit`` gets its epoch_count fitted to the data, unless
+    --epoch_count is given) and the flags."""
+    from .config import RUN_INFO_KEYS
+    from .presets import config_file, fit_epochs, read_preset
+    from .validate import processes
 
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
+    fit = None
     if getattr(args, "resume", None):
         if args.config:
             raise ValueError("--resume uses the options recorded in the run folder: leave out --config")
         base = TrainConfig.from_dict(resume_plan(args.resume).options, source=f"{args.resume}/config.json")
+    elif args.config:
+        path = config_file(args.config)
+        options, fit = read_preset(path)
+        base = TrainConfig.from_dict({k: v for k, v in options.items() if k not in RUN_INFO_KEYS}, source=str(path))
     else:
-        base = TrainConfig.from_json(config_file(args.config)) if args.config else TrainConfig()
-    return TrainConfig.from_dict({**base.to_dict(), **overrides}, source="command line")
+        base = TrainConfig()
+    options = {**base.to_dict(), **overrides}
+    if fit and "epoch_count" not in overrides:
+        options, note = fit_epochs(options, fit, processes(TrainConfig.from_dict(options, source="command line")))
+        if note:
+            print(f"{args.config}: {note}", file=sys.stderr, flush=True)
+    return TrainConfig.from_dict(options, source="command line")
 
 
 def resume_plan(run_dir):

@@ -269,6 +269,16 @@ class TrainConfig:
     sample_tokens: int = _opt(
         64, "evaluate", "Sample answer length", "Tokens per sample answer (greedy decoding). 0: no samples.",
         min=0, max=4096)
+    early_stop_patience: int = _opt(
+        0, "evaluate", "Early stopping: patience",
+        "Stop the run when the validation loss (val_split or val_data) has not improved by early_stop_min_delta for "
+        "this many evaluations in a row; the best checkpoint is kept, and Merge of the run folder takes it. 0: off. "
+        "Not for a dataset of facts (a held-out answer cannot be learned from the others): its validation loss rises "
+        "while the model learns the trained answers.", min=0, max=100000)
+    early_stop_min_delta: float = _opt(
+        0.0, "evaluate", "Early stopping: minimum improvement",
+        "How much lower than the best so far the validation loss must be to count as an improvement.",
+        min=0.0, max=100.0)
     save_every_steps: int = _opt(
         0, "evaluate", "Save every N steps",
         "Also write a step checkpoint rwkv-step-<step>.pth every this many optimizer steps (0: epoch ends only). "

@@ -29,7 +29,8 @@ from . import preference, resume
 from .config import TrainConfig
 from .data import EpochSampler, build_source, held_out_count, make_plan, open_dataset, split_documents
 from .distributed import AllReduceStepper, DeepSpeedStepper, Dist, launched_rank
-from .judge import ValidationSet, as_chat, data_prompts, greedy_answer, read_prompts
+from . import judge
+from .judge import ValidationSet, as_chat, greedy_answer, pick_questions, read_prompts, sample_prompt
 from .loss import weighted_loss_sum
 from .rundir import (Log, RunDir, checkpoint_entries, checkpoint_name, lock_run, read_point, reuse_problem,
                      step_checkpoint_name, write_json)
@@ -258,6 +259,9 @@ class Trainer:
         self.tokens_total, self.elapsed_before = 0, 0.0
         self.best: dict | None = None        # the evaluation with the lowest val_loss so far
         self.last_eval: dict | None = None   # the newest evaluation row
+        self.since_best = 0                  # evaluations in a row without an improvement (early stopping)
+        self.best_unsaved = False            # the best evaluation's weights are in no checkpoint yet
+        self.early_stop: dict | None = None  # why and where early stopping ended the run
 
     # --- set up ---------------------------------------------------------------------------------------
     def setup(self) -> None:
@@ -279,6 +283,7 @@ class Trainer:
         torch.manual_seed(self.seed)
         ds = open_dataset(cfg.data_path)
         self.train_docs, self.val_docs = split_documents(len(ds), cfg.val_split, self.seed)
+        self._find_questions(ds, prepared.data_info.tokenizer)
         self.plan = make_plan(cfg, len(self.train_docs), dist.world)
         self.total_steps = self.plan.steps_per_epoch * cfg.epoch_count
         if self.point:
@@ -300,6 +305,10 @@ class Trainer:
                          "micro_steps_per_epoch": plan.micro_steps}
         if len(self.val_docs):
             self.resolved["val_docs"] = self.val_docs.tolist()
+        if cfg.val_data or len(self.val_docs):
+            self.resolved["val_records"] = self.held_count
+        if self.held_questions:
+            self.resolved["val_questions"] = [q.question for q in self.held_questions]
         self.data_facts = {"n_docs": dinfo.n_docs, "num_tokens": dinfo.num_tokens}  # a resume checks them
         if self.folder is None:
             return
@@ -356,10 +365,22 @@ class Trainer:
         self.wandb = _wandb(cfg, self.folder, self.log, self.resolved)
         self.tensorboard = _tensorboard(cfg, self.folder, self.log, self.first_step)
 
-    def _build_judge(self, prepared, ds) -> None:
-        """The held-out documents (val_data, or the val_split of the data) and the sample prompts."""
+    def _find_questions(self, ds, spec: str) -> None:
+        """The data's questions the run asks: the training ones and the held-out ones (val_split's documents,
+        or val_data's), for the samples and for the recall check at the end."""
         from rwkv_simple_gui.data.tokenizer import get_tokenizer
 
+        cfg, self.tokenizer = self.cfg, get_tokenizer(spec)
+        held_ds, held_docs = (open_dataset(cfg.val_data), None) if cfg.val_data else (ds, self.val_docs)
+        if held_docs is None:
+            held_docs = range(len(held_ds))
+        self.held_count = len(held_docs)
+        self.trained_questions = pick_questions(ds, self.tokenizer, self.train_docs, [], judge.RECALL_TRAINED, 0)
+        self.held_questions = pick_questions(held_ds, self.tokenizer, [], held_docs, 0, judge.RECALL_HELD)
+
+    def _build_judge(self, prepared, ds) -> None:
+        """The held-out documents (val_data, or the val_split of the data) and the sample prompts: a few trained
+        and held-out questions of the data, asked as Chat asks them, or the sample_prompts file's."""
         cfg, dist, spec = self.cfg, self.dist, prepared.data_info.tokenizer
         self.validation = None
         if cfg.val_data or len(self.val_docs):
@@ -368,14 +389,19 @@ class Trainer:
             self.log(f"validation: {len(self.validation)} held-out documents ("
                      + (f"val_data {paths.display(cfg.val_data)})" if cfg.val_data else f"val_split {cfg.val_split} of "
                         f"the data, never trained on)"))
-        self.prompts, self.tokenizer = [], None
+        if self.held_questions:
+            self.log("held out, never trained: " + " | ".join(q.question for q in self.held_questions[:5])
+                     + (" | ..." if len(self.held_questions) > 5 else ""))
+        self.prompts: list[tuple[str, bool]] = []  # (prompt, held out)
         if cfg.sample_tokens:
-            self.tokenizer = get_tokenizer(spec)
-            found = data_prompts(ds, self.tokenizer)
-            prompts = [as_chat(p, bool(found)) for p in read_prompts(cfg.sample_prompts)] \
-                if cfg.sample_prompts else found
+            chat = bool(self.trained_questions or self.held_questions)
+            if cfg.sample_prompts:
+                prompts = [(as_chat(p, chat), False) for p in read_prompts(cfg.sample_prompts)]
+            else:
+                asked = self.trained_questions[:judge.SAMPLE_TRAINED] + self.held_questions[:judge.SAMPLE_HELD]
+                prompts = [(sample_prompt(q), q.held_out) for q in asked]
             vocab = self.model.emb.num_embeddings
-            self.prompts = [p for p in prompts if max(self.tokenizer.encode(p), default=0) < vocab]
+            self.prompts = [(p, held) for p, held in prompts if max(self.tokenizer.encode(p), default=0) < vocab]
             if len(self.prompts) < len(prompts):
                 self.log(f"note: {len(prompts) - len(self.prompts)} sample prompts hold tokens beyond the model's "
                          f"vocabulary of {vocab}: they are not asked")
@@ -406,7 +432,7 @@ class Trainer:
                 self.lisa.load_state_dict(state["lisa"])
         resume.set_rng_state(torch.load(point / f"rng-{self.dist.rank}.pt", weights_only=True), self.device)
         self.tokens_total, self.elapsed_before = info["tokens"], info["elapsed_s"]
-        self.best = info.get("best")
+        self.best, self.since_best = info.get("best"), info.get("since_best", 0)
         self.log(f"resumed exactly from {resume.describe_point(point)}: weights, optimizer, data position and "
                  f"random state as saved")
 
@@ -427,11 +453,21 @@ class Trainer:
         state = "finished"
         first_epoch, first_step = self.start
         for epoch in range(first_epoch, cfg.epoch_count):
-            if self.run_epoch(epoch, first_step if epoch == first_epoch else 0) == "stopped":
+            ended = self.run_epoch(epoch, first_step if epoch == first_epoch else 0)
+            if ended == "stopped":
                 state = "stopped"
                 self.log(f"stopped at step {self.step} of {self.total_steps}")
                 break
-        self.status(state=state, exit_code=0, error=None, best=self.best)
+            if ended == "early":
+                kept = self.best["checkpoint"] or "the base model (no checkpoint)"
+                self.log(f"early stopping at step {self.step} of {self.total_steps}: val_loss has not improved by "
+                         f"more than {cfg.early_stop_min_delta:g} for {cfg.early_stop_patience} evaluations; the best, "
+                         f"{self.best['val_loss']:.4f} at step {self.best['step']}, is {kept}")
+                break
+        self.status(best=self.best, early_stop=self.early_stop)
+        if state == "finished":
+            self.recall_check()
+        self.status(state=state, exit_code=0, error=None)
         self.log(f"{state}: {self.step} of {self.total_steps} steps in {time.time() - self.t_run:.1f}s"
                  + (f"; best val_loss {self.best['val_loss']:.4f} at step {self.best['step']}" if self.best else ""))
         if self.wandb:
@@ -448,14 +484,14 @@ class Trainer:
             losses.append(self.optimizer_step(epoch, s))
             stopping = self.dist.any(bool(self.stop))
             self.after_step(epoch, s, stopping)
-            if stopping:
+            if stopping or self.early_stop:
                 break
         if losses:
             avg = sum(losses) / len(losses)
             self.log(f"epoch {epoch} {'stopped' if stopping else 'done'}: loss {avg:.6f} (ppl "
                      f"{math.exp(min(avg, 50)):.4f}), lr {self.lr:.3g}, "
                      f"{self.tokens_total / max(time.time() - self.t_run, 1e-9):.0f} tokens/s")
-        return "stopped" if stopping else "done"
+        return "stopped" if stopping else "early" if self.early_stop else "done"
 
     def after_step(self, epoch: int, s: int, stopping: bool) -> None:
         """Evaluate when due; save the epoch's checkpoint at its end (or at a stop), else a step checkpoint
@@ -464,9 +500,10 @@ class Trainer:
         epoch_end = s == self.plan.steps_per_epoch - 1
         if self.evaluation_due(epoch_end):
             self.evaluate(epoch)
-        if stopping or (epoch_end and ((epoch + 1) % cfg.epoch_save == 0 or epoch == cfg.epoch_count - 1)):
+        last = stopping or self.early_stop is not None
+        if last or (epoch_end and ((epoch + 1) % cfg.epoch_save == 0 or epoch == cfg.epoch_count - 1)):
             self.save(checkpoint_name(epoch), epoch, s, partial=not epoch_end)
-        elif cfg.save_every_steps and self.step % cfg.save_every_steps == 0:
+        elif (cfg.save_every_steps and self.step % cfg.save_every_steps == 0) or self.best_unsaved:
             self.save(step_checkpoint_name(self.step), epoch, s, partial=True)
 
     def optimizer_step(self, epoch: int, s: int) -> float:
@@ -516,6 +553,45 @@ class Trainer:
         if self.progress:
             self.progress(metric)
 
+    # --- did it learn? ---------------------------------------------------------------------------------
+    def recall_check(self) -> None:
+        """Ask the data's questions (trained and held-out) greedy, as Chat asks them, with the weights Merge of the
+        run folder takes (the best checkpoint when early stopping kept one); rows in recall.jsonl, the counts in
+        metrics.jsonl and status.json, the verdict in the log."""
+        questions = self.trained_questions + self.held_questions
+        if self.cfg.stage != "sft" or not questions or not (self.dist.is_main or self.partitioned):
+            return
+        checkpoint = self._recommended_weights()
+        self.log(f"did it learn? asking {len(self.trained_questions)} trained and {len(self.held_questions)} held-out "
+                 f"questions of the data (greedy, as Chat asks) with {checkpoint}")
+        t0 = time.time()
+        self.model.eval()
+        try:
+            with torch.no_grad(), self._generation() as forward:
+                rows = judge.recall_rows(forward, self.tokenizer, questions, self.device)
+        finally:
+            self.model.train()
+        if self.folder is None:
+            return
+        summary = {"step": self.step, "checkpoint": checkpoint, **judge.recall_summary(rows),
+                   "recall_s": time.time() - t0}
+        words = judge.verdict(summary, self.cfg)
+        self.folder.write_recall(rows)
+        self.folder.append_metric(summary)
+        self.status(recall={**summary, "verdict": words})
+        for line in words:
+            self.log(line)
+
+    def _recommended_weights(self) -> str:
+        """Load the best checkpoint when early stopping kept one (what Merge of the run folder takes); the name of
+        the checkpoint whose weights the model now holds."""
+        best = (self.best or {}).get("checkpoint") if self.cfg.early_stop_patience else None
+        last = self.folder.last_checkpoint() if self.folder is not None else None
+        if best and best != last and not self.use_ds:
+            peft.load_checkpoint(self.model, self.run_dir / best)
+            return best
+        return last or f"the weights of step {self.step}"
+
     # --- evaluate -------------------------------------------------------------------------------------
     def evaluation_due(self, epoch_end: bool) -> bool:
         if self.validation is None and not self.prompts:
@@ -537,6 +613,8 @@ class Trainer:
                 samples = self.sample_answers(epoch)
         finally:
             self.model.train()
+        if val is not None:
+            self.judge_loss(val[0], epoch)
         if self.folder is None:
             return
         text = f"evaluation at step {self.step}:"
@@ -547,10 +625,6 @@ class Trainer:
                                     "sample_s": time.time() - t1,
                                     **(self.objective.metrics(self.dist, "val_") if self.objective else {})}
             self.folder.append_metric(row)
-            if self.best is None or loss < self.best["val_loss"]:
-                self.best = {"step": self.step, "epoch": epoch, "val_loss": loss, "val_ppl": row["val_ppl"],
-                             "checkpoint": None}
-                self.status(best=self.best)
             text += f" val_loss {loss:.4f} (ppl {row['val_ppl']:.3f}) in {t1 - t0:.2f}s;"
             self._log_elsewhere({"val/loss": loss, "val/ppl": row["val_ppl"]})
         if samples:
@@ -561,6 +635,22 @@ class Trainer:
                     self.tensorboard.add_text(f"samples/{i}", f"**{row['prompt']}**\n\n{row['output']}", self.step)
         self.log(text.rstrip(";"))
 
+    def judge_loss(self, loss: float, epoch: int) -> None:
+        """Keep the best evaluation (lower by more than early_stop_min_delta); with early stopping on, mark its
+        weights to be saved, and end the run after early_stop_patience evaluations without one. Every rank
+        decides alike (the loss is summed over all of them)."""
+        cfg = self.cfg
+        if self.best is None or loss < self.best["val_loss"] - cfg.early_stop_min_delta:
+            self.best = {"step": self.step, "epoch": epoch, "val_loss": loss, "val_ppl": math.exp(min(loss, 50)),
+                         "checkpoint": None}
+            self.since_best, self.best_unsaved = 0, bool(cfg.early_stop_patience) and self.step > 0
+            self.status(best=self.best)
+            return
+        self.since_best += 1
+        if cfg.early_stop_patience and self.since_best >= cfg.early_stop_patience:
+            self.early_stop = {"step": self.step, "epoch": epoch, "patience": cfg.early_stop_patience,
+                               "min_delta": cfg.early_stop_min_delta, "best_step": self.best["step"]}
+
     def validation_loss(self) -> tuple[float, int] | None:
         """Token-weighted loss over the held-out documents (all ranks together), masked as in training."""
         loss_sum = weight = tokens = 0.0
@@ -570,23 +660,29 @@ class Trainer:
         loss_sum, weight, tokens = (self.dist.sum(v) for v in (loss_sum, weight, tokens))
         return (loss_sum / weight, int(tokens)) if weight > 0 else None
 
-    def sample_answers(self, epoch: int) -> list[dict]:
-        if not self.prompts or not (self.dist.is_main or self.partitioned):
-            return []
-
+    @contextlib.contextmanager
+    def _generation(self):
+        """``forward(ids, state)`` for greedy generation: one token at a time runs the sequential op, the
+        cheapest for it."""
         model, op = self.model, self.model.op
 
         def forward(x, state):
-            model.op = "torch" if x.shape[1] == 1 else op  # one token: the sequential op is the cheapest
+            model.op = "torch" if x.shape[1] == 1 else op
             with self.autocast():
                 return self.net(x, state)
 
         try:
-            return [{"step": self.step, "epoch": epoch, "prompt": prompt,
-                     "output": greedy_answer(forward, self.tokenizer, prompt, self.cfg.sample_tokens, self.device)}
-                    for prompt in self.prompts]
+            yield forward
         finally:
             model.op = op
+
+    def sample_answers(self, epoch: int) -> list[dict]:
+        if not self.prompts or not (self.dist.is_main or self.partitioned):
+            return []
+        with self._generation() as forward:
+            return [{"step": self.step, "epoch": epoch, "prompt": prompt, "held_out": held,
+                     "output": greedy_answer(forward, self.tokenizer, prompt, self.cfg.sample_tokens, self.device)}
+                    for prompt, held in self.prompts]
 
     def _log_elsewhere(self, values: dict) -> None:
         if self.wandb:
@@ -615,7 +711,7 @@ class Trainer:
         if self.last_eval and self.last_eval["step"] == self.step:
             entry["val_loss"] = self.last_eval["val_loss"]
         if self.best and self.best["step"] == self.step:
-            self.best["checkpoint"] = name
+            self.best["checkpoint"], self.best_unsaved = name, False
             self.status(best=self.best)
         self.folder.add_checkpoint(entry)
         self.prune_step_checkpoints()
@@ -641,7 +737,7 @@ class Trainer:
             "step": self.step, "epoch": epoch, "next_epoch": epoch + 1 if last_of_epoch else epoch,
             "next_step": 0 if last_of_epoch else s + 1, "steps_per_epoch": self.plan.steps_per_epoch,
             "world": dist.world, "seed": self.seed, "tokens": self.tokens_total, "elapsed_s": time.time() - self.t0,
-            "best": self.best, "checkpoint": checkpoint, "options": self.cfg.to_dict(),
+            "best": self.best, "since_best": self.since_best, "checkpoint": checkpoint, "options": self.cfg.to_dict(),
             "data": self.data_facts,
             "written_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
         resume.publish(self.run_dir, self.step)

@@ -94,8 +94,11 @@ def _read_data(cfg: TrainConfig):
         return None, f"data_path: {err}"
 
 
-def _warnings(cfg: TrainConfig, steps: dict | None) -> list[str]:
-    out = []
+def _warnings(cfg: TrainConfig, data_info, steps: dict | None) -> list[str]:
+    from .budget import budget, notes
+
+    run_budget = budget(cfg, data_info, steps)
+    out = notes(run_budget, cfg, data_info)[1] if run_budget else []
     if steps and cfg.warmup_steps >= steps["total_steps"]:
         out.append(f"warmup_steps={cfg.warmup_steps} is not below the run's {steps['total_steps']} steps: the "
                    f"learning rate never reaches lr_init; lower warmup_steps (e.g. to "
@@ -128,7 +131,7 @@ def prepare(cfg: TrainConfig, device: str | None = None) -> Prepared:
         from .loop import estimate
 
         steps = estimate(cfg, data_info, processes(cfg))
-    return Prepared(cfg, model_info, data_info, found, _warnings(cfg, steps), steps)
+    return Prepared(cfg, model_info, data_info, found, _warnings(cfg, data_info, steps), steps)
 
 
 def describe(prepared: Prepared) -> dict:
@@ -140,6 +143,22 @@ def describe(prepared: Prepared) -> dict:
         out["data_info"] = dataclasses.asdict(prepared.data_info)
     if prepared.steps is not None:
         out["estimate"] = prepared.steps
+        out.update(budget_report(prepared))
     out["problems"] = prepared.problems
     out["warnings"] = prepared.warnings
+    return out
+
+
+def budget_report(prepared: Prepared, max_params: float | None = None) -> dict:
+    """The step budget (``train.budget``) and the predicted time, measured now when not cached (for models of at
+    most ``max_params`` parameters when given: the GUI's live check)."""
+    from .budget import budget, notes, time_estimate
+
+    run_budget = budget(prepared.config, prepared.data_info, prepared.steps)
+    if run_budget is None:
+        return {}
+    out = {"budget": run_budget.to_dict(), "budget_notes": notes(run_budget, prepared.config, prepared.data_info)[0]}
+    if prepared.model_info is not None and prepared.ok:
+        seconds, how = time_estimate(prepared, run_budget, max_params)
+        out["time"] = {**(seconds or {}), "how": how}
     return out

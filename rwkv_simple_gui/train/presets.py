@@ -3,6 +3,7 @@ are saved in the project's ``presets/`` folder and win over a built-in one of th
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -40,3 +41,54 @@ def config_file(value: str) -> Path:
     if path.is_file() or len(Path(value).parts) != 1:
         return path
     return find_preset(Path(value).stem) or path
+
+
+FIT = "fit"  # a preset's {"passes": P, "min_steps": S}: epoch_count follows from the dataset it is given
+
+
+def read_preset(path) -> tuple[dict, dict | None]:
+    """(the options a preset file sets, its ``fit`` or None); ValueError names the file and what is wrong."""
+    import json
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except ValueError as e:
+        raise ValueError(f"{paths.display(path)}: not valid JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{paths.display(path)}: expected a JSON object of option: value")
+    fit = data.pop(FIT, None)
+    if fit is not None and not (isinstance(fit, dict) and set(fit) <= {"passes", "min_steps"}
+                                and all(isinstance(v, (int, float)) and v > 0 for v in fit.values())):
+        raise ValueError(f'{paths.display(path)}: "fit" must be like {{"passes": 12, "min_steps": 100}}')
+    return data, fit
+
+
+def fit_epochs(options: dict, fit: dict, world: int = 1) -> tuple[dict, str | None]:
+    """``options`` with epoch_count (and an epoch_save that saved only the last epoch) fitted to the dataset
+    ``options["data_path"]`` names: enough epochs for ``fit["passes"]`` passes over each training document and
+    at least ``fit["min_steps"]`` optimizer steps. Returns the options and a sentence saying what was fitted
+    (None when the dataset cannot be read: the options are returned as they are)."""
+    from .budget import budget, fitted_epochs
+    from .config import TrainConfig
+    from .data import data_info
+    from .loop import estimate
+    from .prepare import resolve_option
+
+    try:
+        cfg = TrainConfig.from_dict(options, source="preset")
+        info = data_info(resolve_option("prefix", "data", cfg.data_path)) if cfg.data_path else None
+    except (OSError, ValueError, paths.PathRefused):
+        return options, None
+    if info is None or info.n_docs == 0:
+        return options, None
+    epochs = fitted_epochs(cfg, info, fit.get("passes", 1), world)
+    per_epoch = estimate(cfg.replace(epoch_count=cfg.epoch_begin + 1), info, world)["steps_this_run"]
+    epochs = max(epochs, cfg.epoch_begin + math.ceil(fit.get("min_steps", 0) / max(per_epoch, 1)))
+    fitted = {**options, "epoch_count": epochs}
+    if options.get("epoch_save", 1) >= options.get("epoch_count", TrainConfig().epoch_count):
+        fitted["epoch_save"] = epochs  # the preset saves its last epoch only
+    fitted_cfg = cfg.replace(epoch_count=epochs)
+    run = budget(fitted_cfg, info, estimate(fitted_cfg, info, world))
+    return fitted, (f"epoch_count {epochs} fitted to {paths.display(info.prefix)}: {run.steps} optimizer steps, each "
+                    f"training document about {run.passes:.3g} times (the preset asks for {fit.get('passes', 1):g} "
+                    f"passes and at least {fit.get('min_steps', 0):g} steps)")

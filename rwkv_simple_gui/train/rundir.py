@@ -39,8 +39,9 @@ RESUME_DIR = "resume"
 RESUME_POINT = re.compile(r"step-(\d+)")
 POINT_FILE = "point.json"  # written last into a resume point: its facts and the options it was made with
 SAMPLES_FILE = "samples.jsonl"
+RECALL_FILE = "recall.jsonl"  # the recall check at the end of a run: one line per question asked
 # what a run leaves in its folder; a folder holding any of these holds a run
-RUN_FILES = ("config.json", "status.json", "metrics.jsonl", SAMPLES_FILE, RESUME_DIR,
+RUN_FILES = ("config.json", "status.json", "metrics.jsonl", SAMPLES_FILE, RECALL_FILE, RESUME_DIR,
              *dict.fromkeys(m.init_file for m in METHODS.values() if m.init_file))
 
 
@@ -101,6 +102,22 @@ def checkpoint_entries(run_dir) -> list[dict]:
     return found
 
 
+NOISY_BELOW = 10  # held-out documents: with fewer, the best val_loss marks noise
+
+
+def held_out_records(run_dir) -> int | None:
+    """How many held-out documents the run's validation loss was measured on (None: no validation)."""
+    resolved = (read_config(run_dir) or {}).get("resolved") or {}
+    count = resolved.get("val_records", len(resolved.get("val_docs") or []))
+    return count or None
+
+
+def best_mark(run_dir) -> str:
+    """The ★ of the best checkpoint, saying when so few documents were held out that it marks noise."""
+    held = held_out_records(run_dir)
+    return f"★ (on {held} held-out documents: noise)" if held and held < NOISY_BELOW else "★"
+
+
 def list_checkpoints(run_dir) -> list[Path]:
     """The run's checkpoints, epoch and step ones, oldest first (init files and others left out)."""
     return [e["path"] for e in checkpoint_entries(run_dir)]
@@ -109,6 +126,24 @@ def list_checkpoints(run_dir) -> list[Path]:
 def latest_checkpoint(run_dir) -> Path | None:
     found = list_checkpoints(run_dir)
     return found[-1] if found else None
+
+
+def recommended_checkpoint(run_dir) -> tuple[Path | None, str]:
+    """The checkpoint to merge from a run folder, and why: the best by validation loss when the run kept it for
+    early stopping (early_stop_patience), else the last one."""
+    entries = checkpoint_entries(run_dir)
+    if not entries:
+        return None, "the run has no checkpoint"
+    try:
+        status, early = read_status(run_dir) or {}, read_options(run_dir).get("early_stop_patience")
+    except ValueError:
+        status, early = {}, None
+    best = (status.get("best") or {}).get("checkpoint")
+    kept = next((e for e in entries if e["file"] == best), None) if early else None
+    if kept is not None and kept is not entries[-1]:
+        return kept["path"], (f"the best by validation loss ({kept['val_loss']:.4f} at step {kept['step']}), kept by "
+                              f"early stopping; the last is {entries[-1]['file']}")
+    return entries[-1]["path"], "the last checkpoint of the run"
 
 
 def resume_point_name(step: int) -> str:
@@ -222,6 +257,14 @@ class RunDir:
 
     def append_samples(self, samples: list[dict]) -> None:
         _append_jsonl(self.path / SAMPLES_FILE, samples)
+
+    def write_recall(self, rows: list[dict]) -> None:
+        with paths.atomic_output(self.path / RECALL_FILE) as tmp:
+            tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+
+    def last_checkpoint(self) -> str | None:
+        found = latest_checkpoint(self.path)
+        return found.name if found else None
 
 
 class Log:
@@ -417,8 +460,14 @@ def read_evaluations(run_dir) -> list[dict]:
 
 
 def read_samples(run_dir) -> list[dict]:
-    """samples.jsonl: one line per prompt per evaluation (step, epoch, prompt, output)."""
+    """samples.jsonl: one line per prompt per evaluation (step, epoch, prompt, held_out, output)."""
     return _read_jsonl(Path(run_dir) / SAMPLES_FILE)
+
+
+def read_recall(run_dir) -> list[dict]:
+    """recall.jsonl: the questions asked at the end of the run (doc, held_out, turns, question, answer, reply,
+    recalled)."""
+    return _read_jsonl(Path(run_dir) / RECALL_FILE)
 
 
 def read_config(run_dir) -> dict | None:

@@ -152,6 +152,8 @@ def _evaluation(cfg, facts: Facts) -> list[str]:
         elif info is not None and tokenizer_spec(cfg.val_data) != info.tokenizer:
             out.append(f"val_data was tokenized with {tokenizer_spec(cfg.val_data)}, data_path with "
                        f"{info.tokenizer}: tokenize both with the same tokenizer")
+    if cfg.early_stop_patience and not (cfg.val_data or cfg.val_split):
+        out.append("early_stop_patience needs held-out documents: set val_split (e.g. 0.1) or val_data")
     if cfg.sample_prompts and cfg.sample_tokens:
         found = _file(cfg, "sample_prompts", "prompts")
         if not found:

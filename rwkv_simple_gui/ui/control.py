@@ -6,7 +6,7 @@ from __future__ import annotations
 from .. import paths
 from ..estimate import estimate_memory
 from ..train.config import GROUPS, TrainConfig, coerce
-from ..train.prepare import Prepared, path_options, prepare, resolve_option
+from ..train.prepare import Prepared, budget_report, path_options, prepare, resolve_option
 from . import common
 
 
@@ -87,6 +87,29 @@ def describe_data(info) -> str:
             f"longest {info.max_doc_len:,} tokens")
 
 
+def duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h} h {m:02d} min" if h else f"{m} min {s:02d} s" if m else f"{s} s"
+
+
+def describe_budget(prepared: Prepared) -> list[str]:
+    """The run's step budget and its predicted time on this machine (measured now for a small model)."""
+    from ..train.budget import SPEED_MAX_PARAMS
+
+    report = budget_report(prepared, max_params=SPEED_MAX_PARAMS)
+    lines = [f"📏 {line}" for line in report.get("budget_notes", [])]
+    found = report.get("time")
+    if found and "total_s" in found:
+        lines.append(f"⏱️ about {duration(found['total_s'])} on this machine (training {duration(found['train_s'])}, "
+                     f"evaluations {duration(found['evaluate_s'])}, recall check {duration(found['recall_s'])}; step "
+                     f"time {found['how']})")
+    elif found:
+        lines.append(f"⏱️ time: {found['how']}")
+    return lines
+
+
 def dataset_info(data_path: str | None):
     """The facts of a tokenized dataset picked in the form, or (None, the reason)."""
     from ..train.data import data_info
@@ -99,15 +122,41 @@ def dataset_info(data_path: str | None):
         return None, str(err)
 
 
-def suggestions(info) -> dict:
-    """ctx_len, micro_bsz and epoch_steps that fit a dataset (the seed's make_tokenize advice)."""
+def suggestions(info, values: dict | None = None) -> dict:
+    """ctx_len, micro_bsz and epoch_steps that fit a dataset (the seed's make_tokenize advice), and the
+    epoch_count that keeps the form's optimizer steps with them (never fewer) and, for a dataset of facts, makes
+    the passes the method needs (train.budget's rule)."""
     from ..data.stats import align_tokens, factor_table
+    from ..train.budget import budget, fitted_epochs, min_passes
+    from ..train.loop import estimate
 
     ctx_len = align_tokens(max(1, info.max_doc_len))
     row = next((f for f in factor_table(info.n_docs) if f["count"] == info.n_docs), None)
     small = [m for m in (row["micro_bsz"] if row else []) if m <= 8 and m < info.n_docs]
     micro_bsz = max(small) if small else 1
-    return {"ctx_len": ctx_len, "micro_bsz": micro_bsz, "epoch_steps": max(1, info.n_docs // micro_bsz)}
+    found = {"ctx_len": ctx_len, "micro_bsz": micro_bsz, "epoch_steps": max(1, info.n_docs // micro_bsz)}
+    cfg, _ = form_to_config(values or {})
+    if cfg is None:
+        return found
+    before = estimate(cfg, info)["steps_this_run"]
+    after = cfg.replace(**found)
+    per_epoch = estimate(after.replace(epoch_count=after.epoch_begin + 1), info)["steps_this_run"]
+    epochs = max(cfg.epoch_count, after.epoch_begin + -(-before // max(per_epoch, 1)))
+    rule = min_passes(cfg.finetune_mode)
+    shape = budget(after, info, estimate(after, info)).shape
+    if rule and shape is not None and shape.facts:
+        epochs = max(epochs, fitted_epochs(after, info, rule[0]))
+    return {**found, "epoch_count": epochs, "steps_before": before,
+            "steps": estimate(after.replace(epoch_count=epochs), info)["steps_this_run"]}
+
+
+def suggestion_text(s: dict) -> str:
+    if "epoch_count" not in s:
+        return (f"Suggested for this dataset: ctx_len **{s['ctx_len']}**, micro_bsz **{s['micro_bsz']}**, "
+                f"epoch_steps **{s['epoch_steps']}**.")
+    return (f"Suggested for this dataset: ctx_len **{s['ctx_len']}**, micro_bsz **{s['micro_bsz']}**, epoch_steps "
+            f"**{s['epoch_steps']}**, epoch_count **{s['epoch_count']}**.\n\n"
+            f"That is {s['steps']} optimizer steps (now {s['steps_before']}): applying them never lowers the steps.")
 
 
 def check(values: dict) -> str:
@@ -118,6 +167,7 @@ def check(values: dict) -> str:
         notes.append("🧠 " + describe_model(prepared.model_info))
     if prepared is not None and prepared.data_info is not None:
         notes.append("📚 " + describe_data(prepared.data_info))
+        notes += describe_budget(prepared)
     text = "\n\n".join(notes)
     if problems:
         text += "\n\n### ⚠️ Fix before training\n" + "\n".join(f"- {p}" for p in dict.fromkeys(problems))

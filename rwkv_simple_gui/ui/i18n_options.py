@@ -96,6 +96,10 @@ ZH_OPTIONS: dict[str, tuple[str, str]] = {
     "sample_tokens": ("示例回答长度", "每个示例回答的 token 数（贪心解码）。0：不生成示例。"),
     "save_every_steps": ("每 N 步保存", "每隔这么多优化步额外保存一个步数检查点 rwkv-step-<步数>.pth（0：只在每轮结束时保存）。"
                          "最新的检查点总是可以精确续训的位置。"),
+    "early_stop_patience": ("提前停止：耐心", "验证损失（val_split 或 val_data）连续这么多次评估都没有降低至少 "
+                            "early_stop_min_delta 时停止训练；保留最好的检查点，合并时选中运行文件夹即取它。0：关闭。"
+                            "不适合事实类数据（留出的回答无法从其余数据学到）：模型学会训练过的回答时，它的验证损失反而上升。"),
+    "early_stop_min_delta": ("提前停止：最小改进", "验证损失要比目前最好的值低多少才算改进。"),
     "keep_last": ("保留最近 K 个步数检查点", "更早的步数检查点会被删除（验证损失最好的那个除外）；每轮的检查点全部保留。"
                   "0：保留所有步数检查点。"),
     "tensorboard": ("TensorBoard", "1：同时在 <运行目录>/tensorboard 写出 TensorBoard 事件文件（需要安装 tensorboard）。"),

@@ -16,8 +16,9 @@ def run_choices() -> list[str]:
     return [paths.display(r["path"]) for r in rundir.list_runs(paths.folder("output")) if r["checkpoints"]]
 
 
-def checkpoint_label(entry: dict) -> str:
-    """``rwkv-step-00000040.pth · epoch 1 · step 40 · val_loss 2.3100 ★`` (★: the best of the run)."""
+def checkpoint_label(entry: dict, star: str = "★") -> str:
+    """``rwkv-step-00000040.pth · epoch 1 · step 40 · val_loss 2.3100 ★`` (★: the best of the run; ``star`` says
+    when few held-out documents make it noise)."""
     bits = [entry["file"]]
     if entry.get("epoch") is not None:  # an epoch checkpoint saved by a stop holds part of its epoch
         part = entry.get("partial") and rundir.checkpoint_step(entry["file"]) is None
@@ -25,7 +26,7 @@ def checkpoint_label(entry: dict) -> str:
     if entry.get("step") is not None:
         bits.append(f"step {entry['step']}")
     if entry.get("val_loss") is not None:
-        bits.append(f"val_loss {entry['val_loss']:.4f}" + (" ★" if entry["best"] else ""))
+        bits.append(f"val_loss {entry['val_loss']:.4f}" + (f" {star}" if entry["best"] else ""))
     return " · ".join(bits)
 
 
@@ -33,16 +34,19 @@ def checkpoint_choices(run: str | None) -> list[tuple[str, str]]:
     """(label, path) of the run's epoch and step checkpoints, oldest first, the best one marked."""
     if not run:
         return []
-    return [(checkpoint_label(e), paths.display(e["path"]))
-            for e in rundir.checkpoint_entries(paths.resolve(run, base="output"))]
+    run_dir = paths.resolve(run, base="output")
+    star = rundir.best_mark(run_dir)
+    return [(checkpoint_label(e, star), paths.display(e["path"])) for e in rundir.checkpoint_entries(run_dir)]
 
 
 def pick_run(run: str | None):
-    """Checkpoints of the run (latest selected) and its base model, from its config.json."""
+    """Checkpoints of the run (its recommended one selected: the best when early stopping kept it, else the
+    last) and its base model, from its config.json."""
     checkpoints = checkpoint_choices(run)
     config = rundir.read_config(paths.resolve(run)) if run else None
     base = (config or {}).get("model_path") or None
-    return (gr.update(choices=checkpoints, value=checkpoints[-1][1] if checkpoints else None),
+    chosen = rundir.recommended_checkpoint(paths.resolve(run, base="output"))[0] if checkpoints else None
+    return (gr.update(choices=checkpoints, value=paths.display(chosen) if chosen else None),
             gr.update(value=paths.display(paths.resolve(base, base="model")) if base else None))
 
 
@@ -66,6 +70,9 @@ def describe(checkpoint: str | None) -> str:
             text += f" · {name} {options[name]} (from the run's config.json)"
     if row.output == "state":
         text += " · a state file is written (mount it in Chat); RWKV-7 ignores states merged into a model"
+    chosen, why = rundir.recommended_checkpoint(path.parent)
+    if chosen is not None and chosen.name == path.name:
+        text += f"\n\nThe run's recommended checkpoint: {why}."
     return text
 
 
@@ -117,7 +124,7 @@ def build() -> dict:
         c["gguf_type"] = gr.Dropdown([""] + list(merger.GGUF_TYPES), value="", label=t("merge.gguf_type"))
         c["lora_alpha"] = gr.Number(value=None, label=t("merge.alpha"), info=t("merge.alpha_info"))
     with gr.Row():
-        c["out"] = gr.Textbox(label=t("merge.out"), placeholder="merge/<base>-<METHOD>-<epoch>.pth", scale=4)
+        c["out"] = gr.Textbox(label=t("merge.out"), placeholder="merge/<run>-<epoch>.pth", scale=4)
         c["overwrite"] = gr.Checkbox(value=False, label=t("common.overwrite"), scale=1)
     with gr.Row():
         c["check"] = gr.Checkbox(value=True, label=t("merge.check"))

@@ -278,4 +278,106 @@ ZH: dict[str, str] = {
     "resume_from: {err}": "resume_from：{err}",
     "No sample answers yet: they appear at each evaluation when the data has User: turns or sample_prompts names a file.":
         "还没有示例回答：数据含 User: 对话或 sample_prompts 指定了文件时，每次评估都会生成。",
+
+    # the step budget, early stopping, "did it learn?" and the samples panel (issue 20)
+    "Suggested for this dataset: ctx_len **{s['ctx_len']}**, micro_bsz **{s['micro_bsz']}**, epoch_steps "
+    "**{s['epoch_steps']}**.":
+        "建议此数据集使用：ctx_len **{s['ctx_len']}**，micro_bsz **{s['micro_bsz']}**，epoch_steps **{s['epoch_steps']}**。",
+    "Suggested for this dataset: ctx_len **{s['ctx_len']}**, micro_bsz **{s['micro_bsz']}**, epoch_steps "
+    "**{s['epoch_steps']}**, epoch_count **{s['epoch_count']}**.":
+        "建议此数据集使用：ctx_len **{s['ctx_len']}**，micro_bsz **{s['micro_bsz']}**，epoch_steps "
+        "**{s['epoch_steps']}**，epoch_count **{s['epoch_count']}**。",
+    "That is {s['steps']} optimizer steps (now {s['steps_before']}): applying them never lowers the steps.":
+        "即 {s['steps']} 个优化步（现在是 {s['steps_before']}）：应用建议不会减少步数。",
+    "about {duration(found['total_s'])} on this machine (training {duration(found['train_s'])}, evaluations "
+    "{duration(found['evaluate_s'])}, recall check {duration(found['recall_s'])}; step time {found['how']})":
+        "在本机上约需 {duration(found['total_s'])}（训练 {duration(found['train_s'])}，评估 "
+        "{duration(found['evaluate_s'])}，记忆检查 {duration(found['recall_s'])}；每步耗时{found['how']}）",
+    "time: {found['how']}": "耗时：{found['how']}",
+    "measured earlier": "此前测得", "measured now": "刚刚测得",
+    "not measured yet for this model, method and device: python -m rwkv_simple_gui train --dry-run with these "
+    "options measures it":
+        "此模型、方法和设备还没有测过速度：用这些参数运行 python -m rwkv_simple_gui train --dry-run 即可测出",
+    "{b.steps} optimizer steps ({b.epochs} epochs), {b.samples} samples, {b.tokens} tokens seen: each training "
+    "document about {b.passes} times":
+        "{b.steps} 个优化步（{b.epochs} 轮），{b.samples} 个样本，见过 {b.tokens} 个 token：每条训练数据约 {b.passes} 次",
+    "the data looks like facts: short answers (median {b.shape.answer_tokens} tokens), {b.shape.distinct} of them "
+    "different":
+        "数据看起来是事实问答：回答很短（中位数 {b.shape.answer_tokens} 个 token），其中 {b.shape.distinct} 各不相同",
+    "too short to learn these answers: each document is seen {b.passes} times; {cfg.finetune_mode} needed "
+    "{rule[0]} passes (lr_init {rule[1]}) to give back 85% of the trained answers of 40 facts about one subject on "
+    "the demo base: raise epoch_count to {need}":
+        "训练太短，学不会这些回答：每条数据只见 {b.passes} 次；在演示基座上，{cfg.finetune_mode} 需要 {rule[0]} 遍"
+        "（lr_init {rule[1]}）才能答回关于同一主题的 40 条事实中 85% 的训练回答：请把 epoch_count 提高到 {need}",
+    "validation loss will rise while the model learns these answers (a held-out fact cannot be learned from the "
+    "others): judge the run by its recall check, not by val_loss":
+        "模型学会这些回答时验证损失反而会上升（留出的事实无法从其余数据学到）：请以训练结束时的记忆检查来判断，而不是 val_loss",
+    "early stopping would end this run too soon (its validation loss rises while recall rises): set "
+    "early_stop_patience 0":
+        "提前停止会让这次训练停得太早（记忆率上升时验证损失也在上升）：请把 early_stop_patience 设为 0",
+    "early stopping (early_stop_patience, e.g. 2) would end the run when val_loss stops improving, keeping the best "
+    "checkpoint":
+        "提前停止（early_stop_patience，例如 2）会在 val_loss 不再改善时结束训练，并保留最好的检查点",
+    "early stopping follows the validation loss of {held} held-out documents: fewer than {NOISY_BELOW}, it is "
+    "noise; hold out more (val_split) or turn early stopping off":
+        "提前停止依据的是 {held} 条留出数据的验证损失：少于 {NOISY_BELOW} 条时它只是噪声；请留出更多（val_split）或关闭提前停止",
+    "epoch_count {epochs} fitted to {paths.display(info.prefix)}: {run.steps} optimizer steps, each training "
+    "document about {run.passes} times (the preset asks for {fit.get('passes', 1)} passes and at least "
+    "{fit.get('min_steps', 0)} steps)":
+        "epoch_count {epochs} 已按 {paths.display(info.prefix)} 调整：{run.steps} 个优化步，每条训练数据约 {run.passes} 次"
+        "（预设要求 {fit.get('passes', 1)} 遍、至少 {fit.get('min_steps', 0)} 步）",
+    "Preset {name}: {note}.": "预设 {name}：{note}。",
+    "Preset {name}: pick the dataset first, then load it again to fit its epochs to the data.":
+        "预设 {name}：请先选择数据集，再加载一次，让轮数按数据调整。",
+    "give the preset a name": "请给预设起个名字",
+    "{paths.display(path)}: expected a JSON object of option: value":
+        "{paths.display(path)}：应为 参数: 值 形式的 JSON 对象",
+    '{paths.display(path)}: "fit" must be like {"passes": 12, "min_steps": 100}':
+        '{paths.display(path)}："fit" 应形如 {"passes": 12, "min_steps": 100}',
+    "{paths.display(path)}: not valid JSON ({e})": "{paths.display(path)}：不是有效的 JSON（{e}）",
+    "The run's recommended checkpoint: {why}.": "这次训练推荐的检查点：{why}。",
+    "the best by validation loss ({kept['val_loss']} at step {kept['step']}), kept by early stopping; the last is "
+    "{entries[-1]['file']}":
+        "验证损失最好的那个（第 {kept['step']} 步，{kept['val_loss']}），由提前停止保留；最后一个是 {entries[-1]['file']}",
+    "the last checkpoint of the run": "这次训练的最后一个检查点",
+    "Did it learn? the questions of the data, asked at the end": "学会了吗？训练结束时用数据中的问题提问",
+    "held out, never trained": "留出，从未训练", "trained": "训练过",
+    "{len(earlier)} earlier answers": "更早的 {len(earlier)} 个回答",
+    "the base model": "基座模型",
+    "{state} (early stop)": "{state}（提前停止）",
+    "held out, never trained: {names}": "留出、从未训练的问题：{names}",
+    "early stopping at step {stop['step']}: no val_loss improvement for {stop['patience']} evaluations; kept {kept} "
+    "(the best val_loss, at step {best.get('step')})":
+        "在第 {stop['step']} 步提前停止：连续 {stop['patience']} 次评估 val_loss 没有改善；保留了 {kept}"
+        "（val_loss 最好，第 {best.get('step')} 步）",
+    "★ (on {held} held-out documents: noise)": "★（只有 {held} 条留出数据：是噪声）",
+    "Did it learn? {hits} of {asked} trained answers come back word for word ({share}), asked greedy as Chat asks.":
+        "学会了吗？{asked} 个训练过的回答中有 {hits} 个被逐字答回（{share}），按对话页的方式贪心提问。",
+    "No recall check: the data has no User/Assistant conversations to ask.":
+        "没有记忆检查：数据中没有可提问的 User/Assistant 对话。",
+    "State tuning learns a style or a role, not answers: judge it in Chat.":
+        "状态微调学的是风格或角色，而不是回答：请在对话页中判断。",
+    "It learned (almost) nothing. Likely fix: more steps (epoch_count {cfg.epoch_count} -> {cfg.epoch_count * 2}) or "
+    "a higher learning rate (lr_init {cfg.lr_init} -> {cfg.lr_init * 2}); the Parameters check says how many "
+    "passes this method needs.":
+        "它（几乎）什么都没学会。可能的解决办法：更多步数（epoch_count {cfg.epoch_count} -> {cfg.epoch_count * 2}）"
+        "或更高的学习率（lr_init {cfg.lr_init} -> {cfg.lr_init * 2}）；参数页的检查会说明此方法需要多少遍。",
+    "It learned part of the data. Likely fix: more passes over it (epoch_count {cfg.epoch_count} -> "
+    "{round(cfg.epoch_count * 1.5)}).":
+        "它只学会了一部分数据。可能的解决办法：多训练几遍（epoch_count {cfg.epoch_count} -> {round(cfg.epoch_count * 1.5)}）。",
+    "It learned the trained answers.": "它学会了训练过的回答。",
+    "Held out, never trained: {summary['held_out_hits']} of {summary['held_out_asked']} come back (a held-out fact "
+    "cannot be learned from the others).":
+        "留出、从未训练：{summary['held_out_asked']} 个中有 {summary['held_out_hits']} 个被答回（留出的事实无法从其余数据学到）。",
+    "sample_prompts {path}: holds no prompt; write one per line": "sample_prompts {path}：没有任何提示；请每行写一个",
+    "sample_prompts {path}: not UTF-8 text; save it as UTF-8": "sample_prompts {path}：不是 UTF-8 文本；请另存为 UTF-8",
+    "sample_prompts {path}: cannot be read ({e.strerror})": "sample_prompts {path}：无法读取（{e.strerror}）",
+    'sample_prompts {path} line {n}: no "prompt" or "text" field with text; write e.g. {"prompt": "What is RWKV?"}':
+        'sample_prompts {path} 第 {n} 行：没有带文字的 "prompt" 或 "text" 字段；请写成例如 {"prompt": "What is RWKV?"}',
+    "sample_prompts {path} line {n}: not valid JSON ({e.msg}); write one JSON object per line with a \"prompt\" or "
+    "\"text\" field, or one plain prompt per line in a .txt file":
+        "sample_prompts {path} 第 {n} 行：不是有效的 JSON（{e.msg}）；请每行写一个带 \"prompt\" 或 \"text\" 字段的 JSON "
+        "对象，或在 .txt 文件中每行写一个提示",
+    "early_stop_patience needs held-out documents: set val_split (e.g. 0.1) or val_data":
+        "early_stop_patience 需要留出的数据：请设置 val_split（例如 0.1）或 val_data",
 }

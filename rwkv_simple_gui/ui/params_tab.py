@@ -52,10 +52,12 @@ def save_preset(name: str, values: dict) -> str:
     return dest.stem
 
 
-def read_options(path: Path) -> dict:
-    """The options a preset or a run's config.json sets (a built-in preset sets only some of them)."""
+def read_options(path: Path, data: dict | None = None) -> dict:
+    """The options a preset or a run's config.json sets (a built-in preset sets only some of them); ``data``:
+    the file already read."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        if data is None:
+            data = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(data, dict):
             raise ValueError("expected a JSON object of option: value")
         data = {k: v for k, v in data.items() if k not in RUN_INFO_KEYS}
@@ -65,14 +67,32 @@ def read_options(path: Path) -> dict:
     return config_to_form(data)
 
 
-def load_preset(name: str) -> dict:
+def load_preset(name: str, values: dict | None = None) -> dict:
+    """The form's fields a preset sets (epochs fitted to the dataset of ``values``, see :func:`fitted_preset`)."""
+    return fitted_preset(name, values)[0]
+
+
+def fitted_preset(name: str, values: dict | None = None) -> tuple[dict, str]:
+    """The form's fields a preset sets, its epochs fitted to the form's dataset when the preset says how
+    (``fit``); and what was fitted, in words."""
     try:
         path = presets.find_preset(name)
     except ValueError as err:
         raise gr.Error(f"{err}.") from None
     if path is None:
         raise gr.Error(f"No preset named {name!r}; pick one of {', '.join(presets.list_presets())}.")
-    return read_options(path)
+    try:
+        options, fit = presets.read_preset(path)
+    except (OSError, ValueError) as err:
+        raise gr.Error(f"Can't load {paths.display(path)}: {err}") from err
+    form = read_options(path, options)
+    if not fit:
+        return form, ""
+    fitted, note = presets.fit_epochs({**TrainConfig().to_dict(), **(values or {}), **form}, fit)
+    if note is None:
+        return form, f"Preset {name}: pick the dataset first, then load it again to fit its epochs to the data."
+    return {**form, "epoch_count": fitted["epoch_count"], "epoch_save": fitted.get("epoch_save", form.get(
+        "epoch_save"))}, f"Preset {name}: {note}."
 
 
 def list_runs() -> list[str]:
@@ -134,7 +154,7 @@ def form_defaults(stored: dict | None = None) -> dict:
             found = lister()
             values[name] = found[0] if found else ""
     if first_visit and values["model_path"] == DEMO_MODEL:
-        values.update(load_preset(DEMO_PRESET))
+        values.update(load_preset(DEMO_PRESET, values))
     return values
 
 
@@ -199,28 +219,32 @@ def build(settings: dict) -> dict:
           trigger_mode="always_last", show_progress="hidden")
     c["refresh"] = dict(fn=on_change, inputs=set(comps), outputs=change_outputs)
 
-    def on_data(path):
-        info, err = control.dataset_info(path)
+    def on_data(data: dict):
+        values = as_values(data)
+        info, err = control.dataset_info(values["data_path"])
         if info is None:
             return err
-        s = control.suggestions(info)
-        return (f"Suggested for this dataset: ctx_len **{s['ctx_len']}**, micro_bsz **{s['micro_bsz']}**, "
-                f"epoch_steps **{s['epoch_steps']}**.")
+        return control.suggestion_text(control.suggestions(info, values))
 
-    opts["data_path"].change(on_data, opts["data_path"], c["data_hint"], api_visibility="private")
+    opts["data_path"].change(on_data, set(comps), c["data_hint"], api_visibility="private")
 
-    def apply_suggestions(path):
-        info, err = control.dataset_info(path)
+    def apply_suggestions(data: dict):
+        values = as_values(data)
+        info, err = control.dataset_info(values["data_path"])
         if info is None:
             raise gr.Error(err)
-        s = control.suggestions(info)
+        s = control.suggestions(info, values)
         return [gr.update(value=s[n]) if n in s else gr.update() for n in names]
 
-    c["apply"].click(apply_suggestions, opts["data_path"], comps, api_visibility="private")
+    c["apply"].click(apply_suggestions, set(comps), comps, api_visibility="private")
     c["save_preset"].click(lambda name, *vals: gr.update(choices=presets.list_presets(),
                                                          value=save_preset(name, dict(zip(names, vals)))),
                            [c["preset_name"]] + comps, c["preset_name"], api_visibility="private")
-    c["load_preset"].click(lambda name: as_updates(load_preset(name)), c["preset_name"], comps,
+    def on_load_preset(data: dict):
+        form, note = fitted_preset(data[c["preset_name"]], as_values(data))
+        return [*as_updates(form), note]
+
+    c["load_preset"].click(on_load_preset, {c["preset_name"], *comps}, [*comps, c["data_hint"]],
                            api_visibility="private")
     c["run_pick"].focus(lambda: gr.update(choices=list_runs()), None, c["run_pick"], api_visibility="private")
     c["copy_run"].click(lambda run: as_updates(load_run(run)), c["run_pick"], comps, api_visibility="private")

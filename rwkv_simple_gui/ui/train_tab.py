@@ -20,7 +20,7 @@ from .i18n import t
 
 POLL_S = 2.0
 RUNS_POLL_S = 10.0
-RUN_COLUMNS = ["run", "state", "steps", "last loss", "best val_loss", "checkpoints", "started"]
+RUN_COLUMNS = ["run", "state", "steps", "last loss", "best val_loss", "recall", "checkpoints", "started"]
 SERIES_COLORS = {"loss": "#9ecae1", "smoothed": "#1f77b4", "validation": "#ff7f0e", "best": "#2ca02c"}
 
 
@@ -78,13 +78,16 @@ def runs_table() -> pd.DataFrame:
     rows = []
     for run in rundir.list_runs(paths.folder("output")):
         status = run["status"] or {}
-        best = status.get("best") or {}
+        best, recall = status.get("best") or {}, status.get("recall") or {}
+        state = _live_state(run["path"], status)
         rows.append({
             "run": paths.display(run["path"]),
-            "state": _live_state(run["path"], status),
+            "state": f"{state} (early stop)" if status.get("early_stop") and state == "finished" else state,
             "steps": f"{status.get('step', 0)}/{status.get('total_steps', '?')}",
             "last loss": f"{status['loss']:.4f}" if status.get("loss") is not None else "",
-            "best val_loss": f"{best['val_loss']:.4f} (step {best['step']})" if best else "",
+            "best val_loss": f"{best['val_loss']:.4f} (step {best['step']}"
+                             + (f", {best['checkpoint']})" if best.get("checkpoint") else ")") if best else "",
+            "recall": f"{recall['recall_hits']}/{recall['recall_asked']}" if recall.get("recall_asked") else "",
             "checkpoints": ", ".join(run["checkpoints"]),
             "started": datetime.fromtimestamp(run["mtime"]).strftime("%Y-%m-%d %H:%M"),
         })
@@ -146,27 +149,66 @@ def poll_preference(run: str | None, follow: bool = True):
     return gr.update(value=frame, visible=bool(frame["value"].notna().any()))
 
 
-def samples_html(samples: list[dict]) -> str:
-    """For each prompt: the answers of each evaluation, newest first, down to the base model's (step 0)."""
-    if not samples:
+def _answer_rows(rows: list[dict]) -> str:
+    return "".join(f"<tr><td>{'base' if r['step'] == 0 else r['step']}</td>"
+                   f"<td class='sample-text'>{html.escape(r['output'])}</td></tr>" for r in rows)
+
+
+def samples_html(samples: list[dict], recall: list[dict] = ()) -> str:
+    """The recall check of the run's end (when done), then for each sample prompt (the whole text the model was
+    asked, as Chat asks it) the newest answer and the base model's (step 0), the answers in between folded."""
+    if not samples and not recall:
         # the sentence on a line of its own, so the message catalogue translates it
         return ("<p class='samples-empty'>\nNo sample answers yet: they appear at each evaluation when the data has "
                 "User: turns or sample_prompts names a file.\n</p>")
     by_prompt: dict[str, list[dict]] = {}
     for row in samples:
         by_prompt.setdefault(row["prompt"], []).append(row)
-    blocks = []
+    blocks = [recall_html(recall)] if recall else []
     for prompt, rows in by_prompt.items():
-        lines = "".join(
-            f"<tr><td>{'base' if r['step'] == 0 else r['step']}</td>"
-            f"<td class='sample-text'>{html.escape(r['output'])}</td></tr>"
-            for r in sorted(rows, key=lambda r: r["step"], reverse=True))
-        blocks.append(f"<details open><summary><b class='sample-text'>{html.escape(prompt)}</b></summary><table>"
-                      f"<tr><th>step</th><th>answer</th></tr>{lines}</table></details>")
+        rows = sorted(rows, key=lambda r: r["step"], reverse=True)
+        base = next((r for r in rows if r["step"] == 0), None)
+        shown = rows[:1] + ([base] if base is not None and base is not rows[0] else [])
+        earlier = [r for r in rows[1:] if r is not base]
+        mark = ("<span class='sample-held'>\nheld out, never trained\n</span>" if any(r.get("held_out") for r in rows)
+                else "<span class='sample-trained'>\ntrained\n</span>")
+        folded = (f"<details><summary>\n{len(earlier)} earlier answers\n</summary><table>{_answer_rows(earlier)}"
+                  f"</table></details>" if earlier else "")
+        blocks.append(f"<details open><summary>{mark} <b class='sample-text'>{html.escape(prompt)}</b></summary>"
+                      f"<table><tr><th>step</th><th>answer</th></tr>{_answer_rows(shown)}</table>{folded}</details>")
     return "<div style='white-space:pre-wrap'>" + "".join(blocks) + "</div>"
 
 
-def progress_html(status: dict, last: dict | None, live: bool = True) -> str:
+def recall_html(rows: list[dict]) -> str:
+    """The questions the run was asked at its end: its reply beside the trained answer, held-out ones marked."""
+    lines = "".join(
+        f"<tr><td>{'✓' if r['recalled'] else '✗'}</td>"
+        f"<td>{'held out' if r['held_out'] else ''}</td>"
+        f"<td class='sample-text'>{html.escape(r['question'])}</td><td class='sample-text'>{html.escape(r['answer'])}"
+        f"</td><td class='sample-text'>{html.escape(r['reply'])}</td></tr>" for r in rows)
+    return (f"<details class='recall'><summary>\nDid it learn? the questions of the data, asked at the end\n</summary>"
+            f"<table><tr><th></th><th></th><th>question</th><th>trained answer</th><th>reply</th></tr>{lines}</table>"
+            f"</details>")
+
+
+def judge_markdown(run_dir, status: dict) -> str:
+    """What the status says about judging the run: the held-out questions, early stopping, the recall check."""
+    config = rundir.read_config(run_dir) or {}
+    held = (config.get("resolved") or {}).get("val_questions") or []
+    out = []
+    if held:
+        names = " · ".join(f"“{q}”" for q in held[:5]) + (f" (+{len(held) - 5})" if len(held) > 5 else "")
+        out.append(f"held out, never trained: {names}")
+    stop, best = status.get("early_stop"), status.get("best") or {}
+    if stop:
+        kept = best.get("checkpoint") or "the base model"
+        out.append(f"early stopping at step {stop['step']}: no val_loss improvement for {stop['patience']} "
+                   f"evaluations; kept {kept} (the best val_loss, at step {best.get('step')})")
+    out += (status.get("recall") or {}).get("verdict") or []
+    return "\n".join(f"- {line}" for line in out)
+
+
+def progress_html(status: dict, last: dict | None, live: bool = True, star: str = "") -> str:
     step, total = status.get("step", 0) or 0, status.get("total_steps") or 0
     pct = 100.0 * step / total if total else 0.0
     bits = [f"step {step}/{total or '?'}", f"epoch {status.get('epoch', '–')}"]
@@ -180,7 +222,7 @@ def progress_html(status: dict, last: dict | None, live: bool = True) -> str:
     best = status.get("best")
     if best:
         bits.append(f"best val_loss {best['val_loss']:.4f} at step {best['step']}"
-                    + (f" ({best['checkpoint']})" if best.get("checkpoint") else ""))
+                    + (f" ({best['checkpoint']})" if best.get("checkpoint") else "") + (f" {star}" if star else ""))
     return (f"<div style='font-family:monospace'><progress value='{pct:.1f}' max='100' style='width:100%'></progress>"
             f"<div>{pct:.1f}% · " + " · ".join(bits) + "</div></div>")
 
@@ -226,9 +268,12 @@ def poll(run: str | None, follow: bool = True):
     metrics = rundir.read_metrics(run_dir)
     log_path = run_dir / "train.log"
     live = _live_state(run_dir, status) in runner.LIVE_STATES
-    return (run, status_markdown(run, status), progress_html(status, metrics[-1] if metrics else None, live),
+    judged = judge_markdown(run_dir, status)
+    return (run, status_markdown(run, status) + (f"\n\n{judged}" if judged else ""),
+            progress_html(status, metrics[-1] if metrics else None, live, rundir.best_mark(run_dir)),
             loss_frame(metrics, rundir.read_evaluations(run_dir), status.get("best")), runner.tail(log_path),
-            monitor_markdown(), str(log_path) if log_path.is_file() else None, samples_html(rundir.read_samples(run_dir)))
+            monitor_markdown(), str(log_path) if log_path.is_file() else None,
+            samples_html(rundir.read_samples(run_dir), rundir.read_recall(run_dir)))
 
 
 def on_load(run: str | None, follow: bool = True):
