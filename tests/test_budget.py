@@ -5,6 +5,7 @@ given, dataset suggestions that never lower the steps, and merged files named af
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -182,3 +183,14 @@ def test_two_runs_merged_with_default_names_give_two_files(files, project):
         outputs.append(merge.merge(base, folder, overwrite=False).outputs[0])
     assert [p.name for p in outputs] == ["lora-20250101-120000-6.pth", "lora-20250101-130000-6.pth"]
     assert all(p.is_file() for p in outputs)
+
+
+def test_parameters_check_shows_the_budget_the_time_and_a_too_short_run(files, project):
+    values = {**TrainConfig().to_dict(), **config(files, epoch_count=1).to_dict()}
+    text = control.check(values)
+    assert "📏 19 optimizer steps (1 epochs), 38 samples" in text and "each training document about 1 times" in text
+    assert "📏 the data looks like facts" in text
+    assert re.search(r"⏱️ about .* on this machine \(training .*step time measured now", text), text
+    assert "- ⚠️ too short to learn these answers: each document is seen 1 times" in text
+    again = control.check({**values, "epoch_count": budget.MIN_PASSES["lora"][0]})
+    assert "too short" not in again and "step time measured earlier" in again

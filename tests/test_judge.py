@@ -197,7 +197,7 @@ def test_train_tab_shows_validation_best_and_samples(judged):
         < block.index("<td>2</td>") < block.index("<td>1</td>")
     assert samples.count("held out, never trained") == 2 and samples.count("\ntrained\n") == 3
     assert "best val_loss" in shown[2] and "(on 6 held-out documents: noise)" in shown[2]
-    assert "held out, never trained: “" in shown[1]
+    assert "held out, never trained: `" in shown[1]
 
 
 def test_tensorboard_has_the_train_and_validation_curves(judged):

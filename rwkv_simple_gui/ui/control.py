@@ -174,7 +174,7 @@ def check(values: dict) -> str:
     else:
         text += "\n\n### ✅ Ready to train"
     if prepared is not None and prepared.warnings:
-        text += "\n\n" + "\n".join(f"- ℹ️ {w}" for w in prepared.warnings)
+        text += "\n\n" + "\n".join(f"- {'⚠️' if w.startswith('too short') else 'ℹ️'} {w}" for w in prepared.warnings)
     if prepared is not None and prepared.model_info is not None:
         text += "\n\n" + estimate_memory(prepared.model_info, prepared.config.to_dict()).as_markdown()
     return text

@@ -179,16 +179,20 @@ def samples_html(samples: list[dict], recall: list[dict] = ()) -> str:
     return "<div style='white-space:pre-wrap'>" + "".join(blocks) + "</div>"
 
 
+HELD_CELL = "\nheld out\n"  # on a line of its own, so the message catalogue translates it
+
+
 def recall_html(rows: list[dict]) -> str:
     """The questions the run was asked at its end: its reply beside the trained answer, held-out ones marked."""
     lines = "".join(
         f"<tr><td>{'✓' if r['recalled'] else '✗'}</td>"
-        f"<td>{'held out' if r['held_out'] else ''}</td>"
+        f"<td>{HELD_CELL if r['held_out'] else ''}</td>"
         f"<td class='sample-text'>{html.escape(r['question'])}</td><td class='sample-text'>{html.escape(r['answer'])}"
         f"</td><td class='sample-text'>{html.escape(r['reply'])}</td></tr>" for r in rows)
-    return (f"<details class='recall'><summary>\nDid it learn? the questions of the data, asked at the end\n</summary>"
-            f"<table><tr><th></th><th></th><th>question</th><th>trained answer</th><th>reply</th></tr>{lines}</table>"
-            f"</details>")
+    # the words on lines of their own, so the message catalogue translates them
+    return ("<details class='recall'><summary>\nDid it learn? the questions of the data, asked at the end\n</summary>"
+            "<table><tr><th></th><th></th><th>\nquestion\n</th><th>\ntrained answer\n</th><th>\nreply\n</th></tr>"
+            f"{lines}</table></details>")
 
 
 def judge_markdown(run_dir, status: dict) -> str:
@@ -197,7 +201,7 @@ def judge_markdown(run_dir, status: dict) -> str:
     held = (config.get("resolved") or {}).get("val_questions") or []
     out = []
     if held:
-        names = " · ".join(f"“{q}”" for q in held[:5]) + (f" (+{len(held) - 5})" if len(held) > 5 else "")
+        names = " · ".join(f"`{q}`" for q in held[:5]) + (f" (+{len(held) - 5})" if len(held) > 5 else "")
         out.append(f"held out, never trained: {names}")
     stop, best = status.get("early_stop"), status.get("best") or {}
     if stop:
