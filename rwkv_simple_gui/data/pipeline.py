@@ -84,6 +84,7 @@ class TokenizeResult:
     max_tokens: int
     workers: int
     seconds: float
+    unused: dict[str, int] = field(default_factory=dict)  # fields with data the text does not use -> records
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -107,6 +108,7 @@ class TokenizeResult:
             "max_tokens": self.max_tokens,
             "workers": self.workers,
             "seconds": round(self.seconds, 3),
+            "unused": self.unused,
         }
 
 
@@ -139,6 +141,7 @@ class _Part:
     bad: list[BadRecord] = field(default_factory=list)
     bad_count: int = 0
     fatal: BadRecord | None = None  # the record that stopped the job
+    unused: dict[str, int] = field(default_factory=dict)
 
 
 class _Spiller:
@@ -154,6 +157,16 @@ class _Spiller:
         self.lines: list[int] = []
         self.chars = 0
         self.lengths: list[np.ndarray] = []
+
+    def add_record(self, line: int, obj) -> bool:
+        """Normalise a parsed record and queue its text (or record why it is bad); counts its unused fields."""
+        try:
+            record = formats.normalise_record(obj, self.job.format.schema)
+        except formats.RecordError as e:
+            return self.bad(line, str(e))
+        for name in record.unused:
+            self.part.unused[name] = self.part.unused.get(name, 0) + 1
+        return self.add(line, record.text)
 
     def add(self, line: int, text: str) -> bool:
         """Queue a text; False when the job must stop (a token id that uint16 cannot hold)."""
@@ -233,7 +246,7 @@ class _JsonlBlocks:
                 if not self._bad_json(line, raw, e, raws, offset, first, starts):
                     return line, False
                 continue
-            if fast and type(obj) is dict:
+            if fast and type(obj) is dict and len(obj) == 1:  # any other field is named in the report
                 text = obj.get("text")
                 if type(text) is str and text and not text.isspace():
                     add_text(text)
@@ -261,11 +274,7 @@ class _JsonlBlocks:
         return self.spill.bad(line, formats.diagnose_json(raw, error, starts[line - first]))
 
     def _normalised(self, line: int, obj) -> bool:
-        try:
-            text, _ = formats.normalise(obj, self.schema)
-        except formats.RecordError as e:
-            return self.spill.bad(line, str(e))
-        return self.spill.add(line, text)
+        return self.spill.add_record(line, obj)
 
 
 def _tokenize_jsonl_range(job: _Job, on_bytes: Callable[[int], None], should_stop: Callable[[], bool]) -> _Part:
@@ -293,15 +302,7 @@ def _tokenize_records(job: _Job, on_bytes: Callable[[int], None]) -> _Part:
     with open(job.spill, "wb") as out:
         spill = _Spiller(job, part, out)
         for n, (line, obj) in enumerate(source, 1):
-            if isinstance(obj, BadRecord):
-                ok = spill.bad(line, obj.reason)
-            else:
-                try:
-                    text, _ = formats.normalise(obj, job.format.schema)
-                except formats.RecordError as e:
-                    ok = spill.bad(line, str(e))
-                else:
-                    ok = spill.add(line, text)
+            ok = spill.bad(line, obj.reason) if isinstance(obj, BadRecord) else spill.add_record(line, obj)
             if not ok:
                 return spill.finish()
             if n % 1000 == 0:
@@ -482,17 +483,20 @@ def _concat_spills(parts_paths: list[Path]) -> Path:
     return first
 
 
-def _merge_parts(parts: list[_Part], src: Path, fmt: DatasetFormat) -> tuple[np.ndarray, int, list[BadRecord]]:
-    """Document lengths in file order, the skipped count and the first bad records, numbered in the
-    whole file; raises for the record that stopped a job (every range before it ran to its end)."""
-    line_base, skipped, bad = 0, 0, []
+def _merge_parts(parts: list[_Part], src: Path,
+                 fmt: DatasetFormat) -> tuple[np.ndarray, int, list[BadRecord], dict[str, int]]:
+    """Document lengths in file order, the skipped count, the first bad records (numbered in the whole file)
+    and the unused fields; raises for the record that stopped a job (every range before it ran to its end)."""
+    line_base, skipped, bad, unused = 0, 0, [], {}
     for part in parts:
         if part.fatal is not None:
             raise DatasetError(src, line_base + part.fatal.line, part.fatal.reason, SKIP_BAD_FIX, fmt.unit)
         skipped += part.bad_count
         bad += [BadRecord(line_base + b.line, b.reason) for b in part.bad]
         line_base += part.lines
-    return np.concatenate([p.lengths for p in parts]), skipped, bad[:MAX_BAD_KEPT]
+        for name, count in part.unused.items():
+            unused[name] = unused.get(name, 0) + count
+    return np.concatenate([p.lengths for p in parts]), skipped, bad[:MAX_BAD_KEPT], unused
 
 
 def _kept_documents(lengths: np.ndarray, max_tokens: int, skipped: int, src: Path, fmt: DatasetFormat) -> np.ndarray:
@@ -608,7 +612,7 @@ def tokenize_file(
                 for i, (a, b) in enumerate(ranges)
             ]
             parts = _run_phase1(jobs, workers, size, progress)
-            lengths, skipped, bad = _merge_parts(parts, src, fmt)
+            lengths, skipped, bad, unused = _merge_parts(parts, src, fmt)
             kept = _kept_documents(lengths, max_tokens, skipped, src, fmt)
             max_size = int(lengths[kept].max())
             items = copies * int(kept.size)
@@ -634,6 +638,7 @@ def tokenize_file(
                 max_tokens=max_tokens,
                 workers=workers,
                 seconds=0.0,
+                unused=unused,
             )
             meta = {
                 "format": "rwkv-simple-gui binidx",

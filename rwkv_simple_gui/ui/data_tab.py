@@ -25,6 +25,12 @@ def inspect_dataset(path_text: str | None, require_assistant: bool) -> tuple[str
         f"**Format detected:** {report.format}  ",
         f"**Records:** {report.records:,} · **characters:** {report.chars:,} · **turns:** {report.turns:,}",
     ]
+    lines += [f"- {part} in the conversations: {report.parts[part]:,}" for part in formats.PARTS
+              if part in report.parts]
+    if report.unused:
+        lines.append("\n**Not in the training text:** these fields hold data that the chat template does not use "
+                     "(counted here, never trained on):")
+        lines += [f"- `{name}` in {count:,} records" for name, count in report.unused.items()]
     if report.format.schema == "preference":
         lines.append("\n**Preference pairs** (prompt, chosen, rejected side by side below): tokenize them, then train "
                      "with stage dpo or orpo.")

@@ -39,6 +39,12 @@ ZH: dict[str, str] = {
     "**Records:** {report.records} · **characters:** {report.chars} · **turns:** {report.turns}":
         "**数据条数：** {report.records} · **字符数：** {report.chars} · **对话轮数：** {report.turns}",
     "{report.bad_count} bad record(s){shown}": "{report.bad_count} 条坏数据{shown}",
+    "{part} in the conversations: {report.parts[part]}": "对话中的{part}：{report.parts[part]}",
+    "system prompts": "系统提示", "reasoning blocks": "思考块（<think>）", "tool calls": "工具调用",
+    "tool results": "工具结果",
+    "**Not in the training text:** these fields hold data that the chat template does not use (counted here, "
+    "never trained on):": "**不在训练文本中：** 这些字段有数据，但对话模板不使用它们（只在此计数，不参与训练）：",
+    "`{name}` in {count} records": "`{name}`：{count} 条数据",
     "(first {len(bad_rows)} listed)": "（列出前 {len(bad_rows)} 条）",
     "Fix them in the file, or tick *Skip bad records* when tokenizing to drop and count them.":
         "请在文件中修正它们，或在分词时勾选 *跳过坏数据*，把它们丢弃并计数。",
