@@ -50,6 +50,7 @@ ROLES = {"system": "system", "developer": "system", "user": "user", "assistant":
 _HEADER_OF = {"system": SYSTEM, "user": USER, "assistant": ASSISTANT, "tool": TOOL_RESULT_ROLE}
 _BLANK_LINES = re.compile(r"\n(?:[ \t\r\f\v]*\n)+")
 _HEADER_AT = re.compile(r"(?:\A|\n\n)\n*(" + "|".join(HEADERS) + r"):")
+_HEADER_AT_BYTES = re.compile(_HEADER_AT.pattern.encode())
 
 
 def clean(text: str) -> str:
@@ -292,18 +293,21 @@ class Span:
         return self.role in LEARNED_ROLES
 
 
-def role_spans(text: str) -> list[Span]:
-    """The turns of any text in this layout (the seed's ``text`` records too): a header opens a turn at the
-    start or after a blank line; anything else continues the turn it is in. The blank line that closes a turn
-    belongs to it (an Assistant turn learns to end)."""
-    heads = [(m.start(1), m.end(), m.group(1)) for m in _HEADER_AT.finditer(text)]
+def role_spans(text: str | bytes) -> list[Span]:
+    """The turns of any text in this layout (the seed's ``text`` records too), in characters (of bytes, for
+    bytes): a header opens a turn at the start or after a blank line; anything else continues the turn it is
+    in. The blank line that closes a turn belongs to it (an Assistant turn learns to end)."""
+    if isinstance(text, (bytes, bytearray)):
+        heads = [(m.start(1), m.end(), m.group(1).decode()) for m in _HEADER_AT_BYTES.finditer(text)]
+    else:
+        heads = [(m.start(1), m.end(), m.group(1)) for m in _HEADER_AT.finditer(text)]
     spans = [Span("", 0, 0, heads[0][0] if heads else len(text))] if not heads or heads[0][0] > 0 else []
     for i, (start, body, role) in enumerate(heads):
         spans.append(Span(role, start, body, heads[i + 1][0] if i + 1 < len(heads) else len(text)))
     return spans
 
 
-def learned_ranges(text: str) -> list[tuple[int, int]]:
+def learned_ranges(text: str | bytes) -> list[tuple[int, int]]:
     """(start, end) character ranges of ``text`` the role-aware mask learns: each Assistant turn's text after
     its header, with the blank line that closes it."""
     return [(s.body, s.end) for s in role_spans(text) if s.learned]

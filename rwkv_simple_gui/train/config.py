@@ -112,8 +112,9 @@ class TrainConfig:
     loss_mask: str = _opt(
         "qa", "data", "Loss mask",
         "Which target tokens are learned. none/pad: every real token (padding is never learned). qa: only "
-        "the Assistant turns (from each 'Assistant:' to the next 'User:'). se: like qa with your own start "
-        "and stop strings (mask1 / mask0).", choices=("none", "pad", "qa", "se"))
+        "the Assistant replies (their reasoning and tool calls too, each up to the next turn); System, User and "
+        "tool results are not learned. se: your own start and stop strings (mask1 / mask0).",
+        choices=("none", "pad", "qa", "se"))
     mask0: str = _opt(
         "User:", "data", "se mask: stop learning at",
         "For loss_mask se: text that switches learning off.")

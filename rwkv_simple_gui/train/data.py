@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rwkv_simple_gui.data import masks
 from rwkv_simple_gui.data.stats import align_tokens
 
 
@@ -78,49 +79,23 @@ def data_info(prefix) -> DataInfo:
                     tokenizer_spec(prefix))
 
 
-def find_all(tokens: np.ndarray, pattern: list[int]) -> np.ndarray:
-    """Start positions of every occurrence of the token sequence ``pattern`` in ``tokens``."""
-    n, k = len(tokens), len(pattern)
-    if k == 0 or n < k:
-        return np.zeros(0, dtype=np.int64)
-    hits = np.ones(n - k + 1, dtype=bool)
-    for j, t in enumerate(pattern):
-        hits &= tokens[j:n - k + 1 + j] == t
-    return np.flatnonzero(hits)
-
-
-def toggle_mask(tokens: np.ndarray, off: list[int], on: list[int]) -> np.ndarray:
-    """Per-position 0/1: 0 from the start and from each ``off`` sequence, 1 from each ``on`` sequence.
-
-    The ``on`` marker itself is inside the learned part (as RWKV-PEFT's qa mask), so the model learns
-    to begin its reply and, via the final EOF token, to end it.
-    """
-    events = [(int(p), 0.0) for p in find_all(tokens, off)] + [(int(p), 1.0) for p in find_all(tokens, on)]
-    mask = np.zeros(len(tokens), dtype=np.float32)
-    for start, value in sorted(events):
-        mask[start:] = value
-    return mask
-
-
 class MaskBuilder:
-    """Loss weights per target position for the ``qa`` and ``se`` masks, from the dataset's tokenizer."""
+    """Loss weights per target position under ``loss_mask`` (data/masks.py decides: qa knows the chat template's
+    roles, se toggles on mask0/mask1), with the dataset's tokenizer."""
 
     def __init__(self, kind: str, tokenizer_spec: str = "world", mask0: str = "User:", mask1: str = "Assistant:"):
-        self.kind = kind
+        self.kind, self.mask0, self.mask1 = kind, mask0, mask1
+        self.tokenizer = None
         if kind in ("qa", "se"):
             from rwkv_simple_gui.data.tokenizer import get_tokenizer
 
-            tok = get_tokenizer(tokenizer_spec)
-            off, on = ("User:", "Assistant:") if kind == "qa" else (mask0, mask1)
-            self.off, self.on = tok.encode(off), tok.encode(on)
+            self.tokenizer = get_tokenizer(tokenizer_spec)
 
     def target_weights(self, doc: np.ndarray) -> np.ndarray | None:
         """Weights for targets doc[1:], or None for "every target"."""
-        if self.kind not in ("qa", "se"):
+        if self.tokenizer is None:
             return None
-        m = toggle_mask(doc, self.off, self.on)[1:]
-        # a document without any marked turn is learned whole rather than silently ignored
-        return m if m.any() else None
+        return masks.target_weights(self.kind, self.tokenizer, doc, self.mask0, self.mask1)
 
 
 def held_out_count(n_docs: int, fraction: float) -> int:

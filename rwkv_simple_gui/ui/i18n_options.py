@@ -23,8 +23,9 @@ ZH_OPTIONS: dict[str, tuple[str, str]] = {
     "dataload": ("数据读取方式", "pad：每个样本一条数据，补齐到 ctx_len，补齐部分不学习（对话数据的常用选择）。"
                  "only：每个样本一条数据，不补齐（建议 micro_bsz 为 1）。get：从整个 token 流随机截取（预训练风格，"
                  "每轮 epoch_steps 步）。"),
-    "loss_mask": ("损失掩码", "哪些 token 参与学习。none/pad：所有真实 token（补齐部分从不学习）。qa：只学习 Assistant 回合"
-                  "（从每个 “Assistant:” 到下一个 “User:”）。se：与 qa 相同，但使用自定义的开始/结束文本（mask1 / mask0）。"),
+    "loss_mask": ("损失掩码", "哪些 token 参与学习。none/pad：所有真实 token（补齐部分从不学习）。qa：只学习 Assistant 的回复"
+                  "（包括其思考与工具调用，直到下一回合）；System、User 和工具结果不学习。se：使用自定义的开始/结束文本"
+                  "（mask1 / mask0）。"),
     "mask0": ("se 掩码：停止学习的文本", "loss_mask 为 se 时：遇到此文本后停止学习。"),
     "mask1": ("se 掩码：开始学习的文本", "loss_mask 为 se 时：遇到此文本后开始学习（此文本本身也被学习）。"),
     "data_shuffle": ("每轮打乱数据", "1：每轮随机打乱顺序（分词时 N_EPOCH 设 1，增加 epoch_count）。0：按文件顺序"
