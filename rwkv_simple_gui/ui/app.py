@@ -7,12 +7,13 @@ from starlette.middleware import Middleware
 
 from .. import paths
 from . import chat_tab, common, data_tab, merge_tab, messages, params_tab, tokenize_tab, train_tab
+from ..data.token_view import TOKEN_CSS
 from .i18n import make_i18n, t
 from .login import LoginThrottle
 
 CSS = """
 footer {visibility: hidden}
-"""
+""" + TOKEN_CSS
 
 
 def build_app() -> gr.Blocks:

@@ -45,6 +45,16 @@ ZH: dict[str, str] = {
     "**Not in the training text:** these fields hold data that the chat template does not use (counted here, "
     "never trained on):": "**不在训练文本中：** 这些字段有数据，但对话模板不使用它们（只在此计数，不参与训练）：",
     "`{name}` in {count} records": "`{name}`：{count} 条数据",
+    "**Line {v.line}:** {v.learned} of {len(v.tokens)} tokens learned under loss_mask {v.loss_mask}, "
+    "{len(v.tokens) - v.learned} not learned (green: learned, grey: not learned; each box is one token)":
+        "**第 {v.line} 行：** 在 loss_mask {v.loss_mask} 下，{len(v.tokens)} 个 token 中 {v.learned} 个参与学习，"
+        "{len(v.tokens) - v.learned} 个不学习（绿色：学习；灰色：不学习；每个方框是一个 token）",
+    "{path}, {unit} {line}: no record on this {unit2}. Pick the number of a record, as the preview shows it":
+        "{path}，第 {line} {unit}：这里没有数据。请填写预览中显示的数据行号",
+    "line": "行", "record": "条", "row": "行",
+    "The token view shows chat records; a preference pair is split into prompt, chosen and rejected when "
+    "tokenized (the Tokenize tab's report shows them).":
+        "Token 视图只显示对话数据；偏好数据对在分词时分为 prompt、chosen 和 rejected（见分词页的报告）。",
     "(first {len(bad_rows)} listed)": "（列出前 {len(bad_rows)} 条）",
     "Fix them in the file, or tick *Skip bad records* when tokenizing to drop and count them.":
         "请在文件中修正它们，或在分词时勾选 *跳过坏数据*，把它们丢弃并计数。",
