@@ -37,7 +37,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from .. import paths
-from . import formats
+from . import formats, template
 from .binidx import BinIdxWriter, split_prefix
 from .formats import SKIP_BAD_FIX, BadRecord, DatasetError, DatasetFormat
 from .stats import align_tokens, factor_table, next_pow2
@@ -85,6 +85,8 @@ class TokenizeResult:
     workers: int
     seconds: float
     unused: dict[str, int] = field(default_factory=dict)  # fields with data the text does not use -> records
+    # the longest conversation (User turns) and the replies with a think block: what Chat fits itself to
+    conversations: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -109,6 +111,7 @@ class TokenizeResult:
             "workers": self.workers,
             "seconds": round(self.seconds, 3),
             "unused": self.unused,
+            "conversations": self.conversations,
         }
 
 
@@ -142,6 +145,8 @@ class _Part:
     bad_count: int = 0
     fatal: BadRecord | None = None  # the record that stopped the job
     unused: dict[str, int] = field(default_factory=dict)
+    max_user_turns: int = 0
+    think_replies: int = 0
 
 
 class _Spiller:
@@ -201,6 +206,8 @@ class _Spiller:
     def flush(self) -> bool:
         if not self.texts:
             return True
+        self.part.max_user_turns = max(self.part.max_user_turns, max(map(template.user_turns, self.texts)))
+        self.part.think_replies += sum(map(template.think_replies, self.texts))
         try:
             self.lengths.append(self.tok.encode_docs_to(self.out, self.texts, eof=self.job.eof))
         except TokenIdOverflow as e:
@@ -639,6 +646,8 @@ def tokenize_file(
                 workers=workers,
                 seconds=0.0,
                 unused=unused,
+                conversations={"max_user_turns": max(p.max_user_turns for p in parts),
+                               "think_replies": sum(p.think_replies for p in parts)},
             )
             meta = {
                 "format": "rwkv-simple-gui binidx",

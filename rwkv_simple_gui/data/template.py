@@ -275,6 +275,16 @@ def cut_at_stop(text: str) -> str:
     return text if cut < 0 else text[:cut]
 
 
+def user_turns(text: str) -> int:
+    """How many User turns (questions and tool results) a rendered text holds: the length of its conversation."""
+    return text.startswith(f"{USER}:") + text.count(f"{SEPARATOR}{USER}:")
+
+
+def think_replies(text: str) -> int:
+    """How many replies of a rendered text start with a think block."""
+    return text.count(f"{ASSISTANT}: {THINK_OPEN}")
+
+
 # --- roles of a rendered text ------------------------------------------------------------------------
 
 

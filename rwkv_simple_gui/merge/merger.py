@@ -28,6 +28,7 @@ from rwkv_simple_gui.model import ModelFormatError, detect, layer_count, version
 from rwkv_simple_gui.model.lazy import LazyStateDict, TensorRef
 from rwkv_simple_gui.peft.methods import Method
 
+from . import run_note
 from .plan import CheckpointPlan, MergeError, default_output, inspect, open_checkpoint
 
 Progress = Callable[[int, int, str], None]
@@ -410,6 +411,8 @@ def merge(base: str | Path, checkpoint: str | Path, out: str | Path | None = Non
         changed = _write(targets, specs, merger.merged, ctx, progress)
     except (export.gguf.GGUFExportError, export.hf.HFExportError, ModelFormatError) as err:
         raise MergeError(str(err)) from None
+    if not state_out:  # what Chat fits itself to (merge/run_note.py)
+        run_note.write(export.output_path(out_path, export.FORMATS["pth"]), ckpt_path, options)
     result = MergeResult(outputs=[p for _, p in targets], method=row.name, version=merger.info.version,
                          keys_changed=changed, seconds=time.perf_counter() - started, peak_rss_mb=_peak_rss_mb(),
                          output="state" if state_out else "model", notes=notes + ctx.notes)

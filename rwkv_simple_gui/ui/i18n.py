@@ -155,6 +155,16 @@ ZH.update({
 
 EN.update({
     "chat.force_state": "Use the state anyway",
+    "chat.system": "System prompt (optional)",
+    "chat.system_placeholder": "e.g. You are a helpful assistant. Keep it short.",
+    "chat.think": "Think mode (RWKV-7 G1)",
+    "chat.think_info": "short: <think>\\n</think> (fast); full: <think> (the model reasons first, shown folded)",
+    "chat.think_off": "off", "chat.think_short": "short", "chat.think_full": "full",
+    "chat.think_length": "Think length (full only)",
+    "chat.think_length_none": "(none)",
+    "chat.fit_history": "Fit the history to the model",
+    "chat.fit_history_info": "Send only as many earlier questions as the model's training conversations had "
+    "(none for one-question data); the page keeps the whole conversation.",
     "chat.force_state_info": "A state file remembers the base it was tuned on; tick to mount it on another model.",
     "merge.format": "Format",
     "merge.format_info": ("pth: the rwkv package, RWKV-Runner · st: Ai00 / web-rwkv (fp16) · hf: Hugging Face "
@@ -165,6 +175,15 @@ EN.update({
 })
 ZH.update({
     "chat.force_state": "仍然使用该状态",
+    "chat.system": "系统提示（可选）",
+    "chat.system_placeholder": "例如：你是一个乐于助人的助手，回答尽量简短。",
+    "chat.think": "思考模式（RWKV-7 G1）",
+    "chat.think_info": "short：<think>\\n</think>（快速）；full：<think>（模型先推理，推理过程折叠显示）",
+    "chat.think_off": "关闭", "chat.think_short": "简短", "chat.think_full": "完整",
+    "chat.think_length": "思考长度（仅完整模式）",
+    "chat.think_length_none": "（不指定）",
+    "chat.fit_history": "让历史适应模型",
+    "chat.fit_history_info": "只发送与模型训练对话一样多的先前问题（单轮数据则不发送）；页面上仍保留完整对话。",
     "chat.force_state_info": "状态文件记录了训练时的基座模型；勾选后可挂载到其他模型上。",
     "merge.format": "导出格式",
     "merge.format_info": ("pth：rwkv 包、RWKV-Runner · st：Ai00 / web-rwkv（fp16）· hf：Hugging Face transformers"

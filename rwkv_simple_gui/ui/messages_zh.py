@@ -50,7 +50,7 @@ ZH: dict[str, str] = {
         "**第 {v.line} 行：** 在 loss_mask {v.loss_mask} 下，{len(v.tokens)} 个 token 中 {v.learned} 个参与学习，"
         "{len(v.tokens) - v.learned} 个不学习（绿色：学习；灰色：不学习；每个方框是一个 token）",
     "{path}, {unit} {line}: no record on this {unit2}. Pick the number of a record, as the preview shows it":
-        "{path}，第 {line} {unit}：这里没有数据。请填写预览中显示的数据行号",
+        "{path}，第 {line} {unit}：这{unit2}没有数据。请填写预览中显示的数据行号",
     "line": "行", "record": "条", "row": "行",
     "The token view shows chat records; a preference pair is split into prompt, chosen and rejected when "
     "tokenized (the Tokenize tab's report shows them).":
@@ -170,6 +170,18 @@ ZH: dict[str, str] = {
     "Pick a model to chat with (a merged .pth in merge/ or a base model in model/).":
         "请选择要对话的模型（merge/ 中合并后的 .pth，或 model/ 中的基座模型）。",
     "Load a model first.": "请先加载模型。",
+    "⏳ Loading `{model}`…": "⏳ 正在加载 `{model}`…",
+    "Trained with reasoning ({fit.think_replies} replies in think mode): ask in think mode full.":
+        "训练数据带推理（{fit.think_replies} 条回复为思考模式）：请用完整思考模式提问。",
+    # chat/session.py: how Chat fits the history to the model
+    "No training note for this model: the whole conversation is sent.": "此模型没有训练说明：发送整段对话。",
+    "Trained on one-question conversations: each question is sent on its own (the earlier ones stay on the "
+    "page). Untick *Fit the history to the model* to send the whole conversation.":
+        "训练数据是单轮对话：每个问题单独发送（之前的对话仍留在页面上）。取消勾选 *让历史适应模型* 可发送整段对话。",
+    "Trained on conversations of up to {self.trained_turns} questions: the {self.window} question(s) before each "
+    "new one are sent with it. Untick *Fit the history to the model* to send the whole conversation.":
+        "训练数据的对话最多 {self.trained_turns} 个问题：每个新问题会连同它之前的 {self.window} 个问题一起发送。"
+        "取消勾选 *让历史适应模型* 可发送整段对话。",
     "This is the untrained demo base model: random weights, so its answers are gibberish. Fine-tune it first (the "
     "Train tab, or python -m rwkv_simple_gui demo), then chat with the merged model in merge/.":
         "这是未经训练的演示基座模型：权重是随机的，回答会是乱码。请先微调（训练页，或 python -m rwkv_simple_gui demo），"
