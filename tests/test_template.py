@@ -195,7 +195,7 @@ def test_token_view_on_the_command_line(project):
     assert {item["role"] for item in view["items"]} == {"System", "User", "Assistant"}
     text = run_cli(project, "tokens", "data/conversations.jsonl", "--line", "7").stdout
     assert "│Ass│istant│:│⟦ Maps│ of│ the│ old│ coast│.│⟨eot⟩│⟧" in text
-    assert re.search(r"\n6 of 20 tokens learned under loss_mask qa, 14 not learned$", text.rstrip()), text
+    assert re.search(r"\n7 of 21 tokens learned under loss_mask qa, 14 not learned$", text.rstrip()), text
     every = run_cli(project, "tokens", "data/conversations.jsonl", "--line", "7", "--loss-mask", "none", "--json")
     items = json.loads(every.stdout)["items"]
     assert [i["learned"] for i in items] == [False] + [True] * (len(items) - 1)
