@@ -212,3 +212,17 @@ def test_token_view_in_the_data_tab(project):
     assert '<span class="tok tok-ignored" title="id 40812 · System">System</span>' in shown
     se_counts, _ = data_tab.show_tokens("data/sample.jsonl", 8, "se", "User:", "Assistant:")
     assert "under loss_mask se" in se_counts
+
+
+def test_the_chat_tab_shows_a_tool_call_as_a_call_and_reads_it_back():
+    from rwkv_simple_gui.ui import chat_tab
+
+    turn = Turn("assistant", "Looking.", "Need the tide.", (ToolCall("tide_table", {"date": "3 Emberfall"}),))
+    shown = chat_tab.shown_reply(template.parse_reply(template.render_reply(turn)))
+    assert [m.get("metadata", {}).get("title") for m in shown] == [chat_tab.THINK_TITLE, None, "🛠 tide_table"]
+    assert shown[2]["content"] == '```json\n{\n "date": "3 Emberfall"\n}\n```'
+    history = [{"role": "user", "content": "Tide?"}, *shown]
+    assert chat_tab.conversation(history) == [Turn("user", "Tide?"), turn]
+    # Gradio hands the history back as typed blocks: the same turns
+    blocks = [{**m, "content": [{"type": "text", "text": m["content"]}]} for m in history]
+    assert chat_tab.conversation(blocks) == [Turn("user", "Tide?"), turn]

@@ -89,3 +89,21 @@ def test_the_chat_tab_folds_the_reasoning_above_the_answer_and_asks_as_the_cli(t
     replies = [json.loads(line) for line in cli.stdout.splitlines()][:4]
     shown = [(m["content"]) for m in history if m["role"] == "assistant"]
     assert shown == [part for r in replies for part in (r["reasoning"], r["answer"])]
+
+
+def test_send_on_an_unloaded_model_loads_the_picked_one(think_model, monkeypatch):
+    from rwkv_simple_gui import paths
+    from rwkv_simple_gui.ui import chat_tab
+
+    project, facts = think_model
+    monkeypatch.setattr(paths, "PROJECT_ROOT", project)
+    chat_tab.unload("main")
+    params = {**GREEDY, "top_p": 0.3, "top_k": 0, "penalty_decay": 0.996, "max_tokens": 60}
+    try:
+        steps = list(chat_tab.send("merge/think.pth", "cpu fp32", "", False, facts[0]["question"], [], params,
+                                   {"think": "full"}))
+    finally:
+        chat_tab.unload("main")
+    assert steps[0][1].startswith("⏳ Loading `merge/think.pth`")
+    assert steps[1][1].startswith("✅ `merge/think.pth` loaded")
+    assert recalled(facts[0]["answer"], steps[-1][0][-1]["content"])
