@@ -1,17 +1,21 @@
 """Does a model fine-tuned on one-question data still answer the 2nd and 5th question of a conversation?
 
-A generated demo base is trained (demo-cpu, nothing else changed) on the 24 invented one-question facts of
-tests/golden/invented-facts.jsonl, merged, then asked the questions greedily, five to a conversation, with
+A generated demo base is trained (demo-cpu; ``--epochs`` changes its epoch count) on 24 invented one-question facts
+(``--facts``: tests/golden/invented-facts.jsonl, each on another subject, or tests/golden/island-facts.jsonl, all
+about one island: alike questions, as real data about a product or a character), merged, then asked the questions
+greedily, five to a conversation, with
 ``chat --prompts FILE --json`` three ways: each question on its own (``--history 0``, what pressing Clear before
 each gives), Chat's default (``--history fit``: the merge note says the model trained on one-question
 conversations, so no earlier question is sent), and the whole conversation sent (``--history all``, the old
 behaviour). Prints the recall of each way, overall and at conversation positions 2 and 5, and the load average.
 
     python bench/chat_history.py
+    python bench/chat_history.py --facts tests/golden/island-facts.jsonl --epochs 20
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -35,7 +39,11 @@ def cli(project: str, *args: str) -> str:
 
 
 def main() -> None:
-    facts = [json.loads(line) for line in FACTS.read_text(encoding="utf-8").splitlines()]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--facts", default=str(FACTS), help="jsonl of {question, answer} (default: %(default)s)")
+    parser.add_argument("--epochs", type=int, help="epoch_count (default: the demo-cpu preset's)")
+    args = parser.parse_args()
+    facts = [json.loads(line) for line in Path(args.facts).read_text(encoding="utf-8").splitlines()]
     load = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory(prefix="chat-history-") as project:
         root = Path(project)
@@ -48,8 +56,9 @@ def main() -> None:
 
         make_demo_model(root / "model" / "base.pth")
         cli(project, "tokenize", "data/facts.jsonl")
+        epochs = ["--epoch_count", str(args.epochs), "--epoch_save", str(args.epochs)] if args.epochs else []
         cli(project, "train", "--config", "demo-cpu", "--model_path", "model/base.pth", "--data_path", "data/facts",
-            "--proj_dir", "output/facts")
+            "--proj_dir", "output/facts", *epochs)
         last = max((root / "output" / "facts").glob("rwkv-[0-9]*.pth"), key=lambda p: int(p.stem.split("-")[1]))
         cli(project, "merge", "--base", "model/base.pth", "--checkpoint", str(last), "--out", "merge/facts.pth",
             "--no-check")
@@ -72,7 +81,8 @@ def main() -> None:
             results[way] = {"recall": f"{sum(flat)}/{len(flat)}",
                             **{f"question {k}": f"{sum(v)}/{len(v)}" for k, v in at.items()}}
         load.append(os.getloadavg()[0])
-    print(json.dumps({"history 0 (each on its own)": results["0"], "history fit (Chat's default)": results["fit"],
+    print(json.dumps({"facts": Path(args.facts).name, "epochs": args.epochs or "preset",
+                      "history 0 (each on its own)": results["0"], "history fit (Chat's default)": results["fit"],
                       "history all (whole conversation)": results["all"], "held_out_docs": held_out,
                       "load_before_after": load}, indent=1))
 
