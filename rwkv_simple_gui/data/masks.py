@@ -14,6 +14,8 @@ silently ignored.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from . import template
@@ -43,14 +45,23 @@ def toggle_mask(tokens: np.ndarray, off: list[int], on: list[int]) -> np.ndarray
     return mask
 
 
+@functools.lru_cache(maxsize=1)
+def _world_pieces() -> tuple[bytes, ...]:
+    """The bytes of every World id (parsed once per process, a fraction of a second): a training step looks
+    up thousands of tokens."""
+    from .tokenizer import WORLD_VOCAB_SIZE, _world_vocab_bytes
+
+    vocab = _world_vocab_bytes()
+    return tuple(vocab[i] for i in range(WORLD_VOCAB_SIZE))
+
+
 def token_pieces(tokenizer, tokens) -> list[bytes]:
     """The bytes of each token (id 0, the end of text, has none). An HF tokenizer's pieces are its tokens
     decoded one by one, close enough to find the turn headers."""
-    from .tokenizer import WorldTokenizer, _world_vocab_bytes
+    from .tokenizer import WorldTokenizer
 
     if isinstance(tokenizer, WorldTokenizer):
-        vocab = _world_vocab_bytes()
-        return [vocab[i] for i in map(int, tokens)]
+        return list(map(_world_pieces().__getitem__, np.asarray(tokens).tolist()))
     return [tokenizer.decode([int(i)]).encode("utf-8") if int(i) else b"" for i in tokens]
 
 
@@ -62,8 +73,9 @@ def role_mask(tokenizer, tokens) -> np.ndarray:
     learned = np.zeros(len(text), dtype=bool)
     for start, end in template.learned_ranges(text):
         learned[start:end] = True
-    ends = np.cumsum([len(p) for p in pieces], dtype=np.int64)
-    starts = ends - [len(p) for p in pieces]
+    sizes = np.fromiter(map(len, pieces), np.int64, len(pieces))
+    ends = np.cumsum(sizes)
+    starts = ends - sizes
     counted = np.concatenate([[0], np.cumsum(learned)])
     mask = (counted[ends] - counted[starts]) > 0
     empty = ends == starts
