@@ -83,13 +83,14 @@ def test_learned_positions_decode_to_exactly_the_reasoning_and_assistant_parts(n
     records = {r.line: r for r in formats.read_records(GOLDEN / f"g1-conversations.{name}.jsonl")}
     for line, text in rendered.items():
         assert learned_text(text) == learned[line]
-        # built from the conversation's own parts: each reply after "Assistant:", the blank line closing it
-        replies = [" " + template.render_reply(t) for t in records[line].conversation if t.role == "assistant"]
+        # built from the conversation's own parts: each Assistant turn, with the blank line closing it
+        replies = ["Assistant: " + template.render_reply(t) for t in records[line].conversation
+                   if t.role == "assistant"]
         closing = "\n\n" if records[line].conversation[-1].role != "assistant" else ""
         assert learned[line] == "\n\n".join(replies) + closing
     every = "\n".join(learned.values())
-    for word in ("System", "User:", "Assistant:", "Tools:", "height_m", "Corporal Fenn\"", "archivist"):
-        assert word not in every  # headers, system prompts, questions and tool results are never learned
+    for word in ("System", "User:", "Tools:", "height_m", "Corporal Fenn\"", "archivist", "Who", "?"):
+        assert word not in every  # system prompts, questions and tool results are never learned
     if name == "openai":
         assert "<think>\nI need both the tide table" in every and '{"name": "bell_log"' in every
 
@@ -98,7 +99,7 @@ def test_qa_mask_headers_count_only_at_a_turn_start():
     text = ("User: Quote the form.\n\nAssistant: It reads:\nUser: Osric\nAssistant: yes\n\nSystem: Be brief.\n\n"
             "User: Again?\n\nAssistant: Done.")
     # "User:" inside a reply (no blank line before it) stays learned; a System turn mid-way is not learned
-    assert learned_text(text) == " It reads:\nUser: Osric\nAssistant: yes\n\n Done."
+    assert learned_text(text) == "Assistant: It reads:\nUser: Osric\nAssistant: yes\n\nAssistant: Done."
     # nothing to learn under qa (no turns, no Assistant turn): the document is learned whole, not ignored
     for text in ("just prose, no turns", "User: only a question"):
         assert MaskBuilder("qa").target_weights(np.array(get_tokenizer("world").encode(text))) is None
@@ -194,8 +195,8 @@ def test_token_view_on_the_command_line(project):
     assert view["learned"] == sum(item["learned"] for item in view["items"]) < view["tokens"]
     assert {item["role"] for item in view["items"]} == {"System", "User", "Assistant"}
     text = run_cli(project, "tokens", "data/conversations.jsonl", "--line", "7").stdout
-    assert "│Ass│istant│:│⟦ Maps│ of│ the│ old│ coast│.│⟨eot⟩│⟧" in text
-    assert re.search(r"\n7 of 21 tokens learned under loss_mask qa, 14 not learned$", text.rstrip()), text
+    assert "↵\n│⟦Ass│istant│:│ Maps│ of│ the│ old│ coast│.│⟨eot⟩│⟧" in text
+    assert re.search(r"\n10 of 21 tokens learned under loss_mask qa, 11 not learned$", text.rstrip()), text
     every = run_cli(project, "tokens", "data/conversations.jsonl", "--line", "7", "--loss-mask", "none", "--json")
     items = json.loads(every.stdout)["items"]
     assert [i["learned"] for i in items] == [False] + [True] * (len(items) - 1)
@@ -207,8 +208,8 @@ def test_token_view_in_the_data_tab(project):
     from rwkv_simple_gui.ui import data_tab
 
     counts, shown = data_tab.show_tokens("data/sample.jsonl", 8, "qa")
-    assert counts.startswith("**Line 8:** 16 of 43 tokens learned under loss_mask qa, 27 not learned")
-    assert shown.count('class="tok tok-learned"') == 16 and shown.count('class="tok tok-ignored"') == 27
+    assert counts.startswith("**Line 8:** 19 of 43 tokens learned under loss_mask qa, 24 not learned")
+    assert shown.count('class="tok tok-learned"') == 19 and shown.count('class="tok tok-ignored"') == 24
     assert '<span class="tok tok-ignored" title="id 40812 · System">System</span>' in shown
     se_counts, _ = data_tab.show_tokens("data/sample.jsonl", 8, "se", "User:", "Assistant:")
     assert "under loss_mask se" in se_counts

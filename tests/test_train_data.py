@@ -26,10 +26,9 @@ def test_qa_mask_learns_only_assistant_turns(tmp_path):
     w, y = batch.w[0].numpy(), batch.y[0].numpy()
     learned = tok.decode([int(t) for t, wt in zip(y, w) if wt > 0])
     ignored = tok.decode([int(t) for t, wt in zip(y[: len(doc) - 1], w) if wt == 0])
-    # each weighted target is an Assistant reply or the blank line that ends it; no header, nothing of a User turn
-    assert learned == " Arr, a pirate I be!\n\n Buried on the island."
+    # each weighted target is inside an Assistant turn (markers included), nothing of a User turn is
+    assert learned == "Assistant: Arr, a pirate I be!\n\nAssistant: Buried on the island."
     assert "Hello" in ignored and "gold" in ignored and "pirate." in ignored and "User:" in ignored
-    assert ignored.count("Assistant:") == 2
     assert w[len(doc) - 2] == 1 and y[len(doc) - 2] == 0  # the closing EOF is learned: the model learns to stop
     assert not w[len(doc) - 1:].any()  # padding never counts
 

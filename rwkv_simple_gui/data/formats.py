@@ -264,7 +264,7 @@ def _reply_parts(content: str | None, reasoning: str | None, where: str) -> tupl
     if inline is None:
         return content, reasoning
     if reasoning is not None:
-        raise RecordError(f"message{where} has reasoning twice (a reasoning field and a <think> block in its "
+        raise RecordError(f"the reply{where} has reasoning twice (a reasoning field and a <think> block in its "
                           "content); keep one")
     if template.THINK_CLOSE not in content:
         raise RecordError(f"the <think> block{where} is never closed with </think>")

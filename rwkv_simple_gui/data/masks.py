@@ -1,8 +1,8 @@
 """Which tokens of a document a loss mask learns (numpy, torch-free): training (train/data.py MaskBuilder) and the
 token view both ask here, so what the view colours is what the trainer weighs.
 
-- ``qa`` knows the roles of the chat template (data/template.py): every Assistant reply is learned (its think
-  block, answer and tool-call lines, and the blank line or end-of-text that closes it); headers, System, User and
+- ``qa`` knows the roles of the chat template (data/template.py): every Assistant turn is learned (its header,
+  think block, answer and tool-call lines, and the blank line or end-of-text that closes it); System, User and
   tool results are not, however many turns there are. The turns are found in the document's bytes, so a header
   is one only at the start or after a blank line, whatever tokens the text was cut into.
 - ``se`` switches learning off at each ``mask0`` token sequence and on at each ``mask1`` one (RWKV-PEFT's).

@@ -21,9 +21,10 @@ Where the template file leaves a choice (docs/ARCHITECTURE.md "The chat template
   share that turn, one per line. So the role headers are only System, User and Assistant.
 - The tools a conversation offers are described in the System turn, after the system prompt: a line
   ``Tools:`` then one JSON object per tool.
-- Loss masks learn each reply after ``Assistant:`` (think block, answer, calls) and the blank line or
-  end-of-text that closes it: a model learns where its turn ends. Headers, System, User and tool results
-  are not learned.
+- Loss masks learn each Assistant turn: its ``Assistant:`` header (as RWKV-PEFT's qa mask), the reply (think
+  block, answer, calls) and the blank line or end-of-text that closes it, so a model learns where its turn ends.
+  System, User and tool results are not learned. Leaving the header out was measured worse: the demo recalled
+  16/24 of the sample's answers instead of 23/24.
 """
 
 from __future__ import annotations
@@ -318,6 +319,6 @@ def role_spans(text: str | bytes) -> list[Span]:
 
 
 def learned_ranges(text: str | bytes) -> list[tuple[int, int]]:
-    """(start, end) character ranges of ``text`` the role-aware mask learns: each Assistant turn's text after
-    its header, with the blank line that closes it."""
-    return [(s.body, s.end) for s in role_spans(text) if s.learned]
+    """(start, end) character ranges of ``text`` the role-aware mask learns: each Assistant turn from its header
+    to the blank line that closes it."""
+    return [(s.start, s.end) for s in role_spans(text) if s.learned]
