@@ -4,6 +4,7 @@ counts; in Chinese the counts read in Chinese. A screenshot goes to test-artifac
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 
@@ -20,15 +21,19 @@ LINE = 5  # the golden conversation with a system prompt, tools, reasoning, two 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_the_data_tab_opens_the_token_view_on_a_record(project, browser, lang):  # noqa: F811
+    from playwright.sync_api import expect
+
     shutil.copyfile(GOLDEN / "g1-conversations.openai.jsonl", project / "data" / "conversations.jsonl")
+    # the dataset picked last time is the one the Data tab opens with (a page load would reset a typed one)
+    (project / ".state").mkdir()
+    (project / ".state" / "settings.json").write_text(json.dumps({"dataset": "data/conversations.jsonl"}))
     proc, port, _ = start_app(project)
     try:
         page = browser.new_page(locale=LOCALES[lang], viewport={"width": 1400, "height": 1000})
         page.goto(f"http://127.0.0.1:{port}/")
         open_tab(page, lang, "tab.data")
-        picker = page.get_by_label(LANGUAGES[lang]["common.file"])
-        picker.fill("data/conversations.jsonl")
-        picker.press("Enter")
+        expect(page.get_by_label(LANGUAGES[lang]["common.file"])).to_have_value("data/conversations.jsonl",
+                                                                                timeout=60_000)
         page.get_by_text(LANGUAGES[lang]["data.tokens"]).click()
         line = page.locator("#data-token-line input")
         line.fill(str(LINE))
