@@ -25,7 +25,7 @@ class SamplingParams:
     presence_penalty: float = 0.0
     frequency_penalty: float = 1.0
     penalty_decay: float = 0.996
-    max_tokens: int = 500
+    max_tokens: int = 300
     seed: int | None = None
 
     @classmethod

@@ -357,7 +357,7 @@ _SHAREGPT_ROLES = {
 }
 
 
-def _sharegpt_call(value: str, where: str) -> tuple[tuple[template.ToolCall, ...], str]:
+def _sharegpt_call(value: str, fields: _Fields) -> tuple[tuple[template.ToolCall, ...], str]:
     """(calls, text) of a function_call turn: JSON {"name", "arguments"} (or a list of them); other text stays
     text."""
     try:
@@ -367,9 +367,8 @@ def _sharegpt_call(value: str, where: str) -> tuple[tuple[template.ToolCall, ...
     specs = parsed if isinstance(parsed, list) else [parsed]
     if not specs or not all(isinstance(s, dict) and isinstance(s.get("name"), str) for s in specs):
         return (), value
-    unused = sorted({k for s in specs for k in s} - {"name", "arguments"})
-    if unused:
-        raise RecordError(f'the function call{where} has fields {unused} besides "name" and "arguments"')
+    for spec in specs:
+        fields.check(spec, {"name", "arguments"}, "conversations[].value.")
     return tuple(template.ToolCall(s["name"], template.parse_arguments(s.get("arguments"))) for s in specs), ""
 
 
@@ -391,7 +390,7 @@ def _normalise_sharegpt(obj: Any) -> Normalised:
         fields.check(msg, {"from", "value"}, "conversations[].")
         value = _require_str(msg, "value", where)
         if kind == "function_call":
-            calls, text = _sharegpt_call(value, where)
+            calls, text = _sharegpt_call(value, fields)
             last = turns[-1] if turns else None
             if last is not None and last.role == "assistant" and not last.calls:  # gpt text, then its call
                 turns[-1] = template.Turn("assistant", last.content, last.reasoning, calls)

@@ -7,7 +7,7 @@ The layout is BlinkDL's RWKV-7 G1 template (RWKV-LM ``RWKV-v7/RWKV7-G1x-template
 
     System: {system}\\n\\nUser: {question}\\n\\nAssistant: {reply}\\n\\nUser: {question}\\n\\nAssistant: {reply}
 
-Where the template file leaves a choice (docs/ARCHITECTURE.md "The chat template" has one example per case):
+Where the template file leaves a choice (docs/chat-template.md shows one example per case):
 
 - Every turn is cleaned as the file says to clean System and User (``\\r\\n`` -> ``\\n``, a run of blank lines ->
   one newline, stripped), the Assistant's too: a blank line is RWKV's turn separator, and the masks and the

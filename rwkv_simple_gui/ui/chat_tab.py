@@ -26,6 +26,7 @@ _lock = threading.Lock()
 THINK_TITLE = "💭 <think>"  # the folded reasoning above an answer
 CALL_ICON = "🛠"  # a tool call, shown as a call: its name, then its arguments
 DEFAULT_SETTINGS = {"system": "", "think": "off", "think_length": "", "fit_history": True}
+_DEFAULTS = SamplingParams()  # the sliders start where the CLI's flags do
 
 
 def model_choices() -> list[str]:
@@ -201,14 +202,16 @@ def build() -> dict:
                                        scale=2, elem_id="chat-fit-history")
     with gr.Accordion(t("chat.sampling"), open=False):
         with gr.Row():
-            c["temperature"] = gr.Slider(0, 3, value=1.0, step=0.05, label="Temperature")
-            c["top_p"] = gr.Slider(0, 1, value=0.3, step=0.01, label="Top_P")
-            c["top_k"] = gr.Slider(0, 200, value=0, step=1, label="Top_K")
+            c["temperature"] = gr.Slider(0, 3, value=_DEFAULTS.temperature, step=0.05, label="Temperature")
+            c["top_p"] = gr.Slider(0, 1, value=_DEFAULTS.top_p, step=0.01, label="Top_P")
+            c["top_k"] = gr.Slider(0, 200, value=_DEFAULTS.top_k, step=1, label="Top_K")
         with gr.Row():
-            c["presence_penalty"] = gr.Slider(0, 2, value=0.0, step=0.05, label="Presence Penalty")
-            c["frequency_penalty"] = gr.Slider(0, 2, value=1.0, step=0.05, label="Frequency Penalty")
-            c["penalty_decay"] = gr.Slider(0.9, 1.0, value=0.996, step=0.001, label="Penalty Decay")
-            c["max_tokens"] = gr.Slider(1, 4096, value=300, step=1, label="Max Tokens")
+            c["presence_penalty"] = gr.Slider(0, 2, value=_DEFAULTS.presence_penalty, step=0.05,
+                                              label="Presence Penalty")
+            c["frequency_penalty"] = gr.Slider(0, 2, value=_DEFAULTS.frequency_penalty, step=0.05,
+                                               label="Frequency Penalty")
+            c["penalty_decay"] = gr.Slider(0.9, 1.0, value=_DEFAULTS.penalty_decay, step=0.001, label="Penalty Decay")
+            c["max_tokens"] = gr.Slider(1, 4096, value=_DEFAULTS.max_tokens, step=1, label="Max Tokens")
     with gr.Accordion(t("chat.compare"), open=False):
         with gr.Row():
             c["compare_model"] = gr.Dropdown(choices=model_choices(), label=t("chat.compare_model"),
