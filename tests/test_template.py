@@ -14,7 +14,7 @@ import pytest
 
 from rwkv_simple_gui.chat.prompt import StopScanner
 from rwkv_simple_gui.chat.session import windowed
-from rwkv_simple_gui.data import formats, masks, template
+from rwkv_simple_gui.data import formats, template
 from rwkv_simple_gui.data.binidx import read_binidx
 from rwkv_simple_gui.data.pipeline import tokenize_file
 from rwkv_simple_gui.data.template import ToolCall, Turn

@@ -47,8 +47,8 @@ def record_text(path: str | os.PathLike, line: int) -> str:
             return rec.text
         if rec.line > line:
             break
-    raise DatasetError(path, line, f"no record on this {fmt.unit}", f"pick the number of a record, as the preview "
-                       f"shows it", fmt.unit)
+    raise DatasetError(path, line, f"no record on this {fmt.unit}", "pick the number of a record, as the preview "
+                       "shows it", fmt.unit)
 
 
 def view(text: str, loss_mask: str = "qa", *, tokenizer: str = "world", eof: bool = True, mask0: str = "User:",
