@@ -5,8 +5,9 @@ A model fine-tuned on one-question conversations never saw earlier exchanges in 
 keeps only as many earlier questions as the longest conversation of the model's training data allowed for
 (``merge/NAME.run.json``): none for one-question data, one for two-question data. The Chat tab shows the switch;
 the page still shows the whole conversation. Measured by bench/chat_history.py (24 one-question facts, five to a
-conversation, greedy): fitted 23/24, the whole conversation 22/24, both on facts about one island (20 epochs) and on
-facts about many subjects (the demo-cpu preset); the held-out record is the miss they share. The 1-in-5 of issue 20
+conversation, greedy): fitted 23/24 (as each question on its own), the whole conversation 20/24 on facts about one
+island (20 epochs; its 5th questions 3/4 instead of 4/4) and 21/24 on facts about many subjects (the demo-cpu
+preset); the held-out record is the miss they share. The 1-in-5 of issue 20
 came mostly from replies that ran on into a made-up "Assistant:" turn and then sat in the history: generation now
 stops at every role header.
 """
