@@ -23,6 +23,7 @@ import errno
 import itertools
 import math
 import multiprocessing as mp
+import multiprocessing.connection as mp_connection
 import os
 import shutil
 import tempfile
@@ -315,8 +316,26 @@ _progress_slots = None
 _first_failed = None
 
 
+def _exit_with_parent() -> None:
+    """End this worker as soon as the process that started the pool dies, even by kill -9: an orphaned pool
+    worker would wait on the pool's pipe forever, holding its tokenizer (~275 MB). A thread waits on
+    multiprocessing's parent sentinel, a pipe that only the parent holds open (forked siblings hold each other's,
+    so they go one after the other). The kernel's parent-death signal is no help under forkserver: the workers'
+    parent is the server, which itself waits for them."""
+    parent = mp.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        mp_connection.wait([parent.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _init_worker(progress_slots, first_failed) -> None:
     global _progress_slots, _first_failed
+    _exit_with_parent()
     _progress_slots, _first_failed = progress_slots, first_failed
 
 

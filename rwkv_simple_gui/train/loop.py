@@ -24,13 +24,15 @@ from typing import Callable
 import torch
 
 from rwkv_simple_gui import paths, peft
+from rwkv_simple_gui.model.rwkv import RWKV
 
 from . import preference, resume
 from .config import TrainConfig
 from .data import EpochSampler, build_source, held_out_count, make_plan, open_dataset, split_documents
 from .distributed import AllReduceStepper, DeepSpeedStepper, Dist, launched_rank
 from .judge import ValidationSet, as_chat, data_prompts, greedy_answer, read_prompts
-from .loss import weighted_loss_sum
+from .loss import head_loss_sum, weighted_loss_sum
+from .optim import AdamWRows, reuse_freed_memory
 from .rundir import (Log, RunDir, checkpoint_entries, checkpoint_name, lock_run, read_point, reuse_problem,
                      step_checkpoint_name, write_json)
 from .schedule import learning_rate
@@ -94,16 +96,19 @@ def choose_device() -> torch.device:
     return torch.device("cpu")
 
 
-def make_optimizer(cfg: TrainConfig, named_params: dict, fused: bool) -> torch.optim.AdamW:
-    """AdamW groups: weight decay only on matrices; the decay base (w0 / time_decay) at 2x lr."""
+def make_optimizer(cfg: TrainConfig, named_params: dict, fused: bool, rowwise: bool = False) -> torch.optim.AdamW:
+    """AdamW groups: weight decay only on matrices; the decay base (w0 / time_decay) at 2x lr. ``fused``: torch's
+    one-kernel AdamW (CPU and CUDA). ``rowwise``: a trained embedding is updated only in the rows that have been
+    used (optim.AdamWRows)."""
     groups: dict[tuple[float, float], list] = {}
     for name, p in named_params.items():
         scale = next((s for key, s in PART_LR_SCALE.items() if name.endswith(key)), 1.0)
         decay = cfg.weight_decay if p.dim() >= 2 else 0.0
         groups.setdefault((scale, decay), []).append(p)
     param_groups = [{"params": ps, "lr_scale": s, "weight_decay": d} for (s, d), ps in groups.items()]
-    return torch.optim.AdamW(param_groups, lr=cfg.lr_init, betas=(cfg.beta1, cfg.beta2), eps=cfg.adam_eps,
-                             fused=fused or None)
+    options = dict(lr=cfg.lr_init, betas=(cfg.beta1, cfg.beta2), eps=cfg.adam_eps, fused=fused or None)
+    rows = [p for name, p in named_params.items() if name == "emb.weight"] if rowwise else []
+    return AdamWRows(param_groups, rows, **options)
 
 
 def estimate(cfg: TrainConfig, info, world: int | None = None) -> dict:
@@ -173,26 +178,35 @@ def build_model(cfg: TrainConfig, device: torch.device, run_dir: Path, dist: Dis
 
 
 def forward_backward(model, batch, cfg: TrainConfig, device, scale: float, autocast, backward,
-                     last: bool = True) -> tuple[float, int]:
-    """Loss sum of one micro batch and its real token count; ``backward(loss * scale, is_last_pass)`` is called
-    once per pass (``last``: this micro batch ends the optimizer step)."""
-    x, y, w = batch.x.to(device), batch.y.to(device), batch.w.to(device)
-    real = (w > 0).any(0).nonzero()
+                     last: bool = True) -> tuple[torch.Tensor, int]:
+    """Loss sum of one micro batch (a 0-dim tensor: reading it would wait for the device) and its real token
+    count; ``backward(loss * scale, is_last_pass)`` is called once per pass (``last``: this micro batch ends the
+    optimizer step)."""
+    real = (batch.w > 0).any(0).nonzero()  # on the host: no device sync
     if len(real) == 0:  # nothing learned here; a zero loss keeps every rank's collective calls in step
         real = torch.zeros(1, dtype=torch.long)
     # causal model: positions after the last weighted target change nothing, so they are not computed
-    T = min(x.shape[1], math.ceil((int(real[-1]) + 1) / 16) * 16)
-    x, y, w = x[:, :T], y[:, :T], w[:, :T]
+    T = min(batch.x.shape[1], math.ceil((int(real[-1]) + 1) / 16) * 16)
+    x, y, w = (t[:, :T].to(device) for t in (batch.x, batch.y, batch.w))
+    # the plain model computes logits only where a target is weighted (a DeepSpeed engine gets the whole head)
+    own_head = isinstance(model, RWKV)
     chunk = cfg.chunk_ctx if cfg.train_type == "infctx" else T
-    state, total = None, 0.0
+    state, total = None, torch.zeros((), device=device)
     for start in range(0, T, chunk):
+        part = slice(start, start + chunk)
         with autocast():
-            logits, state = model(x[:, start:start + chunk], state)
-            loss = weighted_loss_sum(logits, y[:, start:start + chunk], w[:, start:start + chunk])
+            if own_head:
+                h, state = model(x[:, part], state, head=False)
+                rows = batch.w[:, :T][:, part].flatten().nonzero().squeeze(1).to(device)
+                # the scale goes into the weights, so the backward pass starts from 1 (no pass over the gradients)
+                scaled = head_loss_sum(h, model.head.weight, y[:, part], w[:, part] * scale, rows)
+            else:
+                logits, state = model(x[:, part], state)
+                scaled = weighted_loss_sum(logits, y[:, part], w[:, part]) * scale
         # each chunk is back-propagated at once and the state is cut (truncated BPTT), so memory holds
         # one chunk's graph however long the sequence is
-        backward(loss * scale, last and start + chunk >= T)
-        total += float(loss.detach())
+        backward(scaled, last and start + chunk >= T)
+        total += scaled.detach() / scale
         state = [tuple(t.detach() for t in layer) for layer in state]
     return total, batch.tokens
 
@@ -331,8 +345,12 @@ class Trainer:
         row = peft.method(cfg.finetune_mode)
         self.lisa = peft.LisaSelector(self.model, cfg.lisa_r, cfg.lisa_k, self.seed) if row.redraws else None
         self.use_ds = dist.enabled and cfg.deepspeed_strategy != "none"
-        # DeepSpeed's ZeRO optimizer wrapper drives torch's AdamW (fused is a CUDA-only kernel it may not wrap)
-        self.optimizer = make_optimizer(cfg, self.params, fused=device.type == "cuda" and not self.use_ds)
+        # DeepSpeed's ZeRO optimizer wrapper drives torch's AdamW over its own flat partitions: neither fused nor
+        # row-wise. Row-wise finds the used rows with a host sync: on the CPU only, where it saves the most.
+        self.optimizer = make_optimizer(cfg, self.params, fused=not self.use_ds,
+                                        rowwise=device.type == "cpu" and not self.use_ds)
+        if device.type == "cpu":
+            reuse_freed_memory()
         self.log(f"{cfg.finetune_mode}: {sum(p.numel() for p in self.params.values()):,} trainable parameters"
                  + (f" (lisa: {cfg.lisa_r} layers at a time)" if self.lisa else ""))
         self.objective = preference.objective(cfg, self.model)  # dpo / orpo; None for sft
@@ -488,7 +506,7 @@ class Trainer:
             loss_sum, tokens = loss_sum + ls, tokens + nt
         self.stepper.step()
         self.step += 1
-        loss, tokens = dist.sum(loss_sum) / weight, int(dist.sum(tokens))
+        loss, tokens = float(dist.sum(loss_sum)) / weight, int(dist.sum(tokens))  # the step's one device sync
         self.tokens_total += tokens
         self.record(epoch, loss, tokens, time.time() - t_step)
         if not math.isfinite(loss):
@@ -568,7 +586,7 @@ class Trainer:
             ls, nt = self.forward_backward(self.net, batch, self.cfg, self.device, 1.0, self.autocast, _no_backward)
             loss_sum, weight, tokens = loss_sum + ls, weight + batch.weight, tokens + nt
         loss_sum, weight, tokens = (self.dist.sum(v) for v in (loss_sum, weight, tokens))
-        return (loss_sum / weight, int(tokens)) if weight > 0 else None
+        return (float(loss_sum) / weight, int(tokens)) if weight > 0 else None
 
     def sample_answers(self, epoch: int) -> list[dict]:
         if not self.prompts or not (self.dist.is_main or self.partitioned):
