@@ -481,7 +481,8 @@ def coerce(name: str, value: Any, source: str = "config") -> Any:
 
 def migrate(data: dict, source: str = "config") -> tuple[dict, list[str]]:
     """Options saved with an older ``options_version`` (none recorded = 1) in today's meaning, so a run or a
-    preset keeps training what it trained; the notes say what changed. ``data`` may be partial (a preset).
+    preset keeps training what it trained; the notes say what changed (a heading naming ``source``, then one
+    line per change). ``data`` may be partial (a preset).
 
     Version 1 counted epoch_begin into epoch_count, ignored epoch_steps for pad/only (an epoch was every
     document), counted epoch_steps per process for get and stopped get runs after epoch_count, and treated
@@ -520,4 +521,4 @@ def migrate(data: dict, source: str = "config") -> tuple[dict, list[str]]:
     if not notes:
         return out, []
     return out, [f"{source}: saved before {VERSION_KEY} {OPTIONS_VERSION} ({OPTIONS_HISTORY[2]}); migrated to "
-                 f"train what it trained: " + "; ".join(notes)]
+                 f"train what it trained:", *notes]

@@ -139,9 +139,9 @@ def read_training_sh(path=None, text: str | None = None, source: str | None = No
 def _set(result: SeedImport, option: str, variable: str, text: str, line: int) -> None:
     if option in SEED_FOLDERS and text and not Path(text).is_absolute():
         # the seed runs `--load_model model/$MODEL_PATH` and `--data_file data/$DATA_PATH`
-        value = f"{SEED_FOLDERS[option]}/{text}"
-        result.changed.append(f"{variable}={text} -> {option} {value} (the seed reads it from "
-                              f"{SEED_FOLDERS[option]}/)")
+        folder = f"{SEED_FOLDERS[option]}/"
+        value = f"{folder}{text}"
+        result.changed.append(f"{variable}={text} -> {option} {value} (the seed reads it from {folder})")
         text = value
     try:
         result.options[option] = coerce(option, text, source=f"line {line}")

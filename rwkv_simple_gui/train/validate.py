@@ -246,9 +246,7 @@ def _hardware(cfg, facts: Facts) -> list[str]:
         if cfg.precision == "fp16":
             out.append("precision fp16 with DeepSpeed is not supported here: use bf16 (or deepspeed_strategy none)")
     if cfg.op in ("fla", "cuda", "triton") and facts.device is not None and facts.device != "cuda":
-        alias = {"cuda": " (RWKV-PEFT's CUDA kernel; here: our fastest CUDA kernel)",
-                 "triton": " (RWKV-PEFT's Triton kernel; here: fla)"}.get(cfg.op, "")
-        out.append(f"op {cfg.op}{alias} needs a CUDA GPU; this machine trains on {facts.device}: use op auto")
+        out.append(f"op {cfg.op} needs a CUDA GPU; this machine trains on {facts.device}: use op auto")
     if cfg.op in ("fla", "triton") and facts.device == "cuda":
         from rwkv_simple_gui.model.ops import fla_import_error
 

@@ -116,7 +116,7 @@ def check(values: dict) -> str:
     prepared, problems = prepare_form(values)
     notes = []
     if prepared is not None and prepared.device is not None:
-        notes.append("🖥️ Trains on " + prepared.device.describe())
+        notes.append(f"🖥️ Trains on {prepared.device.describe()}")
     if prepared is not None and prepared.model_info is not None:
         notes.append("🧠 " + describe_model(prepared.model_info))
     if prepared is not None and prepared.data_info is not None:
@@ -142,7 +142,10 @@ def check(values: dict) -> str:
 
 def describe_plan(steps: dict) -> str:
     """The plan's counts in one line (train.data.Plan, as RWKV-PEFT counts them)."""
-    after = " then on until you stop it" if steps["until_stopped"] else ""
-    return (f"📅 Epochs {steps['first_epoch']}-{steps['last_epoch']}{after}: {steps['micro_steps_per_epoch']} "
+    if steps["until_stopped"]:
+        return (f"📅 Epochs from {steps['first_epoch']} on, until you stop it: {steps['micro_steps_per_epoch']} "
+                f"micro-batches = {steps['steps_per_epoch']} optimizer steps per epoch; the learning rate reaches "
+                f"lr_final at step {steps['total_steps']}")
+    return (f"📅 Epochs {steps['first_epoch']} to {steps['last_epoch']}: {steps['micro_steps_per_epoch']} "
             f"micro-batches = {steps['steps_per_epoch']} optimizer steps per epoch, {steps['steps_this_run']} steps in "
             f"this run")

@@ -66,8 +66,8 @@ def read_options(path: Path) -> dict:
         TrainConfig.from_dict(data, source=paths.display(path))
     except (OSError, ValueError) as err:
         raise gr.Error(f"Can't load {paths.display(path)}: {err}") from err
-    for note in notes:
-        gr.Warning(translate(note), duration=None)
+    if notes:
+        gr.Warning("\n".join(translate(note) for note in notes), duration=None)
     return config_to_form(data)
 
 
