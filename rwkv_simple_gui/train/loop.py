@@ -310,7 +310,8 @@ class Trainer:
         self.folder.write_config({**cfg.to_dict(), "model_info": prepared.model_info.to_dict(),
                                   "data_info": dinfo.__dict__, "resolved": self.resolved})
         self.folder.keep_metrics_until(self.first_step)
-        self.status(total_steps=self.total_steps, step=self.first_step, epoch=self.start[0],
+        self.status(total_steps=self.total_steps, until_stopped=plan.until_stopped, step=self.first_step,
+                    epoch=self.start[0],
                     best=self.point.get("best") if self.point else None)
         self.log(f"model: {prepared.model_info.describe()}")
         self.log(f"data: {dinfo.n_docs} documents, {dinfo.num_tokens} tokens (longest {dinfo.max_doc_len}); "

@@ -317,6 +317,8 @@ def _stage(cfg, facts: Facts) -> list[str]:
     """sft trains on texts, dpo/orpo on preference pairs: the data must be of the stage's kind."""
     from rwkv_simple_gui.data.preference import is_pair_dataset
 
+    from .distributed import strategy
+
     sets = [(name, getattr(cfg, name)) for name in ("data_path", "val_data")
             if getattr(cfg, name) and Path(getattr(cfg, name) + ".idx").is_file()]
     if cfg.stage == "sft":
@@ -332,7 +334,7 @@ def _stage(cfg, facts: Facts) -> list[str]:
         out.append(f"stage {cfg.stage} scores each reply in one pass: set train_type none")
     if cfg.dataload == "get":
         out.append(f"stage {cfg.stage} needs whole pairs: use dataload pad or only")
-    if cfg.stage == "dpo" and facts.world > 1 and cfg.deepspeed_strategy.startswith("deepspeed_stage_3"):
+    if cfg.stage == "dpo" and strategy(cfg, facts.world).stage == 3 and strategy(cfg, facts.world).deepspeed:
         out.append("stage dpo switches the adapter off for its reference pass, which ZeRO-3's partitioned "
                    "parameters do not allow: use deepspeed_stage_1 or 2")
     return out
