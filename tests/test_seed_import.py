@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from rwkv_simple_gui import paths
 from rwkv_simple_gui.data.pipeline import tokenize_file
 from rwkv_simple_gui.model import save_model
 from rwkv_simple_gui.shell import read_assignments
 from rwkv_simple_gui.train.config import TrainConfig
 from rwkv_simple_gui.train.prepare import resolve_paths
 from rwkv_simple_gui.train.seed_script import read_training_sh
-from tests.conftest import run_cli, tiny_state_dict
+from tests.conftest import REPO_ROOT, run_cli, start_app, stop_app, tiny_state_dict
+from tests.test_browser import CHROMIUM, LOCALES, browser, open_tab, wait_text  # noqa: F401 (browser: a fixture)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "seed"
 SEED_FILES = ("training.sh", "training_disha_example.sh", "training_state_tuning_example.sh")
@@ -265,3 +265,34 @@ def test_tokenize_takes_make_tokenize_sh_positional_arguments(project):
     assert json.loads(out.stdout)["items"] < one["items"]  # documents over 60 tokens dropped
     clash = run_cli(project, "tokenize", "sample.jsonl", "2", "--copies", "3")
     assert clash.returncode == 2 and "COPIES (--copies) is given twice" in clash.stderr
+
+
+# --- the Parameters tab's Load training.sh, in a real browser -----------------------------------------
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (tests/setup.sh installs it)")
+def test_load_training_sh_in_the_parameters_tab(seed_project, browser):  # noqa: F811
+    (seed_project / "evil.sh").write_text("FINETUNE_MODE=lora\nMODEL_PATH=$(touch X)\nDATA_PATH=`touch Y`\n")
+    proc, port, _ = start_app(seed_project)
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale=LOCALES["zh"])
+        page.goto(f"http://127.0.0.1:{port}/")
+        open_tab(page, "zh", "tab.params")
+        wait_text(page, "#params-check", "🧠", 60)
+        for name in ("training.sh", "evil.sh"):
+            with page.expect_file_chooser() as chooser:
+                page.click("#params-load-sh")
+            chooser.value.set_files(str(seed_project / name))
+            report = wait_text(page, "#params-import", f"已从 {name} 导入", 60)
+            if name == "training.sh":
+                check = wait_text(page, "#params-check", "op cuda 需要 CUDA GPU", 60)  # the form's check, redone
+                assert "op cuda 需要 CUDA GPU；本机在 cpu 上训练" in check and "训练前请修正" in check
+                assert "第 0 到 2 轮：每轮 16 个 micro-batch = 8 个优化步" in check
+                assert "已转换：MODEL_PATH=tiny.pth -> model_path model/tiny.pth" in report
+        assert "第 2 行：MODEL_PATH=$(touch X)：$(...) 会执行命令，这里绝不执行" in report
+        assert "第 3 行：DATA_PATH=`touch Y`：反引号会执行命令" in report
+        (REPO_ROOT / "test-artifacts").mkdir(exist_ok=True)
+        page.screenshot(path=str(REPO_ROOT / "test-artifacts" / "load-training-sh.png"), full_page=True)
+    finally:
+        stop_app(proc)
+    assert not list(seed_project.rglob("X")) and not list(seed_project.rglob("Y"))

@@ -130,7 +130,7 @@ def read_training_sh(path=None, text: str | None = None, source: str | None = No
     if generated:
         _migrate_export(result, text)
     else:
-        _seed_meaning(result, script)
+        _seed_meaning(result)
     _model_facts(result, facts)
     _shell_notes(result, script)
     return result
@@ -149,7 +149,7 @@ def _set(result: SeedImport, option: str, variable: str, text: str, line: int) -
         result.not_understood.append(f"{err} ({variable}): the default is kept")
 
 
-def _seed_meaning(result: SeedImport, script: Script) -> None:
+def _seed_meaning(result: SeedImport) -> None:
     """What the seed's own command does with the values (the file is not our export)."""
     opts = result.options
     mode = opts.get("finetune_mode", TrainConfig.finetune_mode)
@@ -157,13 +157,12 @@ def _seed_meaning(result: SeedImport, script: Script) -> None:
         result.changed.append(f"ADAM_EPS={opts['adam_eps']:g} -> adam_eps 1e-08: the seed's lora command passes "
                               f"--adam_eps 1e-8 whatever ADAM_EPS says")
         opts["adam_eps"] = SEED_LORA_ADAM_EPS
-    for name in ("op",):
-        value = opts.get(name)
-        if value in ("cuda", "triton"):
-            from rwkv_simple_gui.model.ops import OP_ALIASES
+    value = opts.get("op")
+    if value in ("cuda", "triton"):
+        from rwkv_simple_gui.model.ops import OP_ALIASES
 
-            result.changed.append(f"OP={value} -> op {value}: for RWKV-PEFT's {value} kernel this runs "
-                                  f"{OP_ALIASES[value]}")
+        result.changed.append(f"OP={value} -> op {value}: for RWKV-PEFT's {value} kernel this runs "
+                              f"{OP_ALIASES[value]}")
     if opts.get("lr_schedule") == "wsd":
         result.not_honoured.append("LR_SCHEDULE=wsd: here wsd stays at LR_INIT, then decays to LR_FINAL over the "
                                    "last 20% of the steps; RWKV-PEFT's wsd decays right after the warmup and to 0, "

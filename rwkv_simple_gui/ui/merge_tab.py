@@ -83,7 +83,7 @@ def load_merge_sh(uploaded: str | None, epoch) -> tuple:
     imported = read_merge_sh(text=text, positional=given, source=Path(uploaded).name)
     checkpoint = paths.display(imported.checkpoint) if imported.checkpoint else None
     return (gr.update(value=checkpoint), gr.update(value=imported.base or None),
-            gr.update(value=imported.lora_alpha), "\n".join(imported.report()))
+            gr.update(value=imported.lora_alpha), "\n".join(line.replace("`", "\\`") for line in imported.report()))
 
 
 def run_merge(base, checkpoint, out, fmt, dtype, lora_alpha, overwrite=False, gguf_type=None, check=True,

@@ -86,7 +86,7 @@ def load_training_sh(uploaded: str | None) -> tuple[dict, str]:
         form = config_to_form(imported.config)
     except ValueError as err:
         raise gr.Error(f"Can't load {path.name}: {err}") from None
-    lines = imported.report()
+    lines = [line.replace("`", "\\`") for line in imported.report()]  # shell text shown as written, not as code
     return form, "\n".join([f"### 📥 {lines[0]}", *lines[1:],
                              "", "The form now holds these options; the check above says what still needs fixing."])
 
@@ -191,7 +191,8 @@ def build(settings: dict) -> dict:
                 c["data_hint"] = gr.Markdown()
                 c["apply"] = gr.Button(t("params.apply"), size="sm")
             with gr.Accordion(t("params.seed_import"), open=True):
-                c["load_sh"] = gr.UploadButton(t("params.load_sh"), file_types=[".sh", ".txt"], size="sm")
+                c["load_sh"] = gr.UploadButton(t("params.load_sh"), file_types=[".sh", ".txt"], size="sm",
+                                               elem_id="params-load-sh")
                 c["import_report"] = gr.Markdown(elem_id="params-import")
             with gr.Accordion(t("params.presets"), open=True):
                 c["preset_name"] = gr.Dropdown(choices=presets.list_presets(), allow_custom_value=True,
