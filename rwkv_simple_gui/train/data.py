@@ -243,6 +243,10 @@ class Plan:
         return itertools.count(self.epoch_begin) if self.until_stopped else range(self.epoch_begin,
                                                                                    self.last_epoch + 1)
 
+    def saves(self, epoch: int, epoch_save: int) -> bool:
+        """Whether the end of ``epoch`` writes its checkpoint: every epoch_save epochs, and the last one."""
+        return (epoch + 1) % epoch_save == 0 or (epoch == self.last_epoch and not self.until_stopped)
+
     def step_slices(self, step: int) -> range:
         """Micro-step numbers (within the epoch) that make up optimizer step ``step`` of the epoch."""
         return range(step * self.mini_bsz, min((step + 1) * self.mini_bsz, self.micro_steps))

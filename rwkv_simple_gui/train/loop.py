@@ -474,8 +474,7 @@ class Trainer:
         epoch_end = s == self.plan.steps_per_epoch - 1
         if self.evaluation_due(epoch_end):
             self.evaluate(epoch)
-        last = epoch == self.plan.last_epoch and not self.plan.until_stopped
-        if stopping or (epoch_end and ((epoch + 1) % cfg.epoch_save == 0 or last)):
+        if stopping or (epoch_end and self.plan.saves(epoch, cfg.epoch_save)):
             self.save(checkpoint_name(epoch), epoch, s, partial=not epoch_end)
         elif cfg.save_every_steps and self.step % cfg.save_every_steps == 0:
             self.save(step_checkpoint_name(self.step), epoch, s, partial=True)

@@ -5,6 +5,7 @@ validate once. The GUI's live check, its Start button, the CLI's ``--dry-run`` a
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,6 +70,7 @@ class Prepared:
     problems: list[str] = field(default_factory=list)   # must be fixed before training
     warnings: list[str] = field(default_factory=list)   # worth knowing, not blocking
     steps: dict | None = None    # train.loop.estimate's step counts, when the data could be read
+    plan: object = None          # train.data.Plan they come from
     device: object = None        # train.device.DeviceFacts the checks ran for (None: no hardware checks)
     strategy: object = None      # train.distributed.Strategy that will run
 
@@ -141,29 +143,27 @@ def prepare(cfg: TrainConfig, device="auto") -> Prepared:
     data_info, data_err = _read_data(cfg) if cfg.data_path else (None, None)
     found = [e for e in (point_err, model_err, data_err) if e]
     found += problems(cfg.replace(resume_from="") if point_err else cfg, model_info, data_info, device)
-    steps, plan_notes, runs = None, [], None
+    steps, plan, plan_notes, runs = None, None, [], None
     if not field_problems(cfg):
-        runs = strategy(cfg, processes(cfg))
+        world = processes(cfg)
+        runs = strategy(cfg, world)
         if data_info is not None:
-            from .loop import estimate, training_documents
+            from .loop import training_documents
 
-            steps = estimate(cfg, data_info, processes(cfg))
             n_docs = training_documents(cfg, data_info)
-            plan_notes = plan_warnings(cfg, make_plan(cfg, n_docs, processes(cfg)), n_docs)
-    return Prepared(cfg, model_info, data_info, found, _warnings(cfg, steps, plan_notes, runs), steps, device, runs)
+            plan = make_plan(cfg, n_docs, world)
+            steps = {"documents": n_docs, **plan.to_dict()}
+            plan_notes = plan_warnings(cfg, plan, n_docs)
+    return Prepared(cfg, model_info, data_info, found, _warnings(cfg, steps, plan_notes, runs), steps, plan, device,
+                    runs)
 
 
-def saved_epochs(cfg: TrainConfig, steps: dict, limit: int = 12) -> list[str]:
+def saved_epochs(cfg: TrainConfig, plan, limit: int = 12) -> list[str]:
     """The epoch checkpoints the run writes (the first ``limit``), as the loop saves them."""
     from .rundir import checkpoint_name
 
-    last, out = steps["last_epoch"], []
-    epoch = steps["first_epoch"]
-    while len(out) < limit and (epoch <= last or steps["until_stopped"]):
-        if (epoch + 1) % cfg.epoch_save == 0 or (epoch == last and not steps["until_stopped"]):
-            out.append(checkpoint_name(epoch))
-        epoch += 1
-    return out
+    looked_at = itertools.islice(plan.epochs(), plan.epoch_count + cfg.epoch_save * limit)  # get may never end
+    return [checkpoint_name(e) for e in looked_at if plan.saves(e, cfg.epoch_save)][:limit]
 
 
 def training_plan(prepared: Prepared) -> dict | None:
@@ -191,7 +191,7 @@ def training_plan(prepared: Prepared) -> dict | None:
         plan.update({key: steps[key] for key in ("micro_steps_per_epoch", "steps_per_epoch", "epochs", "first_epoch",
                                                  "last_epoch", "first_step", "total_steps", "steps_this_run",
                                                  "until_stopped", "samples_per_step")})
-        plan["checkpoints"] = saved_epochs(cfg, steps)
+        plan["checkpoints"] = saved_epochs(cfg, prepared.plan)
     return plan
 
 

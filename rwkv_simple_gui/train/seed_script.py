@@ -163,6 +163,13 @@ def _seed_meaning(result: SeedImport) -> None:
 
         result.changed.append(f"OP={value} -> op {value}: for RWKV-PEFT's {value} kernel this runs "
                               f"{OP_ALIASES[value]}")
+    every = opts.get("epoch_save", 1)
+    if every > 1:
+        begin = opts.get("epoch_begin", 0)
+        first = begin + (-(begin + 1)) % every  # here: the epochs whose number + 1 is a multiple of EPOCH_SAVE
+        result.not_honoured.append(f"EPOCH_SAVE={every}: here the checkpoints are rwkv-{first}, rwkv-{first + every}, "
+                                   f"... and the last epoch's; RWKV-PEFT writes the run's first epoch, then every "
+                                   f"{every}: rwkv-{begin}, rwkv-{begin + every}, ...")
     if opts.get("lr_schedule") == "wsd":
         result.not_honoured.append("LR_SCHEDULE=wsd: here wsd stays at LR_INIT, then decays to LR_FINAL over the "
                                    "last 20% of the steps; RWKV-PEFT's wsd decays right after the warmup and to 0, "

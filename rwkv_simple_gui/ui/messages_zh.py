@@ -390,6 +390,10 @@ ZH: dict[str, str] = {
     "(RWKV-PEFT's cos has no warmup; its wsd does)":
         "WARMUP_STEPS={opts['warmup_steps']}：学习率在 {opts['warmup_steps']} 个优化步内从 0 升到 LR_INIT"
         "（RWKV-PEFT 的 cos 没有预热，它的 wsd 才有）",
+    "EPOCH_SAVE={every}: here the checkpoints are rwkv-{first}, rwkv-{first + every}, ... and the last epoch's; "
+    "RWKV-PEFT writes the run's first epoch, then every {every}: rwkv-{begin}, rwkv-{begin + every}, ...":
+        "EPOCH_SAVE={every}：这里保存的检查点是 rwkv-{first}、rwkv-{first + every}……以及最后一轮；"
+        "RWKV-PEFT 保存本次训练的第一轮，之后每 {every} 轮一次：rwkv-{begin}、rwkv-{begin + every}……",
     "MODEL_VERSION={version.text}: only RWKV-7 (v7) and RWKV-6 (v6) models are trained here":
         "MODEL_VERSION={version.text}：这里只训练 RWKV-7（v7）和 RWKV-6（v6）模型",
     "{names} not compared with the model file ({why})": "{names} 未与模型文件核对（{why}）",
