@@ -215,6 +215,17 @@ def test_fp8_is_a_float8_e4m3fn_cast_and_trains_on_cpu(tiny):
     assert loop.train(cfg, tiny / "output" / "fp8") == "finished"
     assert re.search(r"quantized [1-9]\d* frozen linears to fp8", (tiny / "output" / "fp8" / "train.log").read_text())
     assert all(np.isfinite(m["loss"]) for m in rundir.read_metrics(tiny / "output" / "fp8"))
+    # the merge (quant from the run's config.json) folds into the base weights as the run saw them: fp8-rounded
+    from rwkv_simple_gui.merge import merge
+
+    ckpt = torch.load(tiny / "output" / "fp8" / "rwkv-0.pth", weights_only=True)
+    merge(tiny / "model" / "tiny.pth", tiny / "output" / "fp8" / "rwkv-0.pth", tiny / "merge" / "m.pth", dtype="fp32")
+    merged = torch.load(tiny / "merge" / "m.pth", weights_only=True)
+    base = torch.load(tiny / "model" / "tiny.pth", weights_only=True)
+    key = "blocks.0.att.key"
+    a, b = ckpt[f"{key}.lora_A"].float(), ckpt[f"{key}.lora_B"].float()
+    fp8_base = base[f"{key}.weight"].to(torch.float8_e4m3fn).float()
+    assert torch.allclose(merged[f"{key}.weight"], fp8_base + 2.0 * b @ a, atol=1e-6)  # alpha 8 / r 4
 
 
 # --- the GUI's check knows the device -----------------------------------------------------------------
