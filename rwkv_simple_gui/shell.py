@@ -117,7 +117,7 @@ class Lexer:
     def _heredoc_delimiter(self) -> None:
         if self.peek() == "-":
             self.advance()
-        while self.peek() in " \t":
+        while self.i < len(self.s) and self.peek() in " \t":
             self.advance()
         start = self.i
         while self.i < len(self.s) and self.peek() not in " \t\n;&|<>()":
@@ -334,6 +334,8 @@ class _Reader:
         if redirections:
             self.note(words[0].line if words else redirections[0].line, text or redirections[0].text,
                       "a redirection (reads or writes a file): not run, no file was created or read")
+            return
+        if not words:
             return
         declarer = words[0].literal() in DECLARERS if words else False
         rest = words[1:] if declarer else words

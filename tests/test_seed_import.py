@@ -110,6 +110,20 @@ H=$1
     assert script.notes == []
 
 
+def test_the_reader_takes_any_text():
+    """Unfinished quotes, substitutions and here-documents end the file; nothing hangs or raises."""
+    import random
+    import string
+
+    for text in ("<<", "cat <<", "cat <<-", "A=$(", "A='open", 'A="open', "A=`open", "f() {", "case x in", "A=(1",
+                 "${", "A=${B", "\\", "if"):
+        read_assignments(text)
+    rng = random.Random(0)
+    alphabet = string.ascii_letters[:6] + " \t\n'\"$`(){}[];&|<>#=\\-_.*~!1"
+    for _ in range(2000):
+        read_assignments("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))), ["1"])
+
+
 def test_what_only_the_shell_could_compute_is_named_and_nothing_runs(tmp_path):
     evil = tmp_path / "evil.sh"
     evil.write_text("""FINETUNE_MODE=lora
