@@ -264,6 +264,12 @@ def test_merge_config_reads_merge_sh_with_its_positional_epoch(seed_project):
     assert out.returncode == 2 and "TRAIN_TYPE in disha.sh says bone or bat, but" in out.stderr
     out = run_cli(seed_project, "merge", "--config", "merge.sh", "9", "--no-check")
     assert out.returncode == 2 and "no rwkv-9.pth in output/" in out.stdout
+    # the Merge tab's Load merge.sh fills the same fields
+    from rwkv_simple_gui.ui import merge_tab
+
+    checkpoint, base, alpha, report = merge_tab.load_merge_sh(str(seed_project / "merge.sh"), 2)
+    assert (checkpoint["value"], base["value"], alpha["value"]) == ("output/lora-run/rwkv-2.pth", "model/tiny.pth", 16)
+    assert "the newest run with epoch 2" in report and "basename" in report  # $(basename ...) named, not run
 
 
 def test_tokenize_takes_make_tokenize_sh_positional_arguments(project):
