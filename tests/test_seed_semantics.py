@@ -185,10 +185,13 @@ def test_every_seed_quant_and_op_value_is_accepted_and_checked_for_this_machine(
         assert bool(cuda_only) == (quant not in ("none", "fp8")), quant
     for op in ("cuda", "fla", "triton"):
         assert any(p.startswith(f"op {op}") and "needs a CUDA GPU" in p for p in prepare(base.replace(op=op)).problems)
-    from rwkv_simple_gui.model.ops import resolve_op
+    from rwkv_simple_gui.model.ops import OPS, resolve_op
+    from rwkv_simple_gui.peft.quant import KINDS
 
     with pytest.raises(RuntimeError, match="'cuda' .*needs a CUDA device"):
         resolve_op("cuda", "cpu")
+    assert TrainConfig.option("op").metadata["choices"] == OPS  # the option offers what the ops take
+    assert TrainConfig.option("quant").metadata["choices"] == ("none", *KINDS)
 
 
 def test_fp8_is_a_float8_e4m3fn_cast_and_trains_on_cpu(tiny):
