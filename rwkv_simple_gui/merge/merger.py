@@ -35,7 +35,7 @@ Progress = Callable[[int, int, str], None]
 FORMATS = export.CHOICES
 GGUF_TYPES = ("fp32", "fp16", "bf16", "q8_0")
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
-QUANTS = ("none", "int8", "nf4", "fp4")
+QUANTS = ("none", "int8", "nf4", "fp4", "4bit", "fp8")  # peft.quant.KINDS + none
 
 
 @dataclass
@@ -54,16 +54,16 @@ class MergeResult:
 
 
 def _quant_dequant(weight: torch.Tensor, quant: str) -> torch.Tensor:
-    """The base weight as the quantized training run saw it: the trainer's own bitsandbytes round trip."""
-    from rwkv_simple_gui.peft.quant import QuantizedWeight
+    """The base weight as the quantized training run saw it: the trainer's own quantization round trip."""
+    from rwkv_simple_gui.peft.quant import quantize_dequantize
 
-    return QuantizedWeight(weight.to("cuda"), quant).dequantize().float().cpu()
+    return quantize_dequantize(weight, quant).float().cpu()
 
 
 def _check_quant(quant: str) -> None:
     if quant not in QUANTS:
         raise MergeError(f"quant must be one of {', '.join(QUANTS)}, not {quant!r}")
-    if quant == "none":
+    if quant in ("none", "fp8"):  # fp8 is a plain cast: no GPU needed
         return
     try:
         import bitsandbytes  # noqa: F401

@@ -4,6 +4,8 @@
 * ``chunked`` — the same maths in matrix form over chunks of tokens (the CPU default).
 * ``fla``     — flash-linear-attention's Triton kernels (CUDA only, imported lazily).
 
+RWKV-PEFT's op names ``cuda`` and ``triton`` are accepted as aliases (``OP_ALIASES``, ``resolve_op``).
+
 Every op takes ``[B, T, H, N]`` inputs and an optional initial state ``[B, H, N, N]`` in the
 ``time_state`` orientation ``[head, value, key]`` and returns ``(y[B, T, H, N], final_state)``.
 ``y`` has the inputs' dtype; the state is fp32 (fp64 when the inputs are fp64). The torch ops
@@ -24,7 +26,11 @@ import torch
 
 log = logging.getLogger(__name__)
 
-OPS = ("auto", "torch", "chunked", "fla")
+OPS = ("auto", "torch", "chunked", "fla", "cuda", "triton")
+# RWKV-PEFT's OP names, as aliases of ours: its cuda kernels -> our fastest CUDA path, its Triton kernel -> fla
+# (flash-linear-attention's kernels are Triton kernels)
+OP_ALIASES = {"cuda": "the fastest CUDA kernel here (fla when installed, else the chunked op on the GPU)",
+              "triton": "fla (flash-linear-attention's Triton kernels)"}
 
 # log of the smallest RWKV-7 decay: log d = -exp(-0.5)·σ(ŵ) >= -exp(-0.5)
 X070_LOG_DECAY_MIN = -0.6065306597126334
@@ -281,12 +287,20 @@ def _announce(op: str, device: str) -> None:
 def resolve_op(op: str, device) -> str:
     """The wkv implementation that runs for ``op`` on ``device``: "torch", "chunked" or "fla".
 
-    "auto" picks fla on CUDA when it imports, else chunked. An explicit choice that cannot run
-    raises a RuntimeError that says why and what to use instead.
+    "auto" picks fla on CUDA when it imports, else chunked. RWKV-PEFT's names are aliases (``OP_ALIASES``):
+    "cuda" is auto on a CUDA device, "triton" is fla. An explicit choice that cannot run raises a RuntimeError
+    that says why and what to use instead.
     """
     if op not in OPS:
         raise ValueError(f"unknown wkv op {op!r}; choose one of {', '.join(OPS)}")
     device = torch.device(device)
+    if op in OP_ALIASES and device.type != "cuda":
+        raise RuntimeError(f"wkv op {op!r} (RWKV-PEFT's name for {OP_ALIASES[op]}) needs a CUDA device, but the "
+                           f"model is on {device}; use op='auto' or 'chunked' on CPU")
+    if op == "cuda":
+        op = "auto"
+    elif op == "triton":
+        op = "fla"
     if op == "auto":
         op = "fla" if device.type == "cuda" and fla_import_error() is None else "chunked"
     elif op == "fla":

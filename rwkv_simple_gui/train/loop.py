@@ -29,7 +29,7 @@ from rwkv_simple_gui.model.rwkv import RWKV
 from . import preference, resume
 from .config import TrainConfig
 from .data import EpochSampler, build_source, held_out_count, make_plan, open_dataset, split_documents
-from .distributed import AllReduceStepper, DeepSpeedStepper, Dist, launched_rank
+from .distributed import AllReduceStepper, DeepSpeedStepper, Dist, launched_rank, strategy
 from .judge import ValidationSet, as_chat, data_prompts, greedy_answer, read_prompts
 from .loss import head_loss_sum, weighted_loss_sum
 from .optim import AdamWRows, reuse_freed_memory
@@ -111,15 +111,17 @@ def make_optimizer(cfg: TrainConfig, named_params: dict, fused: bool, rowwise: b
     return AdamWRows(param_groups, rows, **options)
 
 
+def training_documents(cfg: TrainConfig, info) -> int:
+    """Documents trained on (those val_split holds out are not)."""
+    return info.n_docs - held_out_count(info.n_docs, cfg.val_split)
+
+
 def estimate(cfg: TrainConfig, info, world: int | None = None) -> dict:
-    """Steps the run will take, from the dataset's document count (``info``: a DataInfo; no model needed)."""
+    """The run's :class:`train.data.Plan` (epochs, optimizer steps, micro-batches) from the dataset's document
+    count (``info``: a DataInfo; no model needed), as a dict."""
     world = world or cfg.devices
-    n_docs = 0 if cfg.dataload == "get" else info.n_docs - held_out_count(info.n_docs, cfg.val_split)
-    plan = make_plan(cfg, n_docs, world)
-    return {"documents": n_docs, "micro_steps_per_epoch": plan.micro_steps,
-            "steps_per_epoch": plan.steps_per_epoch, "total_steps": plan.steps_per_epoch * cfg.epoch_count,
-            "steps_this_run": plan.steps_per_epoch * (cfg.epoch_count - cfg.epoch_begin),
-            "samples_per_step": cfg.micro_bsz * cfg.mini_bsz * world}
+    n_docs = training_documents(cfg, info)
+    return {"documents": n_docs, **make_plan(cfg, n_docs, world).to_dict()}
 
 
 def _load_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype:
@@ -294,12 +296,11 @@ class Trainer:
         ds = open_dataset(cfg.data_path)
         self.train_docs, self.val_docs = split_documents(len(ds), cfg.val_split, self.seed)
         self.plan = make_plan(cfg, len(self.train_docs), dist.world)
-        self.total_steps = self.plan.steps_per_epoch * cfg.epoch_count
+        self.total_steps = self.plan.total_steps
         if self.point:
             self.first_step, self.start = self.point["step"], (self.point["next_epoch"], self.point["next_step"])
         else:
-            self.first_step = self.plan.steps_per_epoch * cfg.epoch_begin
-            self.start = (cfg.epoch_begin, 0)
+            self.first_step, self.start = self.plan.first_step, (cfg.epoch_begin, 0)
         # resume points are folders every rank writes into: on several machines only machine 0 has the folder
         self.writes_points = not (cfg.num_nodes > 1 or cfg.hostfile)
         self._record_run(prepared)
@@ -309,9 +310,11 @@ class Trainer:
 
     def _record_run(self, prepared) -> None:
         cfg, plan, dinfo = self.cfg, self.plan, prepared.data_info
+        self.strategy = strategy(cfg, self.dist.world)
         self.resolved = {"seed": self.seed, "world_size": self.dist.world, "device": self.device.type,
                          "steps_per_epoch": plan.steps_per_epoch, "total_steps": self.total_steps,
-                         "micro_steps_per_epoch": plan.micro_steps}
+                         "micro_steps_per_epoch": plan.micro_steps, "until_stopped": plan.until_stopped,
+                         "strategy": self.strategy.description}
         if len(self.val_docs):
             self.resolved["val_docs"] = self.val_docs.tolist()
         self.data_facts = {"n_docs": dinfo.n_docs, "num_tokens": dinfo.num_tokens}  # a resume checks them
@@ -321,12 +324,16 @@ class Trainer:
         self.folder.write_config({**cfg.to_dict(), "model_info": prepared.model_info.to_dict(),
                                   "data_info": dinfo.__dict__, "resolved": self.resolved})
         self.folder.keep_metrics_until(self.first_step)
-        self.status(total_steps=self.total_steps, step=self.first_step, epoch=self.start[0],
+        self.status(total_steps=self.total_steps, until_stopped=plan.until_stopped, step=self.first_step,
+                    epoch=self.start[0],
                     best=self.point.get("best") if self.point else None)
         self.log(f"model: {prepared.model_info.describe()}")
         self.log(f"data: {dinfo.n_docs} documents, {dinfo.num_tokens} tokens (longest {dinfo.max_doc_len}); "
-                 f"{plan.steps_per_epoch} optimizer steps per epoch, {self.total_steps} in all; "
+                 f"{plan.micro_steps} micro-batches = {plan.steps_per_epoch} optimizer steps per epoch; epochs "
+                 f"{plan.epoch_begin}-{plan.last_epoch}" + (" then on until stopped" if plan.until_stopped else "")
+                 + f", steps {self.first_step + 1}-{self.total_steps}; "
                  f"{cfg.micro_bsz}x{cfg.mini_bsz}x{self.dist.world} samples per step")
+        self.log(f"strategy: {self.strategy.description}")
         if cfg.dataload != "get" and dinfo.max_doc_len > cfg.ctx_len + 1:
             self.log(f"note: documents longer than ctx_len+1={cfg.ctx_len + 1} tokens are cut "
                      f"(the longest has {dinfo.max_doc_len})")
@@ -344,7 +351,9 @@ class Trainer:
         torch.manual_seed(self.seed + dist.rank)  # dropout differs per rank, adapters were initialised alike
         row = peft.method(cfg.finetune_mode)
         self.lisa = peft.LisaSelector(self.model, cfg.lisa_r, cfg.lisa_k, self.seed) if row.redraws else None
-        self.use_ds = dist.enabled and cfg.deepspeed_strategy != "none"
+        self.use_ds = self.strategy.deepspeed
+        if self.use_ds and not dist.enabled:
+            dist.one_process_group(device.type)
         # DeepSpeed's ZeRO optimizer wrapper drives torch's AdamW over its own flat partitions: neither fused nor
         # row-wise. Row-wise finds the used rows with a host sync: on the CPU only, where it saves the most.
         self.optimizer = make_optimizer(cfg, self.params, fused=not self.use_ds,
@@ -362,7 +371,6 @@ class Trainer:
         scaler = torch.amp.GradScaler("cuda") if cfg.precision == "fp16" and device.type == "cuda" else None
         if self.use_ds:
             self.stepper = DeepSpeedStepper(self.model, self.optimizer, cfg, dist.world)
-            self.log(f"DeepSpeed {cfg.deepspeed_strategy} on {dist.world} processes")
             self.net = self.stepper.engine  # ZeRO-3 counts micro steps (accumulate vs overwrite) in its forward
         else:
             self.stepper = AllReduceStepper(list(self.params.values()), self.optimizer, dist, scaler)
@@ -444,7 +452,9 @@ class Trainer:
             self.evaluate(cfg.epoch_begin)  # the base model, so every later answer can be shown beside it
         state = "finished"
         first_epoch, first_step = self.start
-        for epoch in range(first_epoch, cfg.epoch_count):
+        for epoch in self.plan.epochs():
+            if epoch < first_epoch:
+                continue
             if self.run_epoch(epoch, first_step if epoch == first_epoch else 0) == "stopped":
                 state = "stopped"
                 self.log(f"stopped at step {self.step} of {self.total_steps}")
@@ -482,7 +492,7 @@ class Trainer:
         epoch_end = s == self.plan.steps_per_epoch - 1
         if self.evaluation_due(epoch_end):
             self.evaluate(epoch)
-        if stopping or (epoch_end and ((epoch + 1) % cfg.epoch_save == 0 or epoch == cfg.epoch_count - 1)):
+        if stopping or (epoch_end and self.plan.saves(epoch, cfg.epoch_save)):
             self.save(checkpoint_name(epoch), epoch, s, partial=not epoch_end)
         elif cfg.save_every_steps and self.step % cfg.save_every_steps == 0:
             self.save(step_checkpoint_name(self.step), epoch, s, partial=True)
@@ -518,7 +528,8 @@ class Trainer:
         now, done = time.time(), self.step - self.first_step
         metric = {"step": self.step, "total_steps": self.total_steps, "epoch": epoch, "loss": loss, "lr": self.lr,
                   "tokens": self.tokens_total, "tokens_per_s": tokens / max(step_s, 1e-9), "elapsed_s": now - self.t0,
-                  "eta_s": (now - self.t_run) / done * (self.total_steps - self.step),
+                  "eta_s": (now - self.t_run) / done * (self.total_steps - self.step)
+                  if self.step <= self.total_steps else None,
                   "gpu_mem": (torch.cuda.max_memory_allocated(self.device) / 2**30)
                   if self.device.type == "cuda" else None}
         if self.objective:

@@ -19,7 +19,7 @@ import numpy as np
 
 from rwkv_simple_gui import paths
 
-from .config import RESUME_FIXED, TrainConfig
+from .config import RESUME_FIXED, TrainConfig, migrate
 from .rundir import (RESUME_DIR, checkpoint_entries, latest_resume_point, read_options, read_point,
                      resume_point_name, resume_points)
 
@@ -92,6 +92,7 @@ def changed_options(saved: dict, cfg: TrainConfig) -> list[str]:
     """The options of ``cfg`` that differ from the point's ``saved`` ones and that an exact resume needs
     unchanged, each as "name: was -> now"."""
     out = []
+    saved, _ = migrate(saved)  # a point of a run saved before today's options_version
     for name in RESUME_FIXED:
         if name in saved and cfg.applies(name) and saved[name] != getattr(cfg, name):
             out.append(f"{name}: was {saved[name]!r}, now {getattr(cfg, name)!r}")
@@ -122,9 +123,10 @@ def point_problems(cfg: TrainConfig, world: int, data_info) -> list[str]:
                    f"started ({saved_data.get('n_docs')} documents / {saved_data.get('num_tokens')} tokens then, "
                    f"{data_info.n_docs} / {data_info.num_tokens} now): resume with the data it trained on")
     steps = point.get("steps_per_epoch")
-    if steps and point["step"] >= steps * cfg.epoch_count:
-        out.append(f"resume_from {where}: the run is complete at step {point['step']} (epoch_count "
-                   f"{cfg.epoch_count}); raise epoch_count to train further")
+    endless = cfg.dataload == "get" and cfg.run_until_stopped
+    if steps and not endless and point["step"] >= steps * (cfg.epoch_begin + cfg.epoch_count):
+        out.append(f"resume_from {where}: the run is complete at step {point['step']} (epochs {cfg.epoch_begin}-"
+                   f"{cfg.epoch_begin + cfg.epoch_count - 1}); raise epoch_count to train further")
     return out
 
 
@@ -151,9 +153,11 @@ def resume_options(run_dir) -> ResumePlan:
     from rwkv_simple_gui.peft.methods import method
 
     run_dir = Path(run_dir)
-    options = read_options(run_dir)
+    migrated: list[str] = []
+    options = read_options(run_dir, migrated)
     if not options:
         raise ValueError(f"{paths.display(run_dir)} has no config.json; it can't be resumed")
+    said = "".join(f"; {note}" for note in migrated)
     row = method(options.get("finetune_mode"))
     options["proj_dir"] = str(run_dir)
     if row.init_option:  # the frozen weights the run trained against
@@ -161,7 +165,7 @@ def resume_options(run_dir) -> ResumePlan:
     point = latest_resume_point(run_dir)
     if point is not None:
         options["resume_from"] = str(point)
-        return ResumePlan(options, point, f"exact resume from {describe_point(point)}")
+        return ResumePlan(options, point, f"exact resume from {describe_point(point)}{said}")
     entries = checkpoint_entries(run_dir)
     if not entries:
         raise ValueError(f"{paths.display(run_dir)} has no checkpoint yet; start it again instead")
@@ -169,6 +173,12 @@ def resume_options(run_dir) -> ResumePlan:
     options["resume_from"] = ""
     options[row.load_option or "model_path"] = str(last["path"])  # (a whole-model checkpoint is the model)
     # a checkpoint saved mid-epoch (a stop, a step checkpoint) holds part of its epoch: it is trained again
+    end = options.get("epoch_begin", 0) + options.get("epoch_count", TrainConfig.epoch_count)
     options["epoch_begin"] = last["epoch"] + (0 if last.get("partial") else 1)
+    endless = options.get("dataload") == "get" and options.get("run_until_stopped", 1)
+    if options["epoch_begin"] >= end and not endless:
+        raise ValueError(f"{paths.display(run_dir)} is complete: its last epoch {end - 1} is saved; start a new run "
+                         f"(with its checkpoint to load) to train further")
+    options["epoch_count"] = max(1, end - options["epoch_begin"])  # the epochs left, to the same end
     return ResumePlan(options, None, f"no exact resume point: continuing from the weights of {last['file']} at "
-                                     f"epoch {options['epoch_begin']}, with a new optimizer")
+                                     f"epoch {options['epoch_begin']}, with a new optimizer{said}")

@@ -23,7 +23,7 @@ from pathlib import Path
 from rwkv_simple_gui import paths
 from rwkv_simple_gui.peft.methods import METHODS
 
-from .config import RUN_INFO_KEYS
+from .config import OPTIONS_VERSION, RUN_INFO_KEYS, VERSION_KEY, migrate
 
 STATES = ("starting", "running", "stopping", "finished", "failed", "stopped")
 FINAL_STATES = ("finished", "failed", "stopped")
@@ -430,9 +430,11 @@ def read_config(run_dir) -> dict | None:
         return None
 
 
-def read_options(run_dir) -> dict:
-    """The options a run trained with (config.json without the trainer's notes); {} when it has none, as a
-    folder of checkpoints from another tool. A damaged config.json raises ValueError naming it."""
+def read_options(run_dir, notes: list | None = None) -> dict:
+    """The options a run trained with (config.json without the trainer's notes), in today's meaning: a run saved
+    before today's options_version is migrated (``notes`` receives what that changed), and the dict is stamped
+    with today's version. {} when it has none, as a folder of checkpoints from another tool. A damaged
+    config.json raises ValueError naming it."""
     path = Path(run_dir) / "config.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -442,7 +444,10 @@ def read_options(run_dir) -> dict:
         raise ValueError(f"{path}: not valid JSON (line {exc.lineno}): {exc.msg}") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a JSON object of option: value")
-    return {k: v for k, v in data.items() if k not in RUN_INFO_KEYS}
+    data, changed = migrate(data, paths.display(path))
+    if notes is not None:
+        notes.extend(changed)
+    return {**{k: v for k, v in data.items() if k not in RUN_INFO_KEYS}, VERSION_KEY: OPTIONS_VERSION}
 
 
 def list_runs(output_dir=None) -> list[dict]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 
 from .. import merge as merger
@@ -69,6 +71,21 @@ def describe(checkpoint: str | None) -> str:
     return text
 
 
+def load_merge_sh(uploaded: str | None, epoch) -> tuple:
+    """A seed user's merge.sh (read as data, never run) with the epoch typed beside it, as merge.sh takes it:
+    the checkpoint, base model and LoRA alpha it names, and the import's report."""
+    from ..train.seed_script import read_merge_sh
+
+    if not uploaded:
+        raise gr.Error("Pick a merge.sh file to load.")
+    text = Path(uploaded).read_bytes()[:1 << 20].decode("utf-8", errors="replace")
+    given = [str(int(epoch))] if epoch not in (None, "") else []
+    imported = read_merge_sh(text=text, positional=given, source=Path(uploaded).name)
+    checkpoint = paths.display(imported.checkpoint) if imported.checkpoint else None
+    return (gr.update(value=checkpoint), gr.update(value=imported.base or None),
+            gr.update(value=imported.lora_alpha), "\n".join(line.replace("`", "\\`") for line in imported.report()))
+
+
 def run_merge(base, checkpoint, out, fmt, dtype, lora_alpha, overwrite=False, gguf_type=None, check=True,
               force=False, progress=gr.Progress()) -> tuple[str, str | None]:
     if not base or not checkpoint:
@@ -107,6 +124,9 @@ def build() -> dict:
         c["run"] = gr.Dropdown(choices=run_choices(), label=t("merge.run"), scale=2)
         c["checkpoint"] = gr.Dropdown(label=t("merge.checkpoint"), info=t("merge.checkpoint_info"),
                                       allow_custom_value=True, scale=2)
+    with gr.Row():
+        c["sh_epoch"] = gr.Number(value=None, precision=0, label=t("merge.sh_epoch"), scale=1)
+        c["load_sh"] = gr.UploadButton(t("merge.load_sh"), file_types=[".sh", ".txt"], size="sm", scale=2)
     c["plan"] = gr.Markdown(elem_id="merge-plan")
     c["base"] = gr.Dropdown(choices=common.list_files("model", common.MODEL_EXTS), label=t("merge.base"),
                             allow_custom_value=True)
@@ -130,6 +150,8 @@ def build() -> dict:
                    api_visibility="private")
     c["run"].change(pick_run, c["run"], [c["checkpoint"], c["base"]], api_visibility="private")
     c["checkpoint"].change(describe, c["checkpoint"], c["plan"], api_visibility="private")
+    c["load_sh"].upload(load_merge_sh, [c["load_sh"], c["sh_epoch"]],
+                        [c["checkpoint"], c["base"], c["lora_alpha"], c["result"]], api_visibility="private")
     c["base"].focus(lambda cur: gr.update(choices=common.list_files("model", common.MODEL_EXTS), value=cur),
                     c["base"], c["base"], api_visibility="private")
     c["merge"].click(run_merge, [c["base"], c["checkpoint"], c["out"], c["fmt"], c["dtype"], c["lora_alpha"],
