@@ -170,5 +170,7 @@ def test_resolve_op():
     assert ops.resolve_op("chunked", torch.device("cpu")) == "chunked"
     with pytest.raises(RuntimeError, match="needs a CUDA device.*chunked"):
         ops.resolve_op("fla", "cpu")
-    with pytest.raises(ValueError, match="unknown wkv op 'cuda'"):
+    with pytest.raises(RuntimeError, match="'cuda' \\(RWKV-PEFT's name.*needs a CUDA device"):
         ops.resolve_op("cuda", "cpu")
+    with pytest.raises(ValueError, match="unknown wkv op 'cuda2'"):
+        ops.resolve_op("cuda2", "cpu")
