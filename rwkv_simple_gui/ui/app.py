@@ -21,6 +21,9 @@ footer {visibility: hidden}
 
 def build_app() -> gr.Blocks:
     settings = common.load_settings()
+    # run folders' files (the Train tab's full log) are served from disk, not copied into Gradio's folder at
+    # every poll: a live log made a new copy per line written (the route still refuses links out of output/)
+    gr.set_static_paths([str(paths.folder("output"))])
     with gr.Blocks(title="RWKV Simple GUI", delete_cache=(600, UPLOAD_EXPIRY_S)) as demo:
         gr.Markdown(f"# {t('app.title')}")
         gr.Markdown(t("app.subtitle"))

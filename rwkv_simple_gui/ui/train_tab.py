@@ -242,11 +242,13 @@ def poll(run: str | None, follow: bool = True):
     live = _live_state(run_dir, status) in runner.LIVE_STATES
     return (run, status_markdown(run, status, damaged), progress_html(status, metrics[-1] if metrics else None, live),
             loss_frame(metrics, rundir.read_evaluations(run_dir), status.get("best")), runner.tail(log_path),
-            monitor_markdown(), _served_log(log_path), samples_html(rundir.read_samples(run_dir)))
+            monitor_markdown(), None if live else _served_log(log_path), samples_html(rundir.read_samples(run_dir)))
 
 
 def _served_log(path) -> str | None:
-    """train.log for the full-log download, when it is a file this app may read (not a link out of it)."""
+    """train.log for the full-log download, when it is a file this app may read (not a link out of it). Only
+    once the run is over: it is served from disk (ui.app), and a file that grows while it is sent breaks the
+    download (a live run shows its tail above)."""
     try:
         with paths.open_read(path):
             return str(path)
