@@ -167,7 +167,8 @@ def open_read(path: str | os.PathLike, mode: str = "rb", encoding: str | None = 
     try:
         if confined():
             _check_read(path, _opened_path(fd, Path(path)))
-            if not stat.S_ISREG(os.fstat(fd).st_mode) and not stat.S_ISDIR(os.fstat(fd).st_mode):
+            kind = os.fstat(fd).st_mode
+            if not (stat.S_ISREG(kind) or stat.S_ISDIR(kind)):  # (a folder fails as one when it is read)
                 raise PathRefused(f"Refused: {path} is not a regular file (a pipe, socket or device); pick a file")
             fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
         return open(fd, mode, encoding=encoding, errors=errors)
