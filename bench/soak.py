@@ -1,12 +1,13 @@
 """Soak: the app under many clients for a long time; does its memory stay flat?
 
-    python bench/soak.py [--minutes 60] [--clients 20] [--every 30] [--warmup 5]
+    python bench/soak.py [--minutes 60] [--clients 20] [--every 30] [--warmup 5] [--run live|finished]
 
 Starts ``python app.py`` on a fresh project in a temporary folder and drives it through gradio_client
 with ``--clients`` clients at once, each in a loop: preview a page of the Data tab, poll the Train tab
-(``/poll_training``, as every open page's timer does), and every few rounds tokenize the sample. A
-training run's folder is kept alive meanwhile (its train.log and metrics.jsonl grow by a line a second), so
-every poll sees a changing log to show and to serve. Every ``--every`` seconds it prints the app's RSS,
+(``/poll_training``, as every open page's timer does), and every few rounds tokenize the sample. The run
+polled is live (``--run live``: its lock held, its train.log and metrics.jsonl growing by a line a second,
+so what a poll reads grows with it) or finished (the same files, no longer growing: what is left in memory
+then is not the data's). Every ``--every`` seconds it prints the app's RSS,
 the calls made and failed, and the size of Gradio's temporary folder; at the end, the RSS slope after the
 first ``--warmup`` minutes (a least-squares line, MiB per minute) and the growth from the end of the
 warm-up to the end.
@@ -64,16 +65,21 @@ def start_app(project: Path, temp: Path) -> tuple[subprocess.Popen, int]:
     sys.exit("app.py did not open its port in 300 s")
 
 
-def live_run(run: Path, stop: threading.Event) -> None:
-    """A run folder as a live trainer keeps it: its lock held, a log line and a metrics line every second."""
+def run_folder(run: Path, live: bool, stop: threading.Event) -> None:
+    """A run folder as a live trainer keeps it (its lock held, a log line and a metrics line every second), or
+    as a finished one left it (an hour of lines)."""
     from rwkv_simple_gui.train.rundir import lock_run
 
     run.mkdir(parents=True)
-    lock = lock_run(run)  # noqa: F841 - held until this process exits, as a trainer holds it
-    (run / "status.json").write_text(json.dumps({"state": "running", "step": 0, "total_steps": 10**6}))
+    lock = lock_run(run) if live else None  # noqa: F841 - held until this process exits, as a trainer holds it
+    (run / "status.json").write_text(json.dumps({"state": "running" if live else "finished", "step": 0,
+                                                 "total_steps": 10**6}))
+    def more(step: int) -> bool:
+        return not stop.wait(1.0) if live else step < 3600
+
     step = 0
     with open(run / "train.log", "a") as log, open(run / "metrics.jsonl", "a") as metrics:
-        while not stop.wait(1.0):
+        while more(step):
             step += 1
             log.write(f"[soak] step {step} loss {1 / step:.4f} " + "x" * 80 + "\n")
             log.flush()
@@ -144,6 +150,7 @@ def main() -> int:
     p.add_argument("--clients", type=int, default=20)
     p.add_argument("--every", type=float, default=30, help="seconds between two printed samples")
     p.add_argument("--warmup", type=float, default=5, help="minutes left out of the slope")
+    p.add_argument("--run", choices=("live", "finished"), default="live", help="the run the clients poll")
     args = p.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="rwkv-soak-"))
@@ -151,7 +158,8 @@ def main() -> int:
     (project / "data").mkdir(parents=True)
     shutil.copyfile(REPO / "data" / "sample.jsonl", project / "data" / "sample.jsonl")
     stop = threading.Event()
-    threads = [threading.Thread(target=live_run, args=(project / "output" / "soak-run", stop), daemon=True)]
+    threads = [threading.Thread(target=run_folder, args=(project / "output" / "soak-run", args.run == "live", stop),
+                                daemon=True)]
     proc, port = start_app(project, temp)
     app = psutil.Process(proc.pid)
     counts = Counts()
@@ -160,7 +168,7 @@ def main() -> int:
     for t in threads:
         t.start()
     load = os.getloadavg()
-    print(f"soak: {args.clients} clients for {args.minutes:g} min on port {port}; load average at start "
+    print(f"soak: {args.clients} clients for {args.minutes:g} min on port {port}, polling a {args.run} run; load average at start "
           f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; {os.cpu_count()} CPUs", flush=True)
     print("minute  rss_MiB  calls  failed  gradio_tmp_MiB  load1", flush=True)
     began, samples = time.time(), []

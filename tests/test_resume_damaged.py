@@ -88,13 +88,13 @@ def test_an_edited_point_json_is_refused_not_followed(run, edit):
     given = resume_cli("--config", str(run / "config.json"), "--resume_from", str(point(run)),
                        "--proj_dir", str(run))
     assert given.returncode == 2 and "Traceback" not in given.stderr, given.stderr
-    assert "edited" in given.stderr or "damaged" in given.stderr, given.stderr
+    assert "was edited" in given.stderr or "the resume point is damaged" in given.stderr, given.stderr
     assert rundir.read_status(run)["state"] == "stopped"  # the folder is left as it was
     try:  # the Resume button goes back to the checkpoint saying why, or says why not
         options, note = runner.resume_config(run)
-        assert options["resume_from"] == "" and "is damaged" in note and "edited" in note
+        assert options["resume_from"] == "" and "is damaged" in note and "was edited" in note
     except runner.RunnerError as err:
-        assert "edited" in str(err)
+        assert "was edited" in str(err)
 
 
 def test_a_garbage_status_json_neither_breaks_the_train_tab_nor_the_trainer(run, project):
