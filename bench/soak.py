@@ -182,8 +182,9 @@ def main() -> int:
                   f"{folder_bytes(temp) / 2**20:14.1f}  {os.getloadavg()[0]:5.2f}", flush=True)
     finally:
         stop.set()
-        for t in threads:  # the clients finish their call before the app goes
-            t.join(timeout=60)
+        deadline = time.time() + 60  # the clients finish their call before the app goes (a minute at most)
+        for t in threads:
+            t.join(timeout=max(0.0, deadline - time.time()))
         os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=30)
