@@ -584,6 +584,10 @@ def tokenize_file(
         raise TokenizeError(f"copies must be at least 1, got {copies}")
     if max_tokens < 0:
         raise TokenizeError(f"max_tokens must be 0 (no limit) or a positive number of tokens, got {max_tokens}")
+    if not 0 <= seed < 2**32:
+        raise TokenizeError(f"seed must be a whole number from 0 to {2**32 - 1}, got {seed}: it fixes the shuffled "
+                            "order of the copies (the same seed gives the same order); unlike training's seed, -1 "
+                            "(random) is not offered here, so the order can always be made again")
     fmt = formats.detect_format(src)
     prefix = split_prefix(out_prefix) if out_prefix is not None else default_prefix(src)
     try:

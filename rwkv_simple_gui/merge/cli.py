@@ -9,7 +9,7 @@ import sys
 from rwkv_simple_gui import paths
 from rwkv_simple_gui.model import ModelFormatError
 
-from .merger import DTYPES, FORMATS, GGUF_TYPES, QUANTS, merge
+from .merger import DTYPES, FORMATS, GGUF_TYPES, QUANTS, OutputExists, merge
 from .plan import MergeError
 
 
@@ -32,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gguf-type", choices=GGUF_TYPES, help="tensor type of the GGUF (default: --dtype)")
     parser.add_argument("--no-check", dest="check", action="store_false",
                         help="skip the self-check (each export loaded by its runtime, logits compared)")
+    parser.add_argument("--overwrite", action="store_true", help="replace outputs that exist (else the merge is refused)")
     parser.add_argument("--force", action="store_true", help="use a state file on a base it was not tuned on")
     parser.add_argument("--lora-alpha", type=float, help="LoRA alpha used in training (default: the run's config)")
     parser.add_argument("--pissa-init", help="init_pissa.pth of the run (default: next to the checkpoint)")
@@ -88,7 +89,11 @@ def main(args: argparse.Namespace) -> int:
         result = merge(args.base, args.checkpoint, args.out, fmt=list(dict.fromkeys(fmt)), dtype=args.dtype,
                        gguf_type=args.gguf_type, lora_alpha=args.lora_alpha, pissa_init=args.pissa_init,
                        quant=args.quant, merge_state=args.merge_state, force=args.force, check=args.check,
-                       progress=report)
+                       overwrite=args.overwrite, progress=report)
+    except OutputExists as exc:
+        print(f"error: {paths.display(exc.path)} already exists: pass --overwrite to replace it, or --out another "
+              "name", file=sys.stderr)
+        return 2
     except (MergeError, ModelFormatError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

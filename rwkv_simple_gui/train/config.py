@@ -45,6 +45,10 @@ RESUME_FIXED = ("model_path", "data_path", "finetune_mode", "train_parts", "lora
                 "disha_r", "lisa_r", "lisa_k", "quant", "ctx_len", "dataload", "loss_mask", "mask0", "mask1",
                 "data_shuffle", "epoch_steps", "micro_bsz", "mini_bsz", "devices", "num_nodes", "deepspeed_strategy",
                 "precision", "seed", "val_split", "stage", "pref_beta")
+# options a resume may change, but then the steps after it are not those of the run left alone: the resume is
+# said to be one with changed options, never "exact"
+RESUME_INEXACT = ("epoch_count", "lr_init", "lr_final", "lr_schedule", "warmup_steps", "beta1", "beta2", "adam_eps",
+                  "weight_decay", "lora_dropout", "train_type", "chunk_ctx")
 
 
 def _opt(default: Any, group: str, label: str, help: str, *, choices=None, min=None, max=None, path=None, **extra):

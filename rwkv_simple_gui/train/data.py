@@ -71,7 +71,7 @@ def data_info(prefix) -> DataInfo:
 
     ds = open_dataset(prefix)
     sizes = np.asarray(ds.sizes)
-    layout = pair_layout(ds.meta)
+    layout = pair_layout(ds)
     if layout is not None:  # a pair's longest sequence is its prompt and its longer reply
         prompt, chosen = layout
         sizes = prompt + np.maximum(chosen, sizes - prompt - chosen)

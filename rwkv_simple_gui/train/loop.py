@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import pickle
 import random
 import shutil
 import signal
@@ -41,7 +42,11 @@ AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
 PART_LR_SCALE = {"att.w0": 2.0, "att.time_decay": 2.0}  # the decay base learns at 2x lr, as in RWKV-LM
 
 
-class ConfigError(ValueError):
+class UserError(ValueError):
+    """A problem with the user's settings or files, said in plain words: train.log gets no traceback for it."""
+
+
+class ConfigError(UserError):
     def __init__(self, problems: list[str]):
         super().__init__("; ".join(problems))
         self.problems = problems
@@ -86,6 +91,18 @@ def plain_error(exc: BaseException) -> str:
     if isinstance(exc, (ValueError, FileNotFoundError, RuntimeError, ImportError)):
         return text.splitlines()[0] if text else type(exc).__name__
     return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''} (see train.log for details)"
+
+
+def _load_point_file(path: Path) -> dict:
+    """A file of a resume point; ValueError in plain words when it is missing or damaged."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise UserError(f"{paths.display(path)} is missing: the resume point is incomplete; resume the run folder "
+                         "(train --resume RUN_DIR) to continue from its last checkpoint's weights") from None
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as exc:
+        raise UserError(f"{paths.display(path)} is damaged ({str(exc).splitlines()[0]}): resume the run folder "
+                         "(train --resume RUN_DIR) to continue from its last checkpoint's weights") from None
 
 
 def choose_device() -> torch.device:
@@ -248,7 +265,8 @@ def _train(cfg: TrainConfig, run_dir: Path, dist: Dist, progress, stop: StopFlag
         state = trainer.run()
     except BaseException as exc:  # noqa: BLE001 - every failure must reach status.json
         if run is not None:
-            log("".join(traceback.format_exception(exc)).rstrip())
+            if not isinstance(exc, UserError):  # a bug's traceback helps a report; a user's mistake needs none
+                log("".join(traceback.format_exception(exc)).rstrip())
             log(f"FAILED: {plain_error(exc)}")
             run.update_status(state="failed", exit_code=1, error=plain_error(exc))
         if isinstance(exc, KeyboardInterrupt):
@@ -418,7 +436,7 @@ class Trainer:
             if loaded is None:
                 raise RuntimeError(f"{paths.display(point)}: DeepSpeed found no checkpoint to load in it")
         else:
-            state = torch.load(point / "trainer.pt", map_location="cpu", weights_only=True)
+            state = _load_point_file(point / "trainer.pt")
             missing = sorted(set(self.params) - set(state["params"]))
             if missing:
                 raise ValueError(f"{paths.display(point)} lacks trained parameters of this run ({missing[0]}, ...)")
@@ -430,11 +448,17 @@ class Trainer:
                 self.stepper.scaler.load_state_dict(state["scaler"])
             if self.lisa is not None:
                 self.lisa.load_state_dict(state["lisa"])
-        resume.set_rng_state(torch.load(point / f"rng-{self.dist.rank}.pt", weights_only=True), self.device)
+        resume.set_rng_state(_load_point_file(point / f"rng-{self.dist.rank}.pt"), self.device)
         self.tokens_total, self.elapsed_before = info["tokens"], info["elapsed_s"]
         self.best = info.get("best")
-        self.log(f"resumed exactly from {resume.describe_point(point)}: weights, optimizer, data position and "
-                 f"random state as saved")
+        changes = resume.inexact_changes(info["options"], self.cfg.to_dict())
+        if changes:
+            self.log(f"resumed from {resume.describe_point(point)} with changed options ({'; '.join(changes)}): "
+                     f"weights, optimizer, data position and random state as saved, the steps after it differ from "
+                     f"the run's own")
+        else:
+            self.log(f"resumed exactly from {resume.describe_point(point)}: weights, optimizer, data position and "
+                     f"random state as saved")
 
     def status(self, **fields) -> None:
         if self.folder is not None:

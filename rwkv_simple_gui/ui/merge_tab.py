@@ -35,14 +35,20 @@ def checkpoint_choices(run: str | None) -> list[tuple[str, str]]:
     """(label, path) of the run's epoch and step checkpoints, oldest first, the best one marked."""
     if not run:
         return []
-    return [(checkpoint_label(e), paths.display(e["path"]))
-            for e in rundir.checkpoint_entries(paths.resolve(run, base="output"))]
+    try:
+        run_dir = paths.readable(run, "output")
+    except paths.PathRefused:
+        return []
+    return [(checkpoint_label(e), paths.display(e["path"])) for e in rundir.checkpoint_entries(run_dir)]
 
 
 def pick_run(run: str | None):
     """Checkpoints of the run (latest selected) and its base model, from its config.json."""
     checkpoints = checkpoint_choices(run)
-    config = rundir.read_config(paths.resolve(run)) if run else None
+    try:
+        config = rundir.read_config(paths.readable(run, "output")) if run else None
+    except paths.PathRefused:
+        config = None
     base = (config or {}).get("model_path") or None
     return (gr.update(choices=checkpoints, value=checkpoints[-1][1] if checkpoints else None),
             gr.update(value=paths.display(paths.resolve(base, base="model")) if base else None))
@@ -52,8 +58,8 @@ def describe(checkpoint: str | None) -> str:
     """What the checkpoint holds and what merging it will do, before any work starts."""
     if not checkpoint:
         return ""
-    path = paths.resolve(checkpoint, base="output")
     try:
+        path = paths.readable(checkpoint, "output")
         ckpt = merger.open_checkpoint(path)
         row, _, options = merger.inspect(path, ckpt)
     except (merger.MergeError, ModelFormatError, OSError, ValueError) as err:
@@ -68,6 +74,8 @@ def describe(checkpoint: str | None) -> str:
             text += f" · {name} {options[name]} (from the run's config.json)"
     if row.output == "state":
         text += " · a state file is written (mount it in Chat); RWKV-7 ignores states merged into a model"
+    if note := merger.method_note(options, row):
+        text += f"\n\n⚠️ {note}"
     return text
 
 

@@ -442,4 +442,78 @@ ZH: dict[str, str] = {
     "the merged model is written to merge/ (this tool's folder for merged models), not merge_model/":
         "合并后的模型写到 merge/（本程序存放合并模型的目录），而不是 merge_model/",
     "{variable} is not a merge.sh option: ignored": "{variable} 不是 merge.sh 的参数：已忽略",
+    # issue 22: opened files checked, damaged runs and resume points, foreign adapter folders, tokenize's seed
+    "Refused: {path} is not a regular file (a pipe, socket or device); pick a file":
+        "已拒绝：{path} 不是普通文件（是管道、套接字或设备）；请选择一个文件",
+    "Refused: {asked} changed while it was being opened; try again": "已拒绝：{asked} 在打开时被改动了；请重试",
+    "Refused: {folder}: {name} changed into a link or a file while the folder was being made ({why}); try again":
+        "已拒绝：{folder}：创建目录时 {name} 被换成了链接或文件（{why}）；请重试",
+    "{path}: not valid JSON ({e}): the file is damaged": "{path}：不是有效的 JSON（{e}）：文件已损坏",
+    "{path}: holds a JSON {kind}, not an object: the file is damaged": "{path}：内容是 JSON {kind}，不是对象：文件已损坏",
+    "{path}: {name} is {value}, not {kind}: the file is damaged": "{path}：{name} 的值是 {value}，不是 {kind}：文件已损坏",
+    "{path}: state {state} is none of {states}: the file is damaged":
+        "{path}：state {state} 不是 {states} 之一：文件已损坏",
+    "{path}: best {best} lacks its step or val_loss: the file is damaged": "{path}：best {best} 缺少 step 或 val_loss：文件已损坏",
+    "seed must be a whole number from 0 to {most}, got {seed}: it fixes the shuffled order of the copies (the same "
+    "seed gives the same order); unlike training's seed, -1 (random) is not offered here, so the order can always be "
+    "made again":
+        "seed 必须是 0 到 {most} 之间的整数，现在是 {seed}：它决定各份副本打乱后的顺序（同一个 seed 得到同样的顺序）；"
+        "与训练的 seed 不同，这里没有 -1（随机），以便总能再得到同样的顺序",
+    "the run's config.json names finetune_mode {named}, which this tool does not know: merged as {name}, the method "
+    "the checkpoint's tensors show; check that this is what the run trained":
+        "训练目录的 config.json 写的 finetune_mode 是 {named}，本工具不认识：已按检查点张量所示的方法 {name} 合并；"
+        "请确认这就是训练时用的方法",
+    "{name} is {value} in the run's config.json, not a number: correct it there, or pass {flag} with the value used in "
+    "training":
+        "训练目录 config.json 中的 {name} 是 {value}，不是数字：请在那里改正，或用 {flag} 给出训练时的值",
+    "{path}: {field} is {value}, but must be {expected}: the adapter folder is damaged or was edited; fix the value "
+    "or export the adapter again":
+        "{path}：{field} 是 {value}，但应为 {expected}：适配器目录已损坏或被改动；请改正该值或重新导出适配器",
+    "{path} holds a JSON {kind}, not an object of settings: the adapter folder is damaged":
+        "{path} 的内容是 JSON {kind}，不是设置对象：适配器目录已损坏",
+    "{path}: the {field} key {key} {why}; write the module names it means instead":
+        "{path}：{field} 的键 {key} {why}；请改写成它所指的模块名",
+    "{path} gives {module} rank {r}, but its lora_A in {name} has rank {held}: the config does not belong to these "
+    "weights":
+        "{path} 给 {module} 的秩是 {r}，但 {name} 中它的 lora_A 秩为 {held}：该配置与这些权重不匹配",
+    "{path}: holds a {kind}, not a {name: tensor} dict: the adapter folder is damaged":
+        "{path}：内容是 {kind}，不是 {name: tensor} 字典：适配器目录已损坏",
+    "{path}: entry {name} is a {kind}, not a named tensor: the adapter folder is damaged":
+        "{path}：条目 {name} 是 {kind}，不是带名字的张量：适配器目录已损坏",
+    "{where}: the {key} layout is damaged ({why}); tokenize the pairs again": "{where}：{key} 布局已损坏（{why}）；请重新对数据对分词",
+    "{where}: the {key} layout lists {a} prompts and {b} chosen replies for {n} items; tokenize the pairs again":
+        "{where}：{key} 布局列出了 {a} 个 prompt 和 {b} 个 chosen 回复，但数据有 {n} 条；请重新对数据对分词",
+    "{where}: the {key} layout does not fit the items' lengths (a prompt and a chosen reply must leave room for the "
+    "rejected one); tokenize the pairs again":
+        "{where}：{key} 布局与各条数据的长度不符（prompt 加 chosen 回复之后必须还有 rejected 回复）；请重新对数据对分词",
+    "{path}: cannot be read as JSON ({why}); tokenize the dataset again": "{path}：无法按 JSON 读取（{why}）；请重新分词",
+    "{path}: holds a JSON {kind}, not an object; tokenize the dataset again": "{path}：内容是 JSON {kind}，不是对象；请重新分词",
+    "resume_from {where} is damaged: {damage}. Resume the run folder instead (the Resume button, or train --resume "
+    "RUN_DIR): it continues from the last checkpoint's weights":
+        "resume_from {where} 已损坏：{damage}。请改为续训整个训练目录（“继续训练”按钮，或 train --resume 训练目录）："
+        "它会从最后一个检查点的权重继续",
+    "resume_from {where}: the point says {a} steps per epoch, the run has {b}: the point was edited or made from other "
+    "data; resume from the run's checkpoint instead":
+        "resume_from {where}：续训点记录每轮 {a} 步，本次训练是 {b} 步：续训点被改动过或来自其他数据；请改从检查点继续",
+    "{path}: {name} is {value}, not {kind}: the resume point is damaged or was edited":
+        "{path}：{name} 是 {value}，不是 {kind}：续训点已损坏或被改动",
+    "{path}: after step {step} the run would continue at epoch {epoch}, step {s} of {spe}, which is not where step "
+    "{same} ends: the resume point was edited; resume from the run's checkpoint instead":
+        "{path}：第 {step} 步之后将从第 {epoch} 轮的第 {s} 步（共 {spe} 步）继续，这不是第 {same} 步结束的位置："
+        "续训点被改动过；请改从检查点继续",
+    "{path}: says step {step} in the folder of step {n}: the resume point was edited":
+        "{path}：第 {n} 步的目录里写着第 {step} 步：续训点被改动过",
+    "{path} is missing: the resume point is incomplete; resume the run folder (train --resume RUN_DIR) to continue "
+    "from its last checkpoint's weights":
+        "{path} 不存在：续训点不完整；请续训整个训练目录（train --resume 训练目录），从最后一个检查点的权重继续",
+    "{path} is damaged ({why}): resume the run folder (train --resume RUN_DIR) to continue from its last "
+    "checkpoint's weights":
+        "{path} 已损坏（{why}）：请续训整个训练目录（train --resume 训练目录），从最后一个检查点的权重继续",
+    "resume from {point} with changed options ({changes}): weights, optimizer and data position are restored, but "
+    "the steps after it differ from the run's own":
+        "从 {point} 续训，但参数有改动（{changes}）：权重、优化器和数据位置已恢复，但之后的各步与原训练不同",
+    "the resume point {point} is damaged ({damage})": "续训点 {point} 已损坏（{damage}）",
+    "{why}: continuing from the weights of {file} at epoch {epoch}, with a new optimizer":
+        "{why}：从 {file} 的权重、第 {epoch} 轮开始继续，优化器重新开始",
+    "is missing": "不存在", "is empty": "是空文件", "a number": "数字",
 }
