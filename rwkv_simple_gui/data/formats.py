@@ -666,9 +666,9 @@ class _JsonlSource(_Source):
         self.long_texts = long_texts
 
     def __iter__(self):
-        self.total = self.path.stat().st_size
         line = 0
-        with open(self.path, "rb") as f:
+        with paths.open_read(self.path) as f:  # in the app: the file checked is the file read
+            self.total = os.fstat(f.fileno()).st_size
             for offset, block in iter_line_blocks(f, 0, self.total):
                 start = offset
                 for raw in block_lines(block):
@@ -689,7 +689,8 @@ class _JsonArraySource(_Source):
     unit = "record"
 
     def __iter__(self):
-        raw = self.path.read_bytes()
+        with paths.open_read(self.path) as f:
+            raw = f.read()
         self.total = len(raw)
         if raw.startswith(BOM):
             raise DatasetError(
@@ -722,10 +723,10 @@ class _CsvSource(_Source):
     record naming the lines it spans instead of rows silently merged; fields have no size limit."""
 
     def __iter__(self):
-        self.total = self.path.stat().st_size
         delimiter = "\t" if self.path.suffix.lower() == ".tsv" else ","
         csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # the default 128 KiB is far below a long text
-        with open(self.path, "rb") as raw_file:
+        with paths.open_read(self.path) as raw_file:
+            self.total = os.fstat(raw_file.fileno()).st_size
             # utf-8-sig: Excel writes a BOM in every UTF-8 csv; bad bytes surface as surrogates, per field.
             text = io.TextIOWrapper(raw_file, encoding="utf-8-sig", errors="surrogateescape", newline="")
             reader = csv.reader(text, delimiter=delimiter, strict=True)
@@ -781,19 +782,20 @@ class _ParquetSource(_Source):
     def __iter__(self):
         import pyarrow.parquet as pq
 
-        try:
-            pf = pq.ParquetFile(self.path)
-        except Exception as e:  # pyarrow raises several types for a damaged file
-            raise DatasetError(
-                self.path, None, f"not a readable parquet file ({e})", "re-export it with pandas.DataFrame.to_parquet"
-            ) from None
-        self.total = pf.metadata.num_rows
-        row = 0
-        for batch in pf.iter_batches(batch_size=4096):  # one row group slice at a time, never the whole table
-            for obj in batch.to_pylist():
-                row += 1
-                yield row, obj
-            self.done = row
+        with paths.open_read(self.path) as f:
+            try:
+                pf = pq.ParquetFile(f)
+            except Exception as e:  # pyarrow raises several types for a damaged file
+                raise DatasetError(
+                    self.path, None, f"not a readable parquet file ({e})", "re-export it with pandas.DataFrame.to_parquet"
+                ) from None
+            self.total = pf.metadata.num_rows
+            row = 0
+            for batch in pf.iter_batches(batch_size=4096):  # one row group slice at a time, never the whole table
+                for obj in batch.to_pylist():
+                    row += 1
+                    yield row, obj
+                self.done = row
 
 
 _SOURCES = {"jsonl": _JsonlSource, "json": _JsonArraySource, "csv": _CsvSource, "parquet": _ParquetSource}
@@ -822,7 +824,7 @@ def container_of(path: str | os.PathLike) -> str:
     if suffix in (".parquet", ".pq"):
         return "parquet"
     _require_file(path)
-    with open(path, "rb") as f:
+    with paths.open_read(path) as f:
         head = f.read(4096).removeprefix(BOM).lstrip()
     if head.startswith(b"["):
         return "json"
@@ -962,14 +964,15 @@ def count_records(path: str | os.PathLike, format: DatasetFormat | None = None) 
     fmt = format or detect_format(path)
     if fmt.container == "jsonl":
         n = 0
-        with open(path, "rb") as f:
-            for _, block in iter_line_blocks(f, 0, path.stat().st_size):
+        with paths.open_read(path) as f:
+            for _, block in iter_line_blocks(f, 0, os.fstat(f.fileno()).st_size):
                 n += sum(1 for raw in block.split(b"\n") if raw and not raw.isspace())
         return n
     if fmt.container == "parquet":
         import pyarrow.parquet as pq
 
-        return pq.ParquetFile(path).metadata.num_rows
+        with paths.open_read(path) as f:
+            return pq.ParquetFile(f).metadata.num_rows
     return sum(1 for _ in record_source(path, fmt.container))
 
 

@@ -23,6 +23,7 @@ import errno
 import itertools
 import math
 import multiprocessing as mp
+import multiprocessing.connection as mp_connection
 import os
 import shutil
 import tempfile
@@ -323,8 +324,26 @@ _progress_slots = None
 _first_failed = None
 
 
+def _exit_with_parent() -> None:
+    """End this worker as soon as the process that started the pool dies, even by kill -9: an orphaned pool
+    worker would wait on the pool's pipe forever, holding its tokenizer (~275 MB). A thread waits on
+    multiprocessing's parent sentinel, a pipe that only the parent holds open (forked siblings hold each other's,
+    so they go one after the other). The kernel's parent-death signal is no help under forkserver: the workers'
+    parent is the server, which itself waits for them."""
+    parent = mp.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        mp_connection.wait([parent.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _init_worker(progress_slots, first_failed) -> None:
     global _progress_slots, _first_failed
+    _exit_with_parent()
     _progress_slots, _first_failed = progress_slots, first_failed
 
 
@@ -576,6 +595,10 @@ def tokenize_file(
         raise TokenizeError(f"copies must be at least 1, got {copies}")
     if max_tokens < 0:
         raise TokenizeError(f"max_tokens must be 0 (no limit) or a positive number of tokens, got {max_tokens}")
+    if not 0 <= seed < 2**32:
+        raise TokenizeError(f"seed must be a whole number from 0 to {2**32 - 1}, got {seed}: it fixes the shuffled "
+                            "order of the copies (the same seed gives the same order); unlike training's seed, -1 "
+                            "(random) is not offered here, so the order can always be made again")
     fmt = formats.detect_format(src)
     prefix = split_prefix(out_prefix) if out_prefix is not None else default_prefix(src)
     try:

@@ -15,7 +15,7 @@ def _preview(result) -> list[str]:
 
     data = read_binidx(result.prefix)
     tok = get_tokenizer(result.tokenizer["spec"])
-    layout = pair_layout(data.meta)
+    layout = pair_layout(data)
     if layout is not None:
         return _pair_preview(data, layout, tok, result.prefix.name)
     lines = []
