@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import re
 import secrets
@@ -10,6 +11,7 @@ import sys
 from pathlib import Path
 
 AUTH_ENV = "RWKV_SIMPLE_GUI_AUTH"
+PROXY_ENV = "FORWARDED_ALLOW_IPS"  # uvicorn's: whose X-Forwarded-For names the client
 SIZE_UNITS = {"b": 1, "kb": 1 << 10, "mb": 1 << 20, "gb": 1 << 30, "tb": 1 << 40}
 
 
@@ -19,6 +21,15 @@ def parse_size(text: str) -> int:
     if not m or int(m.group(1)) == 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a size; write it like 500mb or 2gb")
     return int(m.group(1)) * SIZE_UNITS[m.group(2)]
+
+
+def parse_proxy(text: str) -> str:
+    """An address (``127.0.0.1``) or network (``10.0.0.0/8``) of a reverse proxy in front of the app."""
+    try:
+        return str(ipaddress.ip_network(text.strip(), strict=False))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IP address or network, e.g. 127.0.0.1 or "
+                                         "10.0.0.0/8") from None
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -35,6 +46,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "it writes only into the project folders")
     p.add_argument("--max-upload", type=parse_size, default="1gb", metavar="SIZE",
                    help="largest file a browser may upload, e.g. 500mb or 4gb (default 1gb)")
+    p.add_argument("--trusted-proxy", type=parse_proxy, action="append", default=[], metavar="ADDR",
+                   help="a reverse proxy in front of the app (e.g. 127.0.0.1 for nginx on this machine; repeatable): "
+                        "its X-Forwarded-For header names the client for the sign-in brake. By default no address "
+                        "is trusted, so each connection's own address is braked")
     p.add_argument("--lang", choices=["zh", "en"], help="interface language (default: the browser's)")
     p.add_argument("--no-browser", action="store_true", help="don't open a browser window")
     args = p.parse_args(argv)
@@ -83,6 +98,16 @@ def resolve_auth(args: argparse.Namespace) -> tuple[str, str] | None:
     return "rwkv", password
 
 
+def trust_proxies(proxies: list[str]) -> str:
+    """Set which proxies' X-Forwarded-For uvicorn believes: ``--trusted-proxy``, else an admin's own
+    $FORWARDED_ALLOW_IPS, else none (uvicorn's default, 127.0.0.1, lets any program on this machine, or
+    anyone through an ssh tunnel, claim a new address with each wrong password)."""
+    if proxies:
+        os.environ[PROXY_ENV] = ",".join(proxies)
+    os.environ.setdefault(PROXY_ENV, "")
+    return os.environ[PROXY_ENV]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     auth = resolve_auth(args)
@@ -99,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     for left in paths.remove_leftovers():
         print(f"* removed {paths.display(left)}, left by a run that was killed")
     common.MAX_UPLOAD = args.max_upload
+    trusted = trust_proxies(args.trusted_proxy)
+    if trusted:
+        print(f"* X-Forwarded-For is believed from {trusted} only (--trusted-proxy / ${PROXY_ENV})")
     made = ensure_demo_model()
     if made:
         print(f"* model/ was empty: generated a tiny demo base model {paths.display(made)} to try the app on a CPU.")

@@ -16,8 +16,8 @@ It writes OUT_DIR/gpu_check.json after every section and prints it at the end. S
   small adapters, grad_cp's recomputation and the wkv recurrence are not counted);
 * merge / chat: the LoRA adapter just trained merged by the CLI, then chat through the rwkv package
   with "cuda fp16";
-* deepspeed_zero2: DeepSpeed ZeRO-2 on one GPU (our trainer uses DeepSpeed only with several devices,
-  so this drives a DeepSpeed engine over our model directly).
+* deepspeed_zero2: DeepSpeed ZeRO-2 on one GPU (on one device our trainer runs DeepSpeed only for the *_offload
+  strategies, so this drives a plain ZeRO-2 engine over our model directly).
 
 Packages are checked first: a missing one is named with its pip command, and the sections that need it
 are skipped. Each section runs under its own time limit; one that fails records its error and the rest

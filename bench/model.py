@@ -89,6 +89,8 @@ def bench_cpu(args) -> None:
             t_chk = time_it(fwd_bwd_wkv(version, "chunked", xs), args.repeat)
             print(f"{version:8} {B:5d} {t_seq:13.3f} {t_chk:10.3f} {t_seq / t_chk:8.1f}x")
 
+    if args.ops_only:
+        return
     print(f"\n## whole model, 0.1B shape (12 layers, 768, vocab 65536), batch 1, ctx {T}, fp32, forward+backward")
     for version in args.versions:
         model = init_model(version, n_layer=12, n_embd=768, vocab_size=65536, head_size=64)
@@ -147,6 +149,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     p.add_argument("--repeat", type=int, default=2, help="timed runs per figure (best is shown)")
     p.add_argument("--ctx", type=int, default=512, help="CPU context length")
+    p.add_argument("--ops-only", action="store_true", help="CPU: the wkv ops alone, not the whole model")
     p.add_argument("--cuda-ctx", type=int, default=4096, help="CUDA context length")
     p.add_argument("--versions", nargs="+", default=["x070"], choices=("x070", "x060"),
                    help="model versions for the whole-model figures")

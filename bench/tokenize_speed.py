@@ -1,8 +1,8 @@
 """Benchmark: jsonl -> binidx with the seed's path versus ``python -m rwkv_simple_gui tokenize``.
 
-    python bench/tokenize_speed.py [--mb 50] [--runs 2] [--workers N] [--keep FILE | --corpus FILE]
+    python bench/tokenize_speed.py [--mb 50 | --records 20000] [--runs 2] [--workers N] [--keep FILE | --corpus FILE]
 
-Generates a seeded ~50 MB jsonl of mixed Chinese, English, code and emoji in seed format (User /
+Generates a seeded ~50 MB jsonl (or ``--records N`` records: 20,000 is about 40 MB and 11 M tokens) of mixed Chinese, English, code and emoji in seed format (User /
 Assistant turns) in a temporary folder, then times, end to end as a user waits for it (a fresh
 process, from start to exit):
 
@@ -92,8 +92,9 @@ def _chinese_words() -> list[str]:
     return words
 
 
-def generate(path: Path, megabytes: float, seed: int = 0) -> int:
-    """Write the benchmark corpus; returns the number of records."""
+def generate(path: Path, megabytes: float, seed: int = 0, records: int = 0) -> int:
+    """Write the benchmark corpus (``records`` records when given, else ``megabytes``); returns the number of
+    records."""
     rng = random.Random(seed)
     prose, code = _english_and_code(rng)
     words = _chinese_words() + ZH_PUNCT
@@ -120,9 +121,9 @@ def generate(path: Path, megabytes: float, seed: int = 0) -> int:
         return "\n".join(parts)
 
     target = int(megabytes * 1_000_000)
-    written = records = 0
+    written = count = 0
     with open(path, "w", encoding="utf-8") as f:
-        while written < target:
+        while (count < records) if records else (written < target):
             turns = []
             if rng.random() < 0.2:
                 turns.append("System: " + (chinese(15) if rng.random() < 0.5 else rng.choice(prose)[:200]))
@@ -132,8 +133,8 @@ def generate(path: Path, megabytes: float, seed: int = 0) -> int:
             line = json.dumps({"text": "\n\n".join(turns)}, ensure_ascii=rng.random() < 0.1) + "\n"
             f.write(line)
             written += len(line.encode("utf-8"))
-            records += 1
-    return records
+            count += 1
+    return count
 
 
 def seed_path(input_path: str, prefix: str) -> None:
@@ -193,6 +194,8 @@ def timed(cmd: list[str]) -> tuple[float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mb", type=float, default=50, help="corpus size in MB (default 50)")
+    ap.add_argument("--records", type=int, default=0, help="generate this many records instead (the issue's "
+                    "short-record corpus: 20000)")
     ap.add_argument("--runs", type=int, default=2, help="timed runs of each path (default 2)")
     ap.add_argument("--workers", type=int, default=None, help="--workers for ours (default: automatic)")
     ap.add_argument("--corpus", type=Path, help="use this jsonl instead of generating one (e.g. kept from --keep)")
@@ -210,7 +213,7 @@ def main() -> None:
         else:
             corpus = Path(tmp) / "corpus.jsonl"
             t = time.perf_counter()
-            records = generate(corpus, args.mb)
+            records = generate(corpus, args.mb, records=args.records)
             print(f"generated in {time.perf_counter() - t:.1f} s")
             if args.keep:
                 shutil.copyfile(corpus, args.keep)

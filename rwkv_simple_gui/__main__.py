@@ -19,6 +19,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # name -> module exposing add_arguments(parser) and main(args) -> int
 COMMANDS = {
     "tokenize": ("rwkv_simple_gui.data.cli", "jsonl/csv/parquet -> binidx, with length stats and the factor table"),
+    "tokens": ("rwkv_simple_gui.data.tokens_cli", "one record's tokens and which of them the loss mask learns"),
     "init-model": ("rwkv_simple_gui.model.cli", "create a fresh random RWKV-7/RWKV-6 model"),
     "train": ("rwkv_simple_gui.train.cli", "fine-tune (lora, pissa, bone, bat, state_tuning, lisa, full)"),
     "merge": ("rwkv_simple_gui.merge.cli", "fold a training checkpoint into the base model"),

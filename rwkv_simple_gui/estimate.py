@@ -27,7 +27,8 @@ from .train.config import TrainConfig
 GB = 1024**3
 RUNTIME_BYTES = 1.4 * GB
 WEIGHT_BYTES = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0}
-QUANT_BYTES = {"int8": 1.0 + 4 / 256, "nf4": 0.5 + 4 / 64, "fp4": 0.5 + 4 / 64}
+# bytes per quantized weight (with bitsandbytes' per-block scales); 4bit is bitsandbytes' default 4-bit type, fp4
+QUANT_BYTES = {"int8": 1.0 + 4 / 256, "nf4": 0.5 + 4 / 64, "fp4": 0.5 + 4 / 64, "4bit": 0.5 + 4 / 64, "fp8": 1.0}
 TRAINABLE_BYTES = 16.0
 LOGIT_BYTES_EXTRA = 8.0  # fp32 log-softmax and its gradient, on top of the logits themselves
 

@@ -7,27 +7,31 @@ Confinement: the app (anything a browser can ask for) calls :func:`confine` at s
 :func:`readable` and :func:`writable` refuse a path whose *resolved* form (symbolic links and ``..``
 followed) is outside the project folders, plus, for reading, the folders given to ``app.py
 --allow-path``. The CLI, run by the machine's own user, never confines: the same calls just resolve.
+
+A check made before an open can be raced (a symbolic link swapped in between), so the opens themselves are
+checked: :func:`open_read` verifies what it opened (the kernel's path of the descriptor), and
+:func:`atomic_output` / :func:`atomic_folder` create and rename inside a folder descriptor that was verified
+once, walking the missing folders without following links.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
+import secrets
 import shutil
 import socket
-import tempfile
+import stat
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import IO, Iterable, Iterator
 
 PROJECT_ROOT = Path(os.environ.get("RWKV_SIMPLE_GUI_HOME") or Path(__file__).resolve().parent.parent).resolve()
 
 FOLDERS = ("data", "model", "output", "merge")
 WRITE_FOLDERS = (*FOLDERS, "presets")  # where the app may write; it reads there and in --allow-path folders
 STATE_FOLDER = ".state"
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 
 CODE_ROOT = Path(__file__).resolve().parent.parent
 
@@ -116,14 +120,74 @@ def _check(asked: str | os.PathLike, path: Path, roots: list[Path], verb: str, h
                       f"in {PROJECT_ROOT}{extra}. {hint}")
 
 
+_READ_HINT = "Copy the file into one of them, or start the app with --allow-path FOLDER."
+_WRITE_HINT = "Choose a path inside one of them."
+
+
+def _check_read(asked: str | os.PathLike, target: Path) -> Path:
+    """The one readable-folder check: ``target`` (a resolved path) inside a project or --allow-path folder."""
+    return _check(asked, target, _project_folders() + list(_allowed_reads or ()), "read", _READ_HINT)
+
+
 def readable(path: str | os.PathLike, base: str | None = None) -> Path:
     """The resolved path of a file or folder to read; when confined, refused (:class:`PathRefused`)
-    unless it is inside a project folder or an ``--allow-path`` folder."""
+    unless it is inside a project folder or an ``--allow-path`` folder. Open it with :func:`open_read`,
+    which checks again what it really opened."""
     target = resolve(path, base).resolve()
     if _allowed_reads is None:
         return target
-    return _check(path, target, _project_folders() + list(_allowed_reads), "read",
-                  "Copy the file into one of them, or start the app with --allow-path FOLDER.")
+    return _check_read(path, target)
+
+
+def _opened_path(fd: int, asked: Path) -> Path:
+    """Where the file open as ``fd`` really is: the kernel's own record of the descriptor (Linux /proc,
+    macOS F_GETPATH); elsewhere the resolved ``asked`` path, accepted only if it is the very file opened."""
+    try:
+        return Path(os.readlink(f"/proc/self/fd/{fd}"))
+    except OSError:
+        pass
+    if hasattr(fcntl, "F_GETPATH"):
+        return Path(os.fsdecode(fcntl.fcntl(fd, fcntl.F_GETPATH, bytes(1024)).split(b"\0")[0]))
+    real, opened = asked.resolve(), os.fstat(fd)
+    try:
+        same = os.samestat(os.stat(real), opened)
+    except OSError:
+        same = False
+    if not same:
+        raise PathRefused(f"Refused: {asked} changed while it was being opened; try again")
+    return real
+
+
+def open_read(path: str | os.PathLike, mode: str = "rb", encoding: str | None = None,
+              errors: str | None = None) -> IO:
+    """Open a file to read. When confined, the check is made on what was opened, so a link swapped in after
+    :func:`readable` cannot lead outside (:class:`PathRefused`), and only a regular file is read (a pipe or
+    a device would hold the app)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | (os.O_NONBLOCK if confined() else 0))
+    try:
+        if confined():
+            _check_read(path, _opened_path(fd, Path(path)))
+            kind = os.fstat(fd).st_mode
+            if not (stat.S_ISREG(kind) or stat.S_ISDIR(kind)):  # (a folder fails as one when it is read)
+                raise PathRefused(f"Refused: {path} is not a regular file (a pipe, socket or device); pick a file")
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        return open(fd, mode, encoding=encoding, errors=errors)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """A whole UTF-8 text file, opened with :func:`open_read`."""
+    with open_read(path, "r", encoding="utf-8") as f:
+        return f.read()
+
+
+def pinned(f: IO) -> str:
+    """A path naming exactly the file open as ``f``, for a library that takes only paths (it reopens the
+    same file, not whatever the name leads to now); the file's own name where the system has no such path."""
+    fd_path = f"/proc/self/fd/{f.fileno()}"
+    return fd_path if os.path.exists(fd_path) else f.name if isinstance(f.name, str) else fd_path
 
 
 def writable(path: str | os.PathLike, base: str | None = None, *, overwrite: bool = True) -> Path:
@@ -134,7 +198,7 @@ def writable(path: str | os.PathLike, base: str | None = None, *, overwrite: boo
     bare = base and not given.is_absolute() and len(given.parts) == 1
     target = (PROJECT_ROOT / base / given if bare else resolve(path)).resolve()
     if _allowed_reads is not None:
-        _check(path, target, _project_folders(), "write to", "Choose a path inside one of them.")
+        _check(path, target, _project_folders(), "write to", _WRITE_HINT)
     if not overwrite and target.exists():
         raise PathExists(target)
     return target
@@ -159,25 +223,81 @@ def display(path: str | os.PathLike) -> str:
         return str(p)
 
 
+def _open_folder(folder: Path) -> int:
+    """A descriptor of ``folder``, created if missing. The deepest folder that exists is opened (following
+    links) and, when confined, checked where it really is; the missing ones are made and entered one by one
+    without following links, so no folder is made, nor file later written, outside the project however the
+    links change meanwhile."""
+    folder = Path(os.path.abspath(folder))
+    missing: list[str] = []
+    start = folder
+    while not os.path.isdir(start):
+        missing.insert(0, start.name)
+        start = start.parent
+    fd = os.open(start, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        if confined():
+            real = _opened_path(fd, start)
+            # a project folder that does not exist yet is made inside the project root
+            if not (missing and real == PROJECT_ROOT and missing[0] in WRITE_FOLDERS):
+                _check(folder, real / os.path.join(*missing) if missing else real, _project_folders(),
+                       "write to", _WRITE_HINT)
+        for name in missing:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(name, 0o777, dir_fd=fd)
+            try:
+                inner = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+            except OSError as err:
+                raise PathRefused(f"Refused: {folder}: {name} changed into a link or a file while the folder was "
+                                  f"being made ({err.strerror}); try again") from None
+            os.close(fd)
+            fd = inner
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _inside(fd: int, folder: Path) -> Path:
+    """How code that takes paths reaches the folder open as ``fd``: through the descriptor when confined (a
+    link swapped in for the folder's name changes nothing), else by its name. The process id, not "self",
+    so a child process given the path reaches the same folder."""
+    via_fd = Path(f"/proc/{os.getpid()}/fd/{fd}")
+    return via_fd if confined() and via_fd.is_dir() else folder
+
+
+def _temp_name(dest: Path) -> str:
+    """``.NAME.HOST.PID-XXXXXXXX.tmp``: hidden, and what :func:`remove_leftovers` knows as ours."""
+    return f".{dest.name}.{owner_tag()}-{secrets.token_hex(4)}.tmp"
+
+
 @contextlib.contextmanager
 def atomic_output(dest: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``dest``; on success it is renamed to ``dest``, on error removed.
 
     A reader never sees a half-written file and a failed run leaves nothing behind; what a killed run
     leaves (``.NAME.HOST.PID-XXXXXXXX.tmp``) is removed by :func:`remove_leftovers` once process PID is gone.
+    The file is made (with ordinary permissions) and renamed inside one verified folder descriptor.
     """
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.{owner_tag()}-", suffix=".tmp", dir=dest.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; the result should be an ordinary file
+    dir_fd = _open_folder(dest.parent)
     try:
-        yield tmp_path
-        os.replace(tmp_path, dest)
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
-        raise
+        while True:
+            name = _temp_name(dest)
+            try:
+                os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666, dir_fd=dir_fd))
+                break
+            except FileExistsError:
+                continue
+        try:
+            yield _inside(dir_fd, dest.parent) / name
+            os.replace(name, dest.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(name, dir_fd=dir_fd)
+            raise
+    finally:
+        os.close(dir_fd)
 
 
 @contextlib.contextmanager
@@ -185,6 +305,47 @@ def atomic_outputs(*dests: str | os.PathLike) -> Iterator[list[Path]]:
     """Like :func:`atomic_output` for several files that must appear together (e.g. .bin and .idx)."""
     with contextlib.ExitStack() as stack:
         yield [stack.enter_context(atomic_output(d)) for d in dests]
+
+
+@contextlib.contextmanager
+def atomic_folder(dest: str | os.PathLike) -> Iterator[Path]:
+    """A temporary folder next to ``dest``, renamed to ``dest`` on success (replacing an older one), removed
+    on error; made and renamed inside one verified folder descriptor, like :func:`atomic_output`."""
+    dest = Path(dest)
+    dir_fd = _open_folder(dest.parent)
+    try:
+        name = _temp_name(dest)
+        os.mkdir(name, 0o777, dir_fd=dir_fd)
+        try:
+            yield _inside(dir_fd, dest.parent) / name
+            try:
+                os.stat(dest.name, dir_fd=dir_fd, follow_symlinks=False)
+            except FileNotFoundError:
+                os.replace(name, dest.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            else:
+                old = f".{dest.name}.old"
+                _remove(old, dir_fd)
+                os.replace(dest.name, old, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+                os.replace(name, dest.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+                _remove(old, dir_fd)
+        except BaseException:
+            _remove(name, dir_fd)
+            raise
+    finally:
+        os.close(dir_fd)
+
+
+def _remove(name: str, dir_fd: int) -> None:
+    """Remove the file, link or folder ``name`` in the folder open as ``dir_fd`` (never what a link leads to)."""
+    try:
+        is_dir = stat.S_ISDIR(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+    except FileNotFoundError:
+        return
+    if is_dir:
+        shutil.rmtree(name, dir_fd=dir_fd, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name, dir_fd=dir_fd)
 
 
 # What a process killed mid-write leaves: atomic_output's files and tokenize's spill folders, named

@@ -233,14 +233,15 @@ def explain_failure(log_tail: str, exit_code: int | None = None) -> str | None:
 
 
 def tail(path: str | os.PathLike, max_bytes: int = 20_000) -> str:
-    """The end of a text file (the live log), cut at a line start."""
+    """The end of a text file (the live log), cut at a line start; "" when it cannot be read (or, in the app,
+    leads out of the project)."""
     try:
-        with open(path, "rb") as f:
+        with paths.open_read(path) as f:
             f.seek(0, os.SEEK_END)
             size = f.tell()
             f.seek(max(0, size - max_bytes))
             data = f.read()
-    except OSError:
+    except (OSError, paths.PathRefused):
         return ""
     text = data.decode("utf-8", errors="replace")
     return text if size <= max_bytes else text.partition("\n")[2]

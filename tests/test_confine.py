@@ -5,6 +5,7 @@ call gets a refusal naming the allowed folders, and the same endpoints still wor
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from rwkv_simple_gui.demo import DEMO_MODEL
 from tests.conftest import SAMPLE, start_app, stop_app
 
 FOLDERS = "data/, model/, output/, merge/, presets/"
+SECRET = "SECRET-51c2 outside the project"
 
 
 def snapshot(root: Path, skip: Path) -> dict[str, tuple[int, int]]:
@@ -36,6 +38,8 @@ def app(tmp_path_factory):
         folder.mkdir(parents=True)
     shutil.copyfile(SAMPLE, project / "data" / "sample.jsonl")
     (outside / "run").mkdir()  # where a run folder typed as ../outside/run would go
+    (outside / "run" / "train.log").write_text(f"{SECRET}\n", encoding="utf-8")  # a run's files, outside
+    (outside / "run" / "status.json").write_text(json.dumps({"state": "failed", "error": SECRET}), encoding="utf-8")
     shutil.copyfile(SAMPLE, outside / "secret.jsonl")
     (outside / "tokenizer.json").write_text("{}", encoding="utf-8")
     shutil.copyfile(SAMPLE, allowed / "extra.jsonl")
@@ -58,6 +62,7 @@ def app(tmp_path_factory):
     left[1].mkdir()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HOME", str(home))  # "~/..." in a path must not reach the real home either
+        mp.setenv("GRADIO_TEMP_DIR", str(project / ".gradio-tmp"))  # where uploads wait (looked at below)
         proc, port, log = start_app(project, "--allow-path", str(allowed), "--max-upload", "64kb")
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
@@ -96,6 +101,15 @@ def upload(app, path: Path):
               if any(t[1] == "upload" for t in d["targets"]))
     app.client.endpoints[fn].is_valid = True
     return app.client.predict(handle_file(str(path)), fn_index=fn)
+
+
+def test_the_train_tab_polls_and_serves_nothing_of_a_folder_outside(app):
+    """/poll_training is public (every page's timer calls it): a run folder outside, typed or through a link
+    in data/, has nothing read, shown or served (its log once came back as a downloadable file)."""
+    for run in (str(app.outside / "run"), "../outside/run", "data/escape/run"):
+        shown = app.client.predict(run, False, api_name="/poll_training")
+        assert SECRET not in json.dumps(shown, default=str), run
+        assert "Refused" in shown[1] and shown[6] is None  # no log file to download
 
 
 def test_writes_outside_the_project_are_refused(app):
@@ -162,6 +176,45 @@ def test_uploads_over_the_limit_are_refused(app):
                        files={"files": ("s.jsonl", b'{"text": "a"}\n')})
     assert small.status_code == 200
     assert "64 KB" in httpx.get(f"http://127.0.0.1:{app.port}/config").text  # the Data tab says the limit
+
+
+def _multipart(files: list[tuple[str, bytes]]) -> tuple[bytes, str]:
+    boundary = "soakboundary7f3a"
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
+             f"Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n" for name, data in files]
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def test_one_request_carries_at_most_max_upload_in_all_its_files(app):
+    """Gradio checks each file (64 KB here) but took up to 1,000 of them in one request."""
+    url = f"http://127.0.0.1:{app.port}/gradio_api/upload"
+    files = [(f"part{i}.jsonl", bytes([65 + i]) * 60_000) for i in range(3)]  # each under the limit
+    body, kind = _multipart(files)
+    sized = httpx.post(url, content=body, headers={"content-type": kind})
+    assert sized.status_code == 413 and "64 KB for all its files together" in sized.text
+
+    def chunks():  # the same body without a length: counted while it comes
+        for start in range(0, len(body), 8192):
+            yield body[start:start + 8192]
+
+    streamed = httpx.post(url, content=chunks(), headers={"content-type": kind})
+    assert streamed.status_code == 413 and "64 KB for all its files together" in streamed.text
+    assert not list((app.project / ".gradio-tmp").rglob("part*.jsonl"))
+
+
+def test_uploads_waiting_in_gradios_folder_are_capped_and_a_stored_one_is_removed(app):
+    temp = app.project / ".gradio-tmp"
+    stored = upload(app, app.uploads / "small.jsonl")["value"]  # the Data tab stores it in data/ ...
+    assert (app.project / stored).is_file() and not list(temp.rglob("small*.jsonl"))  # ... and drops Gradio's copy
+    url = f"http://127.0.0.1:{app.port}/gradio_api/upload"
+    answers = [httpx.post(url, files={"files": (f"w{i}.jsonl", bytes([97 + i]) * 60_000)}) for i in range(6)]
+    # 4 x 64 KB may wait: four uploads of 60 KB, then a fifth would pass it
+    assert [a.status_code for a in answers] == [200] * 4 + [507] * 2, [a.text for a in answers]
+    assert "The app holds 256 KB of uploads that are not stored yet" in answers[4].text
+    for answer in answers[:4]:
+        for path in answer.json():
+            Path(path).unlink()
+    assert httpx.post(url, files={"files": ("again.jsonl", b"x" * 60_000)}).status_code == 200  # room again
 
 
 def test_chat_checks_paths_and_the_state_before_letting_the_model_go(app):

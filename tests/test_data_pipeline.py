@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import struct
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -209,3 +213,48 @@ def test_option_tokenizer_and_output_errors(project, tmp_path):
     (tmp_path / "a_file").write_text("", encoding="utf-8")
     with pytest.raises(TokenizeError, match="cannot write"):
         tokenize_file(sample, tmp_path / "a_file" / "x")
+
+
+# A tokenize run whose progress callback (called in the parent while the pool's workers are alive) says so and then
+# hangs, so the test can kill the parent at a moment where its workers certainly exist, whatever the machine's speed.
+HANGING_RUN = """
+import sys, threading, time
+from rwkv_simple_gui.data.pipeline import tokenize_file
+if sys.argv[3] == "threaded":  # as in the app: a thread is running, so the pool uses forkserver
+    threading.Thread(target=time.sleep, args=(600,), daemon=True).start()
+def progress(done, total, stage):
+    print("workers up", flush=True)
+    time.sleep(600)
+tokenize_file(sys.argv[1], sys.argv[2], workers=2, progress=progress)
+"""
+
+
+@pytest.mark.parametrize("start", ["fork", "threaded"])
+def test_workers_die_with_a_killed_parent(project, start):
+    psutil = pytest.importorskip("psutil")
+    src = project / "data" / "many.jsonl"
+    src.write_text((project / "data" / "sample.jsonl").read_text(encoding="utf-8") * 20, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    parent = subprocess.Popen([sys.executable, "-c", HANGING_RUN, str(src), str(project / "out"), start],
+                              env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout.readline() == "workers up\n"
+        family = psutil.Process(parent.pid).children(recursive=True)  # the workers (and forkserver's helpers)
+        assert len(family) >= 2
+    finally:
+        parent.kill()
+        parent.wait()
+
+    def gone(p) -> bool:
+        try:
+            return p.status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return True
+
+    deadline = time.time() + 30
+    while not all(gone(p) for p in family) and time.time() < deadline:
+        time.sleep(0.05)
+    left = [p for p in family if not gone(p)]
+    for p in left:  # do not leave them behind when the test fails
+        p.kill()
+    assert not left, f"still running after their parent was killed: {[p.cmdline() for p in left]}"

@@ -270,7 +270,8 @@ def test_merge_tab_writes_all_formats_in_one_click_with_progress_and_the_self_ch
     text, merged = merge_tab.run_merge("model/tiny.pth", "output/run/rwkv-1.pth", "tuned", "all", "bf16", None,
                                        False, "q8_0", True, False, progress=progress)
     assert merged == "merge/tuned.pth"
-    assert sorted(p.name for p in (project / "merge").iterdir()) == ["tuned-hf", "tuned.gguf", "tuned.pth", "tuned.st"]
+    assert sorted(p.name for p in (project / "merge").iterdir()) == ["tuned-hf", "tuned.gguf", "tuned.pth",
+                                                                   "tuned.run.json", "tuned.st"]
     n = len(torch.load(root / "base.pth", weights_only=True))
     assert seen == [(i, n) for i in range(1, n + 1)]  # one step per tensor, to the end
     [result] = results

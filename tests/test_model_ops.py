@@ -112,11 +112,26 @@ def test_gradcheck_chunked_across_chunk_boundaries():
     xs = [x.requires_grad_() for x in xs]
     state.requires_grad_()
     assert torch.autograd.gradcheck(lambda *a: ops.wkv7_chunked(*a[:6], state=a[6], chunk_len=2), (*xs, state))
-    xs, state = inputs6(1, 9, 1, 3, log_w_scale=1.0, seed=5)
-    xs = [x.requires_grad_() for x in xs]
-    state.requires_grad_()
-    assert torch.autograd.gradcheck(
-        lambda *a: ops.wkv6_chunked(*a[:5], state=a[5], chunk_len=4, sub_len=2), (*xs, state))
+    for scale in (1.0, 4.0):  # RWKV-6 pair weights factored, and (decays beyond the limit) per channel
+        xs, state = inputs6(1, 9, 1, 3, log_w_scale=scale, seed=5)
+        assert (xs[1].sum(1).min() < -ops.X060_FACTOR_LIMIT) == (scale == 4.0)
+        xs = [x.requires_grad_() for x in xs]
+        state.requires_grad_()
+        assert torch.autograd.gradcheck(
+            lambda *a: ops.wkv6_chunked(*a[:5], state=a[5], chunk_len=4, sub_len=2), (*xs, state))
+
+
+@pytest.mark.parametrize("chunk_decay", [0.98, 1.02])
+def test_wkv6_chunked_fp32_at_the_factoring_limit(chunk_decay):
+    """Channels that decay by e^-58.8 or e^-61.2 over a chunk: just within the limit the pair weights are factored
+    (their factors reach e^±60 in fp32), just beyond it they are formed per channel; both stay accurate."""
+    xs, state = inputs6(1, 96, 2, 64, log_w_scale=0.3, seed=6)
+    chunks = xs[1].view(1, 3, ops.X060_CHUNK, 2, 64)  # every channel of every chunk decays by chunk_decay * limit
+    xs[1] = (chunks / chunks.sum(2, keepdim=True) * -chunk_decay * ops.X060_FACTOR_LIMIT).view(1, 96, 2, 64)
+    ref = forward_backward(ops.wkv6_sequential, xs, state)
+    got = forward_backward(ops.wkv6_chunked, [x.float() for x in xs], state.float())
+    for a, b in zip([ref[0], ref[1], *ref[2]], [got[0], got[1], *got[2]]):
+        assert (a - b.double()).abs().max() < 1e-4 * a.abs().max()
 
 
 @pytest.mark.parametrize("version", ["x070", "x060"])
@@ -155,5 +170,7 @@ def test_resolve_op():
     assert ops.resolve_op("chunked", torch.device("cpu")) == "chunked"
     with pytest.raises(RuntimeError, match="needs a CUDA device.*chunked"):
         ops.resolve_op("fla", "cpu")
-    with pytest.raises(ValueError, match="unknown wkv op 'cuda'"):
+    with pytest.raises(RuntimeError, match="'cuda' \\(RWKV-PEFT's name.*needs a CUDA device"):
         ops.resolve_op("cuda", "cpu")
+    with pytest.raises(ValueError, match="unknown wkv op 'cuda2'"):
+        ops.resolve_op("cuda2", "cpu")

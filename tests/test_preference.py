@@ -169,7 +169,7 @@ def test_tokenize_writes_one_item_per_pair_with_its_split(tmp_path):
     result = tokenize_file(src, tmp_path / "out", max_tokens=40, copies=2, skip_bad=True)
     assert (result.pairs, result.documents, result.dropped, result.skipped_bad) == (12, 7, 1, 1)
     data = read_binidx(tmp_path / "out")
-    prompt_len, chosen_len = preference.pair_layout(data.meta)
+    prompt_len, chosen_len = preference.pair_layout(data)
     assert len(data) == 12 and data.meta["pairs"] == 12
     seen = set()
     for i in range(len(data)):

@@ -91,31 +91,51 @@ def test_stop_and_resume_in_one_process_is_exact(small, straight_one, tmp_path, 
     assert "resumed exactly from" in (run / "train.log").read_text()
 
 
-def wait_for_point(run: Path, proc: subprocess.Popen, at_least: int, timeout: float = 240) -> int:
-    deadline = time.time() + timeout
-    while time.time() < deadline and proc.poll() is None:
-        point = rundir.latest_resume_point(run)
-        if point is not None and int(point.name.split("-")[1]) >= at_least:
-            return int(point.name.split("-")[1])
-        time.sleep(0.05)
-    raise AssertionError(f"no resume point >= {at_least}: {(run / 'train.log').read_text()[-3000:]}")
+# Loaded by every Python process of the killed run (it is first on their PYTHONPATH): the trainer stops for good
+# while it writes the resume point of step PAUSE_AT (staged, not yet renamed), and says so in PAUSED. The kill
+# then lands at that moment whatever the machine's speed: a point complete, the next one half written.
+PAUSE_HOOK = """
+import os, pathlib, time
+if os.environ.get("PAUSE_AT"):
+    from rwkv_simple_gui.train import resume
+    publish = resume.publish
+
+    def paused_publish(run_dir, step):
+        if step == int(os.environ["PAUSE_AT"]):
+            pathlib.Path(os.environ["PAUSED"]).write_text(str(step))
+            while True:
+                time.sleep(60)
+        return publish(run_dir, step)
+
+    resume.publish = paused_publish
+"""
 
 
 def kill_and_resume(options: dict, run: Path, at_least: int) -> int:
-    """Start the CLI run, kill -9 its whole process group right after a step's resume point appears, then
-    continue with train --resume RUN; the step it was killed after."""
+    """Start the CLI run, kill -9 its whole process group while it writes the resume point of step
+    ``at_least`` + 1 (the point of ``at_least`` complete), then continue with train --resume RUN; the step of
+    the newest complete point."""
     run.mkdir(parents=True)
+    hook = run.parent / "pause-hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(PAUSE_HOOK, encoding="utf-8")
+    paused = run.parent / "paused"
+    env = {**ENV, "PYTHONPATH": f"{hook}{os.pathsep}{ENV['PYTHONPATH']}", "PAUSE_AT": str(at_least + 1),
+           "PAUSED": str(paused)}
     with open(run / "train.log", "w") as log:
-        proc = subprocess.Popen(argv(options), env=ENV, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(argv(options), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            killed_after = wait_for_point(run, proc, at_least)
+            while not paused.exists():
+                assert proc.poll() is None, f"the run ended first: {(run / 'train.log').read_text()[-3000:]}"
+                time.sleep(0.05)
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
-    assert killed_after < TOTAL and rundir.read_status(run)["state"] == "running"  # it never knew
+    killed_after = int(rundir.latest_resume_point(run).name.split("-")[1])
+    assert killed_after == at_least and list((run / rundir.RESUME_DIR).glob(".*.tmp")), "a point was half written"
+    assert rundir.read_status(run)["state"] == "running"  # it never knew
     out = subprocess.run([sys.executable, "-m", "rwkv_simple_gui", "train", "--resume", str(run)], env=ENV,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]

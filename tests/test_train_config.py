@@ -37,7 +37,9 @@ def test_every_seed_option_has_complete_metadata():
             assert all(v in meta["choices"] for v in (default if isinstance(default, list) else [default]))
         if "min" in meta and isinstance(f.default, (int, float)):
             assert meta["min"] <= f.default <= meta["max"]
-    assert "one pass over every document" in TrainConfig.option("epoch_count").metadata["help"]
+    assert "counted from epoch_begin" in TrainConfig.option("epoch_count").metadata["help"]
+    assert "lines / MICRO_BSZ" not in TrainConfig.option("epoch_steps").metadata["help"]  # (the words are ours)
+    assert TrainConfig().epoch_steps == "auto" and "auto" in TrainConfig.option("epoch_steps").metadata["help"]
     assert TrainConfig(finetune_mode="lora").applies("lora_r") and not TrainConfig(finetune_mode="bone").applies("lora_r")
 
 
@@ -74,8 +76,9 @@ def test_training_sh_is_a_valid_script_with_every_option():
     script = TrainConfig(finetune_mode="bat", data_path="data/my set").to_training_sh()
     assert subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0
     for f in dataclasses.fields(TrainConfig):
-        assert f"{f.name.upper()}=" in script and f"--{f.name} " in script
-    assert "DATA_PATH='data/my set'" in script
+        var = "GPU_COUNT" if f.name == "devices" else f.name.upper()  # the seed's name
+        assert f"\n{var}=" in script and f"--{f.name} " in script
+    assert "DATA_PATH='my set'" in script  # a dataset in data/, as the seed's DATA_PATH
 
 
 def info(**kw) -> ModelInfo:

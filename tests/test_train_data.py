@@ -47,7 +47,7 @@ def test_pad_and_only_batches(tmp_path):
     docs = [[5] * 10 + [0], [6] * 40 + [0], [7] * 3 + [0]]
     write_binidx(tmp_path / "d", docs)
     ds = read_binidx(tmp_path / "d")
-    pad = build_source(TrainConfig(ctx_len=32, loss_mask="none", dataload="pad"), ds).batch([0, 1, 2])
+    pad = build_source(TrainConfig(ctx_len=32, loss_mask="pad", dataload="pad"), ds).batch([0, 1, 2])
     assert pad.x.shape == (3, 32)
     assert pad.w.sum(1).tolist() == [10, 32, 3]  # the long one is cut at ctx_len
     assert pad.tokens == 10 + 32 + 3

@@ -155,7 +155,8 @@ def test_resume_continues_step_count_and_loss_curve(assets, tmp_path):
     whole, part = tmp_path / "whole", tmp_path / "part"
     assert train(config(assets, "lora", epoch_count=6, epoch_save=1), whole) == "finished"
     assert train(config(assets, "lora", epoch_count=3, epoch_save=1), part) == "finished"
-    resumed = config(assets, "lora", epoch_count=6, epoch_save=1, epoch_begin=3, lora_load=str(part / "rwkv-2.pth"))
+    # epoch_count counts the epochs after epoch_begin (RWKV-PEFT's meaning): epochs 3, 4 and 5
+    resumed = config(assets, "lora", epoch_count=3, epoch_save=1, epoch_begin=3, lora_load=str(part / "rwkv-2.pth"))
     assert train(resumed, part) == "finished"
     m_whole, m_part = read_metrics(whole), read_metrics(part)
     assert [m["step"] for m in m_part] == [1, 2, 3, 4, 5, 6]
@@ -172,7 +173,7 @@ def test_resume_continues_step_count_and_loss_curve(assets, tmp_path):
 def test_pissa_resume_needs_and_uses_its_init(assets, tmp_path):
     first = tmp_path / "first"
     assert train(config(assets, "pissa", epoch_count=2, epoch_save=1), first) == "finished"
-    again = config(assets, "pissa", epoch_count=4, epoch_save=1, epoch_begin=2,
+    again = config(assets, "pissa", epoch_count=2, epoch_save=1, epoch_begin=2,
                    pissa_load=str(first / "rwkv-1.pth"), pissa_init=str(first / "init_pissa.pth"))
     assert train(again, tmp_path / "second") == "finished"
     m_first, m_second = read_metrics(first), read_metrics(tmp_path / "second")
@@ -216,7 +217,7 @@ def test_state_tuning_resumes_from_state_load(assets, tmp_path):
 def test_get_mode_in_bf16(assets, tmp_path):
     """Random windows of the token stream, epoch = epoch_steps micro batches, bf16 autocast on CPU."""
     cfg = config(assets, "bone", dataload="get", epoch_steps=4, mini_bsz=2, micro_bsz=1, epoch_count=2,
-                 precision="bf16", epoch_save=1)
+                 run_until_stopped=0, precision="bf16", epoch_save=1)
     assert train(cfg, tmp_path / "run") == "finished"
     metrics = read_metrics(tmp_path / "run")
     assert [m["step"] for m in metrics] == [1, 2, 3, 4] and metrics[-1]["epoch"] == 1

@@ -104,9 +104,10 @@ def test_every_checkpoint_option_is_a_file_picker(trainable):
 def test_fields_of_other_methods_hide(trainable):
     shown = params_tab.visibility("bone", "none", "pad", "qa")
     assert shown["disha_r"] and not shown["lora_r"] and not shown["pissa_init"]
-    assert not shown["chunk_ctx"] and not shown["epoch_steps"] and not shown["mask0"]
+    assert not shown["chunk_ctx"] and not shown["run_until_stopped"] and not shown["mask0"]
+    assert shown["epoch_steps"]  # micro-batches per epoch, for every data mode (RWKV-PEFT's meaning)
     shown = params_tab.visibility("lora", "infctx", "get", "se")
-    assert shown["lora_r"] and shown["chunk_ctx"] and shown["epoch_steps"] and shown["mask1"]
+    assert shown["lora_r"] and shown["chunk_ctx"] and shown["run_until_stopped"] and shown["mask1"]
 
 
 def test_dataset_suggestions_come_from_its_stats(trainable):
@@ -115,7 +116,7 @@ def test_dataset_suggestions_come_from_its_stats(trainable):
     assert err is None and info.n_docs == 24
     s = control.suggestions(info)
     assert s["ctx_len"] % 16 == 0 and s["ctx_len"] >= info.max_doc_len
-    assert 24 % s["micro_bsz"] == 0 and s["epoch_steps"] * s["micro_bsz"] == 24
+    assert 24 % s["micro_bsz"] == 0 and s["epoch_steps"] == "auto"  # the seed's formula: documents / micro_bsz
 
 
 def test_presets_round_trip_and_builtins_set_only_their_options(trainable):
@@ -159,13 +160,14 @@ def test_start_watch_stop_resume_a_real_run(trainable):
     # the demo preset holds out a validation document and answers the data's first questions
     assert {"loss", "smoothed", "validation"} <= set(loss["series"]) and len(loss) >= 2 * 8
     assert "<td>base</td>" in samples and "User: " in samples
-    assert "step" in progress and "CPU" in monitor and log_file.endswith("train.log")
+    assert "step" in progress and "CPU" in monitor and log_file is None  # the full log once the run is over
 
     assert "Stopping" in train_tab.stop_training()
     status = wait_for_state(run_dir, ("stopped",))
     stopped_at = status["step"]
     assert rundir.latest_checkpoint(run_dir) is not None and rundir.latest_resume_point(run_dir) is not None
     assert "stopped" in train_tab.status_markdown(run, status)
+    assert train_tab.poll(run, follow=False)[6] == str(run_dir / "train.log")
 
     shown, message = train_tab.resume_training(run)
     assert shown == run and f"exact resume from {run}/resume/step-{stopped_at:08d}" in message, message
@@ -187,9 +189,16 @@ def test_start_watch_stop_resume_a_real_run(trainable):
 
 def test_a_failed_run_is_explained(trainable):
     project, values = trainable
-    run = train_tab.start_training({**values, "op": "fla"})
-    status = wait_for_state(project / run, ("failed",))
-    text = train_tab.status_markdown(run, status)
+    # the check knows the device as the trainer will: on this CPU machine Start refuses op fla at once
+    with pytest.raises(gr.Error, match="op fla needs a CUDA GPU; this machine trains on cpu"):
+        train_tab.start_training({**values, "op": "fla"})
+    # a run that fails in the trainer (started past the check) is explained from its status
+    from rwkv_simple_gui.train.prepare import resolve_paths
+
+    cfg, _ = control.form_to_config({**values, "op": "fla"})
+    runner.start(resolve_paths(cfg).to_dict(), project / "output" / "fails")
+    status = wait_for_state(project / "output" / "fails", ("failed",))
+    text = train_tab.status_markdown("output/fails", status)
     assert "failed" in text and "CUDA" in text
 
 
@@ -213,7 +222,7 @@ def test_a_run_without_resume_points_continues_from_its_last_checkpoint(tmp_path
 
     run = tmp_path / "run"
     run.mkdir()
-    (run / "config.json").write_text(json.dumps({"finetune_mode": "pissa", "epoch_count": 5, "model_info": {}}))
+    (run / "config.json").write_text(json.dumps({"finetune_mode": "pissa", "epoch_count": 12, "model_info": {}}))
     with pytest.raises(ValueError, match="no checkpoint yet"):
         resume_options(run)
     for epoch in (0, 1, 10):
@@ -221,7 +230,13 @@ def test_a_run_without_resume_points_continues_from_its_last_checkpoint(tmp_path
     plan = resume_options(run)
     assert plan.point is None and "no exact resume point" in plan.note and "rwkv-10.pth" in plan.note
     assert plan.options["pissa_load"].endswith("rwkv-10.pth") and plan.options["epoch_begin"] == 11
+    assert plan.options["epoch_count"] == 1  # the epochs left to the run's end (epoch 11)
     assert plan.options["pissa_init"].endswith("init_pissa.pth") and "model_info" not in plan.options
     # a checkpoint written by a stop holds part of an epoch: that epoch is trained again
     (run / "status.json").write_text(json.dumps({"checkpoints": [{"file": "rwkv-10.pth", "epoch": 10, "partial": True}]}))
-    assert resume_options(run).options["epoch_begin"] == 10
+    again = resume_options(run).options
+    assert (again["epoch_begin"], again["epoch_count"]) == (10, 2)
+    (run / "status.json").write_text(json.dumps({"checkpoints": [{"file": "rwkv-11.pth", "epoch": 11}]}))
+    (run / "rwkv-11.pth").write_bytes(b"")
+    with pytest.raises(ValueError, match="is complete: its last epoch 11 is saved"):
+        resume_options(run)

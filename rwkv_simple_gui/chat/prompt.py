@@ -1,4 +1,5 @@
-"""The chat prompt format, sampling settings and streaming stop handling (no torch, no rwkv here)."""
+"""The chat prompt (rendered by data/template.py), sampling settings and streaming stop handling (no torch, no rwkv
+here)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-STOP = "\n\nUser:"
-ROLES = {"system": "System", "user": "User", "assistant": "Assistant"}
+from rwkv_simple_gui.data import template
+from rwkv_simple_gui.data.template import Turn
+
+STOP_STRINGS = template.STOP_STRINGS  # every role header: a reply ends where a next turn would begin
 
 
 @dataclass
@@ -22,7 +25,7 @@ class SamplingParams:
     presence_penalty: float = 0.0
     frequency_penalty: float = 1.0
     penalty_decay: float = 0.996
-    max_tokens: int = 500
+    max_tokens: int = 300
     seed: int | None = None
 
     @classmethod
@@ -51,38 +54,19 @@ class SamplingParams:
             raise ValueError(f"penalty_decay must be in (0, 1], not {self.penalty_decay}")
 
 
-def clean_message(text: str) -> str:
-    """One turn's text: a blank line would read as the end of the turn, so it becomes a single newline."""
-    text = text.replace("\r\n", "\n").strip()
-    while "\n\n" in text:
-        text = text.replace("\n\n", "\n")
-    return text
-
-
-def build_prompt(history: Iterable[Mapping[str, str]], prompt: str) -> str:
-    """``User: ...\\n\\nAssistant: ...\\n\\n`` for each earlier turn, then the new question and ``Assistant:``.
-
-    ``history`` is in Gradio's messages format: ``{"role": "user"|"assistant"|"system", "content": str}``.
+def build_prompt(history: Iterable[Mapping | Turn], prompt: str, *, system: str = "", think: str = "off",
+                 think_length: str = "") -> str:
+    """The text the model continues: ``history`` (chat messages ``{"role", "content"}`` or Turns) and the new
+    question rendered by the one chat template (data/template.py), then ``Assistant:`` and the think mode's start.
     """
-    parts = []
-    for message in history:
-        role = ROLES.get(message.get("role", ""))
-        if role is None:
-            raise ValueError(f"unknown chat role {message.get('role')!r}; use user, assistant or system")
-        content = message.get("content")
-        if not isinstance(content, str):
-            continue  # files/images in a Gradio history have no text form
-        parts.append(f"{role}: {clean_message(content)}\n\n")
-    parts.append(f"User: {clean_message(prompt)}\n\nAssistant:")
-    return "".join(parts)
+    return template.chat_prompt(history, prompt, system=system, think=think, think_length=think_length)
 
 
 class StopScanner:
-    """Turns the growing answer into safe-to-show deltas: text that could still become the stop string,
-    or trailing whitespace that will be trimmed, is held back until it is decided."""
+    """Turns the growing answer into safe-to-show deltas: text that could still become a stop string (any role
+    header of the template), or trailing whitespace that will be trimmed, is held back until it is decided."""
 
-    def __init__(self, stop: str = STOP):
-        self.stop = stop
+    def __init__(self):
         self.text = ""
         self.sent = 0
         self.stopped = False
@@ -90,25 +74,17 @@ class StopScanner:
     def feed(self, piece: str) -> str:
         self.text += piece
         visible = self.text.lstrip()
-        cut = visible.find(self.stop)
+        cut = template.first_stop(visible)
         if cut >= 0:
             self.stopped = True
             visible = visible[:cut]
         else:
-            visible = visible[: len(visible) - self._partial_stop(visible)]
+            visible = visible[: len(visible) - template.partial_stop(visible)]
         return self._emit(visible.rstrip())
 
     def finish(self) -> str:
         """The rest of the answer once generation ended."""
-        visible = self.text.lstrip()
-        cut = visible.find(self.stop)
-        return self._emit((visible[:cut] if cut >= 0 else visible).rstrip())
-
-    def _partial_stop(self, text: str) -> int:
-        for n in range(min(len(self.stop) - 1, len(text)), 0, -1):
-            if self.stop.startswith(text[-n:]):
-                return n
-        return 0
+        return self._emit(template.cut_at_stop(self.text.lstrip()).rstrip())
 
     def _emit(self, safe: str) -> str:
         if len(safe) <= self.sent:

@@ -18,6 +18,7 @@ from typing import Iterable, Iterator, Mapping
 
 from rwkv_simple_gui import paths
 from rwkv_simple_gui.chat.prompt import SamplingParams, StopScanner, build_prompt
+from rwkv_simple_gui.data.template import Turn, reply_prefix
 
 VOCAB = "rwkv_vocab_v20230424"
 CHUNK_LEN = 256  # prompt tokens per forward call, as PIPELINE.generate does
@@ -184,11 +185,16 @@ class ChatWorker:
         except (EOFError, OSError):
             raise self._died() from None
 
-    def generate(self, history: Iterable[Mapping[str, str]], prompt: str,
-                 params: SamplingParams | Mapping | None = None) -> Iterator[str]:
-        """Stream the answer to ``prompt`` after ``history`` (Gradio messages) as text deltas."""
+    def generate(self, history: Iterable[Mapping | Turn], prompt: str, params: SamplingParams | Mapping | None = None,
+                 *, system: str = "", think: str = "off", think_length: str = "") -> Iterator[str]:
+        """Stream the reply to ``prompt`` after ``history`` (chat messages or Turns) as text deltas, up to the next
+        role header. The reply begins with what the think mode put after ``Assistant:`` (``<think`` ...), so the
+        deltas joined are the whole reply (``template.parse_reply`` splits it)."""
         params = SamplingParams.from_mapping(params)
-        text = build_prompt(history, prompt)
+        text = build_prompt(history, prompt, system=system, think=think, think_length=think_length)
+        started = reply_prefix(think).lstrip()
+        if started:
+            yield started
         with self._lock:
             self._send(("generate", text, params))
             finished = False
@@ -209,9 +215,9 @@ class ChatWorker:
                     while self._receive()[0] == "delta":
                         pass
 
-    def reply(self, history: Iterable[Mapping[str, str]], prompt: str,
-              params: SamplingParams | Mapping | None = None) -> str:
-        return "".join(self.generate(history, prompt, params))
+    def reply(self, history: Iterable[Mapping | Turn], prompt: str, params: SamplingParams | Mapping | None = None,
+              **prompt_options) -> str:
+        return "".join(self.generate(history, prompt, params, **prompt_options))
 
     def logits(self, text: str):
         """Next-token logits (fp32 numpy array) after ``text``, from the mounted state or zeros."""
@@ -338,7 +344,7 @@ def token_bytes(tokenizer, token: int) -> bytes:
 
 def _generate(conn, model, pipeline, base_state, text: str, params: SamplingParams) -> None:
     """PIPELINE.generate's sampling (presence/frequency penalties with decay, whitespace and digits not
-    penalised), streamed, stopping at ``\\n\\nUser:``, at token 0, at max_tokens or when asked.
+    penalised), streamed, stopping at any role header of the template, at token 0, at max_tokens or when asked.
     Only ids the tokenizer can decode are ever sampled."""
     import codecs
 

@@ -195,8 +195,7 @@ class BinIdx:
             raise BinIdxError(
                 f"{bpath} has {nbytes} bytes but {ipath} describes {end}: the two files do not belong together; tokenize again"
             )
-        mpath = meta_path(self.prefix)
-        self.meta: dict | None = json.loads(mpath.read_text(encoding="utf-8")) if mpath.is_file() else None
+        self.meta: dict | None = _read_meta(meta_path(self.prefix))
 
     @property
     def num_tokens(self) -> int:
@@ -212,6 +211,19 @@ class BinIdx:
         i %= n
         start = int(self.pointers[i]) // self.dtype.itemsize
         return self.tokens[start : start + int(self.sizes[i])]
+
+
+def _read_meta(path: Path) -> dict | None:
+    """``PREFIX.meta.json`` as a dict, None when absent; BinIdxError naming it when damaged."""
+    if not path.is_file():
+        return None
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise BinIdxError(f"{path}: cannot be read as JSON ({e}); tokenize the dataset again") from None
+    if not isinstance(meta, dict):
+        raise BinIdxError(f"{path}: holds a JSON {type(meta).__name__}, not an object; tokenize the dataset again")
+    return meta
 
 
 def read_binidx(prefix: str | os.PathLike) -> BinIdx:

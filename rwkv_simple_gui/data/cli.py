@@ -1,4 +1,5 @@
-"""``python -m rwkv_simple_gui tokenize INPUT``: the seed's make_tokenize.sh, with its printout.
+"""``python -m rwkv_simple_gui tokenize INPUT [COPIES] [MAX_LEN] [--no-eof]``: the seed's make_tokenize.sh (its
+positional call ``make_tokenize.sh FILE N_EPOCH CTX_LEN --no-eof`` works as is; the flags too), with its printout.
 
 Prints what make_tokenize.py prints (a preview of the first and last item, the ``### Final ...``
 summary, max_length, max_length_power_of_two, data_line_count and the factor table) plus the
@@ -10,20 +11,26 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from .. import paths
 from .report import format_report
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("input", help="dataset file (.jsonl/.json/.csv/.parquet); a bare name is looked up in data/")
+    p.add_argument("input", help="dataset file (.jsonl/.json/.csv/.parquet); a name not found from the project folder "
+                                 "is looked up in data/, as make_tokenize.sh does")
+    p.add_argument("copies_pos", nargs="?", type=int, metavar="COPIES",
+                   help="make_tokenize.sh's 2nd argument (N_EPOCH): the same as --copies")
+    p.add_argument("max_len_pos", nargs="?", type=int, metavar="MAX_LEN",
+                   help="make_tokenize.sh's 3rd argument (CTX_LEN): the same as --max-tokens")
     p.add_argument(
-        "--copies", type=int, default=1, metavar="N", help="shuffled copies written (the seed's N_EPOCH; default 1)"
+        "--copies", type=int, default=None, metavar="N", help="shuffled copies written (the seed's N_EPOCH; default 1)"
     )
     p.add_argument(
         "--max-tokens",
         type=int,
-        default=0,
+        default=None,
         metavar="N",
         help="drop documents longer than N tokens, EOF included (0: keep all)",
     )
@@ -73,10 +80,32 @@ class _Bars:
             self.bar = None
 
 
+def _one_of(positional, flag, name: str, default: int) -> int:
+    if positional is not None and flag is not None and positional != flag:
+        raise ValueError(f"{name} is given twice ({positional} and {flag}): give it once")
+    return next((v for v in (positional, flag) if v is not None), default)
+
+
+def input_path(value: str):
+    """The dataset file: from the project folder, else in data/ (make_tokenize.sh reads data/$1)."""
+    found = paths.resolve(value, base="data")
+    in_data = paths.PROJECT_ROOT / "data" / value
+    if not found.exists() and not Path(value).is_absolute() and in_data.exists():
+        return in_data
+    return found
+
+
 def main(args: argparse.Namespace) -> int:
     from .pipeline import tokenize_file
 
     from .binidx import split_prefix
+
+    try:
+        copies = _one_of(args.copies_pos, args.copies, "COPIES (--copies)", 1)
+        max_tokens = _one_of(args.max_len_pos, args.max_tokens, "MAX_LEN (--max-tokens)", 0)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
     out = paths.resolve(args.out) if args.out else None
     for left in paths.remove_leftovers(*([split_prefix(out).parent] if out else [])):
@@ -84,10 +113,10 @@ def main(args: argparse.Namespace) -> int:
     bars = _Bars()
     try:
         result = tokenize_file(
-            paths.resolve(args.input, base="data"),
+            input_path(args.input),
             out,
-            copies=args.copies,
-            max_tokens=args.max_tokens,
+            copies=copies,
+            max_tokens=max_tokens,
             eof=not args.no_eof,
             seed=args.seed,
             tokenizer=args.tokenizer,

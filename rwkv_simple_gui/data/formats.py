@@ -1,16 +1,20 @@
-"""Dataset files: detect the format, stream records, normalise them to the seed's text, validate.
+"""Dataset files: detect the format, stream records, normalise them to the G1 text, validate.
 
-Every supported record becomes the seed's training text: turns joined by a blank line, each turn
-prefixed by its role (``System: ...\\n\\nUser: ...\\n\\nAssistant: ...``), the layout the ``qa`` mask and
-RWKV chat front-ends expect.
+Every supported record becomes the text an RWKV-7 G1 model reads, rendered by data/template.py (the one
+renderer): turns joined by a blank line, each prefixed by its role (``System: ...\\n\\nUser: ...\\n\\nAssistant:
+...``), reasoning as a ``<think>`` block, tool calls as JSON lines, tool results as the next User turn. A field
+that holds data the text does not use is named in :attr:`Normalised.unused` (and counted by :func:`inspect` and
+the tokenize report), never dropped without a word.
 
 Containers: ``.jsonl`` (one object per line), ``.json`` (an array of objects; a ``.json`` file that
 holds one object per line is read as jsonl), ``.csv``/``.tsv`` (header row), ``.parquet`` (streamed by
 row group). Schemas, detected from the first object:
 
 - ``text``      ``{"text": "User: ...\\n\\nAssistant: ..."}`` (the seed's format, used as is)
-- ``messages``  ``{"messages": [{"role": "user", "content": "..."}, ...]}`` (OpenAI)
-- ``sharegpt``  ``{"conversations": [{"from": "human", "value": "..."}, ...]}``
+- ``messages``  ``{"messages": [{"role": "user", "content": "..."}, ...], "tools": [...]}`` (OpenAI; an
+  assistant's ``reasoning_content`` or ``<think>`` block, ``tool_calls``; ``tool`` messages)
+- ``sharegpt``  ``{"conversations": [{"from": "human", "value": "..."}, ...], "system": ..., "tools": ...}``
+  (``function_call`` and ``observation`` turns too)
 - ``alpaca``    ``{"instruction": ..., "input": ..., "output": ...}`` (+ optional ``system``, ``history``)
 - ``preference`` ``{"prompt": ..., "chosen": ..., "rejected": ...}`` or TRL's message lists (data/preference.py;
   read here as the conversation with the chosen reply)
@@ -45,6 +49,7 @@ except ImportError:  # orjson is only a speed-up
     HAVE_ORJSON = False
 
 from .. import paths
+from . import template
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -56,21 +61,9 @@ BLOCK_BYTES = 4 << 20
 PREVIEW_CHARS = 2000  # characters of a turn shown in a preview cell
 PREVIEW_TURNS = 20  # turns of a record shown in a preview
 
-# Role names of the chat formats, mapped to the seed's roles.
+# OpenAI role names -> the header of their turn (data/preference.py reads plain message lists with them)
 _MESSAGE_ROLES = {"system": "System", "developer": "System", "user": "User", "assistant": "Assistant"}
-_SHAREGPT_ROLES = {
-    "system": "System",
-    "human": "User",
-    "user": "User",
-    "gpt": "Assistant",
-    "assistant": "Assistant",
-    "chatgpt": "Assistant",
-    "bing": "Assistant",
-    "bard": "Assistant",
-    "model": "Assistant",
-}
 _ROLE_PREFIX = re.compile(r"(System|User|Assistant):[ \t]?")
-_BLANK_LINES = re.compile(r"\n(?:[ \t\r\f\v]*\n)+")
 
 SKIP_BAD_FIX = "fix or delete that record, or turn on skip-bad (--skip-bad) to skip such records and count them"
 
@@ -93,14 +86,18 @@ class DatasetFormat:
 
 @dataclass(frozen=True)
 class Record:
-    """A valid record: its 1-based line (or record/row number), seed-format text and (role, text) turns.
+    """A valid record: its 1-based line (or record/row number), G1 text and (role, text) turns.
 
-    ``role`` is "System", "User", "Assistant", or "" for text before the first role prefix.
+    ``role`` is "System", "User", "Assistant", or "" for text before the first role prefix. ``unused`` names
+    the fields that hold data the text does not use; ``conversation`` is what the text was rendered from
+    (None for ``text`` records).
     """
 
     line: int
     text: str
     turns: list[tuple[str, str]]
+    unused: tuple[str, ...] = ()
+    conversation: tuple[template.Turn, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +120,8 @@ class DatasetReport:
     role_turns: dict[str, int] = field(default_factory=lambda: {r: 0 for r in ("", *ROLES)})
     bad: list[BadRecord] = field(default_factory=list)
     bad_count: int = 0
+    unused: dict[str, int] = field(default_factory=dict)  # field -> records that have it, in order of appearance
+    parts: dict[str, int] = field(default_factory=dict)  # reasoning, tool calls, ... -> how many (see PARTS)
 
     @property
     def ok(self) -> bool:
@@ -149,10 +148,7 @@ class RecordError(Exception):
 # --- turn text -----------------------------------------------------------------------------------
 
 
-def clean_turn(content: str) -> str:
-    """One turn's text as the seed writes it: no CRLF, no blank line inside (a blank line ends a turn)."""
-    content = content.replace("\r\n", "\n").strip()
-    return _BLANK_LINES.sub("\n", content)
+clean_turn = template.clean
 
 
 def join_turns(turns: list[tuple[str, str]]) -> str:
@@ -174,7 +170,31 @@ def split_turns(text: str) -> list[tuple[str, str]]:
     return [(role, "\n\n".join(parts)) for role, parts in turns]
 
 
-# --- schema normalisers: parsed object -> seed text ------------------------------------------------
+# --- schema normalisers: parsed object -> G1 text (data/template.py renders it) ----------------------
+
+
+@dataclass(frozen=True)
+class Normalised:
+    """One record read: its text, its (role, text) turns, the conversation it was rendered from (None for
+    ``text`` records, used as they are) and the fields that hold data but are not in the text."""
+
+    text: str
+    turns: list[tuple[str, str]]
+    unused: tuple[str, ...] = ()
+    conversation: tuple[template.Turn, ...] | None = None
+
+
+class _Fields:
+    """The fields of a record the text uses, so the others are named (``messages[].name``), never dropped
+    without a word. A field holding nothing (null, "", [], {}) is not data and is not named."""
+
+    def __init__(self):
+        self.unused: dict[str, None] = {}  # an ordered set
+
+    def check(self, obj: dict, used: set[str], path: str = "") -> None:
+        for key, value in obj.items():
+            if key not in used and value not in (None, "", [], {}):
+                self.unused[f"{path}{key}"] = None
 
 
 def _require_str(obj: dict, key: str, where: str = "") -> str:
@@ -192,19 +212,24 @@ def _require_str(obj: dict, key: str, where: str = "") -> str:
 def _require_list(obj: dict, key: str) -> list:
     if key not in obj:
         raise RecordError(f'missing field "{key}"')
-    value = obj[key]
-    if isinstance(value, str):  # csv cells hold nested data as JSON text
-        if not value.strip():
-            raise RecordError(f'field "{key}" is empty')
-        try:
-            value = json_loads(value)
-        except ValueError as e:
-            raise RecordError(f'field "{key}" is text but not valid JSON: {e}') from None
+    value = _json_cell(obj[key], key)
     if not isinstance(value, list):
         raise RecordError(f'field "{key}" is {type(value).__name__}, not a list')
     if not value:
         raise RecordError(f'field "{key}" is an empty list')
     return value
+
+
+def _json_cell(value: Any, key: str) -> Any:
+    """A csv cell (or a ShareGPT field) holds nested data as JSON text."""
+    if not isinstance(value, str):
+        return value
+    if not value.strip():
+        raise RecordError(f'field "{key}" is empty')
+    try:
+        return json_loads(value)
+    except ValueError as e:
+        raise RecordError(f'field "{key}" is text but not valid JSON: {e}') from None
 
 
 def _message_content(msg: dict, where: str) -> str:
@@ -222,55 +247,188 @@ def _message_content(msg: dict, where: str) -> str:
     return _require_str(msg, "content", where)
 
 
-def _normalise_text(obj: Any) -> tuple[str, list[tuple[str, str]]]:
-    text = _require_str(_require_object(obj), "text")
-    return text, split_turns(text)
+def _optional_str(obj: dict, key: str, where: str) -> str | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise RecordError(f'field "{key}"{where} is {type(value).__name__}, not a string')
+    return value
 
 
-def _normalise_turn_list(obj: Any, list_key: str, unit: str, role_key: str, roles: dict[str, str],
-                         bad_role: str, content) -> tuple[str, list[tuple[str, str]]]:
-    """OpenAI ``messages`` and ShareGPT ``conversations``: a list of turns, each naming its speaker."""
-    turns = []
-    for i, msg in enumerate(_require_list(_require_object(obj), list_key), 1):
-        where = f" of {unit} {i}"
+def _reply_parts(content: str | None, reasoning: str | None, where: str) -> tuple[str, str | None]:
+    """(answer, reasoning) of an assistant message: a <think> block at the start of the content is reasoning."""
+    if content is None:
+        return "", reasoning
+    inline, rest = template.split_think(content)
+    if inline is None:
+        return content, reasoning
+    if reasoning is not None:
+        raise RecordError(f"the reply{where} has reasoning twice (a reasoning field and a <think> block in its "
+                          "content); keep one")
+    if template.THINK_CLOSE not in content:
+        raise RecordError(f"the <think> block{where} is never closed with </think>")
+    return rest, inline
+
+
+def _tool_calls(value: Any, where: str, fields: _Fields, path: str) -> tuple[template.ToolCall, ...]:
+    """OpenAI ``tool_calls``: [{"id", "type": "function", "function": {"name", "arguments"}}, ...]."""
+    if not isinstance(value, list):
+        raise RecordError(f'field "tool_calls"{where} is {type(value).__name__}, not a list')
+    calls = []
+    for j, call in enumerate(value, 1):
+        if not isinstance(call, dict) or not isinstance(call.get("function"), dict):
+            raise RecordError(f'tool call {j}{where} is not {{"type": "function", "function": {{"name", '
+                              '"arguments"}}')
+        fields.check(call, {"function", "type"}, f"{path}tool_calls[].")
+        calls.append(_call(call["function"], f" in tool call {j}{where}", fields, f"{path}tool_calls[].function."))
+    return tuple(calls)
+
+
+def _call(spec: dict, where: str, fields: _Fields, path: str) -> template.ToolCall:
+    name = _require_str(spec, "name", where)
+    fields.check(spec, {"name", "arguments"}, path)
+    return template.ToolCall(name, template.parse_arguments(spec.get("arguments")))
+
+
+def _messages_turns(messages: list, fields: _Fields) -> list[template.Turn]:
+    turns: list[template.Turn] = []
+    for i, msg in enumerate(messages, 1):
+        where = f" of message {i}"
         if not isinstance(msg, dict):
-            raise RecordError(f"{unit} {i} is {type(msg).__name__}, not an object")
-        role = _require_str(msg, role_key, where)
-        if role not in roles:
-            raise RecordError(f'{unit} {i} {bad_role} "{role}"; expected one of {", ".join(roles)}')
-        turns.append((roles[role], clean_turn(content(msg, where))))
-    return join_turns(turns), turns
+            raise RecordError(f"message {i} is {type(msg).__name__}, not an object")
+        role = _require_str(msg, "role", where)
+        kind = template.ROLES.get(role)
+        if kind is None:
+            raise RecordError(f'message {i} has role "{role}"; expected one of {", ".join(template.ROLES)}')
+        if kind != "assistant":
+            fields.check(msg, {"role", "content"}, "messages[].")
+            turns.append(template.Turn(kind, _message_content(msg, where)))
+            continue
+        fields.check(msg, {"role", "content", "reasoning_content", "reasoning", "tool_calls", "function_call"},
+                     "messages[].")
+        calls = _tool_calls(msg["tool_calls"], where, fields, "messages[].") if msg.get("tool_calls") else ()
+        if isinstance(msg.get("function_call"), dict):  # OpenAI's older single call
+            calls += (_call(msg["function_call"], where, fields, "messages[].function_call."),)
+        reasoning = _optional_str(msg, "reasoning_content", where)
+        if reasoning is None:
+            reasoning = _optional_str(msg, "reasoning", where)
+        content = _message_content(msg, where) if not calls or msg.get("content") else None
+        answer, reasoning = _reply_parts(content, reasoning, where)
+        turns.append(template.Turn("assistant", answer, reasoning, calls))
+    return turns
 
 
-def _normalise_messages(obj: Any) -> tuple[str, list[tuple[str, str]]]:
-    return _normalise_turn_list(obj, "messages", "message", "role", _MESSAGE_ROLES, "has role", _message_content)
+def _tools(obj: dict, key: str = "tools") -> tuple:
+    value = obj.get(key)
+    if value in (None, "", []):
+        return ()
+    value = _json_cell(value, key)
+    if not isinstance(value, list) or not all(isinstance(tool, dict) for tool in value):
+        raise RecordError(f'field "{key}" is not a list of tool descriptions (JSON objects)')
+    return tuple(value)
 
 
-def _normalise_sharegpt(obj: Any) -> tuple[str, list[tuple[str, str]]]:
-    return _normalise_turn_list(obj, "conversations", "turn", "from", _SHAREGPT_ROLES, "is from",
-                                lambda msg, where: _require_str(msg, "value", where))
+def _conversation(turns: list[template.Turn], tools: tuple, fields: _Fields) -> Normalised:
+    rendered = template.render_turns(turns, tools)
+    return Normalised(template.join(rendered), rendered, tuple(fields.unused), tuple(turns))
 
 
-def _normalise_alpaca(obj: Any) -> tuple[str, list[tuple[str, str]]]:
+def _normalise_text(obj: Any) -> Normalised:
     obj = _require_object(obj)
+    text = _require_str(obj, "text")
+    fields = _Fields()
+    fields.check(obj, {"text"})
+    return Normalised(text, split_turns(text), tuple(fields.unused))
+
+
+def _normalise_messages(obj: Any) -> Normalised:
+    obj = _require_object(obj)
+    fields = _Fields()
+    fields.check(obj, {"messages", "tools"})
+    return _conversation(_messages_turns(_require_list(obj, "messages"), fields), _tools(obj), fields)
+
+
+# ShareGPT speakers (LLaMA-Factory's names among them) -> template roles; function_call is an assistant call
+_SHAREGPT_ROLES = {
+    "system": "system", "human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
+    "chatgpt": "assistant", "bing": "assistant", "bard": "assistant", "model": "assistant",
+    "function_call": "function_call", "observation": "tool", "tool": "tool", "function": "tool",
+}
+
+
+def _sharegpt_call(value: str, fields: _Fields) -> tuple[tuple[template.ToolCall, ...], str]:
+    """(calls, text) of a function_call turn: JSON {"name", "arguments"} (or a list of them); other text stays
+    text."""
+    try:
+        parsed = json_loads(value)
+    except ValueError:
+        return (), value
+    specs = parsed if isinstance(parsed, list) else [parsed]
+    if not specs or not all(isinstance(s, dict) and isinstance(s.get("name"), str) for s in specs):
+        return (), value
+    for spec in specs:
+        fields.check(spec, {"name", "arguments"}, "conversations[].value.")
+    return tuple(template.ToolCall(s["name"], template.parse_arguments(s.get("arguments"))) for s in specs), ""
+
+
+def _normalise_sharegpt(obj: Any) -> Normalised:
+    obj = _require_object(obj)
+    fields = _Fields()
+    fields.check(obj, {"conversations", "system", "tools"})
+    turns: list[template.Turn] = []
+    if obj.get("system"):
+        turns.append(template.Turn("system", _require_str(obj, "system")))
+    for i, msg in enumerate(_require_list(obj, "conversations"), 1):
+        where = f" of turn {i}"
+        if not isinstance(msg, dict):
+            raise RecordError(f"turn {i} is {type(msg).__name__}, not an object")
+        speaker = _require_str(msg, "from", where)
+        kind = _SHAREGPT_ROLES.get(speaker)
+        if kind is None:
+            raise RecordError(f'turn {i} is from "{speaker}"; expected one of {", ".join(_SHAREGPT_ROLES)}')
+        fields.check(msg, {"from", "value"}, "conversations[].")
+        value = _require_str(msg, "value", where)
+        if kind == "function_call":
+            calls, text = _sharegpt_call(value, fields)
+            last = turns[-1] if turns else None
+            if last is not None and last.role == "assistant" and not last.calls:  # gpt text, then its call
+                turns[-1] = template.Turn("assistant", last.content, last.reasoning, calls)
+                if text:
+                    turns.append(template.Turn("assistant", text))
+            else:
+                turns.append(template.Turn("assistant", text, None, calls))
+        elif kind == "assistant":
+            answer, reasoning = _reply_parts(value, None, where)
+            turns.append(template.Turn("assistant", answer, reasoning))
+        else:
+            turns.append(template.Turn(kind, value))
+    return _conversation(turns, _tools(obj), fields)
+
+
+def _normalise_alpaca(obj: Any) -> Normalised:
+    obj = _require_object(obj)
+    fields = _Fields()
+    fields.check(obj, {"instruction", "input", "output", "system", "history"})
     turns = []
     if obj.get("system"):
-        turns.append(("System", clean_turn(_require_str(obj, "system"))))
+        turns.append(template.Turn("system", _require_str(obj, "system")))
     history = obj.get("history") or []
     if not isinstance(history, list):
         raise RecordError(f'field "history" is {type(history).__name__}, not a list of [question, answer] pairs')
     for i, pair in enumerate(history, 1):
         if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) and x.strip() for x in pair)):
             raise RecordError(f'item {i} of "history" is not a [question, answer] pair of non-empty strings')
-        turns += [("User", clean_turn(pair[0])), ("Assistant", clean_turn(pair[1]))]
+        turns += [template.Turn("user", pair[0]), template.Turn("assistant", *_reply_parts(pair[1], None, ""))]
     question = clean_turn(_require_str(obj, "instruction"))
     extra = obj.get("input")
     if extra is not None and not isinstance(extra, str):
         raise RecordError(f'field "input" is {type(extra).__name__}, not a string')
     if extra and extra.strip():
         question += "\n" + clean_turn(extra)
-    turns += [("User", question), ("Assistant", clean_turn(_require_str(obj, "output")))]
-    return join_turns(turns), turns
+    answer, reasoning = _reply_parts(_require_str(obj, "output"), None, "")
+    turns += [template.Turn("user", question), template.Turn("assistant", answer, reasoning)]
+    return _conversation(turns, (), fields)
 
 
 def _require_object(obj: Any) -> dict:
@@ -279,19 +437,28 @@ def _require_object(obj: Any) -> dict:
     return obj
 
 
-def _normalise_preference(obj: Any) -> tuple[str, list[tuple[str, str]]]:
+def _normalise_preference(obj: Any) -> Normalised:
     from .preference import normalise_text
 
-    return normalise_text(obj)
+    return Normalised(*normalise_text(obj))
 
 
-NORMALISERS: dict[str, Callable[[Any], tuple[str, list[tuple[str, str]]]]] = {
+NORMALISERS: dict[str, Callable[[Any], Normalised]] = {
     "text": _normalise_text,
     "messages": _normalise_messages,
     "sharegpt": _normalise_sharegpt,
     "alpaca": _normalise_alpaca,
     "preference": _normalise_preference,
 }
+# what a record of each schema is called in a message ("line 31 is an OpenAI messages record")
+SCHEMA_NAMES = {
+    "text": 'a text record ({"text": ...})',
+    "messages": "an OpenAI messages record",
+    "sharegpt": "a ShareGPT conversations record",
+    "alpaca": "an Alpaca instruction record",
+    "preference": "a preference pair",
+}
+_SCHEMA_KEYS = {"text": "text", "messages": "messages", "sharegpt": "conversations", "alpaca": "instruction"}
 
 
 def schema_of(obj: Any) -> str | None:
@@ -313,20 +480,38 @@ def schema_of(obj: Any) -> str | None:
     return None
 
 
-def normalise(obj: Any, schema: str, *, require_assistant: bool = False) -> tuple[str, list[tuple[str, str]]]:
-    """(text, turns) of one parsed record; raises ``RecordError`` with the reason when it is unusable."""
-    text, turns = NORMALISERS[schema](obj)
-    if require_assistant and not any(role == "Assistant" for role, _ in turns):
+class OtherFormat(RecordError):
+    """A record of another schema than the file's (its first record's)."""
+
+    def __init__(self, schema: str, other: str):
+        super().__init__(f"one format per file: this record is {SCHEMA_NAMES[other]}, but the file's first record "
+                         f"is {SCHEMA_NAMES[schema]}; convert it or move it to a file of its own")
+
+
+def normalise_record(obj: Any, schema: str, *, require_assistant: bool = False) -> Normalised:
+    """One parsed record read as ``schema``; raises ``RecordError`` with the reason when it is unusable."""
+    other = schema_of(obj)
+    key = _SCHEMA_KEYS.get(schema)
+    if other is not None and other != schema and key is not None and (not isinstance(obj, dict) or key not in obj):
+        raise OtherFormat(schema, other)
+    record = NORMALISERS[schema](obj)
+    if require_assistant and not any(role == "Assistant" for role, _ in record.turns):
         raise RecordError(
             'no "Assistant:" turn (the qa mask trains only on Assistant turns, so this record teaches nothing)'
         )
     try:
-        text.encode("utf-8")
+        record.text.encode("utf-8")
     except UnicodeEncodeError as e:  # a lone surrogate from a \\ud800-style escape
         raise RecordError(
-            f"character {e.start} is a lone UTF-16 surrogate ({text[e.start]!r}) that UTF-8 cannot encode"
+            f"character {e.start} is a lone UTF-16 surrogate ({record.text[e.start]!r}) that UTF-8 cannot encode"
         ) from None
-    return text, turns
+    return record
+
+
+def normalise(obj: Any, schema: str, *, require_assistant: bool = False) -> tuple[str, list[tuple[str, str]]]:
+    """(text, turns) of one parsed record; raises ``RecordError`` with the reason when it is unusable."""
+    record = normalise_record(obj, schema, require_assistant=require_assistant)
+    return record.text, record.turns
 
 
 # --- jsonl lines -----------------------------------------------------------------------------------
@@ -481,9 +666,9 @@ class _JsonlSource(_Source):
         self.long_texts = long_texts
 
     def __iter__(self):
-        self.total = self.path.stat().st_size
         line = 0
-        with open(self.path, "rb") as f:
+        with paths.open_read(self.path) as f:  # in the app: the file checked is the file read
+            self.total = os.fstat(f.fileno()).st_size
             for offset, block in iter_line_blocks(f, 0, self.total):
                 start = offset
                 for raw in block_lines(block):
@@ -504,7 +689,8 @@ class _JsonArraySource(_Source):
     unit = "record"
 
     def __iter__(self):
-        raw = self.path.read_bytes()
+        with paths.open_read(self.path) as f:
+            raw = f.read()
         self.total = len(raw)
         if raw.startswith(BOM):
             raise DatasetError(
@@ -537,10 +723,10 @@ class _CsvSource(_Source):
     record naming the lines it spans instead of rows silently merged; fields have no size limit."""
 
     def __iter__(self):
-        self.total = self.path.stat().st_size
         delimiter = "\t" if self.path.suffix.lower() == ".tsv" else ","
         csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # the default 128 KiB is far below a long text
-        with open(self.path, "rb") as raw_file:
+        with paths.open_read(self.path) as raw_file:
+            self.total = os.fstat(raw_file.fileno()).st_size
             # utf-8-sig: Excel writes a BOM in every UTF-8 csv; bad bytes surface as surrogates, per field.
             text = io.TextIOWrapper(raw_file, encoding="utf-8-sig", errors="surrogateescape", newline="")
             reader = csv.reader(text, delimiter=delimiter, strict=True)
@@ -596,19 +782,20 @@ class _ParquetSource(_Source):
     def __iter__(self):
         import pyarrow.parquet as pq
 
-        try:
-            pf = pq.ParquetFile(self.path)
-        except Exception as e:  # pyarrow raises several types for a damaged file
-            raise DatasetError(
-                self.path, None, f"not a readable parquet file ({e})", "re-export it with pandas.DataFrame.to_parquet"
-            ) from None
-        self.total = pf.metadata.num_rows
-        row = 0
-        for batch in pf.iter_batches(batch_size=4096):  # one row group slice at a time, never the whole table
-            for obj in batch.to_pylist():
-                row += 1
-                yield row, obj
-            self.done = row
+        with paths.open_read(self.path) as f:
+            try:
+                pf = pq.ParquetFile(f)
+            except Exception as e:  # pyarrow raises several types for a damaged file
+                raise DatasetError(
+                    self.path, None, f"not a readable parquet file ({e})", "re-export it with pandas.DataFrame.to_parquet"
+                ) from None
+            self.total = pf.metadata.num_rows
+            row = 0
+            for batch in pf.iter_batches(batch_size=4096):  # one row group slice at a time, never the whole table
+                for obj in batch.to_pylist():
+                    row += 1
+                    yield row, obj
+                self.done = row
 
 
 _SOURCES = {"jsonl": _JsonlSource, "json": _JsonArraySource, "csv": _CsvSource, "parquet": _ParquetSource}
@@ -637,7 +824,7 @@ def container_of(path: str | os.PathLike) -> str:
     if suffix in (".parquet", ".pq"):
         return "parquet"
     _require_file(path)
-    with open(path, "rb") as f:
+    with paths.open_read(path) as f:
         head = f.read(4096).removeprefix(BOM).lstrip()
     if head.startswith(b"["):
         return "json"
@@ -706,11 +893,11 @@ def read_records(
             yield obj
             continue
         try:
-            text, turns = normalise(obj, fmt.schema, require_assistant=require_assistant)
+            rec = normalise_record(obj, fmt.schema, require_assistant=require_assistant)
         except RecordError as e:
             yield BadRecord(line, str(e))
         else:
-            yield Record(line, text, turns)
+            yield Record(line, rec.text, rec.turns, rec.unused, rec.conversation)
     if progress:
         progress(source.total, source.total, "reading")
 
@@ -740,7 +927,35 @@ def inspect(
         report.turns += len(rec.turns)
         for role, _ in rec.turns:
             report.role_turns[role] += 1
+        for name in rec.unused:
+            report.unused[name] = report.unused.get(name, 0) + 1
+        for part, count in conversation_parts(rec.conversation).items():
+            report.parts[part] = report.parts.get(part, 0) + count
     return report
+
+
+# what a report counts in the conversations it read, in this order
+PARTS = ("system prompts", "reasoning blocks", "tool calls", "tool results")
+
+
+def conversation_parts(turns: tuple[template.Turn, ...] | None) -> dict[str, int]:
+    """How many system prompts, reasoning blocks, tool calls and tool results a conversation holds."""
+    if not turns:
+        return {}
+    found = {
+        "system prompts": sum(t.role == "system" for t in turns),
+        "reasoning blocks": sum(t.reasoning is not None for t in turns),
+        "tool calls": sum(len(t.calls) for t in turns),
+        "tool results": sum(t.role == "tool" for t in turns),
+    }
+    return {part: n for part, n in found.items() if n}
+
+
+def unused_summary(unused: dict[str, int], limit: int = 12) -> str:
+    """``id (40 records), messages[].name (3 records)``: the fields a file holds that its text does not use."""
+    shown = [f"{name} ({count:,} record{'s' if count != 1 else ''})" for name, count in list(unused.items())[:limit]]
+    more = len(unused) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
 
 
 def count_records(path: str | os.PathLike, format: DatasetFormat | None = None) -> int:
@@ -749,14 +964,15 @@ def count_records(path: str | os.PathLike, format: DatasetFormat | None = None) 
     fmt = format or detect_format(path)
     if fmt.container == "jsonl":
         n = 0
-        with open(path, "rb") as f:
-            for _, block in iter_line_blocks(f, 0, path.stat().st_size):
+        with paths.open_read(path) as f:
+            for _, block in iter_line_blocks(f, 0, os.fstat(f.fileno()).st_size):
                 n += sum(1 for raw in block.split(b"\n") if raw and not raw.isspace())
         return n
     if fmt.container == "parquet":
         import pyarrow.parquet as pq
 
-        return pq.ParquetFile(path).metadata.num_rows
+        with paths.open_read(path) as f:
+            return pq.ParquetFile(f).metadata.num_rows
     return sum(1 for _ in record_source(path, fmt.container))
 
 

@@ -23,6 +23,7 @@ import errno
 import itertools
 import math
 import multiprocessing as mp
+import multiprocessing.connection as mp_connection
 import os
 import shutil
 import tempfile
@@ -37,7 +38,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from .. import paths
-from . import formats
+from . import formats, template
 from .binidx import BinIdxWriter, split_prefix
 from .formats import SKIP_BAD_FIX, BadRecord, DatasetError, DatasetFormat
 from .stats import align_tokens, factor_table, next_pow2
@@ -84,6 +85,9 @@ class TokenizeResult:
     max_tokens: int
     workers: int
     seconds: float
+    unused: dict[str, int] = field(default_factory=dict)  # fields with data the text does not use -> records
+    # the longest conversation (User turns) and the replies with a think block: what Chat fits itself to
+    conversations: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -107,6 +111,8 @@ class TokenizeResult:
             "max_tokens": self.max_tokens,
             "workers": self.workers,
             "seconds": round(self.seconds, 3),
+            "unused": self.unused,
+            "conversations": self.conversations,
         }
 
 
@@ -139,6 +145,9 @@ class _Part:
     bad: list[BadRecord] = field(default_factory=list)
     bad_count: int = 0
     fatal: BadRecord | None = None  # the record that stopped the job
+    unused: dict[str, int] = field(default_factory=dict)
+    max_user_turns: int = 0
+    think_replies: int = 0
 
 
 class _Spiller:
@@ -154,6 +163,16 @@ class _Spiller:
         self.lines: list[int] = []
         self.chars = 0
         self.lengths: list[np.ndarray] = []
+
+    def add_record(self, line: int, obj) -> bool:
+        """Normalise a parsed record and queue its text (or record why it is bad); counts its unused fields."""
+        try:
+            record = formats.normalise_record(obj, self.job.format.schema)
+        except formats.RecordError as e:
+            return self.bad(line, str(e))
+        for name in record.unused:
+            self.part.unused[name] = self.part.unused.get(name, 0) + 1
+        return self.add(line, record.text)
 
     def add(self, line: int, text: str) -> bool:
         """Queue a text; False when the job must stop (a token id that uint16 cannot hold)."""
@@ -188,6 +207,8 @@ class _Spiller:
     def flush(self) -> bool:
         if not self.texts:
             return True
+        self.part.max_user_turns = max(self.part.max_user_turns, max(map(template.user_turns, self.texts)))
+        self.part.think_replies += sum(map(template.think_replies, self.texts))
         try:
             self.lengths.append(self.tok.encode_docs_to(self.out, self.texts, eof=self.job.eof))
         except TokenIdOverflow as e:
@@ -233,7 +254,7 @@ class _JsonlBlocks:
                 if not self._bad_json(line, raw, e, raws, offset, first, starts):
                     return line, False
                 continue
-            if fast and type(obj) is dict:
+            if fast and type(obj) is dict and len(obj) == 1:  # any other field is named in the report
                 text = obj.get("text")
                 if type(text) is str and text and not text.isspace():
                     add_text(text)
@@ -261,11 +282,7 @@ class _JsonlBlocks:
         return self.spill.bad(line, formats.diagnose_json(raw, error, starts[line - first]))
 
     def _normalised(self, line: int, obj) -> bool:
-        try:
-            text, _ = formats.normalise(obj, self.schema)
-        except formats.RecordError as e:
-            return self.spill.bad(line, str(e))
-        return self.spill.add(line, text)
+        return self.spill.add_record(line, obj)
 
 
 def _tokenize_jsonl_range(job: _Job, on_bytes: Callable[[int], None], should_stop: Callable[[], bool]) -> _Part:
@@ -293,15 +310,7 @@ def _tokenize_records(job: _Job, on_bytes: Callable[[int], None]) -> _Part:
     with open(job.spill, "wb") as out:
         spill = _Spiller(job, part, out)
         for n, (line, obj) in enumerate(source, 1):
-            if isinstance(obj, BadRecord):
-                ok = spill.bad(line, obj.reason)
-            else:
-                try:
-                    text, _ = formats.normalise(obj, job.format.schema)
-                except formats.RecordError as e:
-                    ok = spill.bad(line, str(e))
-                else:
-                    ok = spill.add(line, text)
+            ok = spill.bad(line, obj.reason) if isinstance(obj, BadRecord) else spill.add_record(line, obj)
             if not ok:
                 return spill.finish()
             if n % 1000 == 0:
@@ -315,8 +324,26 @@ _progress_slots = None
 _first_failed = None
 
 
+def _exit_with_parent() -> None:
+    """End this worker as soon as the process that started the pool dies, even by kill -9: an orphaned pool
+    worker would wait on the pool's pipe forever, holding its tokenizer (~275 MB). A thread waits on
+    multiprocessing's parent sentinel, a pipe that only the parent holds open (forked siblings hold each other's,
+    so they go one after the other). The kernel's parent-death signal is no help under forkserver: the workers'
+    parent is the server, which itself waits for them."""
+    parent = mp.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        mp_connection.wait([parent.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _init_worker(progress_slots, first_failed) -> None:
     global _progress_slots, _first_failed
+    _exit_with_parent()
     _progress_slots, _first_failed = progress_slots, first_failed
 
 
@@ -482,17 +509,20 @@ def _concat_spills(parts_paths: list[Path]) -> Path:
     return first
 
 
-def _merge_parts(parts: list[_Part], src: Path, fmt: DatasetFormat) -> tuple[np.ndarray, int, list[BadRecord]]:
-    """Document lengths in file order, the skipped count and the first bad records, numbered in the
-    whole file; raises for the record that stopped a job (every range before it ran to its end)."""
-    line_base, skipped, bad = 0, 0, []
+def _merge_parts(parts: list[_Part], src: Path,
+                 fmt: DatasetFormat) -> tuple[np.ndarray, int, list[BadRecord], dict[str, int]]:
+    """Document lengths in file order, the skipped count, the first bad records (numbered in the whole file)
+    and the unused fields; raises for the record that stopped a job (every range before it ran to its end)."""
+    line_base, skipped, bad, unused = 0, 0, [], {}
     for part in parts:
         if part.fatal is not None:
             raise DatasetError(src, line_base + part.fatal.line, part.fatal.reason, SKIP_BAD_FIX, fmt.unit)
         skipped += part.bad_count
         bad += [BadRecord(line_base + b.line, b.reason) for b in part.bad]
         line_base += part.lines
-    return np.concatenate([p.lengths for p in parts]), skipped, bad[:MAX_BAD_KEPT]
+        for name, count in part.unused.items():
+            unused[name] = unused.get(name, 0) + count
+    return np.concatenate([p.lengths for p in parts]), skipped, bad[:MAX_BAD_KEPT], unused
 
 
 def _kept_documents(lengths: np.ndarray, max_tokens: int, skipped: int, src: Path, fmt: DatasetFormat) -> np.ndarray:
@@ -565,6 +595,10 @@ def tokenize_file(
         raise TokenizeError(f"copies must be at least 1, got {copies}")
     if max_tokens < 0:
         raise TokenizeError(f"max_tokens must be 0 (no limit) or a positive number of tokens, got {max_tokens}")
+    if not 0 <= seed < 2**32:
+        raise TokenizeError(f"seed must be a whole number from 0 to {2**32 - 1}, got {seed}: it fixes the shuffled "
+                            "order of the copies (the same seed gives the same order); unlike training's seed, -1 "
+                            "(random) is not offered here, so the order can always be made again")
     fmt = formats.detect_format(src)
     prefix = split_prefix(out_prefix) if out_prefix is not None else default_prefix(src)
     try:
@@ -608,7 +642,7 @@ def tokenize_file(
                 for i, (a, b) in enumerate(ranges)
             ]
             parts = _run_phase1(jobs, workers, size, progress)
-            lengths, skipped, bad = _merge_parts(parts, src, fmt)
+            lengths, skipped, bad, unused = _merge_parts(parts, src, fmt)
             kept = _kept_documents(lengths, max_tokens, skipped, src, fmt)
             max_size = int(lengths[kept].max())
             items = copies * int(kept.size)
@@ -634,6 +668,9 @@ def tokenize_file(
                 max_tokens=max_tokens,
                 workers=workers,
                 seconds=0.0,
+                unused=unused,
+                conversations={"max_user_turns": max(p.max_user_turns for p in parts),
+                               "think_replies": sum(p.think_replies for p in parts)},
             )
             meta = {
                 "format": "rwkv-simple-gui binidx",

@@ -311,12 +311,26 @@ def tokenize_pairs(src: Path, prefix: Path, fmt: formats.DatasetFormat, tok, *, 
     return result
 
 
-def pair_layout(meta: dict | None) -> tuple[np.ndarray, np.ndarray] | None:
-    """(prompt tokens, chosen tokens) per item of a preference binidx's meta, or None for other data."""
-    layout = (meta or {}).get(META_KEY)
-    if not isinstance(layout, dict):
+def pair_layout(data) -> tuple[np.ndarray, np.ndarray] | None:
+    """(prompt tokens, chosen tokens) per item of a preference binidx (a ``BinIdx``), or None for other data;
+    ValueError naming its meta.json when the layout does not fit the items."""
+    layout = (data.meta or {}).get(META_KEY)
+    if layout is None:
         return None
-    return np.asarray(layout["prompt_tokens"], np.int64), np.asarray(layout["chosen_tokens"], np.int64)
+    where = f"{data.prefix}.meta.json"
+    try:
+        prompt, chosen = (np.asarray(layout[k], np.int64) for k in ("prompt_tokens", "chosen_tokens"))
+    except (TypeError, KeyError, ValueError, OverflowError) as err:
+        raise ValueError(f"{where}: the {META_KEY} layout is damaged ({type(err).__name__}: {err}); tokenize the "
+                         "pairs again") from None
+    sizes = np.asarray(data.sizes, np.int64)
+    if prompt.shape != sizes.shape or chosen.shape != sizes.shape:
+        raise ValueError(f"{where}: the {META_KEY} layout lists {prompt.size} prompts and {chosen.size} chosen "
+                         f"replies for {sizes.size} items; tokenize the pairs again")
+    if ((prompt < 0) | (chosen < 1) | (prompt + chosen >= sizes)).any():
+        raise ValueError(f"{where}: the {META_KEY} layout does not fit the items' lengths (a prompt and a chosen "
+                         "reply must leave room for the rejected one); tokenize the pairs again")
+    return prompt, chosen
 
 
 def is_pair_dataset(prefix: str | os.PathLike) -> bool:

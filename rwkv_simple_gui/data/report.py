@@ -15,7 +15,7 @@ def _preview(result) -> list[str]:
 
     data = read_binidx(result.prefix)
     tok = get_tokenizer(result.tokenizer["spec"])
-    layout = pair_layout(data.meta)
+    layout = pair_layout(data)
     if layout is not None:
         return _pair_preview(data, layout, tok, result.prefix.name)
     lines = []
@@ -69,6 +69,10 @@ def format_report(result, prefix=None, *, lang: str = "en") -> str:
         lines += _pair_lines(result)
     if result.max_tokens:
         lines.append(f"### dropped = {result.dropped} documents longer than {result.max_tokens} tokens (EOF included)")
+    if result.unused:
+        from .formats import unused_summary
+
+        lines.append(f"### unused = fields not in the training text: {unused_summary(result.unused)}")
     if result.skipped_bad:
         lines.append(f"### skipped_bad = {result.skipped_bad} bad records")
         lines += [f"###   {result.format.unit} {b.line}: {b.reason}" for b in result.bad[:10]]

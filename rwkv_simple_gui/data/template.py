@@ -7,7 +7,7 @@ The layout is BlinkDL's RWKV-7 G1 template (RWKV-LM ``RWKV-v7/RWKV7-G1x-template
 
     System: {system}\\n\\nUser: {question}\\n\\nAssistant: {reply}\\n\\nUser: {question}\\n\\nAssistant: {reply}
 
-Where the template file leaves a choice (docs/ARCHITECTURE.md "The chat template" has one example per case):
+Where the template file leaves a choice (docs/chat-template.md shows one example per case):
 
 - Every turn is cleaned as the file says to clean System and User (``\\r\\n`` -> ``\\n``, a run of blank lines ->
   one newline, stripped), the Assistant's too: a blank line is RWKV's turn separator, and the masks and the
@@ -21,9 +21,10 @@ Where the template file leaves a choice (docs/ARCHITECTURE.md "The chat template
   share that turn, one per line. So the role headers are only System, User and Assistant.
 - The tools a conversation offers are described in the System turn, after the system prompt: a line
   ``Tools:`` then one JSON object per tool.
-- Loss masks learn each reply after ``Assistant:`` (think block, answer, calls) and the blank line or
-  end-of-text that closes it: a model learns where its turn ends. Headers, System, User and tool results
-  are not learned.
+- Loss masks learn each Assistant turn: its ``Assistant:`` header (as RWKV-PEFT's qa mask), the reply (think
+  block, answer, calls) and the blank line or end-of-text that closes it, so a model learns where its turn ends.
+  System, User and tool results are not learned. Leaving the header out was measured worse: the demo recalled
+  16/24 of the sample's answers instead of 23/24.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ ROLES = {"system": "system", "developer": "system", "user": "user", "assistant":
 _HEADER_OF = {"system": SYSTEM, "user": USER, "assistant": ASSISTANT, "tool": TOOL_RESULT_ROLE}
 _BLANK_LINES = re.compile(r"\n(?:[ \t\r\f\v]*\n)+")
 _HEADER_AT = re.compile(r"(?:\A|\n\n)\n*(" + "|".join(HEADERS) + r"):")
+_HEADER_AT_BYTES = re.compile(_HEADER_AT.pattern.encode())
 
 
 def clean(text: str) -> str:
@@ -274,6 +276,16 @@ def cut_at_stop(text: str) -> str:
     return text if cut < 0 else text[:cut]
 
 
+def user_turns(text: str) -> int:
+    """How many User turns (questions and tool results) a rendered text holds: the length of its conversation."""
+    return text.startswith(f"{USER}:") + text.count(f"{SEPARATOR}{USER}:")
+
+
+def think_replies(text: str) -> int:
+    """How many replies of a rendered text start with a think block."""
+    return text.count(f"{ASSISTANT}: {THINK_OPEN}")
+
+
 # --- roles of a rendered text ------------------------------------------------------------------------
 
 
@@ -292,18 +304,21 @@ class Span:
         return self.role in LEARNED_ROLES
 
 
-def role_spans(text: str) -> list[Span]:
-    """The turns of any text in this layout (the seed's ``text`` records too): a header opens a turn at the
-    start or after a blank line; anything else continues the turn it is in. The blank line that closes a turn
-    belongs to it (an Assistant turn learns to end)."""
-    heads = [(m.start(1), m.end(), m.group(1)) for m in _HEADER_AT.finditer(text)]
+def role_spans(text: str | bytes) -> list[Span]:
+    """The turns of any text in this layout (the seed's ``text`` records too), in characters (of bytes, for
+    bytes): a header opens a turn at the start or after a blank line; anything else continues the turn it is
+    in. The blank line that closes a turn belongs to it (an Assistant turn learns to end)."""
+    if isinstance(text, (bytes, bytearray)):
+        heads = [(m.start(1), m.end(), m.group(1).decode()) for m in _HEADER_AT_BYTES.finditer(text)]
+    else:
+        heads = [(m.start(1), m.end(), m.group(1)) for m in _HEADER_AT.finditer(text)]
     spans = [Span("", 0, 0, heads[0][0] if heads else len(text))] if not heads or heads[0][0] > 0 else []
     for i, (start, body, role) in enumerate(heads):
         spans.append(Span(role, start, body, heads[i + 1][0] if i + 1 < len(heads) else len(text)))
     return spans
 
 
-def learned_ranges(text: str) -> list[tuple[int, int]]:
-    """(start, end) character ranges of ``text`` the role-aware mask learns: each Assistant turn's text after
-    its header, with the blank line that closes it."""
-    return [(s.body, s.end) for s in role_spans(text) if s.learned]
+def learned_ranges(text: str | bytes) -> list[tuple[int, int]]:
+    """(start, end) character ranges of ``text`` the role-aware mask learns: each Assistant turn from its header
+    to the blank line that closes it."""
+    return [(s.start, s.end) for s in role_spans(text) if s.learned]

@@ -8,13 +8,9 @@ name and renamed into place when complete; :mod:`.check` loads each back with th
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import torch
 
@@ -177,27 +173,5 @@ def output_path(out: Path, fmt: Format) -> Path:
     return stem.with_name(stem.name + fmt.suffix)
 
 
-@contextlib.contextmanager
-def atomic_folder(dest: Path) -> Iterator[Path]:
-    """A temporary folder next to ``dest``, renamed to ``dest`` on success (replacing an older one), removed
-    on error."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.{paths.owner_tag()}-", suffix=".tmp", dir=dest.parent))
-    os.chmod(tmp, 0o777 & ~paths._UMASK)
-    try:
-        yield tmp
-        if dest.exists():
-            old = dest.with_name(f".{dest.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(dest, old)
-            os.replace(tmp, dest)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
 def atomic(dest: Path, fmt: Format):
-    return atomic_folder(dest) if fmt.folder else paths.atomic_output(dest)
+    return paths.atomic_folder(dest) if fmt.folder else paths.atomic_output(dest)

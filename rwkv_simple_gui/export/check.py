@@ -206,9 +206,9 @@ def reference_logits(base_path: Path, ckpt_path: Path, options: dict, row, ids: 
 def check_merge(base_path: Path, ckpt_path: Path, options: dict, row, targets, ctx, *, pissa_init=None
                 ) -> list[CheckResult]:
     """Every export of one merge checked against base + adapter."""
-    from rwkv_simple_gui.model.lazy import LazyStateDict
+    from rwkv_simple_gui.model.lazy import open_state_dict
 
-    base_sd = LazyStateDict(base_path)
+    base_sd = open_state_dict(base_path)
     info = ctx.info
     ids = tokens(info.vocab_size)
     reference, reference_name = reference_logits(base_path, ckpt_path, options, row, ids, pissa_init=pissa_init)

@@ -65,9 +65,9 @@ def of_model(sd: Mapping, name: str = "") -> Fingerprint:
 
 
 def of_file(path: str | Path) -> Fingerprint:
-    from rwkv_simple_gui.model.lazy import LazyStateDict
+    from rwkv_simple_gui.model.lazy import open_state_dict
 
-    return of_model(LazyStateDict(path), Path(path).name)
+    return of_model(open_state_dict(path), Path(path).name)
 
 
 def read(path: str | Path) -> Fingerprint | None:

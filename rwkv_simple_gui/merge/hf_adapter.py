@@ -5,23 +5,27 @@
 The folder is read as a checkpoint in our key names (``...key.lora_A.weight`` -> ``...key.lora_A``,
 ``...miss_block`` -> ``...disha``), one tensor at a time, and folded by the method whose ``peft_type`` it
 names (``peft.methods``): LoRA with its scale (alpha / r, alpha / sqrt(r) with ``use_rslora``, per-module
-``rank_pattern`` / ``alpha_pattern``), MiSS by Bone's maths (``mini`` blocks tiled along the output). What
-we do not fold (DoRA, bias adapters, AdaLoRA, MiSS ``bat``, LoRA variants that rewrite the base at start)
-is refused by name.
+``rank_pattern`` / ``alpha_pattern``, matched without backtracking: ``merge.patterns``), MiSS by Bone's
+maths (``mini`` blocks tiled along the output). What we do not fold (DoRA, bias adapters, AdaLoRA, MiSS
+``bat``, LoRA variants that rewrite the base at start) is refused by name. A folder comes from anyone: every
+field used is checked, and a wrong one is named in a plain message.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
+import pickle
 from pathlib import Path
 from typing import Iterator, Mapping, NamedTuple
 
 import torch
 
+from rwkv_simple_gui import paths
+from rwkv_simple_gui.model.lazy import damaged_message, unpickling_message
 from rwkv_simple_gui.peft.methods import METHODS, Method
 
+from .patterns import ModulePattern, PatternError
 from .plan import MergeError
 
 CONFIG = "adapter_config.json"
@@ -48,12 +52,15 @@ def folder_of(path: Path) -> Path | None:
     return folder if folder is not None and (folder / CONFIG).is_file() else None
 
 
-def _pattern_value(patterns: Mapping, module: str, default):
-    """peft's rule: a pattern key matches a module whose name ends with it (as a regex, after a dot)."""
-    for key, value in patterns.items():
-        if re.match(rf"(.*\.)?({key})$", module):
-            return value
-    return default
+def _pattern_value(patterns: list[tuple[ModulePattern, float]], module: str, default):
+    """peft's rule: the first key that matches a module whose name ends with it (as a regex, after a dot)."""
+    return next((value for pattern, value in patterns if pattern.applies(module)), default)
+
+
+def _number(value, *, whole: bool = False, least: float | None = None) -> bool:
+    """A JSON number (a whole one with ``whole``), at least ``least``; true/false are no numbers."""
+    kinds = int if whole else (int, float)
+    return isinstance(value, kinds) and not isinstance(value, bool) and (least is None or value >= least)
 
 
 class AdapterFolder(Mapping[str, _Ref]):
@@ -61,38 +68,100 @@ class AdapterFolder(Mapping[str, _Ref]):
 
     def __init__(self, folder: Path):
         self.path = Path(folder)
-        try:
-            self.config = json.loads((self.path / CONFIG).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as err:
-            raise MergeError(f"{self.path / CONFIG} cannot be read ({err}): the adapter folder is damaged") from None
+        self.config = self._read_config()
         self.method = self._method()
+        self.patterns = self._patterns()
         weights = next((self.path / w for w in WEIGHTS if (self.path / w).is_file()), None)
         if weights is None:
             raise MergeError(f"{self.path} has {CONFIG} but no {WEIGHTS[0]}: the adapter folder is incomplete")
         self.weights = weights
         self._names: dict[str, str] = {}
         self._refs: dict[str, _Ref] = {}
-        if weights.suffix == ".safetensors":
-            from safetensors import SafetensorError, safe_open
+        with paths.open_read(weights) as f:  # in the app: the file checked is the file read
+            if weights.suffix == ".safetensors":
+                from safetensors import SafetensorError, safe_open
 
-            try:
-                self._file = safe_open(str(weights), "pt")
-            except SafetensorError as err:
-                raise MergeError(f"{weights}: damaged or truncated safetensors file ({err})") from None
-            for name in self._file.keys():
-                part = self._file.get_slice(name)
-                self._add(name, tuple(part.get_shape()), _dtype(part.get_dtype()))
-        else:
-            self._file = None
-            self._tensors = torch.load(weights, map_location="cpu", weights_only=True)
-            for name, value in self._tensors.items():
-                self._add(name, tuple(value.shape), value.dtype)
+                try:
+                    self._file = safe_open(paths.pinned(f), "pt")
+                except SafetensorError as err:
+                    raise MergeError(f"{weights}: damaged or truncated safetensors file ({err})") from None
+                for name in self._file.keys():
+                    part = self._file.get_slice(name)
+                    self._add(name, tuple(part.get_shape()), _dtype(part.get_dtype()))
+            else:
+                self._file = None
+                self._tensors = self._load_bin(f)
+                for name, value in self._tensors.items():
+                    self._add(name, tuple(value.shape), value.dtype)
         self.mini = self.method.peft_type == "MISS" and self.config.get("init_weights") == "mini"
         self.widths: dict[str, int] = {}  # MiSS mini: output width per .disha key, from the base
+
+    def _read_config(self) -> dict:
+        path = self.path / CONFIG
+        try:
+            config = json.loads(paths.read_text(path))
+        except (OSError, ValueError) as err:
+            raise MergeError(f"{path} cannot be read ({err}): the adapter folder is damaged") from None
+        if not isinstance(config, dict):
+            raise MergeError(f"{path} holds a JSON {type(config).__name__}, not an object of settings: the adapter "
+                             "folder is damaged")
+        return config
+
+    def _bad(self, field: str, value, expected: str) -> MergeError:
+        shown = "missing" if value is None else f"{value!r}"
+        return MergeError(f"{self.path / CONFIG}: {field} is {shown}, but must be {expected}: the adapter folder is "
+                          "damaged or was edited; fix the value or export the adapter again")
+
+    def _patterns(self) -> dict[str, list[tuple[ModulePattern, float]]]:
+        """LoRA's r and lora_alpha, checked, and its rank_pattern / alpha_pattern compiled."""
+        cfg = self.config
+        if self.method.peft_type != "LORA":
+            return {}
+        if not _number(cfg.get("r"), whole=True, least=1):
+            raise self._bad("r", cfg.get("r"), "a whole number of at least 1 (the LoRA rank)")
+        if not _number(cfg.get("lora_alpha")):
+            raise self._bad("lora_alpha", cfg.get("lora_alpha"), "a number")
+        if not isinstance(cfg.get("use_rslora", False), bool):
+            raise self._bad("use_rslora", cfg.get("use_rslora"), "true or false")
+        out = {}
+        for field, whole, what in (("rank_pattern", True, "a whole number of at least 1"),
+                                   ("alpha_pattern", False, "a number")):
+            given = cfg.get(field) or {}
+            if not isinstance(given, dict):
+                raise self._bad(field, given, "an object of {module pattern: value}")
+            out[field] = []
+            for key, value in given.items():
+                if not _number(value, whole=whole, least=1 if whole else None):
+                    raise self._bad(f"{field} {key!r}", value, what)
+                try:
+                    out[field].append((ModulePattern(key), value))
+                except PatternError as err:
+                    raise MergeError(f"{self.path / CONFIG}: the {field} key {key!r} {err}; write the module "
+                                     "names it means instead") from None
+        return out
+
+    def _load_bin(self, f) -> dict[str, torch.Tensor]:
+        """adapter_model.bin: a pickled {name: tensor} dict, loaded without running any code in it."""
+        try:
+            tensors = torch.load(f, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            raise MergeError(unpickling_message(self.weights, exc)) from None
+        except Exception as exc:  # whatever a cut or garbled pickle raises
+            raise MergeError(damaged_message(self.weights, f"{type(exc).__name__}: {exc}")) from None
+        if not isinstance(tensors, dict):
+            raise MergeError(f"{self.weights}: holds a {type(tensors).__name__}, not a {{name: tensor}} dict: the "
+                             "adapter folder is damaged")
+        for name, value in tensors.items():
+            if not isinstance(name, str) or not isinstance(value, torch.Tensor):
+                raise MergeError(f"{self.weights}: entry {name!r} is a {type(value).__name__}, not a named tensor: "
+                                 "the adapter folder is damaged")
+        return tensors
 
     def _method(self) -> Method:
         cfg = self.config
         kind = cfg.get("peft_type")
+        if not isinstance(kind, str):
+            raise self._bad("peft_type", kind, 'the adapter\'s type as text, e.g. "LORA"')
         row = next((r for r in METHODS.values() if r.peft_type and r.peft_type == kind), None)
         folded = sorted(r.peft_type for r in METHODS.values() if r.peft_type)
         if row is None:
@@ -160,15 +229,20 @@ class AdapterFolder(Mapping[str, _Ref]):
             return {}
         out = {}
         for module in modules:
-            r = _pattern_value(cfg.get("rank_pattern") or {}, module, cfg["r"])
-            alpha = _pattern_value(cfg.get("alpha_pattern") or {}, module, cfg["lora_alpha"])
+            r = _pattern_value(self.patterns["rank_pattern"], module, cfg["r"])
+            alpha = _pattern_value(self.patterns["alpha_pattern"], module, cfg["lora_alpha"])
+            held = self._refs[f"{module}.lora_A"].shape[0]
+            if held != r:
+                raise MergeError(f"{self.path / CONFIG} gives {module} rank {r}, but its lora_A in {self.weights.name} "
+                                 f"has rank {held}: the config does not belong to these weights")
             scale = alpha / math.sqrt(r) if cfg.get("use_rslora") else alpha / r
             out[module] = {"lora_alpha": scale * r}  # lora.merge_weight divides by r
         return out
 
     def options(self) -> dict:
+        base = self.config.get("base_model_name_or_path")
         return {"finetune_mode": self.method.name, "lora_alpha": self.config.get("lora_alpha"),
-                "model_path": self.config.get("base_model_name_or_path")}
+                "model_path": base if isinstance(base, str) else None}
 
 
 def _dtype(name: str) -> torch.dtype:

@@ -25,17 +25,18 @@ import torch
 from rwkv_simple_gui import export, paths
 from rwkv_simple_gui.export import fingerprint
 from rwkv_simple_gui.model import ModelFormatError, detect, layer_count, version_hint
-from rwkv_simple_gui.model.lazy import LazyStateDict, TensorRef
+from rwkv_simple_gui.model.lazy import LazyStateDict, TensorRef, open_state_dict
 from rwkv_simple_gui.peft.methods import Method
 
-from .plan import CheckpointPlan, MergeError, default_output, inspect, open_checkpoint, run_checkpoint
+from . import run_note
+from .plan import CheckpointPlan, MergeError, default_output, inspect, method_note, open_checkpoint, run_checkpoint
 
 Progress = Callable[[int, int, str], None]
 
 FORMATS = export.CHOICES
 GGUF_TYPES = ("fp32", "fp16", "bf16", "q8_0")
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
-QUANTS = ("none", "int8", "nf4", "fp4")
+QUANTS = ("none", "int8", "nf4", "fp4", "4bit", "fp8")  # peft.quant.KINDS + none
 
 
 @dataclass
@@ -55,16 +56,16 @@ class MergeResult:
 
 
 def _quant_dequant(weight: torch.Tensor, quant: str) -> torch.Tensor:
-    """The base weight as the quantized training run saw it: the trainer's own bitsandbytes round trip."""
-    from rwkv_simple_gui.peft.quant import QuantizedWeight
+    """The base weight as the quantized training run saw it: the trainer's own quantization round trip."""
+    from rwkv_simple_gui.peft.quant import quantize_dequantize
 
-    return QuantizedWeight(weight.to("cuda"), quant).dequantize().float().cpu()
+    return quantize_dequantize(weight, quant).float().cpu()
 
 
 def _check_quant(quant: str) -> None:
     if quant not in QUANTS:
         raise MergeError(f"quant must be one of {', '.join(QUANTS)}, not {quant!r}")
-    if quant == "none":
+    if quant in ("none", "fp8"):  # fp8 is a plain cast: no GPU needed
         return
     try:
         import bitsandbytes  # noqa: F401
@@ -189,6 +190,11 @@ def _fold_options(row: Method, options: dict, overrides: dict) -> dict:
         flags = ", ".join(f"--{o.replace('_', '-')}" for o in missing)
         raise MergeError(f"{', '.join(missing)} of this {row.name} checkpoint is unknown (no config.json next to "
                          f"it): pass {flags} with the value used in training")
+    for name in row.fold_options:
+        value = merged[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise MergeError(f"{name} is {value!r} in the run's config.json, not a number: correct it there, or pass "
+                             f"--{name.replace('_', '-')} with the value used in training")
     return merged
 
 
@@ -281,11 +287,11 @@ def _open_inputs(base, checkpoint):
     for role, path in (("base model", base_path), ("checkpoint", ckpt_path)):
         paths.readable(path)
     if problem := paths.file_problem(base_path):
-        raise MergeError(f"base model {base_path} {problem}: pick the base model's .pth file")
+        raise MergeError(f"base model {base_path} {problem}: pick the base model's .pth or .safetensors file")
     if not ckpt_path.is_dir() and (problem := paths.file_problem(ckpt_path)):  # a folder may be an HF peft adapter
         raise MergeError(f"checkpoint {ckpt_path} {problem}")
     try:
-        return base_path, ckpt_path, LazyStateDict(base_path), open_checkpoint(ckpt_path)
+        return base_path, ckpt_path, open_state_dict(base_path), open_checkpoint(ckpt_path)
     except ModelFormatError as err:
         raise MergeError(str(err)) from None
 
@@ -351,9 +357,17 @@ def _targets(out_path: Path, formats: list, overwrite: bool) -> list[tuple]:
         try:
             paths.writable(target, overwrite=overwrite)
         except paths.PathExists:
-            raise MergeError(f"{paths.display(target)} already exists: tick Overwrite to replace it, or choose "
-                             f"another output name") from None
+            raise OutputExists(target) from None
     return targets
+
+
+class OutputExists(MergeError):
+    """An output that exists and ``overwrite`` is off (the Merge tab's Overwrite box, ``merge --overwrite``)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        super().__init__(f"{paths.display(path)} already exists: tick Overwrite to replace it, or choose another "
+                         "output name")
 
 
 def merge(base: str | Path, checkpoint: str | Path, out: str | Path | None = None, *, fmt="pth",
@@ -402,6 +416,8 @@ def merge(base: str | Path, checkpoint: str | Path, out: str | Path | None = Non
         base_fp = None
         if warning := _other_base(options, base_path, base_sd):
             notes.append(warning)
+    if note := method_note(options, row):
+        notes.append(note)
     specs = _specs(base_sd, ckpt_sd, [plan.states[i] for i in sorted(plan.states)], dtype, state_out)
     # a bare name goes into merge/ (the check that it stays in the project comes with the targets)
     out_path = paths.writable(out, "merge") if out else default_output(base_path, ckpt_path, row)
@@ -412,6 +428,8 @@ def merge(base: str | Path, checkpoint: str | Path, out: str | Path | None = Non
         changed = _write(targets, specs, merger.merged, ctx, progress)
     except (export.gguf.GGUFExportError, export.hf.HFExportError, ModelFormatError) as err:
         raise MergeError(str(err)) from None
+    if not state_out:  # what Chat fits itself to (merge/run_note.py)
+        run_note.write(export.output_path(out_path, export.FORMATS["pth"]), ckpt_path, options)
     result = MergeResult(outputs=[p for _, p in targets], method=row.name, version=merger.info.version,
                          keys_changed=changed, seconds=time.perf_counter() - started, peak_rss_mb=_peak_rss_mb(),
                          output="state" if state_out else "model", notes=([picked] if picked else []) + notes + ctx.notes,

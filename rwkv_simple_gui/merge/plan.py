@@ -85,7 +85,7 @@ def checkpoint_method(ckpt: Mapping[str, TensorRef], options: dict, has_init: bo
     """The method of a checkpoint: the one its run's options name (checked against its keys), else the one
     its keys show (``has_init``: an init file lies next to it, so LoRA keys are PiSSA's)."""
     ndims = {k: ref.ndim for k, ref in ckpt.items()}
-    named = METHODS.get(options.get("finetune_mode"))
+    named = METHODS.get(options.get("finetune_mode")) if isinstance(options.get("finetune_mode"), str) else None
     if named is None:
         return detect_method(ndims, has_init=has_init)
     detected = detect_method(ndims, has_init=bool(named.init_file))
@@ -93,6 +93,15 @@ def checkpoint_method(ckpt: Mapping[str, TensorRef], options: dict, has_init: bo
         raise MergeError(f"the run's config.json says finetune_mode {named.name}, but the checkpoint holds "
                          f"{detected.name} tensors: pick a checkpoint of this run")
     return named
+
+
+def method_note(options: dict, row: Method) -> str | None:
+    """What to tell when the run's config.json names a method this tool does not know (its keys decided)."""
+    named = options.get("finetune_mode")
+    if named is None or (isinstance(named, str) and named in METHODS):
+        return None
+    return (f"the run's config.json names finetune_mode {named!r}, which this tool does not know: merged as "
+            f"{row.name}, the method the checkpoint's tensors show; check that this is what the run trained")
 
 
 def open_checkpoint(path: Path):

@@ -1,8 +1,9 @@
-"""Read a torch ``.pth`` (zip) file one tensor at a time.
+"""Read a torch ``.pth`` (zip) file, or a ``.safetensors`` one, one tensor at a time.
 
 ``torch.load`` materialises a whole file, and even ``mmap=True`` leaves every page it touched resident, so a
 tool that streams a model through it peaks at the file size or more. :class:`LazyStateDict` reads the zip's
-``data.pkl`` into :class:`TensorRef` (where each tensor lives) and each tensor only when asked.
+``data.pkl`` into :class:`TensorRef` (where each tensor lives) and each tensor only when asked;
+:class:`LazySafetensors` does the same from a safetensors header. :func:`open_state_dict` picks by content.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Iterator, Mapping, NamedTuple
 
 import torch
 
+from .. import paths
 from .rwkv import ModelFormatError
 
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -46,6 +48,17 @@ def refused_message(path: Path, exc: Exception) -> str:
     return (f"{path}: refused: it holds Python objects besides tensors{what}, which could run code, so they are "
             "not loaded for safety. An RWKV model or checkpoint is a flat {name: tensor} dict: re-save only the "
             "tensors where the file was made, or use a file from a source you trust.")
+
+
+def unpickling_message(path: Path, exc: Exception) -> str:
+    """A pickle ``torch.load(weights_only=True)`` would not load: refused when it names code to run, else
+    damaged."""
+    text = str(exc)
+    if "GLOBAL" in text or "global" in text:
+        return refused_message(path, exc)
+    # torch wraps the unpickler's own words in advice to load the file unsafely: only its words are kept
+    found = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", text)
+    return damaged_message(path, found.group(1) if found else (text.strip().splitlines() or [""])[0])
 
 
 class _StorageRef(NamedTuple):
@@ -136,10 +149,13 @@ class LazyStateDict(Mapping[str, TensorRef]):
         if not self.path.is_file():
             raise FileNotFoundError(f"{self.path}: no such file")
         self._eager: dict[str, torch.Tensor] | None = None
-        try:
-            self._reader = torch._C.PyTorchFileReader(str(self.path))
-        except RuntimeError:
-            self._reader = None
+        with paths.open_read(self.path) as f:  # in the app: the file checked is the file read
+            try:
+                self._reader = torch._C.PyTorchFileReader(paths.pinned(f))
+            except RuntimeError:
+                self._reader = None
+            if self._reader is None:
+                obj = self._load_legacy(f)
         if self._reader is not None:
             try:
                 obj = _LazyUnpickler(io.BytesIO(self._reader.get_record("data.pkl"))).load()
@@ -147,17 +163,6 @@ class LazyStateDict(Mapping[str, TensorRef]):
                 raise ModelFormatError(refused_message(self.path, exc)) from None
             except (RuntimeError, EOFError) as exc:
                 raise ModelFormatError(damaged_message(self.path, str(exc).split(".")[0])) from None
-        else:
-            with open(self.path, "rb") as f:
-                head = f.read(4)
-            if head[:1] != _PICKLE_MAGIC:
-                raise ModelFormatError(damaged_message(self.path))
-            try:
-                obj = torch.load(self.path, map_location="cpu", weights_only=True)
-            except pickle.UnpicklingError as exc:
-                raise ModelFormatError(refused_message(self.path, exc)) from None
-            except Exception as exc:
-                raise ModelFormatError(damaged_message(self.path, f"{type(exc).__name__}: {exc}")) from None
         if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
             obj = obj["state_dict"]
         if not isinstance(obj, Mapping):
@@ -173,6 +178,18 @@ class LazyStateDict(Mapping[str, TensorRef]):
             self._refs = {k: _ref_of(v) for k, v in entries.items()}
         else:
             self._refs = entries
+
+    def _load_legacy(self, f) -> object:
+        """A file in torch's legacy (pre-zip) format, loaded whole."""
+        if f.read(1) != _PICKLE_MAGIC:
+            raise ModelFormatError(damaged_message(self.path))
+        f.seek(0)
+        try:
+            return torch.load(f, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            raise ModelFormatError(unpickling_message(self.path, exc)) from None
+        except Exception as exc:
+            raise ModelFormatError(damaged_message(self.path, f"{type(exc).__name__}: {exc}")) from None
 
     def __getitem__(self, key: str) -> TensorRef:
         return self._refs[key]
@@ -213,3 +230,59 @@ def _ref_of(t: torch.Tensor) -> TensorRef:
     return TensorRef(_StorageRef("", t.dtype, t.numel()), 0, tuple(t.shape), tuple(t.stride()))
 
 
+
+
+_SAFETENSORS_DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+                       "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8,
+                       "U8": torch.uint8, "BOOL": torch.bool}
+
+
+class LazySafetensors(Mapping[str, TensorRef]):
+    """The ``{name: tensor}`` of a ``.safetensors`` file (RWKV key names, as training reads it), each tensor
+    read when asked."""
+
+    def __init__(self, path: str | Path):
+        from safetensors import SafetensorError, safe_open
+
+        self.path = Path(path)
+        with paths.open_read(self.path) as f:  # in the app: the file checked is the file read
+            try:
+                self._file = safe_open(paths.pinned(f), "pt")
+            except SafetensorError as exc:
+                raise ModelFormatError(f"{self.path}: not a readable safetensors file ({exc}): copy it again, or "
+                                       "pick another file") from None
+        self._refs = {}
+        for name in self._file.keys():
+            part = self._file.get_slice(name)
+            dtype = _SAFETENSORS_DTYPES.get(part.get_dtype())
+            if dtype is None:
+                raise ModelFormatError(f"{self.path}: tensor {name} is of type {part.get_dtype()}, not one a model "
+                                       "holds")
+            self._refs[name] = _ref_of(torch.empty(part.get_shape(), dtype=dtype, device="meta"))
+
+    def __getitem__(self, key: str) -> TensorRef:
+        return self._refs[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._refs)
+
+    def __len__(self) -> int:
+        return len(self._refs)
+
+    def load(self, key: str) -> torch.Tensor:
+        if key not in self._refs:
+            raise KeyError(key)
+        return self._file.get_tensor(key)
+
+
+def open_state_dict(path: str | Path) -> LazyStateDict | LazySafetensors:
+    """A model file read one tensor at a time, whichever format it is in (torch zip or pickle, safetensors)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    with paths.open_read(path) as f:
+        head = f.read(9)
+    # a safetensors file starts with the 8-byte length of its JSON header
+    if head[:4] != _ZIP_MAGIC and head[:1] != _PICKLE_MAGIC and head[8:9] == b"{":
+        return LazySafetensors(path)
+    return LazyStateDict(path)

@@ -4,6 +4,8 @@
 * ``chunked`` — the same maths in matrix form over chunks of tokens (the CPU default).
 * ``fla``     — flash-linear-attention's Triton kernels (CUDA only, imported lazily).
 
+RWKV-PEFT's op names ``cuda`` and ``triton`` are accepted as aliases (``OP_ALIASES``, ``resolve_op``).
+
 Every op takes ``[B, T, H, N]`` inputs and an optional initial state ``[B, H, N, N]`` in the
 ``time_state`` orientation ``[head, value, key]`` and returns ``(y[B, T, H, N], final_state)``.
 ``y`` has the inputs' dtype; the state is fp32 (fp64 when the inputs are fp64). The torch ops
@@ -24,7 +26,11 @@ import torch
 
 log = logging.getLogger(__name__)
 
-OPS = ("auto", "torch", "chunked", "fla")
+OPS = ("auto", "torch", "chunked", "fla", "cuda", "triton")
+# RWKV-PEFT's OP names, as aliases of ours: its cuda kernels -> our fastest CUDA path, its Triton kernel -> fla
+# (flash-linear-attention's kernels are Triton kernels)
+OP_ALIASES = {"cuda": "the fastest CUDA kernel here (fla when installed, else the chunked op on the GPU)",
+              "triton": "fla (flash-linear-attention's Triton kernels)"}
 
 # log of the smallest RWKV-7 decay: log d = -exp(-0.5)·σ(ŵ) >= -exp(-0.5)
 X070_LOG_DECAY_MIN = -0.6065306597126334
@@ -36,6 +42,9 @@ X070_LOG_DECAY_MIN = -0.6065306597126334
 X070_CHUNK = 32
 X060_CHUNK = 32
 X060_SUB = 8  # tokens per sub-block of a chunk, see _v6_pair_weights
+# While every channel decays by at most exp(-60) over a chunk, RWKV-6's pair weights factor like RWKV-7's:
+# exp(c⁻_t)·exp(-c_s) stays within fp32's range (1e±26, with 1e12 to spare for r and k) and is as accurate.
+X060_FACTOR_LIMIT = 60.0
 
 
 def _compute_dtype(x: torch.Tensor) -> torch.dtype:
@@ -213,7 +222,12 @@ def wkv6_chunked(r, log_w, k, v, u, state=None, chunk_len: int = X060_CHUNK, sub
     c = lw.cumsum(dim=-2)
     c_ex = c - lw
     c_last = c[..., -1:, :]
-    A = _v6_pair_weights(r, k, c, c_ex, sub_len) + torch.diag_embed((r * u * k).sum(-1))
+    if T and float(c_last.detach().min()) >= -X060_FACTOR_LIMIT:  # one host sync; the common case for real models
+        strict = torch.ones(L, L, dtype=torch.bool, device=r.device).tril(-1)
+        A = torch.where(strict, (r * c_ex.exp()) @ (k * (-c).exp()).mT, r.new_zeros(()))
+    else:
+        A = _v6_pair_weights(r, k, c, c_ex, sub_len)
+    A = A + torch.diag_embed((r * u * k).sum(-1))
 
     E = c_last.exp()  # [B, H, C, 1, N]: per-key decay over the whole chunk, applied to S's columns
     F = v.mT @ (k * (c_last - c).exp())
@@ -273,12 +287,20 @@ def _announce(op: str, device: str) -> None:
 def resolve_op(op: str, device) -> str:
     """The wkv implementation that runs for ``op`` on ``device``: "torch", "chunked" or "fla".
 
-    "auto" picks fla on CUDA when it imports, else chunked. An explicit choice that cannot run
-    raises a RuntimeError that says why and what to use instead.
+    "auto" picks fla on CUDA when it imports, else chunked. RWKV-PEFT's names are aliases (``OP_ALIASES``):
+    "cuda" is auto on a CUDA device, "triton" is fla. An explicit choice that cannot run raises a RuntimeError
+    that says why and what to use instead.
     """
     if op not in OPS:
         raise ValueError(f"unknown wkv op {op!r}; choose one of {', '.join(OPS)}")
     device = torch.device(device)
+    if op in OP_ALIASES and device.type != "cuda":
+        raise RuntimeError(f"wkv op {op!r} (RWKV-PEFT's name for {OP_ALIASES[op]}) needs a CUDA device, but the "
+                           f"model is on {device}; use op='auto' or 'chunked' on CPU")
+    if op == "cuda":
+        op = "auto"
+    elif op == "triton":
+        op = "fla"
     if op == "auto":
         op = "fla" if device.type == "cuda" and fla_import_error() is None else "chunked"
     elif op == "fla":

@@ -132,7 +132,9 @@ class RWKV(nn.Module):
             state.append((att_shift, wkv, torch.zeros_like(att_shift)))
         return state
 
-    def forward(self, idx: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+    def forward(self, idx: torch.Tensor, state: State | None = None, head: bool = True) -> tuple[torch.Tensor, State]:
+        """``head=False``: the head's input [B, T, C] instead of the logits (a loss that needs only some
+        positions' logits computes them itself: train/loss.py head_loss_sum)."""
         op = ops.resolve_op(self.op, idx.device)
         if state is None:
             state = self.initial_state(idx.shape[0])
@@ -149,4 +151,5 @@ class RWKV(nn.Module):
             else:
                 x, att_shift, wkv, ffn_shift, v_first = block(x, att_shift, wkv, ffn_shift, v_first, op)
             new_state.append((att_shift, wkv, ffn_shift))
-        return self.head(self.ln_out(x)), new_state
+        x = self.ln_out(x)
+        return (self.head(x) if head else x), new_state

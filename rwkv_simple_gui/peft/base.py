@@ -37,6 +37,12 @@ class AdaptedLinear(nn.Module):
     def base_weight(self) -> torch.Tensor:
         return self.weight if self.quant is None else self.quant.dequantize()
 
+    def base_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """W x with the frozen weight (a weight kept in fp8 multiplies in fp8, as RWKV-PEFT's fp8 does)."""
+        if self.quant is not None and hasattr(self.quant, "linear"):
+            return self.quant.linear(x)
+        return torch.nn.functional.linear(x, cast_for(self.base_weight(), x))
+
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}"
 
@@ -97,4 +103,4 @@ class FrozenLinear(AdaptedLinear):
     """No adapter: lets a frozen projection be quantized (state tuning with quant)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.linear(x, cast_for(self.base_weight(), x))
+        return self.base_forward(x)

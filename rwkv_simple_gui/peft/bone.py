@@ -27,7 +27,7 @@ class BoneLinear(AdaptedLinear):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pad = -self.in_features % self.r
         groups = F.pad(x, (0, pad)).unflatten(-1, (-1, self.r)).sum(-2)
-        return F.linear(x, cast_for(self.base_weight(), x)) + groups @ cast_for(self.disha, x)
+        return self.base_forward(x) + groups @ cast_for(self.disha, x)
 
     def merged_weight(self) -> torch.Tensor:
         return self.base_weight().float() + delta(self.disha.float(), self.in_features)

@@ -36,7 +36,7 @@ class LoraLinear(AdaptedLinear):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         low = F.linear(F.linear(self.dropout(x), cast_for(self.lora_A, x)), cast_for(self.lora_B, x))
-        return F.linear(x, cast_for(self.base_weight(), x)) + self.scale * low
+        return self.base_forward(x) + self.scale * low
 
     def merged_weight(self) -> torch.Tensor:
         return fold(self.base_weight(), self.lora_A, self.lora_B, self.scale)

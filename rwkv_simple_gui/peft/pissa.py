@@ -43,7 +43,7 @@ class PissaLinear(AdaptedLinear):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         low = F.linear(F.linear(x, cast_for(self.lora_A, x)), cast_for(self.lora_B, x))
-        return F.linear(x, cast_for(self.base_weight(), x)) + low
+        return self.base_forward(x) + low
 
     def merged_weight(self) -> torch.Tensor:
         return lora.fold(self.base_weight(), self.lora_A, self.lora_B, 1.0)

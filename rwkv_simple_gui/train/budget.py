@@ -97,9 +97,8 @@ def budget(cfg, info, steps: dict | None) -> Budget | None:
     trainer's step counts ``steps`` (``Prepared.steps``); None when they are not known."""
     if steps is None or info is None:
         return None
-    epochs = cfg.epoch_count - cfg.epoch_begin
-    world = steps["samples_per_step"] // (cfg.micro_bsz * cfg.mini_bsz)
-    samples = steps["micro_steps_per_epoch"] * cfg.micro_bsz * world * epochs
+    epochs = steps["epochs"]
+    samples = steps["samples_per_epoch"] * epochs
     if cfg.dataload == "get":
         tokens = samples * cfg.ctx_len
         passes = tokens / max(info.num_tokens, 1)
@@ -128,13 +127,13 @@ def min_passes(method: str) -> tuple[int, float] | None:
 
 
 def fitted_epochs(cfg, info, passes: float, world: int = 1) -> int:
-    """The epoch_count that makes ``passes`` passes over each training document of ``info`` (at least one epoch
-    past epoch_begin); a preset's ``fit`` uses it."""
+    """The epoch_count (epochs from epoch_begin) that makes ``passes`` passes over each training document of
+    ``info``, at least one; a preset's ``fit`` uses it."""
     from .loop import estimate
 
-    steps = estimate(cfg.replace(epoch_count=cfg.epoch_begin + 1), info, world)
-    per_epoch = steps["micro_steps_per_epoch"] * cfg.micro_bsz * world / max(steps["documents"], 1)
-    return cfg.epoch_begin + max(1, math.ceil(passes / max(per_epoch, 1e-9) - 1e-9))
+    steps = estimate(cfg.replace(epoch_count=1), info, world)
+    per_epoch = steps["samples_per_epoch"] / max(steps["documents"], 1)
+    return max(1, math.ceil(passes / max(per_epoch, 1e-9) - 1e-9))
 
 
 def notes(b: Budget, cfg, info) -> tuple[list[str], list[str]]:

@@ -1,5 +1,6 @@
-"""``python -m rwkv_simple_gui train``: options from ``--config run.json`` and/or one ``--flag`` per option
-(flags win). ``--dry-run`` prints the resolved config and the step count and writes nothing. ``--resume
+"""``python -m rwkv_simple_gui train``: options from ``--config run.json`` (or a seed user's ``training.sh``, read
+with the seed's meaning and never run, see ``train.seed_script``) and/or one ``--flag`` per option (flags win).
+``--dry-run`` prints the resolved config, the plan and the step counts and writes nothing. ``--resume
 RUN_DIR`` continues a run in its folder from its newest resumable point, with the options recorded there
 (flags may change those that don't break the resume).
 
@@ -32,7 +33,8 @@ from .config import TrainConfig
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="JSON file of options (a run's config.json, or a preset: a file or the "
-                                         "name of a built-in or saved preset, e.g. demo-cpu)")
+                                         "name of a built-in or saved preset, e.g. demo-cpu), or a training.sh of "
+                                         "RWKV-PEFT-Simple (read as data with the seed's meaning, never run)")
     parser.add_argument("--dry-run", action="store_true",
                         help="check the options, print the resolved config and the number of steps, then exit")
     parser.add_argument("--resume", metavar="RUN_DIR",
@@ -55,23 +57,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         group.add_argument("--" + f.name, **kwargs)
 
 
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """The options of ``--config`` (a preset with a ``fit`` gets its epoch_count fitted to the data, unless
-    --epoch_count is given) and the flags."""
-    from .config import RUN_INFO_KEYS
+def config_from_args(args: argparse.Namespace, report: dict | None = None) -> TrainConfig:
+    """The options of the command line; ``report`` receives what reading ``--config`` changed or left out
+    ("import": a training.sh's report, "notes": a migration's notes). A preset with a ``fit`` gets its
+    epoch_count fitted to the data, unless --epoch_count is given; a training.sh's values mean what they mean in
+    RWKV-PEFT and are never fitted."""
     from .presets import config_file, fit_epochs, read_preset
+    from .seed_script import is_shell_script, read_training_sh
     from .validate import processes
 
+    report = {} if report is None else report
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
     fit = None
     if getattr(args, "resume", None):
         if args.config:
             raise ValueError("--resume uses the options recorded in the run folder: leave out --config")
         base = TrainConfig.from_dict(resume_plan(args.resume).options, source=f"{args.resume}/config.json")
+    elif args.config and is_shell_script(config_file(args.config)):
+        imported = read_training_sh(config_file(args.config))
+        report["import"] = imported
+        base = imported.config
     elif args.config:
         path = config_file(args.config)
         options, fit = read_preset(path)
-        base = TrainConfig.from_dict({k: v for k, v in options.items() if k not in RUN_INFO_KEYS}, source=str(path))
+        base = TrainConfig.from_saved(options, str(path), report.setdefault("notes", []))
     else:
         base = TrainConfig()
     options = {**base.to_dict(), **overrides}
@@ -80,6 +89,15 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         if note:
             print(f"{args.config}: {note}", file=sys.stderr, flush=True)
     return TrainConfig.from_dict(options, source="command line")
+
+
+def print_report(report: dict, stream=None) -> None:
+    """What reading --config changed or left out, before anything runs."""
+    stream = stream or sys.stdout
+    if "import" in report:
+        print("\n".join(report["import"].report()), file=stream, flush=True)
+    for note in report.get("notes", []):
+        print(f"note: {note}", file=stream, flush=True)
 
 
 def resume_plan(run_dir):
@@ -96,11 +114,16 @@ def resume_plan(run_dir):
     return plan
 
 
-def dry_run(cfg: TrainConfig) -> int:
+def dry_run(cfg: TrainConfig, report: dict | None = None) -> int:
     from .prepare import describe, prepare
 
     prepared = prepare(cfg)
-    print(json.dumps(describe(prepared), indent=2, ensure_ascii=False))
+    out = describe(prepared)
+    if report and "import" in report:
+        out["import"] = report["import"].to_dict()
+    if report and report.get("notes"):
+        out["notes"] = report["notes"]
+    print(json.dumps(out, indent=2, ensure_ascii=False))
     return 0 if prepared.ok else 2
 
 
@@ -109,13 +132,16 @@ def main(args: argparse.Namespace) -> int:
     from .prepare import resolve_paths
     from .rundir import FINAL_STATES, LAUNCHER_PID_ENV, RunDir, default_run_dir, read_status
 
+    report = {}
     try:
-        cfg = resolve_paths(config_from_args(args))
+        cfg = resolve_paths(config_from_args(args, report))
     except (ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.dry_run:
-        return dry_run(cfg)
+        return dry_run(cfg, report)
+    if not launched_rank():
+        print_report(report)
 
     if launched_rank():
         if not cfg.proj_dir:

@@ -28,6 +28,14 @@ DEEPSPEED_STRATEGIES = (
     "deepspeed_stage_3",
     "deepspeed_stage_3_offload",
 )
+OP_CHOICES = ("auto", "torch", "chunked", "fla", "cuda", "triton")  # model.ops.OPS (cuda, triton: RWKV-PEFT's)
+QUANT_CHOICES = ("none", "int8", "nf4", "fp4", "4bit", "fp8")      # peft.quant.KINDS + none
+# The meaning of saved options: a config.json, a preset or an exported training.sh records the version it
+# was written with; ``migrate`` turns an older one into today's meaning (see OPTIONS_HISTORY).
+VERSION_KEY = "options_version"
+OPTIONS_VERSION = 2
+OPTIONS_HISTORY = {2: "RWKV-PEFT's meaning of epoch_count (from epoch_begin), epoch_steps (micro-batches per "
+                      "epoch, auto), loss_mask none (no mask) and get (runs until stopped)"}
 # keys a run's config.json holds besides the options (model shape, dataset, seed/steps the trainer chose)
 RUN_INFO_KEYS = ("model_info", "data_info", "resolved")
 GROUPS = ("model", "data", "method", "schedule", "optimizer", "hardware", "evaluate", "run")
@@ -37,6 +45,10 @@ RESUME_FIXED = ("model_path", "data_path", "finetune_mode", "train_parts", "lora
                 "disha_r", "lisa_r", "lisa_k", "quant", "ctx_len", "dataload", "loss_mask", "mask0", "mask1",
                 "data_shuffle", "epoch_steps", "micro_bsz", "mini_bsz", "devices", "num_nodes", "deepspeed_strategy",
                 "precision", "seed", "val_split", "stage", "pref_beta")
+# options a resume may change, but then the steps after it are not those of the run left alone: the resume is
+# said to be one with changed options, never "exact"
+RESUME_INEXACT = ("epoch_count", "lr_init", "lr_final", "lr_schedule", "warmup_steps", "beta1", "beta2", "adam_eps",
+                  "weight_decay", "lora_dropout", "train_type", "chunk_ctx")
 
 
 def _opt(default: Any, group: str, label: str, help: str, *, choices=None, min=None, max=None, path=None, **extra):
@@ -88,12 +100,16 @@ class TrainConfig:
     op: str = _opt(
         "auto", "hardware", "WKV kernel",
         "How the attention recurrence is computed. auto picks fla on CUDA when installed, else the chunked "
-        "PyTorch op. torch is the slow, exact reference.", choices=("auto", "torch", "chunked", "fla"))
+        "PyTorch op. torch is the slow, exact reference. RWKV-PEFT's names are accepted: cuda = our fastest CUDA "
+        "kernel (fla when installed), triton = fla (its kernels are Triton kernels); both need a CUDA GPU.",
+        choices=OP_CHOICES)
     quant: str = _opt(
         "none", "hardware", "Quantize base weights",
-        "Store the frozen base weights quantized to save GPU memory (bitsandbytes, CUDA only). int8 is the "
-        "usual choice. Not for full or lisa, and not with several GPUs. Merge with the same setting.",
-        choices=("none", "int8", "nf4", "fp4"))
+        "Store the frozen base weights quantized to save GPU memory, as RWKV-PEFT does: int8 (bitsandbytes "
+        "blockwise 8-bit, the usual choice), nf4, fp4, 4bit (bitsandbytes' quantize_4bit default, i.e. fp4) need "
+        "a CUDA GPU; fp8 (a float8_e4m3fn copy of the weights, the input cast to fp8 too) also runs on CPU. Not "
+        "for full or lisa, and not with several GPUs. Merge with the same setting.",
+        choices=QUANT_CHOICES)
     # --- data --------------------------------------------------------------------------------------
     data_path: str = _opt(
         "", "data", "Dataset (binidx prefix)",
@@ -111,9 +127,12 @@ class TrainConfig:
         choices=("pad", "get", "only"))
     loss_mask: str = _opt(
         "qa", "data", "Loss mask",
-        "Which target tokens are learned. none/pad: every real token (padding is never learned). qa: only "
-        "the Assistant turns (from each 'Assistant:' to the next 'User:'). se: like qa with your own start "
-        "and stop strings (mask1 / mask0).", choices=("none", "pad", "qa", "se"))
+        "Which target tokens are learned. none: no mask at all, as in RWKV-PEFT: with dataload pad the window "
+        "after a short document is filled with the documents that follow it, and those tokens are learned too. "
+        "pad: the document's own tokens only. qa: only the Assistant replies (their reasoning and tool calls too, "
+        "each up to the next turn); System, User and tool results are not learned. se: your own start and stop "
+        "strings (mask1 / mask0).",
+        choices=("none", "pad", "qa", "se"))
     mask0: str = _opt(
         "User:", "data", "se mask: stop learning at",
         "For loss_mask se: text that switches learning off.")
@@ -131,20 +150,29 @@ class TrainConfig:
     # --- schedule ----------------------------------------------------------------------------------
     epoch_count: int = _opt(
         3, "schedule", "Epochs (EPOCH_COUNT)",
-        "How many epochs in all. For pad/only an epoch is one pass over every document of the dataset "
-        "(unlike RWKV-PEFT, you no longer need epoch_steps x micro_bsz to equal the line count).",
+        "Epochs to train in this run, counted from epoch_begin (as in RWKV-PEFT: epoch_begin 3 with epoch_count "
+        "3 trains epochs 3, 4 and 5). The learning rate schedule spans epoch_begin + epoch_count epochs. With "
+        "dataload get and run_until_stopped 1 the run goes on after them until you stop it.",
         min=1, max=100000)
-    epoch_steps: int = _opt(
-        1000, "schedule", "Steps per epoch (EPOCH_STEPS)",
-        "get mode only: micro-batches per epoch (pad/only compute it from the document count).",
-        min=1, max=10_000_000)
+    epoch_steps: str = _opt(
+        "auto", "schedule", "Micro-batches per epoch (EPOCH_STEPS)",
+        "As in RWKV-PEFT: an epoch is this many micro-batches of micro_bsz samples (split over the devices), "
+        "i.e. documents 0 .. epoch_steps x micro_bsz - 1 for pad/only. auto: the seed's formula, document count "
+        "/ micro_bsz, so every document is read once per epoch. A number that leaves documents out, or reads past "
+        "the last one (where RWKV-PEFT fails), is warned about before Start.", min=1, max=10_000_000,
+        auto=True)
+    run_until_stopped: int = _opt(
+        1, "schedule", "get: run until stopped",
+        "dataload get only. 1: as RWKV-PEFT's get, training goes on after epoch_count epochs (at lr_final, "
+        "saving every epoch_save epochs) until you press Stop. 0: stop after epoch_count epochs.", choices=(0, 1))
     epoch_save: int = _opt(
         1, "schedule", "Save every N epochs", "Write rwkv-<epoch>.pth every this many epochs (the last "
         "epoch is always saved).", min=1, max=100000)
     epoch_begin: int = _opt(
-        0, "schedule", "Resume at epoch (EPOCH_BEGIN)",
-        "To continue a run: the number of epochs already done. Set it with the checkpoint to load "
-        "(lora_load, pissa_load + pissa_init, disha_load); the step count, learning rate and loss curve "
+        0, "schedule", "First epoch (EPOCH_BEGIN)",
+        "To continue a run: the number of the first epoch to train, i.e. the epochs already done. Set it with "
+        "the checkpoint to load (lora_load, pissa_load + pissa_init, disha_load): epoch_begin 1 with lora_load "
+        "rwkv-0.pth and epoch_count 2 writes rwkv-1 and rwkv-2; the step count, learning rate and loss curve "
         "continue from there.", min=0, max=100000)
     micro_bsz: int = _opt(
         1, "schedule", "Batch per device (MICRO_BSZ)",
@@ -221,9 +249,11 @@ class TrainConfig:
                         "micro_bsz is per device.", min=1, max=1024)
     deepspeed_strategy: str = _opt(
         "deepspeed_stage_1", "hardware", "DeepSpeed strategy",
-        "With several devices: DeepSpeed ZeRO stage 1 is fastest; 2 and 3 split more state across GPUs; "
-        "offload moves the optimizer to CPU memory. none: plain gradient all-reduce (every device keeps a full "
-        "optimizer copy; fine for adapters).", choices=DEEPSPEED_STRATEGIES)
+        "DeepSpeed ZeRO: stage 1 is fastest; 2 and 3 split more state across GPUs; *_offload moves the optimizer "
+        "state to CPU memory, which also helps on one GPU (it then runs DeepSpeed in one process). Plain stage "
+        "1/2/3 on one device partition nothing: that runs without DeepSpeed (same maths) and the check says so. "
+        "none: plain gradient all-reduce (every device keeps a full optimizer copy; fine for adapters).",
+        choices=DEEPSPEED_STRATEGIES)
     num_nodes: int = _opt(
         1, "hardware", "Machines (nodes)",
         "Machines training together, each with `devices` GPUs. Above 1, run the same train command on every "
@@ -321,12 +351,20 @@ class TrainConfig:
         return applies(name, self.finetune_mode)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """Every option, stamped with the options' version (what a saved file needs to keep its meaning)."""
+        return {**dataclasses.asdict(self), VERSION_KEY: OPTIONS_VERSION}
+
+    @property
+    def epoch_steps_set(self) -> int | None:
+        """epoch_steps as a number, None for auto."""
+        return None if self.epoch_steps == "auto" else int(self.epoch_steps)
 
     @classmethod
     def from_dict(cls, data: dict, source: str = "config") -> "TrainConfig":
-        """Build from a dict (e.g. a JSON file); unknown keys and wrong types raise ValueError naming them."""
+        """Build from a dict of today's meaning (a saved file goes through :func:`migrate` first); unknown keys
+        and wrong types raise ValueError naming them."""
         names = {f.name for f in dataclasses.fields(cls)}
+        data = {k: v for k, v in data.items() if k != VERSION_KEY}
         unknown = sorted(set(data) - names)
         if unknown:
             raise ValueError(f"{source}: unknown option(s) {', '.join(unknown)}; "
@@ -335,17 +373,28 @@ class TrainConfig:
         return cls(**values)
 
     @classmethod
-    def from_json(cls, path) -> "TrainConfig":
+    def from_json(cls, path, notes: list | None = None) -> "TrainConfig":
+        """A JSON file of options (a preset, a run's config.json); one saved before today's options_version
+        is migrated, and what that changed is appended to ``notes``."""
         try:
             with open(path, encoding="utf-8") as f:
                 data = json.load(f)
         except json.JSONDecodeError as e:
             raise ValueError(f"{path}: not valid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+        return cls.from_saved(data, str(path), notes)
+
+    @classmethod
+    def from_saved(cls, data, source: str, notes: list | None = None) -> "TrainConfig":
+        """Options as a file saved them (a preset, a run's config.json): one saved before today's
+        options_version is migrated, and what that changed is appended to ``notes``."""
         if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a JSON object of option: value")
+            raise ValueError(f"{source}: expected a JSON object of option: value")
+        data, changed = migrate(data, source)
+        if notes is not None:
+            notes.extend(changed)
         for key in RUN_INFO_KEYS:  # a run's config.json also records what the trainer resolved
             data.pop(key, None)
-        return cls.from_dict(data, source=str(path))
+        return cls.from_dict(data, source=source)
 
     def replace(self, **changes) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
@@ -367,8 +416,15 @@ class TrainConfig:
         return args
 
     def to_training_sh(self) -> str:
-        """A script in the style of the seed's training.sh: one variable per option, then the command."""
-        lines = ["#!/bin/bash", "# Generated by rwkv-simple-gui; edit the values and run this script."]
+        """A script in the style of the seed's training.sh: one variable per option (the seed's name where it
+        has one, e.g. GPU_COUNT), then the command. MODEL_PATH and DATA_PATH mean what they mean in the seed
+        (a name in model/ and data/, or an absolute path); ``train --config`` reads the file back to the same
+        options."""
+        from .seed_script import GENERATED_MARK, seed_path_value, variable_name
+
+        lines = ["#!/bin/bash", f"{GENERATED_MARK} {VERSION_KEY} {OPTIONS_VERSION}; edit the values and run this "
+                 f"script.", "# MODEL_PATH is a file in model/ and DATA_PATH a dataset in data/ (or absolute paths), "
+                 "as in RWKV-PEFT-Simple."]
         ordered = sorted(dataclasses.fields(self), key=lambda f: GROUPS.index(f.metadata["group"]))
         group = None
         for f in ordered:
@@ -376,13 +432,13 @@ class TrainConfig:
                 group = f.metadata["group"]
                 lines += ["", f"# --- {group}"]
             value = getattr(self, f.name)
-            shown = " ".join(map(str, value)) if isinstance(value, list) else str(value)
-            lines.append(f"{f.name.upper()}={shlex.quote(shown)}")
+            shown = " ".join(map(str, value)) if isinstance(value, list) else seed_path_value(f.name, str(value))
+            lines.append(f"{variable_name(f.name)}={shlex.quote(shown)}")
         lines += ["", "python -m rwkv_simple_gui train \\"]
         for f in ordered:
-            flag = f"  --{f.name} "
-            ref = f'"${f.name.upper()}"'
-            lines.append(flag + (f"${f.name.upper()}" if isinstance(getattr(self, f.name), list) else ref) + " \\")
+            var = variable_name(f.name)
+            ref = f"${var}" if isinstance(getattr(self, f.name), list) else f'"${var}"'
+            lines.append(f"  --{f.name} {ref} \\")
         lines[-1] = lines[-1].rstrip(" \\")
         return "\n".join(lines) + "\n"
 
@@ -408,6 +464,13 @@ def coerce(name: str, value: Any, source: str = "config") -> Any:
     """Convert ``value`` to option ``name``'s type, or raise ValueError naming the option and the fix."""
     f = TrainConfig.option(name)
     kind = f.type if isinstance(f.type, str) else f.type.__name__
+    if f.metadata.get("auto"):  # "auto" or a whole number, kept as text
+        text = str(value).strip().lower() if not isinstance(value, bool) else ""
+        if text == "auto" or text.isdigit():
+            return text if text == "auto" else str(int(text))
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        raise ValueError(f"{source}: option {name}={value!r} should be auto or a whole number")
     try:
         if kind == "list":
             if isinstance(value, str):
@@ -435,3 +498,48 @@ def coerce(name: str, value: Any, source: str = "config") -> Any:
         return value
     raise ValueError(f"{source}: option {name}={value!r} should be a {kind}"
                      + (f" (one of {', '.join(map(str, f.metadata['choices']))})" if "choices" in f.metadata else ""))
+
+
+def migrate(data: dict, source: str = "config") -> tuple[dict, list[str]]:
+    """Options saved with an older ``options_version`` (none recorded = 1) in today's meaning, so a run or a
+    preset keeps training what it trained; the notes say what changed (a heading naming ``source``, then one
+    line per change). ``data`` may be partial (a preset).
+
+    Version 1 counted epoch_begin into epoch_count, ignored epoch_steps for pad/only (an epoch was every
+    document), counted epoch_steps per process for get and stopped get runs after epoch_count, and treated
+    loss_mask none as pad."""
+    version = data.get(VERSION_KEY, 1)
+    if not isinstance(version, int) or version > OPTIONS_VERSION:
+        raise ValueError(f"{source}: {VERSION_KEY} {version!r} is newer than this version of rwkv-simple-gui "
+                         f"understands ({OPTIONS_VERSION}); update it")
+    out = {k: v for k, v in data.items() if k != VERSION_KEY}
+    if version == OPTIONS_VERSION:
+        return out, []
+    notes = []
+    begin = out.get("epoch_begin") or 0
+    if begin and "epoch_count" in out:
+        total = out["epoch_count"]
+        out["epoch_count"] = max(1, total - begin)
+        notes.append(f"epoch_count {total} -> {out['epoch_count']} (it counted the {begin} epochs before "
+                     f"epoch_begin in; now it counts the epochs trained from epoch_begin)")
+    if out.get("dataload", "pad") == "get":
+        world = (out.get("devices") or 1) * (out.get("num_nodes") or 1)
+        per_process = out.get("epoch_steps", 1000)
+        out["epoch_steps"] = str(int(per_process) * world)
+        if world > 1 or "epoch_steps" not in data:
+            notes.append(f"epoch_steps {per_process} per process -> {out['epoch_steps']} for all {world} "
+                         f"process(es) together")
+        out["run_until_stopped"] = 0
+        notes.append("run_until_stopped 0 (this get run stopped after its epochs)")
+    elif "epoch_steps" in out and out["epoch_steps"] != "auto":
+        notes.append(f"epoch_steps {out['epoch_steps']} -> auto (it was not used for dataload "
+                     f"{out.get('dataload', 'pad')}: an epoch read every document)")
+        out["epoch_steps"] = "auto"
+    if out.get("loss_mask") == "none":
+        out["loss_mask"] = "pad"
+        notes.append("loss_mask none -> pad (none learned only the documents' own tokens then; today none "
+                     "means no mask at all)")
+    if not notes:
+        return out, []
+    return out, [f"{source}: saved before {VERSION_KEY} {OPTIONS_VERSION} ({OPTIONS_HISTORY[2]}); migrated to "
+                 f"train what it trained:", *notes]

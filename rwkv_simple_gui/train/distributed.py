@@ -3,14 +3,18 @@
 Two ways to step: DeepSpeed ZeRO stage 1/2/3 (+ optimizer offload), the default, or ``deepspeed_strategy
 none``: every rank keeps the full optimizer state and the gradients are all-reduced once per optimizer step.
 Either way the loss is a share of the global token-weighted sum, so a step on N ranks equals a step of one
-process with N times the micro batch.
+process with N times the micro batch. On one device (:func:`strategy`) the *_offload strategies run DeepSpeed in
+that one process (the optimizer state in CPU memory, as Lightning does on one GPU); plain stage 1/2/3 partition
+nothing there and run without DeepSpeed.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import socket
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -22,10 +26,23 @@ class Dist:
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
         self.rank = int(os.environ.get("RANK", "0"))
         self.enabled = self.world > 1
+        self.own_group = False  # a process group of this process alone (DeepSpeed on one device)
 
     def setup(self, device_type: str) -> None:
         if self.enabled and not dist.is_initialized():
             dist.init_process_group("nccl" if device_type == "cuda" else "gloo")
+
+    def one_process_group(self, device_type: str) -> None:
+        """A process group of this process alone, which DeepSpeed needs to run on one device."""
+        if dist.is_initialized():
+            return
+        os.environ.setdefault("LOCAL_RANK", "0")  # DeepSpeed's engine asks for it
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        dist.init_process_group("nccl" if device_type == "cuda" else "gloo", init_method=f"tcp://127.0.0.1:{port}",
+                                rank=0, world_size=1)
+        self.own_group = True
 
     @property
     def is_main(self) -> bool:
@@ -67,7 +84,7 @@ class Dist:
             dist.barrier()
 
     def close(self) -> None:
-        if self.enabled and dist.is_initialized():
+        if (self.enabled or self.own_group) and dist.is_initialized():
             dist.destroy_process_group()
 
 
@@ -130,6 +147,37 @@ ZERO_STAGES = {"deepspeed_stage_1": (1, False), "deepspeed_stage_2": (2, False),
                "deepspeed_stage_3": (3, False), "deepspeed_stage_3_offload": (3, True)}
 
 
+@dataclass(frozen=True)
+class Strategy:
+    """What runs for ``deepspeed_strategy`` on ``world`` processes."""
+
+    deepspeed: bool
+    stage: int | None
+    offload: bool
+    description: str          # what the log and the check say
+    note: str | None = None   # when what runs is not what the name asks for on this many devices
+
+
+def strategy(cfg, world: int) -> Strategy:
+    """The strategy that runs: DeepSpeed with several processes, or on one with optimizer offload (RWKV-PEFT's
+    Lightning runs DeepSpeed on one GPU too); plain stage 1/2/3 on one device partition nothing, so they run
+    without DeepSpeed, and ``note`` says so."""
+    name = cfg.deepspeed_strategy
+    if name == "none":
+        return Strategy(False, None, False, "plain AdamW" + (f", gradients all-reduced over {world} processes"
+                                                             if world > 1 else " in one process"))
+    stage, offload = ZERO_STAGES[name]
+    label = f"DeepSpeed ZeRO-{stage}" + (" offload" if offload else "")
+    if world > 1:
+        return Strategy(True, stage, offload, f"{label} on {world} processes"
+                        + (" (the optimizer state in CPU memory)" if offload else ""))
+    if offload:
+        return Strategy(True, stage, True, f"{label} in one process (the optimizer state in CPU memory)")
+    return Strategy(False, stage, False, "plain AdamW in one process",
+                    f"{name} on one device partitions nothing, so it runs without DeepSpeed (the same maths); "
+                    f"deepspeed_stage_{stage if stage > 1 else 2}_offload moves the optimizer state to CPU memory")
+
+
 class AllReduceStepper:
     """Optimizer steps with a plain gradient all-reduce (one process, or ``deepspeed_strategy none``)."""
 
@@ -167,7 +215,7 @@ class DeepSpeedStepper:
         stage, offload = ZERO_STAGES[cfg.deepspeed_strategy]
         zero = {"stage": stage, "reduce_bucket_size": 2e8, "allgather_bucket_size": 2e8}
         if offload:
-            zero["offload_optimizer"] = {"device": "cpu", "pin_memory": True}
+            zero["offload_optimizer"] = {"device": "cpu", "pin_memory": torch.cuda.is_available()}
         config = {"train_micro_batch_size_per_gpu": cfg.micro_bsz, "gradient_accumulation_steps": cfg.mini_bsz,
                   "gradient_clipping": 1.0, "zero_optimization": zero, "zero_allow_untested_optimizer": True,
                   "zero_force_ds_cpu_optimizer": False, "steps_per_print": 2**31 - 1, "wall_clock_breakdown": False}

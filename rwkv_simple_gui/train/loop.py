@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import pickle
 import random
 import shutil
 import signal
@@ -24,14 +25,16 @@ from typing import Callable
 import torch
 
 from rwkv_simple_gui import paths, peft
+from rwkv_simple_gui.model.rwkv import RWKV
 
 from . import preference, resume
 from .config import TrainConfig
 from .data import EpochSampler, build_source, held_out_count, make_plan, open_dataset, split_documents
-from .distributed import AllReduceStepper, DeepSpeedStepper, Dist, launched_rank
 from . import judge
+from .distributed import AllReduceStepper, DeepSpeedStepper, Dist, launched_rank, strategy
 from .judge import ValidationSet, as_chat, greedy_answer, pick_questions, read_prompts, sample_prompt
-from .loss import weighted_loss_sum
+from .loss import head_loss_sum, weighted_loss_sum
+from .optim import AdamWRows, reuse_freed_memory
 from .rundir import (Log, RunDir, checkpoint_entries, checkpoint_name, lock_run, read_point, reuse_problem,
                      step_checkpoint_name, write_json)
 from .schedule import learning_rate
@@ -40,7 +43,11 @@ AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
 PART_LR_SCALE = {"att.w0": 2.0, "att.time_decay": 2.0}  # the decay base learns at 2x lr, as in RWKV-LM
 
 
-class ConfigError(ValueError):
+class UserError(ValueError):
+    """A problem with the user's settings or files, said in plain words: train.log gets no traceback for it."""
+
+
+class ConfigError(UserError):
     def __init__(self, problems: list[str]):
         super().__init__("; ".join(problems))
         self.problems = problems
@@ -87,6 +94,18 @@ def plain_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''} (see train.log for details)"
 
 
+def _load_point_file(path: Path) -> dict:
+    """A file of a resume point; ValueError in plain words when it is missing or damaged."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise UserError(f"{paths.display(path)} is missing: the resume point is incomplete; resume the run folder "
+                         "(train --resume RUN_DIR) to continue from its last checkpoint's weights") from None
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as exc:
+        raise UserError(f"{paths.display(path)} is damaged ({str(exc).splitlines()[0]}): resume the run folder "
+                         "(train --resume RUN_DIR) to continue from its last checkpoint's weights") from None
+
+
 def choose_device() -> torch.device:
     if torch.cuda.is_available():
         local = int(os.environ.get("LOCAL_RANK", "0"))
@@ -95,27 +114,32 @@ def choose_device() -> torch.device:
     return torch.device("cpu")
 
 
-def make_optimizer(cfg: TrainConfig, named_params: dict, fused: bool) -> torch.optim.AdamW:
-    """AdamW groups: weight decay only on matrices; the decay base (w0 / time_decay) at 2x lr."""
+def make_optimizer(cfg: TrainConfig, named_params: dict, fused: bool, rowwise: bool = False) -> torch.optim.AdamW:
+    """AdamW groups: weight decay only on matrices; the decay base (w0 / time_decay) at 2x lr. ``fused``: torch's
+    one-kernel AdamW (CPU and CUDA). ``rowwise``: a trained embedding is updated only in the rows that have been
+    used (optim.AdamWRows)."""
     groups: dict[tuple[float, float], list] = {}
     for name, p in named_params.items():
         scale = next((s for key, s in PART_LR_SCALE.items() if name.endswith(key)), 1.0)
         decay = cfg.weight_decay if p.dim() >= 2 else 0.0
         groups.setdefault((scale, decay), []).append(p)
     param_groups = [{"params": ps, "lr_scale": s, "weight_decay": d} for (s, d), ps in groups.items()]
-    return torch.optim.AdamW(param_groups, lr=cfg.lr_init, betas=(cfg.beta1, cfg.beta2), eps=cfg.adam_eps,
-                             fused=fused or None)
+    options = dict(lr=cfg.lr_init, betas=(cfg.beta1, cfg.beta2), eps=cfg.adam_eps, fused=fused or None)
+    rows = [p for name, p in named_params.items() if name == "emb.weight"] if rowwise else []
+    return AdamWRows(param_groups, rows, **options)
+
+
+def training_documents(cfg: TrainConfig, info) -> int:
+    """Documents trained on (those val_split holds out are not)."""
+    return info.n_docs - held_out_count(info.n_docs, cfg.val_split)
 
 
 def estimate(cfg: TrainConfig, info, world: int | None = None) -> dict:
-    """Steps the run will take, from the dataset's document count (``info``: a DataInfo; no model needed)."""
+    """The run's :class:`train.data.Plan` (epochs, optimizer steps, micro-batches) from the dataset's document
+    count (``info``: a DataInfo; no model needed), as a dict."""
     world = world or cfg.devices
-    n_docs = 0 if cfg.dataload == "get" else info.n_docs - held_out_count(info.n_docs, cfg.val_split)
-    plan = make_plan(cfg, n_docs, world)
-    return {"documents": n_docs, "micro_steps_per_epoch": plan.micro_steps,
-            "steps_per_epoch": plan.steps_per_epoch, "total_steps": plan.steps_per_epoch * cfg.epoch_count,
-            "steps_this_run": plan.steps_per_epoch * (cfg.epoch_count - cfg.epoch_begin),
-            "samples_per_step": cfg.micro_bsz * cfg.mini_bsz * world}
+    n_docs = training_documents(cfg, info)
+    return {"documents": n_docs, **make_plan(cfg, n_docs, world).to_dict()}
 
 
 def _load_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype:
@@ -174,26 +198,35 @@ def build_model(cfg: TrainConfig, device: torch.device, run_dir: Path, dist: Dis
 
 
 def forward_backward(model, batch, cfg: TrainConfig, device, scale: float, autocast, backward,
-                     last: bool = True) -> tuple[float, int]:
-    """Loss sum of one micro batch and its real token count; ``backward(loss * scale, is_last_pass)`` is called
-    once per pass (``last``: this micro batch ends the optimizer step)."""
-    x, y, w = batch.x.to(device), batch.y.to(device), batch.w.to(device)
-    real = (w > 0).any(0).nonzero()
+                     last: bool = True) -> tuple[torch.Tensor, int]:
+    """Loss sum of one micro batch (a 0-dim tensor: reading it would wait for the device) and its real token
+    count; ``backward(loss * scale, is_last_pass)`` is called once per pass (``last``: this micro batch ends the
+    optimizer step)."""
+    real = (batch.w > 0).any(0).nonzero()  # on the host: no device sync
     if len(real) == 0:  # nothing learned here; a zero loss keeps every rank's collective calls in step
         real = torch.zeros(1, dtype=torch.long)
     # causal model: positions after the last weighted target change nothing, so they are not computed
-    T = min(x.shape[1], math.ceil((int(real[-1]) + 1) / 16) * 16)
-    x, y, w = x[:, :T], y[:, :T], w[:, :T]
+    T = min(batch.x.shape[1], math.ceil((int(real[-1]) + 1) / 16) * 16)
+    x, y, w = (t[:, :T].to(device) for t in (batch.x, batch.y, batch.w))
+    # the plain model computes logits only where a target is weighted (a DeepSpeed engine gets the whole head)
+    own_head = isinstance(model, RWKV)
     chunk = cfg.chunk_ctx if cfg.train_type == "infctx" else T
-    state, total = None, 0.0
+    state, total = None, torch.zeros((), device=device)
     for start in range(0, T, chunk):
+        part = slice(start, start + chunk)
         with autocast():
-            logits, state = model(x[:, start:start + chunk], state)
-            loss = weighted_loss_sum(logits, y[:, start:start + chunk], w[:, start:start + chunk])
+            if own_head:
+                h, state = model(x[:, part], state, head=False)
+                rows = batch.w[:, :T][:, part].flatten().nonzero().squeeze(1).to(device)
+                # the scale goes into the weights, so the backward pass starts from 1 (no pass over the gradients)
+                scaled = head_loss_sum(h, model.head.weight, y[:, part], w[:, part] * scale, rows)
+            else:
+                logits, state = model(x[:, part], state)
+                scaled = weighted_loss_sum(logits, y[:, part], w[:, part]) * scale
         # each chunk is back-propagated at once and the state is cut (truncated BPTT), so memory holds
         # one chunk's graph however long the sequence is
-        backward(loss * scale, last and start + chunk >= T)
-        total += float(loss.detach())
+        backward(scaled, last and start + chunk >= T)
+        total += scaled.detach() / scale
         state = [tuple(t.detach() for t in layer) for layer in state]
     return total, batch.tokens
 
@@ -233,7 +266,8 @@ def _train(cfg: TrainConfig, run_dir: Path, dist: Dist, progress, stop: StopFlag
         state = trainer.run()
     except BaseException as exc:  # noqa: BLE001 - every failure must reach status.json
         if run is not None:
-            log("".join(traceback.format_exception(exc)).rstrip())
+            if not isinstance(exc, UserError):  # a bug's traceback helps a report; a user's mistake needs none
+                log("".join(traceback.format_exception(exc)).rstrip())
             log(f"FAILED: {plain_error(exc)}")
             run.update_status(state="failed", exit_code=1, error=plain_error(exc))
         if isinstance(exc, KeyboardInterrupt):
@@ -285,12 +319,11 @@ class Trainer:
         self.train_docs, self.val_docs = split_documents(len(ds), cfg.val_split, self.seed)
         self._find_questions(ds, prepared.data_info.tokenizer)
         self.plan = make_plan(cfg, len(self.train_docs), dist.world)
-        self.total_steps = self.plan.steps_per_epoch * cfg.epoch_count
+        self.total_steps = self.plan.total_steps
         if self.point:
             self.first_step, self.start = self.point["step"], (self.point["next_epoch"], self.point["next_step"])
         else:
-            self.first_step = self.plan.steps_per_epoch * cfg.epoch_begin
-            self.start = (cfg.epoch_begin, 0)
+            self.first_step, self.start = self.plan.first_step, (cfg.epoch_begin, 0)
         # resume points are folders every rank writes into: on several machines only machine 0 has the folder
         self.writes_points = not (cfg.num_nodes > 1 or cfg.hostfile)
         self._record_run(prepared)
@@ -300,9 +333,11 @@ class Trainer:
 
     def _record_run(self, prepared) -> None:
         cfg, plan, dinfo = self.cfg, self.plan, prepared.data_info
+        self.strategy = strategy(cfg, self.dist.world)
         self.resolved = {"seed": self.seed, "world_size": self.dist.world, "device": self.device.type,
                          "steps_per_epoch": plan.steps_per_epoch, "total_steps": self.total_steps,
-                         "micro_steps_per_epoch": plan.micro_steps}
+                         "micro_steps_per_epoch": plan.micro_steps, "until_stopped": plan.until_stopped,
+                         "strategy": self.strategy.description}
         if len(self.val_docs):
             self.resolved["val_docs"] = self.val_docs.tolist()
         if cfg.val_data or len(self.val_docs):
@@ -316,12 +351,16 @@ class Trainer:
         self.folder.write_config({**cfg.to_dict(), "model_info": prepared.model_info.to_dict(),
                                   "data_info": dinfo.__dict__, "resolved": self.resolved})
         self.folder.keep_metrics_until(self.first_step)
-        self.status(total_steps=self.total_steps, step=self.first_step, epoch=self.start[0],
+        self.status(total_steps=self.total_steps, until_stopped=plan.until_stopped, step=self.first_step,
+                    epoch=self.start[0],
                     best=self.point.get("best") if self.point else None)
         self.log(f"model: {prepared.model_info.describe()}")
         self.log(f"data: {dinfo.n_docs} documents, {dinfo.num_tokens} tokens (longest {dinfo.max_doc_len}); "
-                 f"{plan.steps_per_epoch} optimizer steps per epoch, {self.total_steps} in all; "
+                 f"{plan.micro_steps} micro-batches = {plan.steps_per_epoch} optimizer steps per epoch; epochs "
+                 f"{plan.epoch_begin}-{plan.last_epoch}" + (" then on until stopped" if plan.until_stopped else "")
+                 + f", steps {self.first_step + 1}-{self.total_steps}; "
                  f"{cfg.micro_bsz}x{cfg.mini_bsz}x{self.dist.world} samples per step")
+        self.log(f"strategy: {self.strategy.description}")
         if cfg.dataload != "get" and dinfo.max_doc_len > cfg.ctx_len + 1:
             self.log(f"note: documents longer than ctx_len+1={cfg.ctx_len + 1} tokens are cut "
                      f"(the longest has {dinfo.max_doc_len})")
@@ -339,9 +378,15 @@ class Trainer:
         torch.manual_seed(self.seed + dist.rank)  # dropout differs per rank, adapters were initialised alike
         row = peft.method(cfg.finetune_mode)
         self.lisa = peft.LisaSelector(self.model, cfg.lisa_r, cfg.lisa_k, self.seed) if row.redraws else None
-        self.use_ds = dist.enabled and cfg.deepspeed_strategy != "none"
-        # DeepSpeed's ZeRO optimizer wrapper drives torch's AdamW (fused is a CUDA-only kernel it may not wrap)
-        self.optimizer = make_optimizer(cfg, self.params, fused=device.type == "cuda" and not self.use_ds)
+        self.use_ds = self.strategy.deepspeed
+        if self.use_ds and not dist.enabled:
+            dist.one_process_group(device.type)
+        # DeepSpeed's ZeRO optimizer wrapper drives torch's AdamW over its own flat partitions: neither fused nor
+        # row-wise. Row-wise finds the used rows with a host sync: on the CPU only, where it saves the most.
+        self.optimizer = make_optimizer(cfg, self.params, fused=not self.use_ds,
+                                        rowwise=device.type == "cpu" and not self.use_ds)
+        if device.type == "cpu":
+            reuse_freed_memory()
         self.log(f"{cfg.finetune_mode}: {sum(p.numel() for p in self.params.values()):,} trainable parameters"
                  + (f" (lisa: {cfg.lisa_r} layers at a time)" if self.lisa else ""))
         self.objective = preference.objective(cfg, self.model)  # dpo / orpo; None for sft
@@ -353,7 +398,6 @@ class Trainer:
         scaler = torch.amp.GradScaler("cuda") if cfg.precision == "fp16" and device.type == "cuda" else None
         if self.use_ds:
             self.stepper = DeepSpeedStepper(self.model, self.optimizer, cfg, dist.world)
-            self.log(f"DeepSpeed {cfg.deepspeed_strategy} on {dist.world} processes")
             self.net = self.stepper.engine  # ZeRO-3 counts micro steps (accumulate vs overwrite) in its forward
         else:
             self.stepper = AllReduceStepper(list(self.params.values()), self.optimizer, dist, scaler)
@@ -418,7 +462,7 @@ class Trainer:
             if loaded is None:
                 raise RuntimeError(f"{paths.display(point)}: DeepSpeed found no checkpoint to load in it")
         else:
-            state = torch.load(point / "trainer.pt", map_location="cpu", weights_only=True)
+            state = _load_point_file(point / "trainer.pt")
             missing = sorted(set(self.params) - set(state["params"]))
             if missing:
                 raise ValueError(f"{paths.display(point)} lacks trained parameters of this run ({missing[0]}, ...)")
@@ -430,11 +474,17 @@ class Trainer:
                 self.stepper.scaler.load_state_dict(state["scaler"])
             if self.lisa is not None:
                 self.lisa.load_state_dict(state["lisa"])
-        resume.set_rng_state(torch.load(point / f"rng-{self.dist.rank}.pt", weights_only=True), self.device)
+        resume.set_rng_state(_load_point_file(point / f"rng-{self.dist.rank}.pt"), self.device)
         self.tokens_total, self.elapsed_before = info["tokens"], info["elapsed_s"]
         self.best, self.since_best = info.get("best"), info.get("since_best", 0)
-        self.log(f"resumed exactly from {resume.describe_point(point)}: weights, optimizer, data position and "
-                 f"random state as saved")
+        changes = resume.inexact_changes(info["options"], self.cfg.to_dict())
+        if changes:
+            self.log(f"resumed from {resume.describe_point(point)} with changed options ({'; '.join(changes)}): "
+                     f"weights, optimizer, data position and random state as saved, the steps after it differ from "
+                     f"the run's own")
+        else:
+            self.log(f"resumed exactly from {resume.describe_point(point)}: weights, optimizer, data position and "
+                     f"random state as saved")
 
     def status(self, **fields) -> None:
         if self.folder is not None:
@@ -452,7 +502,9 @@ class Trainer:
             self.evaluate(cfg.epoch_begin)  # the base model, so every later answer can be shown beside it
         state = "finished"
         first_epoch, first_step = self.start
-        for epoch in range(first_epoch, cfg.epoch_count):
+        for epoch in self.plan.epochs():
+            if epoch < first_epoch:
+                continue
             ended = self.run_epoch(epoch, first_step if epoch == first_epoch else 0)
             if ended == "stopped":
                 state = "stopped"
@@ -501,7 +553,7 @@ class Trainer:
         if self.evaluation_due(epoch_end):
             self.evaluate(epoch)
         last = stopping or self.early_stop is not None
-        if last or (epoch_end and ((epoch + 1) % cfg.epoch_save == 0 or epoch == cfg.epoch_count - 1)):
+        if last or (epoch_end and self.plan.saves(epoch, cfg.epoch_save)):
             self.save(checkpoint_name(epoch), epoch, s, partial=not epoch_end)
         elif (cfg.save_every_steps and self.step % cfg.save_every_steps == 0) or self.best_unsaved:
             self.save(step_checkpoint_name(self.step), epoch, s, partial=True)
@@ -525,7 +577,7 @@ class Trainer:
             loss_sum, tokens = loss_sum + ls, tokens + nt
         self.stepper.step()
         self.step += 1
-        loss, tokens = dist.sum(loss_sum) / weight, int(dist.sum(tokens))
+        loss, tokens = float(dist.sum(loss_sum)) / weight, int(dist.sum(tokens))  # the step's one device sync
         self.tokens_total += tokens
         self.record(epoch, loss, tokens, time.time() - t_step)
         if not math.isfinite(loss):
@@ -537,7 +589,8 @@ class Trainer:
         now, done = time.time(), self.step - self.first_step
         metric = {"step": self.step, "total_steps": self.total_steps, "epoch": epoch, "loss": loss, "lr": self.lr,
                   "tokens": self.tokens_total, "tokens_per_s": tokens / max(step_s, 1e-9), "elapsed_s": now - self.t0,
-                  "eta_s": (now - self.t_run) / done * (self.total_steps - self.step),
+                  "eta_s": (now - self.t_run) / done * (self.total_steps - self.step)
+                  if self.step <= self.total_steps else None,
                   "gpu_mem": (torch.cuda.max_memory_allocated(self.device) / 2**30)
                   if self.device.type == "cuda" else None}
         if self.objective:
@@ -658,7 +711,7 @@ class Trainer:
             ls, nt = self.forward_backward(self.net, batch, self.cfg, self.device, 1.0, self.autocast, _no_backward)
             loss_sum, weight, tokens = loss_sum + ls, weight + batch.weight, tokens + nt
         loss_sum, weight, tokens = (self.dist.sum(v) for v in (loss_sum, weight, tokens))
-        return (loss_sum / weight, int(tokens)) if weight > 0 else None
+        return (float(loss_sum) / weight, int(tokens)) if weight > 0 else None
 
     @contextlib.contextmanager
     def _generation(self):

@@ -79,7 +79,7 @@ class Pairs:
     to ctx_len + 1 tokens."""
 
     def __init__(self, ds, ctx_len: int, docs=None):
-        layout = pair_layout(ds.meta)
+        layout = pair_layout(ds)
         if layout is None:
             raise ValueError("the dataset is not a preference dataset (its meta.json has no pair layout): tokenize "
                              "a file of prompt/chosen/rejected records")

@@ -5,6 +5,7 @@ validate once. The GUI's live check, its Start button, the CLI's ``--dry-run`` a
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from .config import TrainConfig
 def resolve_option(kind: str, base: str | None, value: str) -> str:
     """An absolute path for what was typed into a path option (see TrainConfig's ``path`` metadata).
 
-    file: a bare name found in the option's folder means that file; prefix: the same for a .bin/.idx pair;
+    file: a relative name not found from the project root but found in the option's folder means that file (as
+    the seed's scripts prefix model/ and data/); prefix: the same for a .bin/.idx pair;
     dir: a bare name is a folder of the option's folder (a new run folder goes to output/). In the app
     (``paths.confine``) a path that leads out of the project folders raises ``paths.PathRefused``.
     """
@@ -24,7 +26,7 @@ def resolve_option(kind: str, base: str | None, value: str) -> str:
         return ""
     if kind == "prefix":
         direct = paths.resolve(value)
-        in_base = paths.PROJECT_ROOT / base / value if base and len(Path(value).parts) == 1 else None
+        in_base = paths.PROJECT_ROOT / base / value if base and not Path(value).is_absolute() else None
         found = in_base if in_base is not None and not Path(f"{direct}.idx").exists() and \
             Path(f"{in_base}.idx").exists() else direct
         for ext in ("", ".bin", ".idx"):
@@ -36,6 +38,8 @@ def resolve_option(kind: str, base: str | None, value: str) -> str:
         paths.writable(found)
         return str(found)
     found = paths.resolve(value, base)
+    if base and not found.exists() and not Path(value).is_absolute() and (paths.PROJECT_ROOT / base / value).exists():
+        found = paths.PROJECT_ROOT / base / value  # the seed's meaning: MODEL_PATH=sub/x.pth is model/sub/x.pth
     paths.readable(found)
     return str(found)
 
@@ -66,6 +70,9 @@ class Prepared:
     problems: list[str] = field(default_factory=list)   # must be fixed before training
     warnings: list[str] = field(default_factory=list)   # worth knowing, not blocking
     steps: dict | None = None    # train.loop.estimate's step counts, when the data could be read
+    plan: object = None          # train.data.Plan they come from
+    device: object = None        # train.device.DeviceFacts the checks ran for (None: no hardware checks)
+    strategy: object = None      # train.distributed.Strategy that will run
 
     @property
     def ok(self) -> bool:
@@ -94,26 +101,40 @@ def _read_data(cfg: TrainConfig):
         return None, f"data_path: {err}"
 
 
-def _warnings(cfg: TrainConfig, data_info, steps: dict | None) -> list[str]:
+def _warnings(cfg: TrainConfig, data_info, steps: dict | None, plan_notes: list[str], strategy) -> list[str]:
     from .budget import budget, notes
 
+    out = list(plan_notes)
     run_budget = budget(cfg, data_info, steps)
-    out = notes(run_budget, cfg, data_info)[1] if run_budget else []
+    out += notes(run_budget, cfg, data_info)[1] if run_budget else []
     if steps and cfg.warmup_steps >= steps["total_steps"]:
         out.append(f"warmup_steps={cfg.warmup_steps} is not below the run's {steps['total_steps']} steps: the "
                    f"learning rate never reaches lr_init; lower warmup_steps (e.g. to "
                    f"{max(0, steps['total_steps'] // 10)})")
+    if strategy is not None and strategy.note:
+        out.append(strategy.note)
+    if steps and steps["until_stopped"]:
+        out.append(f"dataload get runs until you stop it, as in RWKV-PEFT (run_until_stopped 1): the learning rate "
+                   f"reaches lr_final after {steps['total_steps']} steps and stays there")
+    if cfg.loss_mask == "none" and cfg.dataload == "pad" and (cfg.val_split or cfg.val_data):
+        out.append("loss_mask none with dataload pad learns the tokens that follow each document in the file, which "
+                   "may be held-out documents: use loss_mask pad to keep validation clean")
     return out
 
 
-def prepare(cfg: TrainConfig, device: str | None = None) -> Prepared:
-    """Resolve, read and validate ``cfg``; ``device`` ("cpu"/"cuda") adds the hardware checks."""
+def prepare(cfg: TrainConfig, device="auto") -> Prepared:
+    """Resolve, read and validate ``cfg`` for ``device``: "auto" (the device a trainer started now would use,
+    as ``train.device.detect`` finds it), "cpu"/"cuda" (the trainer knows its own), or None (no hardware checks)."""
+    from .data import make_plan, plan_warnings
+    from .device import detect, facts_for
+    from .distributed import strategy
     from .validate import field_problems, problems, processes
 
+    device = detect() if device == "auto" else facts_for(device) if isinstance(device, str) else device
     try:
         cfg = resolve_paths(cfg)
     except paths.PathRefused as err:
-        return Prepared(cfg, problems=[str(err)])
+        return Prepared(cfg, problems=[str(err)], device=device)
     point_err = None
     if cfg.resume_from:
         from .resume import resolve_point
@@ -126,21 +147,70 @@ def prepare(cfg: TrainConfig, device: str | None = None) -> Prepared:
     data_info, data_err = _read_data(cfg) if cfg.data_path else (None, None)
     found = [e for e in (point_err, model_err, data_err) if e]
     found += problems(cfg.replace(resume_from="") if point_err else cfg, model_info, data_info, device)
-    steps = None
-    if data_info is not None and not field_problems(cfg):
-        from .loop import estimate
+    steps, plan, plan_notes, runs = None, None, [], None
+    if not field_problems(cfg):
+        world = processes(cfg)
+        runs = strategy(cfg, world)
+        if data_info is not None:
+            from .loop import training_documents
 
-        steps = estimate(cfg, data_info, processes(cfg))
-    return Prepared(cfg, model_info, data_info, found, _warnings(cfg, data_info, steps), steps)
+            n_docs = training_documents(cfg, data_info)
+            plan = make_plan(cfg, n_docs, world)
+            steps = {"documents": n_docs, **plan.to_dict()}
+            plan_notes = plan_warnings(cfg, plan, n_docs)
+    return Prepared(cfg, model_info, data_info, found, _warnings(cfg, data_info, steps, plan_notes, runs), steps, plan, device,
+                    runs)
+
+
+def saved_epochs(cfg: TrainConfig, plan, limit: int = 12) -> list[str]:
+    """The epoch checkpoints the run writes (the first ``limit``), as the loop saves them."""
+    from .rundir import checkpoint_name
+
+    looked_at = itertools.islice(plan.epochs(), plan.epoch_count + cfg.epoch_save * limit)  # get may never end
+    return [checkpoint_name(e) for e in looked_at if plan.saves(e, cfg.epoch_save)][:limit]
+
+
+def training_plan(prepared: Prepared) -> dict | None:
+    """What the run trains, in RWKV-PEFT's terms: method and ranks, learning rate, mask, strategy, epochs and
+    steps (the step counts are :class:`train.data.Plan`'s); None until the options are readable."""
+    from rwkv_simple_gui.peft.methods import METHODS
+
+    cfg = prepared.config
+    row = METHODS.get(cfg.finetune_mode)
+    if prepared.strategy is None or row is None:
+        return None
+    numbers = {name: getattr(cfg, name) for name in row.options
+               if isinstance(getattr(cfg, name), (int, float)) and "path" not in TrainConfig.option(name).metadata}
+    plan = {"method": cfg.finetune_mode, "stage": cfg.stage, "ranks": numbers,
+            "train_parts": cfg.train_parts if cfg.applies("train_parts") else [],
+            "lr": {"init": cfg.lr_init, "final": cfg.lr_final, "schedule": cfg.lr_schedule,
+                   "warmup_steps": cfg.warmup_steps},
+            "adam": {"beta1": cfg.beta1, "beta2": cfg.beta2, "eps": cfg.adam_eps},
+            "dataload": cfg.dataload, "loss_mask": cfg.loss_mask, "ctx_len": cfg.ctx_len, "quant": cfg.quant,
+            "op": cfg.op, "precision": cfg.precision,
+            "strategy": prepared.strategy.description + (f" ({prepared.strategy.note})" if prepared.strategy.note
+                                                         else "")}
+    steps = prepared.steps
+    if steps is not None:
+        plan.update({key: steps[key] for key in ("micro_steps_per_epoch", "steps_per_epoch", "epochs", "first_epoch",
+                                                 "last_epoch", "first_step", "total_steps", "steps_this_run",
+                                                 "until_stopped", "samples_per_step")})
+        plan["checkpoints"] = saved_epochs(cfg, prepared.plan)
+    return plan
 
 
 def describe(prepared: Prepared) -> dict:
-    """What ``--dry-run`` prints: the resolved options, the facts, the step counts and the problems."""
+    """What ``--dry-run`` prints: the resolved options, the facts, the plan, the step counts and the problems."""
     out = {"config": prepared.config.to_dict()}
+    if prepared.device is not None:
+        out["device"] = prepared.device.describe()
     if prepared.model_info is not None:
         out["model_info"] = prepared.model_info.to_dict()
     if prepared.data_info is not None:
         out["data_info"] = dataclasses.asdict(prepared.data_info)
+    plan = training_plan(prepared)
+    if plan is not None:
+        out["plan"] = plan
     if prepared.steps is not None:
         out["estimate"] = prepared.steps
         out.update(budget_report(prepared))

@@ -82,8 +82,8 @@ def fit_epochs(options: dict, fit: dict, world: int = 1) -> tuple[dict, str | No
     if info is None or info.n_docs == 0:
         return options, None
     epochs = fitted_epochs(cfg, info, fit.get("passes", 1), world)
-    per_epoch = estimate(cfg.replace(epoch_count=cfg.epoch_begin + 1), info, world)["steps_this_run"]
-    epochs = max(epochs, cfg.epoch_begin + math.ceil(fit.get("min_steps", 0) / max(per_epoch, 1)))
+    per_epoch = estimate(cfg.replace(epoch_count=1), info, world)["steps_this_run"]
+    epochs = max(epochs, math.ceil(fit.get("min_steps", 0) / max(per_epoch, 1)))
     fitted = {**options, "epoch_count": epochs}
     if options.get("epoch_save", 1) >= options.get("epoch_count", TrainConfig().epoch_count):
         fitted["epoch_save"] = epochs  # the preset saves its last epoch only

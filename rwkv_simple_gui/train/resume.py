@@ -19,7 +19,7 @@ import numpy as np
 
 from rwkv_simple_gui import paths
 
-from .config import RESUME_FIXED, TrainConfig
+from .config import RESUME_FIXED, RESUME_INEXACT, TrainConfig, migrate
 from .rundir import (RESUME_DIR, checkpoint_entries, latest_resume_point, read_options, read_point,
                      resume_point_name, resume_points)
 
@@ -92,10 +92,48 @@ def changed_options(saved: dict, cfg: TrainConfig) -> list[str]:
     """The options of ``cfg`` that differ from the point's ``saved`` ones and that an exact resume needs
     unchanged, each as "name: was -> now"."""
     out = []
+    saved, _ = migrate(saved)  # a point of a run saved before today's options_version
     for name in RESUME_FIXED:
         if name in saved and cfg.applies(name) and saved[name] != getattr(cfg, name):
             out.append(f"{name}: was {saved[name]!r}, now {getattr(cfg, name)!r}")
     return out
+
+
+def inexact_changes(saved: dict, options: dict) -> list[str]:
+    """The options of ``options`` that differ from the point's ``saved`` ones and that a resume may change,
+    though the run then no longer continues exactly, each as "name: was -> now"."""
+    return [f"{name}: was {saved[name]!r}, now {options[name]!r}" for name in RESUME_INEXACT
+            if name in saved and name in options and saved[name] != options[name]]
+
+
+def _torch_file_problem(path: Path) -> str | None:
+    """Why a torch zip file of a resume point cannot be loaded (missing, empty, cut short), or None. Only its
+    table of contents is read, at its end: a file cut short has none."""
+    import torch
+
+    if not path.is_file():
+        return "is missing"
+    size = path.stat().st_size
+    if size == 0:
+        return "is empty"
+    try:
+        torch._C.PyTorchFileReader(str(path)).get_all_records()
+    except RuntimeError:
+        return f"is truncated or damaged ({size:,} bytes, its end unreadable)"
+    return None
+
+
+def point_damage(point: Path, info: dict) -> str | None:
+    """Why the files of the resume point ``point`` (its facts ``info``) cannot be loaded, or None."""
+    deepspeed = info["world"] > 1 and info["options"].get("deepspeed_strategy", "none") != "none"
+    names = [] if deepspeed else ["trainer.pt"]
+    for name in [*names, *(f"rng-{rank}.pt" for rank in range(info["world"]))]:
+        problem = _torch_file_problem(Path(point) / name)
+        if problem:
+            return f"{name} {problem}"
+    if deepspeed and not any((Path(point) / "deepspeed").rglob("*")):
+        return "deepspeed/ is missing or empty"
+    return None
 
 
 def point_problems(cfg: TrainConfig, world: int, data_info) -> list[str]:
@@ -105,6 +143,10 @@ def point_problems(cfg: TrainConfig, world: int, data_info) -> list[str]:
     except ValueError as err:
         return [f"resume_from: {err}"]
     where = paths.display(cfg.resume_from)
+    damage = point_damage(Path(cfg.resume_from), point)
+    if damage:
+        return [f"resume_from {where} is damaged: {damage}. Resume the run folder instead (the Resume button, or "
+                f"train --resume RUN_DIR): it continues from the last checkpoint's weights"]
     out = []
     changed = changed_options(point["options"], cfg)
     if changed:
@@ -121,10 +163,19 @@ def point_problems(cfg: TrainConfig, world: int, data_info) -> list[str]:
         out.append(f"resume_from {where}: the dataset {paths.display(cfg.data_path)} changed since the run "
                    f"started ({saved_data.get('n_docs')} documents / {saved_data.get('num_tokens')} tokens then, "
                    f"{data_info.n_docs} / {data_info.num_tokens} now): resume with the data it trained on")
-    steps = point.get("steps_per_epoch")
-    if steps and point["step"] >= steps * cfg.epoch_count:
-        out.append(f"resume_from {where}: the run is complete at step {point['step']} (epoch_count "
-                   f"{cfg.epoch_count}); raise epoch_count to train further")
+    steps = point["steps_per_epoch"]
+    if data_info is not None and not changed:
+        from .data import held_out_count, make_plan
+
+        n_docs = 0 if cfg.dataload == "get" else data_info.n_docs - held_out_count(data_info.n_docs, cfg.val_split)
+        planned = make_plan(cfg, n_docs, world).steps_per_epoch
+        if planned != steps:
+            out.append(f"resume_from {where}: the point says {steps} steps per epoch, the run has {planned}: the "
+                       f"point was edited or made from other data; resume from the run's checkpoint instead")
+    endless = cfg.dataload == "get" and cfg.run_until_stopped
+    if not endless and point["step"] >= steps * (cfg.epoch_begin + cfg.epoch_count):
+        out.append(f"resume_from {where}: the run is complete at step {point['step']} (epochs {cfg.epoch_begin}-"
+                   f"{cfg.epoch_begin + cfg.epoch_count - 1}); raise epoch_count to train further")
     return out
 
 
@@ -151,24 +202,48 @@ def resume_options(run_dir) -> ResumePlan:
     from rwkv_simple_gui.peft.methods import method
 
     run_dir = Path(run_dir)
-    options = read_options(run_dir)
+    migrated: list[str] = []
+    options = read_options(run_dir, migrated)
     if not options:
         raise ValueError(f"{paths.display(run_dir)} has no config.json; it can't be resumed")
     row = method(options.get("finetune_mode"))
     options["proj_dir"] = str(run_dir)
     if row.init_option:  # the frozen weights the run trained against
         options[row.init_option] = str(run_dir / row.init_file)
+    said = "".join(f"; {note}" for note in migrated)
     point = latest_resume_point(run_dir)
+    why_not = "no exact resume point"
     if point is not None:
-        options["resume_from"] = str(point)
-        return ResumePlan(options, point, f"exact resume from {describe_point(point)}")
+        try:
+            info = read_point(point)
+            damage = point_damage(point, info)
+        except ValueError as err:
+            damage = str(err)
+        if not damage:
+            options["resume_from"] = str(point)
+            changes = inexact_changes(info["options"], options)
+            if changes:
+                return ResumePlan(options, point, f"resume from {describe_point(point)} with changed options "
+                                                  f"({'; '.join(changes)}): weights, optimizer and data position "
+                                                  f"are restored, but the steps after it differ from the run's own{said}")
+            return ResumePlan(options, point, f"exact resume from {describe_point(point)}{said}")
+        why_not = f"the resume point {paths.display(point)} is damaged ({damage})"
     entries = checkpoint_entries(run_dir)
     if not entries:
-        raise ValueError(f"{paths.display(run_dir)} has no checkpoint yet; start it again instead")
+        raise ValueError(f"{paths.display(run_dir)} has no checkpoint yet ({why_not}); start it again instead")
     last = entries[-1]
+    if last["epoch"] is None:
+        raise ValueError(f"{paths.display(run_dir)}: {why_not}, and its status.json does not say which epoch "
+                         f"{last['file']} belongs to; start the run again")
     options["resume_from"] = ""
     options[row.load_option or "model_path"] = str(last["path"])  # (a whole-model checkpoint is the model)
     # a checkpoint saved mid-epoch (a stop, a step checkpoint) holds part of its epoch: it is trained again
+    end = options.get("epoch_begin", 0) + options.get("epoch_count", TrainConfig.epoch_count)
     options["epoch_begin"] = last["epoch"] + (0 if last.get("partial") else 1)
-    return ResumePlan(options, None, f"no exact resume point: continuing from the weights of {last['file']} at "
-                                     f"epoch {options['epoch_begin']}, with a new optimizer")
+    endless = options.get("dataload") == "get" and options.get("run_until_stopped", 1)
+    if options["epoch_begin"] >= end and not endless:
+        raise ValueError(f"{paths.display(run_dir)} is complete: its last epoch {end - 1} is saved; start a new run "
+                         f"(with its checkpoint to load) to train further")
+    options["epoch_count"] = max(1, end - options["epoch_begin"])  # the epochs left, to the same end
+    return ResumePlan(options, None, f"{why_not}: continuing from the weights of {last['file']} at "
+                                     f"epoch {options['epoch_begin']}, with a new optimizer{said}")

@@ -23,7 +23,7 @@ from pathlib import Path
 from rwkv_simple_gui import paths
 from rwkv_simple_gui.peft.methods import METHODS
 
-from .config import RUN_INFO_KEYS
+from .config import OPTIONS_VERSION, RUN_INFO_KEYS, VERSION_KEY, migrate
 
 STATES = ("starting", "running", "stopping", "finished", "failed", "stopped")
 FINAL_STATES = ("finished", "failed", "stopped")
@@ -73,12 +73,18 @@ def checkpoint_label(path) -> str:
     return str(epoch) if epoch is not None else f"step{step}" if step is not None else Path(path).stem
 
 
+_ENTRY_FIELDS = (("epoch", int), ("step", int), ("partial", bool), ("val_loss", float))
+
+
 def _status_entries(run_dir) -> dict[str, dict]:
+    """The checkpoints status.json lists, by file; an entry of the wrong shape is left out."""
     try:
         status = read_status(run_dir) or {}
     except ValueError:
         status = {}
-    return {c["file"]: c for c in status.get("checkpoints") or [] if isinstance(c, dict) and "file" in c}
+    return {c["file"]: c for c in status.get("checkpoints") or []
+            if isinstance(c, dict) and isinstance(c.get("file"), str)
+            and all(c.get(name) is None or _is(c[name], kind) for name, kind in _ENTRY_FIELDS)}
 
 
 def checkpoint_entries(run_dir) -> list[dict]:
@@ -163,19 +169,48 @@ def latest_resume_point(run_dir) -> Path | None:
     return found[-1] if found else None
 
 
+# what a resume point's point.json holds: (field, type, the least value)
+_POINT_FIELDS = (("step", int, 1), ("epoch", int, 0), ("next_epoch", int, 0), ("next_step", int, 0),
+                 ("steps_per_epoch", int, 1), ("world", int, 1), ("seed", int, None), ("tokens", int, 0),
+                 ("elapsed_s", float, 0), ("options", dict, None))
+
+
 def read_point(point) -> dict:
-    """A resume point's facts (step, epoch, next position, options, ...); ValueError naming what is wrong."""
+    """A resume point's facts (step, epoch, next position, options, ...); ValueError naming what is wrong,
+    e.g. a point.json edited by hand whose position does not add up."""
     path = Path(point) / POINT_FILE
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(paths.read_text(path))
     except FileNotFoundError:
         raise ValueError(f"{paths.display(point)} is not a resume point (no {POINT_FILE}): give a run folder or "
                          f"one of its resume/step-<N> folders") from None
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not valid JSON (line {e.lineno}): {e.msg}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: not valid JSON ({e}): the resume point is damaged") from None
     if not isinstance(data, dict) or "step" not in data or "options" not in data:
         raise ValueError(f"{path}: not a resume point written by this trainer")
+    for name, kind, least in _POINT_FIELDS:
+        value = data.get(name)
+        if not _is(value, kind) or (least is not None and value < least):
+            raise ValueError(f"{path}: {name} is {value!r}, not {'a number' if kind is float else kind.__name__}"
+                             + (f" of at least {least}" if least is not None else "")
+                             + ": the resume point is damaged or was edited")
+    step, spe = data["step"], data["steps_per_epoch"]
+    if data["next_step"] >= spe or data["next_epoch"] * spe + data["next_step"] != step:
+        raise ValueError(f"{path}: after step {step} the run would continue at epoch {data['next_epoch']}, step "
+                         f"{data['next_step']} of {spe}, which is not where step {step} ends: the resume point "
+                         "was edited; resume from the run's checkpoint instead")
+    named = RESUME_POINT.fullmatch(Path(point).name)
+    if named and int(named.group(1)) != step:
+        raise ValueError(f"{path}: says step {step} in the folder of step {int(named.group(1))}: the resume point "
+                         "was edited")
     return data
+
+
+def _is(value, kind: type) -> bool:
+    """``value`` has JSON type ``kind`` (a bool is no number; an int is a float)."""
+    if isinstance(value, bool):
+        return kind is bool
+    return isinstance(value, (int, float) if kind is float else kind)
 
 
 def now_iso() -> str:
@@ -223,7 +258,10 @@ class RunDir:
             tmp.write_text(" ".join(shlex.quote(a) for a in argv) + "\n", encoding="utf-8")
 
     def update_status(self, **fields) -> dict:
-        status = read_status(self.path) or {}
+        try:
+            status = read_status(self.path) or {}
+        except ValueError:  # a damaged status.json is written afresh
+            status = {}
         if not status:
             status = {"pid": None, "state": "starting", "exit_code": None, "error": None, "step": 0,
                       "total_steps": None, "epoch": None, "started_at": now_iso(), "checkpoints": []}
@@ -234,13 +272,11 @@ class RunDir:
         return status
 
     def add_checkpoint(self, entry: dict) -> None:
-        status = read_status(self.path) or {}
-        kept = [c for c in status.get("checkpoints", []) if c.get("file") != entry["file"]]
+        kept = [c for c in _status_entries(self.path).values() if c["file"] != entry["file"]]
         self.update_status(checkpoints=kept + [entry])
 
     def drop_checkpoints(self, files: set[str]) -> None:
-        status = read_status(self.path) or {}
-        self.update_status(checkpoints=[c for c in status.get("checkpoints", []) if c.get("file") not in files])
+        self.update_status(checkpoints=[c for c in _status_entries(self.path).values() if c["file"] not in files])
 
     def keep_metrics_until(self, step: int) -> None:
         """On resume into the same folder: drop the metrics, evaluations and samples past ``step`` so the
@@ -420,23 +456,44 @@ def reuse_problem(run_dir, options) -> str | None:
 
 # --- read side (GUI, runner, tests) -------------------------------------------------------------------
 
+# the fields of status.json the readers rely on: (field, type); each may also be null
+_STATUS_FIELDS = (("pid", int), ("state", str), ("exit_code", int), ("error", str), ("step", int),
+                  ("total_steps", int), ("epoch", int), ("loss", float), ("checkpoints", list), ("best", dict))
+
+
 def read_status(run_dir) -> dict | None:
-    """status.json as a dict, or None if the run has not written one yet."""
+    """status.json as a dict, or None if the run has not written one yet; ValueError naming the file and the
+    field when it is damaged (the trainer writes it afresh)."""
     path = Path(run_dir) / "status.json"
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        status = json.loads(paths.read_text(path))
     except FileNotFoundError:
         return None
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: not valid JSON ({e}): the file is damaged") from None
+    if not isinstance(status, dict):
+        raise ValueError(f"{path}: holds a JSON {type(status).__name__}, not an object: the file is damaged")
+    for name, kind in _STATUS_FIELDS:
+        if status.get(name) is not None and not _is(status[name], kind):
+            raise ValueError(f"{path}: {name} is {status[name]!r}, not {'a number' if kind is float else kind.__name__}"
+                             f": the file is damaged")
+    if status.get("state") is not None and status["state"] not in STATES:
+        raise ValueError(f"{path}: state {status['state']!r} is none of {', '.join(STATES)}: the file is damaged")
+    best = status.get("best")
+    if best and not (_is(best.get("step"), int) and _is(best.get("val_loss"), float)):
+        raise ValueError(f"{path}: best {best!r} lacks its step or val_loss: the file is damaged")
+    return status
 
 
 def _read_jsonl(path: Path) -> list[dict]:
-    """Every complete line of a .jsonl file (a half-written last line is skipped)."""
-    if not path.exists():
+    """Every complete line of a .jsonl file (a half-written last line is skipped); none from a file that is
+    missing or, in the app, leads out of the project."""
+    try:
+        f = paths.open_read(path, "r", encoding="utf-8", errors="replace")
+    except (FileNotFoundError, paths.PathRefused):
         return []
     out = []
-    with open(path, encoding="utf-8") as f:
+    with f:
         for line in f:
             if not line.endswith("\n"):
                 break
@@ -474,24 +531,32 @@ def read_config(run_dir) -> dict | None:
     """config.json as the trainer wrote it (options plus RUN_INFO_KEYS), None when absent or unreadable."""
     path = Path(run_dir) / "config.json"
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
+        config = json.loads(paths.read_text(path))
+    except (OSError, ValueError):  # missing, damaged, or refused (a link out of the project)
         return None
+    return config if isinstance(config, dict) else None
 
 
-def read_options(run_dir) -> dict:
-    """The options a run trained with (config.json without the trainer's notes); {} when it has none, as a
-    folder of checkpoints from another tool. A damaged config.json raises ValueError naming it."""
+def read_options(run_dir, notes: list | None = None) -> dict:
+    """The options a run trained with (config.json without the trainer's notes), in today's meaning: a run saved
+    before today's options_version is migrated (``notes`` receives what that changed), and the dict is stamped
+    with today's version. {} when it has none, as a folder of checkpoints from another tool. A damaged
+    config.json raises ValueError naming it."""
     path = Path(run_dir) / "config.json"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(paths.read_text(path))
     except FileNotFoundError:
         return {}
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: not valid JSON (line {exc.lineno}): {exc.msg}") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a JSON object of option: value")
-    return {k: v for k, v in data.items() if k not in RUN_INFO_KEYS}
+    data, changed = migrate(data, paths.display(path))
+    if notes is not None:
+        notes.extend(changed)
+    return {**{k: v for k, v in data.items() if k not in RUN_INFO_KEYS}, VERSION_KEY: OPTIONS_VERSION}
 
 
 def list_runs(output_dir=None) -> list[dict]:

@@ -4,6 +4,7 @@ problems it finds in words that say what is wrong and what to change."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.util
 import os
 import shutil
@@ -23,6 +24,7 @@ class Facts:
     data_info: object = None    # train.data.DataInfo
     device: str | None = None   # "cpu" / "cuda": enables the checks that depend on the hardware
     world: int = 1              # training processes in all
+    gpus: tuple = ()            # train.device.Gpu of each visible GPU (when the device is cuda)
 
 
 def processes(cfg) -> int:
@@ -44,6 +46,13 @@ def _fields(cfg, facts: Facts) -> list[str]:
     out = []
     for f in dataclasses.fields(cfg):
         value, meta = getattr(cfg, f.name), f.metadata
+        if meta.get("auto"):
+            if value == "auto":
+                continue
+            if not str(value).isdigit():
+                out.append(f"{f.name}={value!r} is not allowed: use auto or a whole number")
+                continue
+            value = int(value)
         choices = meta.get("choices")
         if choices is not None:
             bad = [v for v in value if v not in choices] if isinstance(value, list) else (
@@ -197,9 +206,6 @@ def _resume(cfg, facts: Facts) -> list[str]:
     if row.init_option and getattr(cfg, row.load_option) and not getattr(cfg, row.init_option):
         out.append(f"{row.load_option} is set but {row.init_option} is empty: give the {row.init_file} of the "
                    f"run you continue")
-    if cfg.epoch_begin >= cfg.epoch_count:
-        out.append(f"epoch_begin={cfg.epoch_begin} leaves nothing to do: epoch_count={cfg.epoch_count} is the "
-                   f"total number of epochs, raise it above epoch_begin")
     if cfg.epoch_begin > 0 and row.load_option and not getattr(cfg, row.load_option):
         out.append(f"epoch_begin={cfg.epoch_begin} continues a run: set {row.load_option} to its last checkpoint "
                    f"(e.g. output/<run>/rwkv-{cfg.epoch_begin - 1}.pth)")
@@ -207,6 +213,8 @@ def _resume(cfg, facts: Facts) -> list[str]:
 
 
 def _quant(cfg, facts: Facts) -> list[str]:
+    from rwkv_simple_gui.peft.quant import NEEDS_BITSANDBYTES
+
     if cfg.quant == "none":
         return []
     out = []
@@ -216,16 +224,21 @@ def _quant(cfg, facts: Facts) -> list[str]:
     if facts.world > 1:
         out.append("quant is not supported with several processes: set quant none, or train with devices 1 "
                    "on one machine (num_nodes 1, no hostfile)")
+    if cfg.quant not in NEEDS_BITSANDBYTES:
+        return out
     if facts.device is not None and facts.device != "cuda":
-        out.append(f"quant {cfg.quant} needs a CUDA GPU (bitsandbytes); on {facts.device} set quant none")
+        out.append(f"quant {cfg.quant} needs a CUDA GPU (bitsandbytes); this machine trains on {facts.device}: set "
+                   f"quant none, or fp8 (runs on CPU too)")
     elif importlib.util.find_spec("bitsandbytes") is None:
         out.append(f"quant {cfg.quant} needs the bitsandbytes package: pip install bitsandbytes, or set quant none")
     return out
 
 
 def _hardware(cfg, facts: Facts) -> list[str]:
+    from .distributed import strategy
+
     out = []
-    if facts.world > 1 and cfg.deepspeed_strategy != "none":
+    if strategy(cfg, facts.world).deepspeed:
         if importlib.util.find_spec("deepspeed") is None:
             out.append(f"{cfg.deepspeed_strategy} needs the deepspeed package: pip install deepspeed, or set "
                        f"deepspeed_strategy none")
@@ -234,17 +247,60 @@ def _hardware(cfg, facts: Facts) -> list[str]:
                        f"follow: set deepspeed_strategy none")
         if cfg.precision == "fp16":
             out.append("precision fp16 with DeepSpeed is not supported here: use bf16 (or deepspeed_strategy none)")
-    if cfg.op == "fla" and facts.device is not None and facts.device != "cuda":
-        out.append(f"op fla needs a CUDA GPU; on {facts.device} use op auto")
+    if cfg.op in ("fla", "cuda", "triton") and facts.device is not None and facts.device != "cuda":
+        out.append(f"op {cfg.op} needs a CUDA GPU; this machine trains on {facts.device}: use op auto")
+    if cfg.op in ("fla", "triton") and facts.device == "cuda":
+        from rwkv_simple_gui.model.ops import fla_import_error
+
+        err = fla_import_error()
+        if err:
+            out.append(f"op {cfg.op} needs flash-linear-attention ({err}): pip install flash-linear-attention, or "
+                       f"use op auto")
     if cfg.precision == "fp16" and facts.device == "cpu":
         out.append("precision fp16 is for GPUs; on CPU use bf16 or fp32")
+    if facts.device == "cuda" and facts.gpus:
+        if cfg.devices > len(facts.gpus) and not cfg.hostfile:
+            out.append(f"devices={cfg.devices} but this machine has {len(facts.gpus)} GPU(s): set devices (GPU_COUNT) "
+                       f"to at most {len(facts.gpus)}")
+        old = [g.name for g in facts.gpus[:cfg.devices] if g.bf16 is False]
+        if cfg.precision == "bf16" and old:
+            out.append(f"precision bf16 needs an RTX 30xx / A100 or newer GPU; {old[0]} has no bf16: use fp16 or "
+                       f"fp32")
     return out
 
 
 def _against_model(cfg, facts: Facts) -> list[str]:
     if facts.model_info is None:
         return []
-    return [p for check in method(cfg.finetune_mode).checks for p in check(cfg, facts.model_info)]
+    out = [p for check in method(cfg.finetune_mode).checks for p in check(cfg, facts.model_info)]
+    if cfg.finetune_mode == "state_tuning" and idle_blocks(cfg.model_path):
+        out.append("state tuning cannot learn on this base model: its blocks do nothing (every att.output weight is "
+                   "zero, as in a fresh init-model), so the state it tunes never reaches the output. Fine-tune a "
+                   "trained model, or use lora / bone, which train the blocks themselves")
+    return out
+
+
+def idle_blocks(model_path: str) -> bool:
+    """Whether the model's attention outputs are all zero (a fresh ``init-model``): then nothing the attention
+    computes, the state included, reaches the output."""
+    path = Path(model_path)
+    try:
+        stat = path.stat()
+    except OSError:
+        return False
+    return _idle_blocks(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _idle_blocks(path: str, _mtime: int, _size: int) -> bool:
+    from rwkv_simple_gui.model.lazy import LazyStateDict
+
+    try:
+        sd = LazyStateDict(path)
+        names = sorted(k for k in sd if k.endswith(".att.output.weight"))
+        return bool(names) and all(not sd.load(name).any() for name in names)
+    except (OSError, ValueError, RuntimeError, KeyError):
+        return False
 
 
 def _against_data(cfg, facts: Facts) -> list[str]:
@@ -263,6 +319,8 @@ def _stage(cfg, facts: Facts) -> list[str]:
     """sft trains on texts, dpo/orpo on preference pairs: the data must be of the stage's kind."""
     from rwkv_simple_gui.data.preference import is_pair_dataset
 
+    from .distributed import strategy
+
     sets = [(name, getattr(cfg, name)) for name in ("data_path", "val_data")
             if getattr(cfg, name) and Path(getattr(cfg, name) + ".idx").is_file()]
     if cfg.stage == "sft":
@@ -278,7 +336,7 @@ def _stage(cfg, facts: Facts) -> list[str]:
         out.append(f"stage {cfg.stage} scores each reply in one pass: set train_type none")
     if cfg.dataload == "get":
         out.append(f"stage {cfg.stage} needs whole pairs: use dataload pad or only")
-    if cfg.stage == "dpo" and facts.world > 1 and cfg.deepspeed_strategy.startswith("deepspeed_stage_3"):
+    if cfg.stage == "dpo" and strategy(cfg, facts.world).stage == 3 and strategy(cfg, facts.world).deepspeed:
         out.append("stage dpo switches the adapter off for its reference pass, which ZeRO-3's partitioned "
                    "parameters do not allow: use deepspeed_stage_1 or 2")
     return out
@@ -293,9 +351,11 @@ def field_problems(cfg) -> list[str]:
     return _fields(cfg, Facts())
 
 
-def problems(cfg, model_info=None, data_info=None, device: str | None = None) -> list[str]:
-    """Every problem of ``cfg`` (its paths resolved); the method's own checks run once it is a valid one."""
-    facts = Facts(model_info, data_info, device, processes(cfg))
+def problems(cfg, model_info=None, data_info=None, device=None) -> list[str]:
+    """Every problem of ``cfg`` (its paths resolved); the method's own checks run once it is a valid one.
+    ``device``: a train.device.DeviceFacts, "cpu"/"cuda", or None (the hardware checks are left out)."""
+    kind, gpus = (device, ()) if device is None or isinstance(device, str) else (device.kind, device.gpus)
+    facts = Facts(model_info, data_info, kind, processes(cfg), gpus)
     out = _fields(cfg, facts)
     if any(p.startswith("finetune_mode=") for p in out):
         return out

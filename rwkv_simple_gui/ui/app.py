@@ -7,17 +7,25 @@ from starlette.middleware import Middleware
 
 from .. import paths
 from . import chat_tab, common, data_tab, merge_tab, messages, params_tab, tokenize_tab, train_tab
+from ..data.token_view import TOKEN_CSS
 from .i18n import make_i18n, t
+from .limits import FORM_ROOM, UploadLimit
 from .login import LoginThrottle
+
+UPLOADS_WAITING = 4  # uploads of the largest size that may wait in Gradio's folder at once
+UPLOAD_EXPIRY_S = 3600  # an upload no handler stored is deleted after this long (checked every 10 minutes)
 
 CSS = """
 footer {visibility: hidden}
-"""
+""" + TOKEN_CSS
 
 
 def build_app() -> gr.Blocks:
     settings = common.load_settings()
-    with gr.Blocks(title="RWKV Simple GUI") as demo:
+    # run folders' files (the Train tab's full log) are served from disk, not copied into Gradio's folder at
+    # every poll: a live log made a new copy per line written (the route still refuses links out of output/)
+    gr.set_static_paths([str(paths.folder("output"))])
+    with gr.Blocks(title="RWKV Simple GUI", delete_cache=(600, UPLOAD_EXPIRY_S)) as demo:
         gr.Markdown(f"# {t('app.title')}")
         gr.Markdown(t("app.subtitle"))
         with gr.Tabs() as tabs:
@@ -63,7 +71,8 @@ def build_app() -> gr.Blocks:
 def launch_kwargs(*, lang: str | None, auth: tuple[str, str] | None, share: bool, host: str, port: int,
                   open_browser: bool) -> dict:
     """Everything ``launch`` needs; files are served only from the project's own folders, uploads are
-    limited to ``common.MAX_UPLOAD`` bytes, and failed sign-ins are slowed down per client."""
+    limited to ``common.MAX_UPLOAD`` bytes per request and ``UPLOADS_WAITING`` times that waiting in
+    Gradio's folder, and failed sign-ins are slowed down per client."""
     messages.PINNED = lang  # run-time messages follow the pinned language too
     return dict(
         server_name=host, server_port=port, share=share, auth=auth, inbrowser=open_browser, show_error=True,
@@ -71,5 +80,9 @@ def launch_kwargs(*, lang: str | None, auth: tuple[str, str] | None, share: bool
         allowed_paths=[str(paths.folder(name)) for name in paths.FOLDERS],
         auth_message="RWKV Simple GUI: sign in with the user and password given to app.py --auth.",
         max_file_size=common.MAX_UPLOAD,
-        app_kwargs={"middleware": [Middleware(LoginThrottle)]},
+        app_kwargs={"middleware": [
+            Middleware(LoginThrottle),
+            Middleware(UploadLimit, max_request=common.MAX_UPLOAD + FORM_ROOM,
+                       max_total=UPLOADS_WAITING * common.MAX_UPLOAD),
+        ]},
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 from pathlib import Path
@@ -10,6 +11,7 @@ import gradio as gr
 
 from .. import paths
 from . import messages
+from .limits import size_text
 
 DATASET_EXTS = (".jsonl", ".json", ".csv", ".parquet")
 BINIDX_META = ".meta.json"
@@ -21,10 +23,7 @@ MAX_UPLOAD = 1 << 30  # bytes a browser may upload; app.py --max-upload sets it 
 
 def upload_limit_text() -> str:
     """MAX_UPLOAD in the largest unit that divides it, e.g. "1 GB" (1 KB = 1024 bytes, as Gradio counts)."""
-    for unit, size in (("TB", 1 << 40), ("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
-        if MAX_UPLOAD % size == 0:
-            return f"{MAX_UPLOAD // size} {unit}"
-    return f"{MAX_UPLOAD} B"
+    return size_text(MAX_UPLOAD)
 
 
 def list_files(folder: str, exts: tuple[str, ...], recursive: bool = True) -> list[str]:
@@ -53,7 +52,7 @@ def dataset_dropdown() -> dict:
 
 def store_upload(uploaded: str | None, folder: str = "data") -> str | None:
     """Copy an uploaded file into a project folder (never overwriting, never through a link) and return
-    its project path."""
+    its project path; Gradio's temporary copy is removed (its folder would keep every upload)."""
     if not uploaded:
         return None
     src = Path(uploaded)
@@ -63,9 +62,24 @@ def store_upload(uploaded: str | None, folder: str = "data") -> str | None:
         dest = dest.with_name(f"{src.stem}-{n}{src.suffix}")
         n += 1
     dest = writable(dest)
-    with paths.atomic_output(dest) as tmp:
-        shutil.copyfile(src, tmp)
+    try:
+        with paths.atomic_output(dest) as tmp:
+            shutil.copyfile(src, tmp)
+    finally:
+        _forget_upload(src)
     return paths.display(dest)
+
+
+def _forget_upload(src: Path) -> None:
+    """Remove an upload from Gradio's folder (``<folder>/<hash>/<name>``), only there."""
+    from gradio.utils import get_upload_folder
+
+    upload_folder = Path(get_upload_folder()).resolve()
+    if src.resolve().parent.parent != upload_folder:
+        return
+    src.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # the hash folder, unless another name of the same bytes is in it
+        src.parent.rmdir()
 
 
 def readable(path_text: str, base: str | None = None) -> Path:

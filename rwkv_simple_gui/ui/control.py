@@ -50,7 +50,8 @@ def form_to_config(values: dict) -> tuple[TrainConfig | None, list[str]]:
         value = values[name]
         if value is None or value == "":
             default = getattr(TrainConfig(), name)
-            value = default if not isinstance(default, str) else ""
+            auto = TrainConfig.option(name).metadata.get("auto")
+            value = default if not isinstance(default, str) or auto else ""
         try:
             clean[name] = coerce(name, value, source="form")
         except ValueError as err:
@@ -134,14 +135,14 @@ def suggestions(info, values: dict | None = None) -> dict:
     row = next((f for f in factor_table(info.n_docs) if f["count"] == info.n_docs), None)
     small = [m for m in (row["micro_bsz"] if row else []) if m <= 8 and m < info.n_docs]
     micro_bsz = max(small) if small else 1
-    found = {"ctx_len": ctx_len, "micro_bsz": micro_bsz, "epoch_steps": max(1, info.n_docs // micro_bsz)}
+    found = {"ctx_len": ctx_len, "micro_bsz": micro_bsz, "epoch_steps": "auto"}
     cfg, _ = form_to_config(values or {})
     if cfg is None:
         return found
     before = estimate(cfg, info)["steps_this_run"]
     after = cfg.replace(**found)
-    per_epoch = estimate(after.replace(epoch_count=after.epoch_begin + 1), info)["steps_this_run"]
-    epochs = max(cfg.epoch_count, after.epoch_begin + -(-before // max(per_epoch, 1)))
+    per_epoch = estimate(after.replace(epoch_count=1), info)["steps_this_run"]
+    epochs = max(cfg.epoch_count, -(-before // max(per_epoch, 1)))
     rule = min_passes(cfg.finetune_mode)
     shape = budget(after, info, estimate(after, info)).shape
     if rule and shape is not None and shape.facts:
@@ -163,6 +164,8 @@ def check(values: dict) -> str:
     """Everything the form says, validated as the trainer validates it, plus a memory estimate."""
     prepared, problems = prepare_form(values)
     notes = []
+    if prepared is not None and prepared.device is not None:
+        notes.append(f"🖥️ Trains on {prepared.device.describe()}")
     if prepared is not None and prepared.model_info is not None:
         notes.append("🧠 " + describe_model(prepared.model_info))
     if prepared is not None and prepared.data_info is not None:
@@ -175,6 +178,24 @@ def check(values: dict) -> str:
         text += "\n\n### ✅ Ready to train"
     if prepared is not None and prepared.warnings:
         text += "\n\n" + "\n".join(f"- {'⚠️' if w.startswith('too short') else 'ℹ️'} {w}" for w in prepared.warnings)
+    if prepared is not None and prepared.steps is not None:
+        text += "\n\n" + describe_plan(prepared.steps)
     if prepared is not None and prepared.model_info is not None:
-        text += "\n\n" + estimate_memory(prepared.model_info, prepared.config.to_dict()).as_markdown()
+        estimate = estimate_memory(prepared.model_info, prepared.config.to_dict())
+        text += "\n\n" + estimate.as_markdown()
+        gpu = prepared.device.gpus[0] if prepared.device is not None and prepared.device.gpus else None
+        if gpu is not None and gpu.free_gb is not None and estimate.total / 2**30 > gpu.free_gb:
+            text += (f"\n\n- ⚠️ The estimate ({estimate.total / 2**30:.1f} GB) is more than the {gpu.free_gb:.1f} GB free "
+                     f"on {gpu.name}: lower micro_bsz or ctx_len, set grad_cp 1, or quant int8")
     return text
+
+
+def describe_plan(steps: dict) -> str:
+    """The plan's counts in one line (train.data.Plan, as RWKV-PEFT counts them)."""
+    if steps["until_stopped"]:
+        return (f"📅 Epochs from {steps['first_epoch']} on, until you stop it: {steps['micro_steps_per_epoch']} "
+                f"micro-batches = {steps['steps_per_epoch']} optimizer steps per epoch; the learning rate reaches "
+                f"lr_final at step {steps['total_steps']}")
+    return (f"📅 Epochs {steps['first_epoch']} to {steps['last_epoch']}: {steps['micro_steps_per_epoch']} "
+            f"micro-batches = {steps['steps_per_epoch']} optimizer steps per epoch, {steps['steps_this_run']} steps in "
+            f"this run")

@@ -6,7 +6,8 @@ import gradio as gr
 import pandas as pd
 
 from .. import paths
-from ..data import formats
+from ..data import formats, token_view
+from ..data.masks import KINDS
 from . import common
 from .i18n import t, t_filled
 
@@ -25,6 +26,12 @@ def inspect_dataset(path_text: str | None, require_assistant: bool) -> tuple[str
         f"**Format detected:** {report.format}  ",
         f"**Records:** {report.records:,} · **characters:** {report.chars:,} · **turns:** {report.turns:,}",
     ]
+    lines += [f"- {part} in the conversations: {report.parts[part]:,}" for part in formats.PARTS
+              if part in report.parts]
+    if report.unused:
+        lines.append("\n**Not in the training text:** these fields hold data that the chat template does not use "
+                     "(counted here, never trained on):")
+        lines += [f"- `{name}` in {count:,} records" for name, count in report.unused.items()]
     if report.format.schema == "preference":
         lines.append("\n**Preference pairs** (prompt, chosen, rejected side by side below): tokenize them, then train "
                      "with stage dpo or orpo.")
@@ -48,6 +55,24 @@ def preview_page(path_text: str | None, page: float | None) -> tuple[pd.DataFram
         page = total_pages
         df, total_pages = formats.preview(path, page, PAGE_SIZE)
     return df, page, f"{page} / {max(total_pages, 1)}"
+
+
+def show_tokens(path_text: str | None, line: float | None, loss_mask: str, mask0: str = "User:",
+                mask1: str = "Assistant:") -> tuple[str, str]:
+    """One record's tokens (boxes: their boundaries) coloured by what ``loss_mask`` learns; and the counts."""
+    path = common.input_file(path_text, "data", "dataset file")
+    if formats.detect_format(path).schema == "preference":
+        raise gr.Error("The token view shows chat records; a preference pair is split into prompt, chosen and "
+                       "rejected when tokenized (the Tokenize tab's report shows them).")
+    try:
+        v = token_view.record_view(path, int(line or 1), loss_mask or "qa", mask0=mask0 or "User:",
+                                   mask1=mask1 or "Assistant:")
+    except (ValueError, OSError) as err:
+        raise gr.Error(str(err)) from err
+    counts = (f"**Line {v.line}:** {v.learned:,} of {len(v.tokens):,} tokens learned under loss_mask "
+              f"{v.loss_mask}, {len(v.tokens) - v.learned:,} not learned (green: learned, grey: not learned; "
+              "each box is one token)")
+    return counts, token_view.to_html(v)
 
 
 def export_dataset(path_text: str | None, dest_text: str | None, overwrite: bool = False) -> tuple[str, str | None]:
@@ -96,6 +121,16 @@ def build(settings: dict) -> dict:
             c["page"] = gr.Number(value=1, precision=0, minimum=1, label=t("data.page"), scale=0, min_width=120)
             c["page_info"] = gr.Markdown()
             c["next"] = gr.Button(t("data.next"), size="sm")
+    with gr.Accordion(t("data.tokens"), open=False, elem_id="data-token-accordion"):
+        with gr.Row():
+            c["token_line"] = gr.Number(value=1, precision=0, minimum=1, label=t("data.token_line"), scale=1,
+                                        elem_id="data-token-line")
+            c["token_mask"] = gr.Dropdown(choices=list(KINDS), value="qa", label=t("data.token_mask"), scale=1)
+            c["token_mask0"] = gr.Textbox(value="User:", label=t("data.token_mask0"), scale=1)
+            c["token_mask1"] = gr.Textbox(value="Assistant:", label=t("data.token_mask1"), scale=1)
+            c["token_show"] = gr.Button(t("data.token_show"), variant="primary", scale=1, elem_id="data-token-show")
+        c["token_counts"] = gr.Markdown(elem_id="data-token-counts")
+        c["token_html"] = gr.HTML(elem_id="data-tokens")
     with gr.Row():
         c["export_path"] = gr.Textbox(label=t("data.export_path"), placeholder="data/NAME.text.jsonl", scale=3)
         c["overwrite"] = gr.Checkbox(value=False, label=t("common.overwrite"), scale=1)
@@ -118,6 +153,10 @@ def build(settings: dict) -> dict:
                     api_visibility="private")
     c["next"].click(lambda f, p: preview_page(f, (p or 1) + 1), [c["file"], c["page"]], preview_outputs,
                     api_visibility="private")
+    shown = c["token_show"].click(show_tokens, [c["file"], c["token_line"], c["token_mask"], c["token_mask0"],
+                                                c["token_mask1"]], [c["token_counts"], c["token_html"]],
+                                  api_name="show_tokens")
+    common.show_failure(shown, c["token_counts"])
     exported = c["export"].click(export_dataset, [c["file"], c["export_path"], c["overwrite"]],
                                  [c["export_msg"], c["exported"]], api_name="export_dataset")
     common.show_failure(exported, c["export_msg"])

@@ -15,27 +15,39 @@ ZH_OPTIONS: dict[str, tuple[str, str]] = {
     "pref_beta": ("偏好强度（beta / lambda）", "dpo：beta，模型为偏好选中回复可偏离基座多远（常用 0.1；越大越接近基座）。"
                   "orpo：lambda，偏好项相对于选中回复损失的权重（常用 0.1）。"),
     "train_type": ("训练类型", "infctx：超长序列按 chunk_ctx 分块训练并在块之间传递状态。需要 dataload=pad，不能与 state_tuning 同用。"),
-    "op": ("WKV 算子", "auto：CUDA 上有 fla 时用 fla，否则用分块 PyTorch 算子。torch 是最慢但精确的参考实现。"),
-    "quant": ("量化基座权重", "以量化形式保存冻结的基座权重以节省显存（bitsandbytes，仅 CUDA）。一般选 int8。"
-              "不能用于 full / lisa 和多卡。合并时要使用相同设置。"),
+    "op": ("WKV 算子", "auto：CUDA 上有 fla 时用 fla，否则用分块 PyTorch 算子。torch 是最慢但精确的参考实现。"
+           "也接受 RWKV-PEFT 的名字：cuda = 这里最快的 CUDA 算子（装了 fla 时就是 fla），triton = fla"
+           "（它的算子就是 Triton 算子）；两者都需要 CUDA GPU。"),
+    "quant": ("量化基座权重", "像 RWKV-PEFT 一样以量化形式保存冻结的基座权重以节省显存：int8（bitsandbytes 分块 8 位，"
+              "一般选它）、nf4、fp4、4bit（bitsandbytes quantize_4bit 的默认类型，即 fp4）需要 CUDA GPU；fp8（权重转为 "
+              "float8_e4m3fn，输入也转为 fp8）在 CPU 上也能运行。不能用于 full / lisa 和多卡。合并时要使用相同设置。"),
     "data_path": ("数据集（binidx 前缀）", "分词后的数据：.bin/.idx 的路径去掉扩展名（例如 data/sample）。"),
     "ctx_len": ("上下文长度（CTX_LEN）", "每个样本的 token 数。pad/only 模式请使用分词输出的 max_length（更长的数据会被截断）。越长越占显存。"),
     "dataload": ("数据读取方式", "pad：每个样本一条数据，补齐到 ctx_len，补齐部分不学习（对话数据的常用选择）。"
                  "only：每个样本一条数据，不补齐（建议 micro_bsz 为 1）。get：从整个 token 流随机截取（预训练风格，"
                  "每轮 epoch_steps 步）。"),
-    "loss_mask": ("损失掩码", "哪些 token 参与学习。none/pad：所有真实 token（补齐部分从不学习）。qa：只学习 Assistant 回合"
-                  "（从每个 “Assistant:” 到下一个 “User:”）。se：与 qa 相同，但使用自定义的开始/结束文本（mask1 / mask0）。"),
+    "loss_mask": ("损失掩码", "哪些 token 参与学习。none：完全不用掩码，与 RWKV-PEFT 相同：dataload 为 pad 时，短数据之后的"
+                  "窗口由文件中紧随其后的数据填满，这些 token 也会被学习。pad：只学习该条数据自己的 token。qa：只学习 "
+                  "Assistant 的回复（包括其思考与工具调用，直到下一回合）；System、User 和工具结果不学习。se：使用自定义的开始/结束文本"
+                  "（mask1 / mask0）。"),
     "mask0": ("se 掩码：停止学习的文本", "loss_mask 为 se 时：遇到此文本后停止学习。"),
     "mask1": ("se 掩码：开始学习的文本", "loss_mask 为 se 时：遇到此文本后开始学习（此文本本身也被学习）。"),
     "data_shuffle": ("每轮打乱数据", "1：每轮随机打乱顺序（分词时 N_EPOCH 设 1，增加 epoch_count）。0：按文件顺序"
                      "（分词时 N_EPOCH > 1，epoch_count 设 1）。"),
     "chunk_ctx": ("infctx 分块长度（CHUNK_CTX）", "仅 infctx：每块的 token 数，ctx_len 必须不小于它。越小越省显存。"),
-    "epoch_count": ("训练轮数（EPOCH_COUNT）", "总轮数。pad/only 模式下一轮就是把数据集的每条数据过一遍"
-                    "（不再需要 epoch_steps × micro_bsz 等于数据条数）。"),
-    "epoch_steps": ("每轮步数（EPOCH_STEPS）", "仅 get 模式：每轮的 micro-batch 数（pad/only 模式按数据条数自动计算）。"),
+    "epoch_count": ("训练轮数（EPOCH_COUNT）", "本次训练的轮数，从 epoch_begin 开始数（与 RWKV-PEFT 相同：epoch_begin 3、"
+                    "epoch_count 3 训练第 3、4、5 轮）。学习率调度覆盖 epoch_begin + epoch_count 轮。dataload 为 get 且 "
+                    "run_until_stopped 为 1 时，这些轮结束后会继续训练，直到你停止。"),
+    "epoch_steps": ("每轮 micro-batch 数（EPOCH_STEPS）", "与 RWKV-PEFT 相同：一轮是这么多个 micro_bsz 大小的 micro-batch"
+                    "（由各设备分担），pad/only 模式即第 0 到 epoch_steps × micro_bsz - 1 条数据。auto：原脚本的公式，"
+                    "数据条数 / micro_bsz，每轮每条数据读一遍。设置的数值会漏掉数据，或读到最后一条之后（RWKV-PEFT 会在此报错）时，"
+                    "开始前会给出提示。"),
+    "run_until_stopped": ("get：训练到手动停止", "仅 dataload get。1：与 RWKV-PEFT 的 get 相同，epoch_count 轮之后继续训练"
+                          "（学习率保持 lr_final，每 epoch_save 轮保存），直到你点停止。0：epoch_count 轮后结束。"),
     "epoch_save": ("每 N 轮保存", "每隔这么多轮保存一次 rwkv-<轮数>.pth（最后一轮总会保存）。"),
-    "epoch_begin": ("从第几轮继续（EPOCH_BEGIN）", "继续训练时：已完成的轮数。同时设置要加载的检查点"
-                    "（lora_load、pissa_load + pissa_init、disha_load），步数、学习率和损失曲线都会接着之前的继续。"),
+    "epoch_begin": ("起始轮（EPOCH_BEGIN）", "继续训练时：要训练的第一轮的编号，即已完成的轮数。同时设置要加载的检查点"
+                    "（lora_load、pissa_load + pissa_init、disha_load）：epoch_begin 1、lora_load rwkv-0.pth、epoch_count 2 "
+                    "会写出 rwkv-1 和 rwkv-2；步数、学习率和损失曲线都会接着之前的继续。"),
     "micro_bsz": ("每卡批大小（MICRO_BSZ）", "每张卡每次前向的样本数。显存不够时保持 1，改为增大 mini_bsz。"
                   "micro_bsz × mini_bsz 建议：少于 1k 条 4–8，少于 5k 条 8–16，超过 10k 条 32–64。"),
     "mini_bsz": ("梯度累积（MINI_BSZ）", "每次更新参数前累积的 micro-batch 数：不增加显存就能得到更大的有效批大小。"),
@@ -65,7 +77,10 @@ ZH_OPTIONS: dict[str, tuple[str, str]] = {
     "precision": ("精度", "支持的 GPU（RTX 30 系及更新）建议 bf16；较老的 GPU 用 fp16；fp32 精确但慢且占显存。"),
     "grad_cp": ("梯度检查点", "1：反向传播时重新计算激活值：大幅节省显存，约慢 30%。"),
     "devices": ("设备数（GPU_COUNT）", "一起使用的 GPU（或 CPU 进程）数量；micro_bsz 是每个设备的批大小。"),
-    "deepspeed_strategy": ("DeepSpeed 策略", "多卡时：stage 1 最快；2 和 3 在卡之间拆分更多状态；offload 把优化器放到内存。"),
+    "deepspeed_strategy": ("DeepSpeed 策略", "DeepSpeed ZeRO：stage 1 最快；2 和 3 在卡之间拆分更多状态；*_offload 把优化器"
+                           "状态放到内存，单卡也有用（此时在一个进程中运行 DeepSpeed）。单个设备上普通的 stage 1/2/3 什么也不拆分："
+                           "不使用 DeepSpeed 运行（计算相同），检查结果会说明。none：普通的梯度 all-reduce（每个设备保存一份完整的"
+                           "优化器状态；适合适配器）。"),
     "num_nodes": ("机器数（节点数）", "一起训练的机器数，每台使用 devices 张 GPU。大于 1 时，在每台机器上运行同一条训练命令，"
                   "选项相同、模型和数据放在相同路径，只有 node_rank 不同：主机器（写运行目录的那台）填 0，其他机器填 1、2……"),
     "node_rank": ("本机编号（node_rank）", "多台机器时：主机器填 0，其他机器填 1 到 num_nodes-1，每台机器的编号各不相同。"

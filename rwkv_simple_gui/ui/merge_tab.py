@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 
 from .. import merge as merger
@@ -34,7 +36,10 @@ def checkpoint_choices(run: str | None) -> list[tuple[str, str]]:
     """(label, path) of the run's epoch and step checkpoints, oldest first, the best one marked."""
     if not run:
         return []
-    run_dir = paths.resolve(run, base="output")
+    try:
+        run_dir = paths.readable(run, "output")
+    except paths.PathRefused:
+        return []
     star = rundir.best_mark(run_dir)
     return [(checkpoint_label(e, star), paths.display(e["path"])) for e in rundir.checkpoint_entries(run_dir)]
 
@@ -43,7 +48,10 @@ def pick_run(run: str | None):
     """Checkpoints of the run (its recommended one selected: the best when early stopping kept it, else the
     last) and its base model, from its config.json."""
     checkpoints = checkpoint_choices(run)
-    config = rundir.read_config(paths.resolve(run)) if run else None
+    try:
+        config = rundir.read_config(paths.readable(run, "output")) if run else None
+    except paths.PathRefused:
+        config = None
     base = (config or {}).get("model_path") or None
     chosen = rundir.recommended_checkpoint(paths.resolve(run, base="output"))[0] if checkpoints else None
     return (gr.update(choices=checkpoints, value=paths.display(chosen) if chosen else None),
@@ -54,8 +62,8 @@ def describe(checkpoint: str | None) -> str:
     """What the checkpoint holds and what merging it will do, before any work starts."""
     if not checkpoint:
         return ""
-    path = paths.resolve(checkpoint, base="output")
     try:
+        path = paths.readable(checkpoint, "output")
         ckpt = merger.open_checkpoint(path)
         row, _, options = merger.inspect(path, ckpt)
     except (merger.MergeError, ModelFormatError, OSError, ValueError) as err:
@@ -70,10 +78,27 @@ def describe(checkpoint: str | None) -> str:
             text += f" · {name} {options[name]} (from the run's config.json)"
     if row.output == "state":
         text += " · a state file is written (mount it in Chat); RWKV-7 ignores states merged into a model"
+    if note := merger.method_note(options, row):
+        text += f"\n\n⚠️ {note}"
     chosen, why = rundir.recommended_checkpoint(path.parent)
     if chosen is not None and chosen.name == path.name:
         text += f"\n\nThe run's recommended checkpoint: {why}."
     return text
+
+
+def load_merge_sh(uploaded: str | None, epoch) -> tuple:
+    """A seed user's merge.sh (read as data, never run) with the epoch typed beside it, as merge.sh takes it:
+    the checkpoint, base model and LoRA alpha it names, and the import's report."""
+    from ..train.seed_script import read_merge_sh
+
+    if not uploaded:
+        raise gr.Error("Pick a merge.sh file to load.")
+    text = Path(uploaded).read_bytes()[:1 << 20].decode("utf-8", errors="replace")
+    given = [str(int(epoch))] if epoch not in (None, "") else []
+    imported = read_merge_sh(text=text, positional=given, source=Path(uploaded).name)
+    checkpoint = paths.display(imported.checkpoint) if imported.checkpoint else None
+    return (gr.update(value=checkpoint), gr.update(value=imported.base or None),
+            gr.update(value=imported.lora_alpha), "\n".join(line.replace("`", "\\`") for line in imported.report()))
 
 
 def run_merge(base, checkpoint, out, fmt, dtype, lora_alpha, overwrite=False, gguf_type=None, check=True,
@@ -114,6 +139,9 @@ def build() -> dict:
         c["run"] = gr.Dropdown(choices=run_choices(), label=t("merge.run"), scale=2)
         c["checkpoint"] = gr.Dropdown(label=t("merge.checkpoint"), info=t("merge.checkpoint_info"),
                                       allow_custom_value=True, scale=2)
+    with gr.Row():
+        c["sh_epoch"] = gr.Number(value=None, precision=0, label=t("merge.sh_epoch"), scale=1)
+        c["load_sh"] = gr.UploadButton(t("merge.load_sh"), file_types=[".sh", ".txt"], size="sm", scale=2)
     c["plan"] = gr.Markdown(elem_id="merge-plan")
     c["base"] = gr.Dropdown(choices=common.list_files("model", common.MODEL_EXTS), label=t("merge.base"),
                             allow_custom_value=True)
@@ -137,6 +165,8 @@ def build() -> dict:
                    api_visibility="private")
     c["run"].change(pick_run, c["run"], [c["checkpoint"], c["base"]], api_visibility="private")
     c["checkpoint"].change(describe, c["checkpoint"], c["plan"], api_visibility="private")
+    c["load_sh"].upload(load_merge_sh, [c["load_sh"], c["sh_epoch"]],
+                        [c["checkpoint"], c["base"], c["lora_alpha"], c["result"]], api_visibility="private")
     c["base"].focus(lambda cur: gr.update(choices=common.list_files("model", common.MODEL_EXTS), value=cur),
                     c["base"], c["base"], api_visibility="private")
     c["merge"].click(run_merge, [c["base"], c["checkpoint"], c["out"], c["fmt"], c["dtype"], c["lora_alpha"],

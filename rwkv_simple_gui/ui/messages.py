@@ -166,9 +166,17 @@ def _error(err: gr.Error, lang: str) -> gr.Error:
                     title=translate(err.title, lang), print_exception=err.print_exception)
 
 
+def _refusal(err: ValueError) -> gr.Error:
+    """A path refused when it was opened (``paths.open_read`` / ``atomic_output``: a link swapped in after the
+    handler's check) is an error like the check's own."""
+    return gr.Error(str(err), duration=None)
+
+
 def localize(fn, outputs: list = ()):
     """``fn`` with the messages among its ``outputs`` (components) and its ``gr.Error`` in the reader's
     language; the same signature for Gradio."""
+    from .. import paths
+
     if getattr(fn, "_localized", False):
         return fn
     kinds = [_kind(c) for c in outputs]
@@ -181,6 +189,8 @@ def localize(fn, outputs: list = ()):
                     yield _outputs(value, kinds, lang)
             except gr.Error as err:
                 raise _error(err, lang) from err
+            except paths.PathRefused as err:
+                raise _error(_refusal(err), lang) from None
     elif inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
         return fn
     else:
@@ -191,6 +201,8 @@ def localize(fn, outputs: list = ()):
                 return _outputs(fn(*args, **kwargs), kinds, lang)
             except gr.Error as err:
                 raise _error(err, lang) from err
+            except paths.PathRefused as err:
+                raise _error(_refusal(err), lang) from None
     wrapper._localized = True
     return wrapper
 

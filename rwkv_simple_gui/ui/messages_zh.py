@@ -39,6 +39,22 @@ ZH: dict[str, str] = {
     "**Records:** {report.records} · **characters:** {report.chars} · **turns:** {report.turns}":
         "**数据条数：** {report.records} · **字符数：** {report.chars} · **对话轮数：** {report.turns}",
     "{report.bad_count} bad record(s){shown}": "{report.bad_count} 条坏数据{shown}",
+    "{part} in the conversations: {report.parts[part]}": "对话中的{part}：{report.parts[part]}",
+    "system prompts": "系统提示", "reasoning blocks": "思考块（<think>）", "tool calls": "工具调用",
+    "tool results": "工具结果",
+    "**Not in the training text:** these fields hold data that the chat template does not use (counted here, "
+    "never trained on):": "**不在训练文本中：** 这些字段有数据，但对话模板不使用它们（只在此计数，不参与训练）：",
+    "`{name}` in {count} records": "`{name}`：{count} 条数据",
+    "**Line {v.line}:** {v.learned} of {len(v.tokens)} tokens learned under loss_mask {v.loss_mask}, "
+    "{len(v.tokens) - v.learned} not learned (green: learned, grey: not learned; each box is one token)":
+        "**第 {v.line} 行：** 在 loss_mask {v.loss_mask} 下，{len(v.tokens)} 个 token 中 {v.learned} 个参与学习，"
+        "{len(v.tokens) - v.learned} 个不学习（绿色：学习；灰色：不学习；每个方框是一个 token）",
+    "{path}, {unit} {line}: no record on this {unit2}. Pick the number of a record, as the preview shows it":
+        "{path}，第 {line} {unit}：这{unit2}没有数据。请填写预览中显示的数据行号",
+    "line": "行", "record": "条", "row": "行",
+    "The token view shows chat records; a preference pair is split into prompt, chosen and rejected when "
+    "tokenized (the Tokenize tab's report shows them).":
+        "Token 视图只显示对话数据；偏好数据对在分词时分为 prompt、chosen 和 rejected（见分词页的报告）。",
     "(first {len(bad_rows)} listed)": "（列出前 {len(bad_rows)} 条）",
     "Fix them in the file, or tick *Skip bad records* when tokenizing to drop and count them.":
         "请在文件中修正它们，或在分词时勾选 *跳过坏数据*，把它们丢弃并计数。",
@@ -154,6 +170,18 @@ ZH: dict[str, str] = {
     "Pick a model to chat with (a merged .pth in merge/ or a base model in model/).":
         "请选择要对话的模型（merge/ 中合并后的 .pth，或 model/ 中的基座模型）。",
     "Load a model first.": "请先加载模型。",
+    "⏳ Loading `{model}`…": "⏳ 正在加载 `{model}`…",
+    "Trained with reasoning ({fit.think_replies} replies in think mode): ask in think mode full.":
+        "训练数据带推理（{fit.think_replies} 条回复为思考模式）：请用完整思考模式提问。",
+    # chat/session.py: how Chat fits the history to the model
+    "No training note for this model: the whole conversation is sent.": "此模型没有训练说明：发送整段对话。",
+    "Trained on one-question conversations: each question is sent on its own (the earlier ones stay on the "
+    "page). Untick *Fit the history to the model* to send the whole conversation.":
+        "训练数据是单轮对话：每个问题单独发送（之前的对话仍留在页面上）。取消勾选 *让历史适应模型* 可发送整段对话。",
+    "Trained on conversations of up to {self.trained_turns} questions: the {self.window} question(s) before each "
+    "new one are sent with it. Untick *Fit the history to the model* to send the whole conversation.":
+        "训练数据的对话最多 {self.trained_turns} 个问题：每个新问题会连同它之前的 {self.window} 个问题一起发送。"
+        "取消勾选 *让历史适应模型* 可发送整段对话。",
     "This is the untrained demo base model: random weights, so its answers are gibberish. Fine-tune it first (the "
     "Train tab, or python -m rwkv_simple_gui demo), then chat with the merged model in merge/.":
         "这是未经训练的演示基座模型：权重是随机的，回答会是乱码。请先微调（训练页，或 python -m rwkv_simple_gui demo），"
@@ -210,10 +238,6 @@ ZH: dict[str, str] = {
         "loss_mask se 需要同时设置 mask0（停止学习）和 mask1（开始学习）字符串",
     "{row.load_option} is set but {row.init_option} is empty: give the {row.init_file} of the run you continue":
         "设置了 {row.load_option}，但 {row.init_option} 为空：请给出要继续的训练的 {row.init_file}",
-    "epoch_begin={cfg.epoch_begin} leaves nothing to do: epoch_count={cfg.epoch_count} is the total number of "
-    "epochs, raise it above epoch_begin":
-        "epoch_begin={cfg.epoch_begin} 之后没有可训练的轮次：epoch_count={cfg.epoch_count} 是总轮数，请把它调到 "
-        "epoch_begin 以上",
     "epoch_begin={cfg.epoch_begin} continues a run: set {row.load_option} to its last checkpoint (e.g. "
     "output/<run>/rwkv-{cfg.epoch_begin - 1}.pth)":
         "epoch_begin={cfg.epoch_begin} 表示继续一次训练：请把 {row.load_option} 设为它的最后一个检查点（例如 "
@@ -223,8 +247,6 @@ ZH: dict[str, str] = {
     "quant is not supported with several processes: set quant none, or train with devices 1 on one machine "
     "(num_nodes 1, no hostfile)":
         "多进程训练不支持 quant：请把 quant 设为 none，或在一台机器上用 devices 1 训练（num_nodes 1，不用 hostfile）",
-    "quant {cfg.quant} needs a CUDA GPU (bitsandbytes); on {facts.device} set quant none":
-        "quant {cfg.quant} 需要 CUDA GPU（bitsandbytes）；在 {facts.device} 上请把 quant 设为 none",
     "quant {cfg.quant} needs the bitsandbytes package: pip install bitsandbytes, or set quant none":
         "quant {cfg.quant} 需要 bitsandbytes 包：pip install bitsandbytes，或把 quant 设为 none",
     "{cfg.deepspeed_strategy} needs the deepspeed package: pip install deepspeed, or set deepspeed_strategy none":
@@ -234,7 +256,6 @@ ZH: dict[str, str] = {
         "{cfg.finetune_mode} 在训练中会更换所训练的层，DeepSpeed 无法跟随：请把 deepspeed_strategy 设为 none",
     "precision fp16 with DeepSpeed is not supported here: use bf16 (or deepspeed_strategy none)":
         "这里不支持 DeepSpeed 配合 precision fp16：请使用 bf16（或把 deepspeed_strategy 设为 none）",
-    "op fla needs a CUDA GPU; on {facts.device} use op auto": "op fla 需要 CUDA GPU；在 {facts.device} 上请使用 op auto",
     "precision fp16 is for GPUs; on CPU use bf16 or fp32": "precision fp16 只适用于 GPU；在 CPU 上请使用 bf16 或 fp32",
     "the dataset {info.prefix} holds no documents: tokenize it again": "数据集 {info.prefix} 中没有数据：请重新分词",
     "the dataset has {info.num_tokens} tokens, not more than ctx_len+1={cfg.ctx_len + 1}: lower ctx_len or use "
@@ -280,9 +301,6 @@ ZH: dict[str, str] = {
         "还没有示例回答：数据含 User: 对话或 sample_prompts 指定了文件时，每次评估都会生成。",
 
     # the step budget, early stopping, "did it learn?" and the samples panel (issue 20)
-    "Suggested for this dataset: ctx_len **{s['ctx_len']}**, micro_bsz **{s['micro_bsz']}**, epoch_steps "
-    "**{s['epoch_steps']}**.":
-        "建议此数据集使用：ctx_len **{s['ctx_len']}**，micro_bsz **{s['micro_bsz']}**，epoch_steps **{s['epoch_steps']}**。",
     "Suggested for this dataset: ctx_len **{s['ctx_len']}**, micro_bsz **{s['micro_bsz']}**, epoch_steps "
     "**{s['epoch_steps']}**, epoch_count **{s['epoch_count']}**.":
         "建议此数据集使用：ctx_len **{s['ctx_len']}**，micro_bsz **{s['micro_bsz']}**，epoch_steps "
@@ -381,4 +399,248 @@ ZH: dict[str, str] = {
         "对象，或在 .txt 文件中每行写一个提示",
     "early_stop_patience needs held-out documents: set val_split (e.g. 0.1) or val_data":
         "early_stop_patience 需要留出的数据：请设置 val_split（例如 0.1）或 val_data",
+    # issue 21: a seed user's training.sh / merge.sh, the seed's meaning of its names, the device (train/validate.py,
+    # train/prepare.py, train/data.py, train/distributed.py, train/config.py, train/seed_script.py, shell.py)
+    "Trains on {prepared.device.describe()}": "训练设备：{prepared.device.describe()}",
+    "CPU ({os.cpu_count()} cores; torch sees no CUDA GPU)": "CPU（{os.cpu_count()} 核；torch 找不到 CUDA GPU）",
+    "GPU {i}: {name}, {free} of {total} GB free": "GPU {i}：{name}，{total} GB 中 {free} GB 可用",
+    "Epochs {steps['first_epoch']} to {steps['last_epoch']}: {steps['micro_steps_per_epoch']} micro-batches = "
+    "{steps['steps_per_epoch']} optimizer steps per epoch, {steps['steps_this_run']} steps in this run":
+        "第 {steps['first_epoch']} 到 {steps['last_epoch']} 轮：每轮 {steps['micro_steps_per_epoch']} 个 micro-batch = "
+        "{steps['steps_per_epoch']} 个优化步，本次共 {steps['steps_this_run']} 步",
+    "Epochs from {steps['first_epoch']} on, until you stop it: {steps['micro_steps_per_epoch']} micro-batches = "
+    "{steps['steps_per_epoch']} optimizer steps per epoch; the learning rate reaches lr_final at step "
+    "{steps['total_steps']}":
+        "从第 {steps['first_epoch']} 轮起一直训练到你停止：每轮 {steps['micro_steps_per_epoch']} 个 micro-batch = "
+        "{steps['steps_per_epoch']} 个优化步；学习率在第 {steps['total_steps']} 步降到 lr_final",
+    "The estimate ({estimate.total / 2 ** 30} GB) is more than the {gpu.free_gb} GB free on {gpu.name}: lower "
+    "micro_bsz or ctx_len, set grad_cp 1, or quant int8":
+        "估计值（{estimate.total / 2 ** 30} GB）超过了 {gpu.name} 上可用的 {gpu.free_gb} GB：请调小 micro_bsz 或 "
+        "ctx_len，设 grad_cp 1，或 quant int8",
+    "quant {cfg.quant} needs a CUDA GPU (bitsandbytes); this machine trains on {facts.device}: set quant none, or fp8 "
+    "(runs on CPU too)":
+        "quant {cfg.quant} 需要 CUDA GPU（bitsandbytes）；本机在 {facts.device} 上训练：请把 quant 设为 none，或 fp8"
+        "（CPU 上也能运行）",
+    "op {cfg.op} needs a CUDA GPU; this machine trains on {facts.device}: use op auto":
+        "op {cfg.op} 需要 CUDA GPU；本机在 {facts.device} 上训练：请使用 op auto",
+    "{name}={r} is larger than n_embd={width}: use at most {limit}": "{name}={r} 大于 n_embd={width}：最多使用 {limit}",
+    "op {cfg.op} needs flash-linear-attention ({err}): pip install flash-linear-attention, or use op auto":
+        "op {cfg.op} 需要 flash-linear-attention（{err}）：pip install flash-linear-attention，或使用 op auto",
+    "devices={cfg.devices} but this machine has {len(facts.gpus)} GPU(s): set devices (GPU_COUNT) to at most "
+    "{len(facts.gpus)}":
+        "devices={cfg.devices}，但本机只有 {len(facts.gpus)} 张 GPU：请把 devices（GPU_COUNT）设为不超过 {len(facts.gpus)}",
+    "precision bf16 needs an RTX 30xx / A100 or newer GPU; {old[0]} has no bf16: use fp16 or fp32":
+        "precision bf16 需要 RTX 30 系 / A100 或更新的 GPU；{old[0]} 不支持 bf16：请使用 fp16 或 fp32",
+    "state tuning cannot learn on this base model: its blocks do nothing (every att.output weight is zero, as in a "
+    "fresh init-model), so the state it tunes never reaches the output. Fine-tune a trained model, or use lora / "
+    "bone, which train the blocks themselves":
+        "state tuning 无法在这个基座模型上学习：它的各层什么也不做（所有 att.output 权重都是 0，和刚 init-model 出来的"
+        "模型一样），所以调整的状态永远到不了输出。请微调训练过的模型，或使用 lora / bone（它们会训练各层本身）",
+    "dataload get runs until you stop it, as in RWKV-PEFT (run_until_stopped 1): the learning rate reaches lr_final "
+    "after {steps['total_steps']} steps and stays there":
+        "与 RWKV-PEFT 相同，dataload get 会一直训练到你停止（run_until_stopped 1）：学习率在 {steps['total_steps']} "
+        "步后降到 lr_final 并保持",
+    "loss_mask none with dataload pad learns the tokens that follow each document in the file, which may be "
+    "held-out documents: use loss_mask pad to keep validation clean":
+        "loss_mask none 配合 dataload pad 会学习文件中每条数据之后的 token，它们可能属于留出的验证数据：请使用 "
+        "loss_mask pad 保持验证数据干净",
+    "epoch_steps {cfg.epoch_steps} x micro_bsz {cfg.micro_bsz} = {plan.samples} samples per epoch: documents "
+    "{plan.samples}-{n_docs - 1} of the {n_docs} are never trained on (as in RWKV-PEFT, which reads documents 0 .. "
+    "epoch_steps x micro_bsz - 1); set epoch_steps auto (or {every}) to read every document":
+        "epoch_steps {cfg.epoch_steps} × micro_bsz {cfg.micro_bsz} = 每轮 {plan.samples} 个样本：{n_docs} 条数据中第 "
+        "{plan.samples}-{n_docs - 1} 条永远不会被训练（与 RWKV-PEFT 相同，它只读第 0 到 epoch_steps × micro_bsz - 1 "
+        "条）；把 epoch_steps 设为 auto（或 {every}）即可每条都读",
+    "epoch_steps {cfg.epoch_steps} x micro_bsz {cfg.micro_bsz} = {plan.samples} samples per epoch, more than the "
+    "{n_docs} documents: RWKV-PEFT would stop with an IndexError here; this run reads documents again from the start "
+    "of the epoch's order. Set epoch_steps auto (or {every}) to read each document once":
+        "epoch_steps {cfg.epoch_steps} × micro_bsz {cfg.micro_bsz} = 每轮 {plan.samples} 个样本，多于 {n_docs} 条数据："
+        "RWKV-PEFT 在这里会因 IndexError 停止；本次训练会从该轮顺序的开头再读一遍。把 epoch_steps 设为 auto（或 "
+        "{every}）即可每条只读一次",
+    "{name} on one device partitions nothing, so it runs without DeepSpeed (the same maths); "
+    "deepspeed_stage_{stage}_offload moves the optimizer state to CPU memory":
+        "{name} 在单个设备上什么也不拆分，因此不使用 DeepSpeed 运行（计算相同）；deepspeed_stage_{stage}_offload "
+        "会把优化器状态放到内存",
+    "{source}: saved before {VERSION_KEY} {OPTIONS_VERSION} ({OPTIONS_HISTORY[2]}); migrated to train what it "
+    "trained:":
+        "{source}：保存于 {VERSION_KEY} {OPTIONS_VERSION} 之前（{OPTIONS_HISTORY[2]}）；已转换，继续训练它原来训练的内容：",
+    "RWKV-PEFT's meaning of epoch_count (from epoch_begin), epoch_steps (micro-batches per epoch, auto), loss_mask "
+    "none (no mask) and get (runs until stopped)":
+        "RWKV-PEFT 含义的 epoch_count（从 epoch_begin 开始数）、epoch_steps（每轮 micro-batch 数，auto）、loss_mask "
+        "none（不用掩码）和 get（训练到停止）",
+    "epoch_count {total} -> {out['epoch_count']} (it counted the {begin} epochs before epoch_begin in; now it counts "
+    "the epochs trained from epoch_begin)":
+        "epoch_count {total} -> {out['epoch_count']}（原来把 epoch_begin 之前的 {begin} 轮也算在内；现在只数从 "
+        "epoch_begin 开始训练的轮数）",
+    "epoch_steps {per_process} per process -> {out['epoch_steps']} for all {world} process(es) together":
+        "epoch_steps 每进程 {per_process} -> 全部 {world} 个进程合计 {out['epoch_steps']}",
+    "run_until_stopped 0 (this get run stopped after its epochs)": "run_until_stopped 0（这个 get 训练原来在轮数结束后停止）",
+    "epoch_steps {out['epoch_steps']} -> auto (it was not used for dataload {out.get('dataload', 'pad')}: an epoch "
+    "read every document)":
+        "epoch_steps {out['epoch_steps']} -> auto（原来在 dataload {out.get('dataload', 'pad')} 下不起作用：每轮读完全部数据）",
+    "loss_mask none -> pad (none learned only the documents' own tokens then; today none means no mask at all)":
+        "loss_mask none -> pad（当时的 none 只学习数据自身的 token；现在 none 表示完全不用掩码）",
+
+    # ui/params_tab.py and ui/merge_tab.py: importing training.sh / merge.sh
+    "Pick a training.sh file to load.": "请选择要导入的 training.sh 文件。",
+    "Pick a merge.sh file to load.": "请选择要导入的 merge.sh 文件。",
+    "{path.name} is larger than {MAX_SCRIPT // 1024} KB: that is not a training.sh.":
+        "{path.name} 大于 {MAX_SCRIPT // 1024} KB：这不是 training.sh。",
+    "The form now holds these options; the check above says what still needs fixing.":
+        "表单已填入这些参数；上方的检查结果会列出还需要修正的地方。",
+    "Imported {len(self.options)} options from {self.source}.": "已从 {self.source} 导入 {len(self.options)} 个参数。",
+    "Imported {self.source}: base {self.base or '(not set)'}, checkpoint {self.checkpoint or '(not set)'}.":
+        "已导入 {self.source}：基座 {self.base or '(not set)'}，检查点 {self.checkpoint or '(not set)'}。",
+    "(not set)": "（未设置）",
+    "changed: {line}": "已转换：{line}", "not honoured: {line}": "无法照办：{line}",
+    "not understood: {line}": "未读取：{line}",
+    "line {value.line}: {variable} is not an option of training.sh: ignored":
+        "第 {value.line} 行：{variable} 不是 training.sh 的参数：已忽略",
+    "{variable}={text} -> {option} {value} (the seed reads it from {folder})":
+        "{variable}={text} -> {option} {value}（原脚本从 {folder} 读取）",
+    "{err} ({variable}): the default is kept": "{err}（{variable}）：保留默认值",
+    "line {line}: option {name}={value} should be a {kind}": "第 {line} 行：参数 {name}={value} 应为 {kind}",
+    "line {line}: option {name}={value} should be auto or a whole number":
+        "第 {line} 行：参数 {name}={value} 应为 auto 或整数",
+    "ADAM_EPS={opts['adam_eps']} -> adam_eps 1e-08: the seed's lora command passes --adam_eps 1e-8 whatever ADAM_EPS "
+    "says":
+        "ADAM_EPS={opts['adam_eps']} -> adam_eps 1e-08：原脚本的 lora 命令无论 ADAM_EPS 是多少都传 --adam_eps 1e-8",
+    "OP={value} -> op {value}: for RWKV-PEFT's {value} kernel this runs {OP_ALIASES[value]}":
+        "OP={value} -> op {value}：对应 RWKV-PEFT 的 {value} 算子，这里运行{OP_ALIASES[value]}",
+    "the fastest CUDA kernel here (fla when installed, else the chunked op on the GPU)":
+        "这里最快的 CUDA 算子（装了 fla 时用 fla，否则在 GPU 上用分块算子）",
+    "fla (flash-linear-attention's Triton kernels)": " fla（flash-linear-attention 的 Triton 算子）",
+    "LR_SCHEDULE=wsd: here wsd stays at LR_INIT, then decays to LR_FINAL over the last 20% of the steps; "
+    "RWKV-PEFT's wsd decays right after the warmup and to 0, ignoring LR_FINAL (the seed's comment calls it buggy)":
+        "LR_SCHEDULE=wsd：这里的 wsd 先保持 LR_INIT，在最后 20% 的步数内降到 LR_FINAL；RWKV-PEFT 的 wsd 预热后立即下降"
+        "且降到 0，忽略 LR_FINAL（原脚本的注释也说它有问题）",
+    "WARMUP_STEPS={opts['warmup_steps']}: the rate rises from 0 to LR_INIT over {opts['warmup_steps']} optimizer steps "
+    "(RWKV-PEFT's cos has no warmup; its wsd does)":
+        "WARMUP_STEPS={opts['warmup_steps']}：学习率在 {opts['warmup_steps']} 个优化步内从 0 升到 LR_INIT"
+        "（RWKV-PEFT 的 cos 没有预热，它的 wsd 才有）",
+    "EPOCH_SAVE={every}: here the checkpoints are rwkv-{first}, rwkv-{first + every}, ... and the last epoch's; "
+    "RWKV-PEFT writes the run's first epoch, then every {every}: rwkv-{begin}, rwkv-{begin + every}, ...":
+        "EPOCH_SAVE={every}：这里保存的检查点是 rwkv-{first}、rwkv-{first + every}……以及最后一轮；"
+        "RWKV-PEFT 保存本次训练的第一轮，之后每 {every} 轮一次：rwkv-{begin}、rwkv-{begin + every}……",
+    "MODEL_VERSION={version.text}: only RWKV-7 (v7) and RWKV-6 (v6) models are trained here":
+        "MODEL_VERSION={version.text}：这里只训练 RWKV-7（v7）和 RWKV-6（v6）模型",
+    "{names} not compared with the model file ({why})": "{names} 未与模型文件核对（{why}）",
+    "MODEL_PATH is not set": "没有设置 MODEL_PATH", "{paths.display(path)} not found": "找不到 {paths.display(path)}",
+    "{name}={shown} but the model file has {actual[name]}: the file's value is used (RWKV-PEFT would stop with a size "
+    "mismatch)":
+        "{name}={shown}，但模型文件中是 {actual[name]}：使用文件中的值（RWKV-PEFT 会因 size mismatch 停止）",
+    "line {note.line}: {note.text}: {note.why}": "第 {note.line} 行：{note.text}：{note.why}",
+    "{why}, which is never run here: {name} was left out": "{why}，这里绝不执行：{name} 未读取",
+    "backticks run a command": "反引号会执行命令", "$(...) runs a command": "$(...) 会执行命令",
+    "$((...)) is shell arithmetic": "$((...)) 是 shell 算术", "this quoting": "这种引号写法",
+    "{part.text} is not set earlier in the file (only the shell could fill it in): {name} was left out":
+        "{part.text} 在文件中前面没有设置（只有 shell 才能填入）：{name} 未读取",
+    "a redirection (reads or writes a file): not run, no file was created or read":
+        "重定向（读或写文件）：未执行，没有创建或读取任何文件",
+    "{words[0].literal()} of something other than NAME=value: left out": "{words[0].literal()} 的不是 NAME=value：未读取",
+    "{words[0].literal()} {' '.join(flags)} is not a plain variable: left out":
+        "{words[0].literal()} {' '.join(flags)} 不是普通变量：未读取",
+    "{name} would read and run another file: not run, its variables were not read":
+        "{name} 会读取并执行另一个文件：未执行，其中的变量未读取",
+    "a command only the shell could name: not run": "只有 shell 才能确定的命令：未执行",
+    "a function definition: not run, nothing it sets was read": "函数定义：未执行，其中设置的内容未读取",
+    "a subshell: not run": "子 shell：未执行", "an array: left out": "数组：未读取",
+    "a block opened on line {start} is not closed: the rest of the file was not read":
+        "第 {start} 行开始的代码块没有结束：文件的其余部分未读取",
+    "lines {spans}: the script's if/case blocks were not run (they check the values and build the command; the values "
+    "are checked here before Start)":
+        "第 {spans} 行：脚本的 if/case 代码块未执行（它们检查参数并拼出命令；这里在开始前检查参数）",
+    "commands not run (the file is read as data): {listed}": "未执行的命令（文件只作为数据读取）：{listed}",
+    "line {line}: FLA=1 (an older seed's switch) -> op fla": "第 {line} 行：FLA=1（旧版原脚本的开关）-> op fla",
+    "line {line}: EMB_FINETUNE=1 (an older seed's switch) -> train_parts + emb":
+        "第 {line} 行：EMB_FINETUNE=1（旧版原脚本的开关）-> train_parts + emb",
+    "MODEL_PATH={model} -> base {result.base} (the seed reads it from model/)":
+        "MODEL_PATH={model} -> 基座 {result.base}（原脚本从 model/ 读取）",
+    "no epoch: give it after the file, as to merge.sh (merge --config merge.sh 2)":
+        "没有轮数：请像 merge.sh 一样写在文件之后（merge --config merge.sh 2）",
+    "the epoch {epoch} is not a number: give the N of output/rwkv-N.pth": "轮数 {epoch} 不是数字：请给出 output/rwkv-N.pth 的 N",
+    "epoch {epoch} -> checkpoint {said}": "轮数 {epoch} -> 检查点 {said}",
+    "{paths.display(found[0])}, the newest run with epoch {epoch}": "{paths.display(found[0])}，含第 {epoch} 轮的最新训练",
+    "no {name} in output/ or its run folders": "output/ 及其中的训练目录里都没有 {name}",
+    "QUANT={quant} but the run trained with quant {trained} (its config.json): merging with another quant than "
+    "training folds into other base weights":
+        "QUANT={quant}，但这次训练用的是 quant {trained}（见其 config.json）：用与训练不同的量化合并，会合并到不同的基座权重上",
+    "TRAIN_TYPE={kind} is not a merge type: use lora, pissa or disha": "TRAIN_TYPE={kind} 不是合并类型：请使用 lora、pissa 或 disha",
+    "LORA_ALPHA={alpha} is not a number: the run's lora_alpha is used": "LORA_ALPHA={alpha} 不是数字：使用训练记录的 lora_alpha",
+    "the merged model is written to merge/ (this tool's folder for merged models), not merge_model/":
+        "合并后的模型写到 merge/（本程序存放合并模型的目录），而不是 merge_model/",
+    "{variable} is not a merge.sh option: ignored": "{variable} 不是 merge.sh 的参数：已忽略",
+    # issue 22: opened files checked, damaged runs and resume points, foreign adapter folders, tokenize's seed
+    "Refused: {path} is not a regular file (a pipe, socket or device); pick a file":
+        "已拒绝：{path} 不是普通文件（是管道、套接字或设备）；请选择一个文件",
+    "Refused: {asked} changed while it was being opened; try again": "已拒绝：{asked} 在打开时被改动了；请重试",
+    "Refused: {folder}: {name} changed into a link or a file while the folder was being made ({why}); try again":
+        "已拒绝：{folder}：创建目录时 {name} 被换成了链接或文件（{why}）；请重试",
+    "{path}: not valid JSON ({e}): the file is damaged": "{path}：不是有效的 JSON（{e}）：文件已损坏",
+    "{path}: holds a JSON {kind}, not an object: the file is damaged": "{path}：内容是 JSON {kind}，不是对象：文件已损坏",
+    "{path}: {name} is {value}, not {kind}: the file is damaged": "{path}：{name} 的值是 {value}，不是 {kind}：文件已损坏",
+    "{path}: state {state} is none of {states}: the file is damaged":
+        "{path}：state {state} 不是 {states} 之一：文件已损坏",
+    "{path}: best {best} lacks its step or val_loss: the file is damaged": "{path}：best {best} 缺少 step 或 val_loss：文件已损坏",
+    "seed must be a whole number from 0 to {most}, got {seed}: it fixes the shuffled order of the copies (the same "
+    "seed gives the same order); unlike training's seed, -1 (random) is not offered here, so the order can always be "
+    "made again":
+        "seed 必须是 0 到 {most} 之间的整数，现在是 {seed}：它决定各份副本打乱后的顺序（同一个 seed 得到同样的顺序）；"
+        "与训练的 seed 不同，这里没有 -1（随机），以便总能再得到同样的顺序",
+    "the run's config.json names finetune_mode {named}, which this tool does not know: merged as {name}, the method "
+    "the checkpoint's tensors show; check that this is what the run trained":
+        "训练目录的 config.json 写的 finetune_mode 是 {named}，本工具不认识：已按检查点张量所示的方法 {name} 合并；"
+        "请确认这就是训练时用的方法",
+    "{name} is {value} in the run's config.json, not a number: correct it there, or pass {flag} with the value used in "
+    "training":
+        "训练目录 config.json 中的 {name} 是 {value}，不是数字：请在那里改正，或用 {flag} 给出训练时的值",
+    "{path}: {field} is {value}, but must be {expected}: the adapter folder is damaged or was edited; fix the value "
+    "or export the adapter again":
+        "{path}：{field} 是 {value}，但应为 {expected}：适配器目录已损坏或被改动；请改正该值或重新导出适配器",
+    "{path} holds a JSON {kind}, not an object of settings: the adapter folder is damaged":
+        "{path} 的内容是 JSON {kind}，不是设置对象：适配器目录已损坏",
+    "{path}: the {field} key {key} {why}; write the module names it means instead":
+        "{path}：{field} 的键 {key} {why}；请改写成它所指的模块名",
+    "{path} gives {module} rank {r}, but its lora_A in {name} has rank {held}: the config does not belong to these "
+    "weights":
+        "{path} 给 {module} 的秩是 {r}，但 {name} 中它的 lora_A 秩为 {held}：该配置与这些权重不匹配",
+    "{path}: holds a {kind}, not a {name: tensor} dict: the adapter folder is damaged":
+        "{path}：内容是 {kind}，不是 {name: tensor} 字典：适配器目录已损坏",
+    "{path}: entry {name} is a {kind}, not a named tensor: the adapter folder is damaged":
+        "{path}：条目 {name} 是 {kind}，不是带名字的张量：适配器目录已损坏",
+    "{where}: the {key} layout is damaged ({why}); tokenize the pairs again": "{where}：{key} 布局已损坏（{why}）；请重新对数据对分词",
+    "{where}: the {key} layout lists {a} prompts and {b} chosen replies for {n} items; tokenize the pairs again":
+        "{where}：{key} 布局列出了 {a} 个 prompt 和 {b} 个 chosen 回复，但数据有 {n} 条；请重新对数据对分词",
+    "{where}: the {key} layout does not fit the items' lengths (a prompt and a chosen reply must leave room for the "
+    "rejected one); tokenize the pairs again":
+        "{where}：{key} 布局与各条数据的长度不符（prompt 加 chosen 回复之后必须还有 rejected 回复）；请重新对数据对分词",
+    "{path}: cannot be read as JSON ({why}); tokenize the dataset again": "{path}：无法按 JSON 读取（{why}）；请重新分词",
+    "{path}: holds a JSON {kind}, not an object; tokenize the dataset again": "{path}：内容是 JSON {kind}，不是对象；请重新分词",
+    "resume_from {where} is damaged: {damage}. Resume the run folder instead (the Resume button, or train --resume "
+    "RUN_DIR): it continues from the last checkpoint's weights":
+        "resume_from {where} 已损坏：{damage}。请改为续训整个训练目录（“继续训练”按钮，或 train --resume 训练目录）："
+        "它会从最后一个检查点的权重继续",
+    "resume_from {where}: the point says {a} steps per epoch, the run has {b}: the point was edited or made from other "
+    "data; resume from the run's checkpoint instead":
+        "resume_from {where}：续训点记录每轮 {a} 步，本次训练是 {b} 步：续训点被改动过或来自其他数据；请改从检查点继续",
+    "{path}: {name} is {value}, not {kind}: the resume point is damaged or was edited":
+        "{path}：{name} 是 {value}，不是 {kind}：续训点已损坏或被改动",
+    "{path}: after step {step} the run would continue at epoch {epoch}, step {s} of {spe}, which is not where step "
+    "{same} ends: the resume point was edited; resume from the run's checkpoint instead":
+        "{path}：第 {step} 步之后将从第 {epoch} 轮的第 {s} 步（共 {spe} 步）继续，这不是第 {same} 步结束的位置："
+        "续训点被改动过；请改从检查点继续",
+    "{path}: says step {step} in the folder of step {n}: the resume point was edited":
+        "{path}：第 {n} 步的目录里写着第 {step} 步：续训点被改动过",
+    "{path} is missing: the resume point is incomplete; resume the run folder (train --resume RUN_DIR) to continue "
+    "from its last checkpoint's weights":
+        "{path} 不存在：续训点不完整；请续训整个训练目录（train --resume 训练目录），从最后一个检查点的权重继续",
+    "{path} is damaged ({why}): resume the run folder (train --resume RUN_DIR) to continue from its last "
+    "checkpoint's weights":
+        "{path} 已损坏（{why}）：请续训整个训练目录（train --resume 训练目录），从最后一个检查点的权重继续",
+    "resume from {point} with changed options ({changes}): weights, optimizer and data position are restored, but "
+    "the steps after it differ from the run's own":
+        "从 {point} 续训，但参数有改动（{changes}）：权重、优化器和数据位置已恢复，但之后的各步与原训练不同",
+    "the resume point {point} is damaged ({damage})": "续训点 {point} 已损坏（{damage}）",
+    "{why}: continuing from the weights of {file} at epoch {epoch}, with a new optimizer":
+        "{why}：从 {file} 的权重、第 {epoch} 轮开始继续，优化器重新开始",
+    "is missing": "不存在", "is empty": "是空文件", "a number": "数字",
 }

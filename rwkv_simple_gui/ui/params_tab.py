@@ -16,12 +16,14 @@ import gradio as gr
 from .. import paths
 from ..demo import DEMO_MODEL
 from ..train import presets, rundir
-from ..train.config import GROUPS, RUN_INFO_KEYS, TrainConfig
+from ..train.config import GROUPS, RUN_INFO_KEYS, TrainConfig, migrate
 from . import common, control
 from .control import config_to_form, form_to_config, option_names
 from .i18n import t
+from .messages import translate
 
 DEMO_PRESET = "demo-cpu"
+MAX_SCRIPT = 1 << 20  # bytes of a training.sh read from an upload
 BROWSER_KEY = "rwkv_simple_gui_params"
 GROUP_OPEN = ("model", "data", "method", "schedule")
 FIELDS_PER_ROW = 2
@@ -32,7 +34,7 @@ def visibility(mode: str, train_type: str, dataload: str, loss_mask: str) -> dic
     cfg = TrainConfig(finetune_mode=mode)
     shown = {name: cfg.applies(name) for name in option_names()}
     shown["chunk_ctx"] = train_type == "infctx"
-    shown["epoch_steps"] = dataload == "get"
+    shown["run_until_stopped"] = dataload == "get"
     shown["mask0"] = shown["mask1"] = loss_mask == "se"
     return shown
 
@@ -53,18 +55,42 @@ def save_preset(name: str, values: dict) -> str:
 
 
 def read_options(path: Path, data: dict | None = None) -> dict:
-    """The options a preset or a run's config.json sets (a built-in preset sets only some of them); ``data``:
+    """The options a preset or a run's config.json sets (a built-in preset sets only some of them), in today's
+    meaning: one saved before today's options_version is migrated, and a toast says what that changed; ``data``:
     the file already read."""
     try:
         if data is None:
             data = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(data, dict):
             raise ValueError("expected a JSON object of option: value")
+        data, notes = migrate(data, paths.display(path))
         data = {k: v for k, v in data.items() if k not in RUN_INFO_KEYS}
         TrainConfig.from_dict(data, source=paths.display(path))
     except (OSError, ValueError) as err:
         raise gr.Error(f"Can't load {paths.display(path)}: {err}") from err
+    if notes:
+        gr.Warning("\n".join(translate(note) for note in notes), duration=None)
     return config_to_form(data)
+
+
+def load_training_sh(uploaded: str | None) -> tuple[dict, str]:
+    """The form a seed user's training.sh describes (read as data, never run: see train.seed_script), every
+    option it does not set at its default, and the import's report for the page."""
+    from ..train.seed_script import read_training_sh
+
+    if not uploaded:
+        raise gr.Error("Pick a training.sh file to load.")
+    path = Path(uploaded)
+    if path.stat().st_size > MAX_SCRIPT:
+        raise gr.Error(f"{path.name} is larger than {MAX_SCRIPT // 1024} KB: that is not a training.sh.")
+    imported = read_training_sh(text=path.read_bytes().decode("utf-8", errors="replace"), source=path.name)
+    try:
+        form = config_to_form(imported.config)
+    except ValueError as err:
+        raise gr.Error(f"Can't load {path.name}: {err}") from None
+    lines = [line.replace("`", "\\`") for line in imported.report()]  # shell text shown as written, not as code
+    return form, "\n".join([f"### 📥 {lines[0]}", *lines[1:],
+                             "", "The form now holds these options; the check above says what still needs fixing."])
 
 
 def load_preset(name: str, values: dict | None = None) -> dict:
@@ -184,6 +210,10 @@ def build(settings: dict) -> dict:
             with gr.Row():
                 c["data_hint"] = gr.Markdown()
                 c["apply"] = gr.Button(t("params.apply"), size="sm")
+            with gr.Accordion(t("params.seed_import"), open=True):
+                c["load_sh"] = gr.UploadButton(t("params.load_sh"), file_types=[".sh", ".txt"], size="sm",
+                                               elem_id="params-load-sh")
+                c["import_report"] = gr.Markdown(elem_id="params-import")
             with gr.Accordion(t("params.presets"), open=True):
                 c["preset_name"] = gr.Dropdown(choices=presets.list_presets(), allow_custom_value=True,
                                                label=t("params.preset"))
@@ -246,6 +276,11 @@ def build(settings: dict) -> dict:
 
     c["load_preset"].click(on_load_preset, {c["preset_name"], *comps}, [*comps, c["data_hint"]],
                            api_visibility="private")
+    def on_load_sh(uploaded):
+        form, report = load_training_sh(uploaded)
+        return [*as_updates(form), report]
+
+    c["load_sh"].upload(on_load_sh, c["load_sh"], comps + [c["import_report"]], api_visibility="private")
     c["run_pick"].focus(lambda: gr.update(choices=list_runs()), None, c["run_pick"], api_visibility="private")
     c["copy_run"].click(lambda run: as_updates(load_run(run)), c["run_pick"], comps, api_visibility="private")
     c["export"].click(lambda *vals: export(dict(zip(names, vals))), comps, [c["cli"], c["script"], c["script_file"]],

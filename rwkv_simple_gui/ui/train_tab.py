@@ -144,7 +144,10 @@ def poll_preference(run: str | None, follow: bool = True):
         run = paths.display(job.run_dir)
     if not run:
         return gr.update(visible=False)
-    run_dir = paths.resolve(run)
+    try:
+        run_dir = paths.readable(run, "output")
+    except paths.PathRefused:  # poll() says why
+        return gr.update(visible=False)
     frame = preference_frame(rundir.read_metrics(run_dir), rundir.read_evaluations(run_dir))
     return gr.update(value=frame, visible=bool(frame["value"].notna().any()))
 
@@ -231,13 +234,18 @@ def progress_html(status: dict, last: dict | None, live: bool = True, star: str 
             f"<div>{pct:.1f}% · " + " · ".join(bits) + "</div></div>")
 
 
-def status_markdown(run: str, status: dict) -> str:
-    state = _live_state(paths.resolve(run), status)
+def status_markdown(run: str, status: dict, damaged: str | None = None) -> str:
+    """The run's state in a heading, and for a failed or dead run why and what to try; ``damaged``: why its
+    status.json could not be read."""
+    run_dir = paths.readable(run, "output")
+    state = _live_state(run_dir, status)
     icon = {"running": "🟢", "starting": "🟡", "stopping": "🟠", "finished": "✅", "stopped": "⏹️",
             "failed": "❌", "died": "💀"}.get(state, "⚪")
     text = f"### {icon} `{run}` — {state}"
+    if damaged:
+        text += f"\n\n⚠️ {damaged}"
     if state in ("failed", "died"):
-        advice = runner.explain_failure(runner.tail(paths.resolve(run) / "train.log", 8000), status.get("exit_code"))
+        advice = runner.explain_failure(runner.tail(run_dir / "train.log", 8000), status.get("exit_code"))
         reason = status.get("error") or advice
         text += f"\n\n**Why:** {reason or 'see the log below.'}"
         if advice and advice != reason:
@@ -267,17 +275,34 @@ def poll(run: str | None, follow: bool = True):
     if not run:
         return (None, "No run yet: set the parameters, then press Start.", "", loss_frame([]), "",
                 monitor_markdown(), None, samples_html([]))
-    run_dir = paths.resolve(run)
-    status = rundir.read_status(run_dir) or {}
+    try:
+        run_dir = paths.readable(run, "output")
+    except paths.PathRefused as err:  # nothing of a folder outside the project is read, nor served
+        return (run, f"### ❌ {err}", "", loss_frame([]), "", monitor_markdown(), None, samples_html([]))
+    try:
+        status, damaged = rundir.read_status(run_dir) or {}, None
+    except ValueError as err:
+        status, damaged = {}, str(err)
     metrics = rundir.read_metrics(run_dir)
     log_path = run_dir / "train.log"
     live = _live_state(run_dir, status) in runner.LIVE_STATES
     judged = judge_markdown(run_dir, status)
-    return (run, status_markdown(run, status) + (f"\n\n{judged}" if judged else ""),
+    return (run, status_markdown(run, status, damaged) + (f"\n\n{judged}" if judged else ""),
             progress_html(status, metrics[-1] if metrics else None, live, rundir.best_mark(run_dir)),
             loss_frame(metrics, rundir.read_evaluations(run_dir), status.get("best")), runner.tail(log_path),
-            monitor_markdown(), str(log_path) if log_path.is_file() else None,
+            monitor_markdown(), None if live else _served_log(log_path),
             samples_html(rundir.read_samples(run_dir), rundir.read_recall(run_dir)))
+
+
+def _served_log(path) -> str | None:
+    """train.log for the full-log download, when it is a file this app may read (not a link out of it). Only
+    once the run is over: it is served from disk (ui.app), and a file that grows while it is sent breaks the
+    download (a live run shows its tail above)."""
+    try:
+        with paths.open_read(path):
+            return str(path)
+    except (OSError, paths.PathRefused):
+        return None
 
 
 def on_load(run: str | None, follow: bool = True):

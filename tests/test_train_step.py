@@ -1,0 +1,117 @@
+"""The training step's fast paths against the plain ones: the head's loss over weighted positions only, and AdamW
+that updates only the used rows of an embedding. Both must give the plain path's numbers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from rwkv_simple_gui.train import loss as loss_mod
+from rwkv_simple_gui.train.loss import head_loss_sum, weighted_loss_sum
+from rwkv_simple_gui.train.optim import AdamWRows
+
+
+def head_inputs(dtype, seed=0, B=2, T=9, C=8, V=50):
+    g = torch.Generator().manual_seed(seed)
+    h = torch.randn(B, T, C, generator=g, dtype=dtype)
+    weight = torch.randn(V, C, generator=g, dtype=dtype)
+    targets = torch.randint(0, V, (B, T), generator=g)
+    weights = (torch.rand(B, T, generator=g) < 0.6).to(dtype) * torch.rand(B, T, generator=g, dtype=dtype)
+    weights[0, 0] = 0.0
+    return h, weight, targets, weights
+
+
+@pytest.mark.parametrize("chunk_bytes", [loss_mod.HEAD_CHUNK_BYTES, 4 * 50 * 3])  # one chunk; chunks of 3 rows
+@pytest.mark.parametrize("upstream", [1.0, 0.37])
+def test_head_loss_equals_the_full_logits_loss(monkeypatch, chunk_bytes, upstream):
+    monkeypatch.setattr(loss_mod, "HEAD_CHUNK_BYTES", chunk_bytes)
+    h, weight, targets, weights = head_inputs(torch.float64)
+    h1, w1 = h.clone().requires_grad_(), weight.clone().requires_grad_()
+    ref = weighted_loss_sum(h1 @ w1.T, targets, weights)
+    (ref * upstream).backward()
+    h2, w2 = h.clone().requires_grad_(), weight.clone().requires_grad_()
+    rows = weights.flatten().nonzero().squeeze(1)
+    got = head_loss_sum(h2, w2, targets, weights, rows)
+    (got * upstream).backward()
+    # both compute the cross entropy in fp32 (as the trainer does); L2Wrap's push (~5e-4 here) is well above that
+    assert torch.allclose(got, ref, rtol=1e-6, atol=0)
+    assert torch.allclose(h2.grad, h1.grad, rtol=1e-5, atol=2e-6)
+    assert torch.allclose(w2.grad, w1.grad, rtol=1e-5, atol=2e-6)
+    assert (h2.grad.flatten(0, 1)[weights.flatten() == 0] == 0).all()
+
+
+def test_head_loss_without_gradients_and_with_a_frozen_head():
+    h, weight, targets, weights = head_inputs(torch.float32, seed=1)
+    rows = weights.flatten().nonzero().squeeze(1)
+    with torch.no_grad():
+        assert torch.allclose(head_loss_sum(h, weight, targets, weights, rows),
+                              weighted_loss_sum(h @ weight.T, targets, weights), rtol=1e-6)
+    h1 = h.clone().requires_grad_()
+    weighted_loss_sum(h1 @ weight.T, targets, weights).backward()
+    h2 = h.clone().requires_grad_()
+    head_loss_sum(h2, weight, targets, weights, rows).backward()
+    assert torch.allclose(h2.grad, h1.grad, rtol=1e-5, atol=1e-7)
+
+
+def embedding_run(opt_class, steps, used_rows, lr_of, state=None, **kw):
+    """An embedding-like matrix and a vector trained with AdamW; step i's gradient touches rows used_rows[i]."""
+    g = torch.Generator().manual_seed(0)
+    emb = torch.nn.Parameter(torch.randn(40, 6, generator=g))
+    vec = torch.nn.Parameter(torch.randn(6, generator=g))
+    groups = [{"params": [emb], "weight_decay": 0.0}, {"params": [vec], "weight_decay": 0.0}]
+    opt = opt_class(groups, **kw) if opt_class is torch.optim.AdamW else opt_class(groups, [emb], **kw)
+    if state is not None:
+        emb.data.copy_(state["emb"])
+        vec.data.copy_(state["vec"])
+        opt.load_state_dict(state["opt"])
+    for i in steps:
+        grad = torch.zeros_like(emb)
+        grad[used_rows[i]] = torch.randn(len(used_rows[i]), 6, generator=torch.Generator().manual_seed(i))
+        emb.grad, vec.grad = grad, torch.randn(6, generator=torch.Generator().manual_seed(100 + i))
+        for group in opt.param_groups:
+            group["lr"] = lr_of(i)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+    return emb.detach().clone(), vec.detach().clone(), opt
+
+
+USED = [[1, 2], [2, 7], [], [30], [1], [5, 6, 7], [], [2]]  # rows stop being used, reappear, steps without any
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_rowwise_adamw_equals_dense_adamw(fused):
+    kw = dict(betas=(0.9, 0.95), eps=1e-8, fused=fused or None)
+    lr_of = lambda i: 0.01 * (1 - i / 10)  # noqa: E731 - a changing rate, as the schedule does
+    emb_d, vec_d, dense = embedding_run(torch.optim.AdamW, range(8), USED, lr_of, **kw)
+    emb_r, vec_r, rows = embedding_run(AdamWRows, range(8), USED, lr_of, **kw)
+    assert torch.allclose(emb_r, emb_d, rtol=1e-6, atol=1e-7) and torch.allclose(vec_r, vec_d, rtol=1e-6, atol=1e-7)
+    init = torch.randn(40, 6, generator=torch.Generator().manual_seed(0))
+    never = [r for r in range(40) if all(r not in u for u in USED)]
+    assert torch.equal(emb_r[never], init[never])  # never used: untouched
+    assert not torch.allclose(emb_r[[30]], init[[30]])  # used once at step 3, moved on every later step
+    sd_d, sd_r = dense.state_dict(), rows.state_dict()
+    for key in ("exp_avg", "exp_avg_sq"):
+        assert torch.allclose(sd_r["state"][0][key], sd_d["state"][0][key], rtol=1e-6, atol=1e-9)
+    assert float(sd_r["state"][0]["step"]) == float(sd_d["state"][0]["step"]) == 8
+
+
+def test_rowwise_adamw_resumes_like_dense_adamw():
+    """A resume point saved from the row-wise optimizer, loaded into a fresh one, continues as dense AdamW would."""
+    kw = dict(betas=(0.9, 0.95), eps=1e-8)
+    lr_of = lambda i: 0.01  # noqa: E731
+    emb, vec, opt = embedding_run(AdamWRows, range(4), USED, lr_of, **kw)
+    saved = {"emb": emb, "vec": vec, "opt": opt.state_dict()}
+    emb_r, _, _ = embedding_run(AdamWRows, range(4, 8), USED, lr_of, state=saved, **kw)
+    emb_d, _, _ = embedding_run(torch.optim.AdamW, range(8), USED, lr_of, **kw)
+    assert torch.allclose(emb_r, emb_d, rtol=1e-6, atol=1e-7)
+
+
+def test_rowwise_adamw_updates_every_row_where_it_would_not_be_exact():
+    """Weight decay moves unused rows too: such a group is left to torch's AdamW."""
+    emb = torch.nn.Parameter(torch.ones(4, 2))
+    opt = AdamWRows([{"params": [emb], "weight_decay": 0.1}], [emb], lr=0.1)
+    assert opt.row_params == []
+    emb.grad = torch.zeros(4, 2)
+    emb.grad[0] = 1.0
+    opt.step()
+    assert (emb[1:] < 1).all()
