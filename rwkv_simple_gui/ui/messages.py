@@ -160,10 +160,15 @@ def last_error() -> str:
     return _last_errors.pop(_session(), "")
 
 
-def _error(err: gr.Error, lang: str) -> gr.Error:
-    _last_errors[_session()] = translate(err.message, lang)
-    return gr.Error(translate(err.message, lang), duration=err.duration, visible=err.visible,
-                    title=translate(err.title, lang), print_exception=err.print_exception)
+def _error(err: Exception, lang: str) -> gr.Error:
+    """The error a handler raised, in the reader's language, kept for ``common.show_failure`` to show where
+    the result would be. It raises no toast: Gradio 6 titles every toast "Error" in English, and a toast
+    outlives its cause (it stayed through a later success). Anything but a ``gr.Error`` is a bug of ours:
+    its name and text are shown, the console has the traceback."""
+    message = err.message if isinstance(err, gr.Error) else (
+        f"Unexpected {type(err).__name__}: {err} (the app's console shows where it happened)")
+    _last_errors[_session()] = translate(message, lang)
+    return gr.Error(translate(message, lang), visible=False)
 
 
 def localize(fn, outputs: list = ()):
@@ -179,7 +184,7 @@ def localize(fn, outputs: list = ()):
             try:
                 for value in fn(*args, **kwargs):
                     yield _outputs(value, kinds, lang)
-            except gr.Error as err:
+            except Exception as err:
                 raise _error(err, lang) from err
     elif inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
         return fn
@@ -189,7 +194,7 @@ def localize(fn, outputs: list = ()):
             lang = current()
             try:
                 return _outputs(fn(*args, **kwargs), kinds, lang)
-            except gr.Error as err:
+            except Exception as err:
                 raise _error(err, lang) from err
     wrapper._localized = True
     return wrapper
