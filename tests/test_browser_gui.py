@@ -8,11 +8,11 @@ upload; table headers break between words only. Screenshots go to test-artifacts
 from __future__ import annotations
 
 import json
-import re
 import shutil
 
 import pytest
 
+from rwkv_simple_gui.train import presets
 from rwkv_simple_gui.ui.i18n import LANGUAGES
 from rwkv_simple_gui.ui.messages import translate
 from tests.conftest import REPO_ROOT, run_cli, start_app, stop_app
@@ -156,14 +156,21 @@ def test_data_and_tokenize_show_what_is_true(project, browser, lang, tmp_path):
         assert "1024" in page.locator("#tok-lengths").inner_text()
         shot("ctx-len-1024-off-the-chart")
 
-        # a preset picked on the Parameters tab moves it back
+        # a preset picked on the Parameters tab moves it back (a preset that isn't there says so, by the buttons)
         open_tab(page, lang, "tab.params")
+        pick(page, "#params-preset", "nope")
+        page.click("#params-load-preset")
+        failed(page, "#params-preset-msg", f"No preset named 'nope'; pick one of {', '.join(presets.list_presets())}.",
+               lang, "#params-load-preset")
         pick(page, "#params-preset", "demo-cpu")
         page.click("#params-load-preset")
         open_tab(page, lang, "tab.tokenize")
         page.wait_for_function("() => document.querySelector('#tok-ctx-len input[type=number]')?.value === '112'",
                                timeout=30_000)
         assert slider.input_value() == "112"
+        open_tab(page, lang, "tab.params")
+        assert page.locator("#params-preset-msg").inner_text().strip() == ""  # the load's success replaced the error
+        open_tab(page, lang, "tab.tokenize")
 
         # a failed tokenize replaces the whole result: no histogram or report of the run before stays
         page.click("#tok-run")
@@ -198,10 +205,21 @@ def test_train_merge_chat_show_what_is_true(project, browser, lang):
         assert page.locator("#train-start").is_enabled()
         shot("idle-stop-is-off")
 
-        # a short run that logs a line per step (an evaluation each step), so its log outgrows the box
+        # Start with a form the check refuses: why, where the Train tab answers; Start is on again
+        open_tab(page, lang, "tab.params")
+        set_option(page, "ctx_len", 100)
+        open_tab(page, lang, "tab.train")
+        page.click("#train-start")
+        failed(page, "#train-message", "Fix these on the Parameters tab first:", lang, "#train-start")
+        assert "ctx_len" in page.locator("#train-message").inner_text()
+        shot("start-refused")
+
+        # a short run that logs a line per step (an evaluation each step, no sample answers), so its log outgrows
+        # the box
         open_tab(page, lang, "tab.params")
         page.get_by_text(LANGUAGES[lang]["group.evaluate"], exact=True).click()  # a closed group
-        for name, value in (("epoch_count", 2), ("epoch_save", 1), ("val_every", 1), ("sample_tokens", 4)):
+        for name, value in (("ctx_len", 112), ("epoch_count", 2), ("epoch_save", 1), ("val_every", 1),
+                            ("sample_tokens", 0)):
             set_option(page, name, value)
         wait_text(page, "#params-check", said("Ready to train", lang), 60)
         open_tab(page, lang, "tab.train")
@@ -209,6 +227,7 @@ def test_train_merge_chat_show_what_is_true(project, browser, lang):
         wait_text(page, "#train-status", said("running", lang), 120)
         page.wait_for_function("() => document.querySelector('#train-start').disabled", timeout=30_000)
         assert page.locator("#train-stop").is_enabled() and page.locator("#train-resume").is_disabled()
+        assert "❌" not in page.locator("#train-message").inner_text()  # the refusal is gone with its cause
 
         # the log follows its end...
         page.wait_for_function(f"() => {LOG_LINES} >= 18", timeout=300_000)
@@ -222,7 +241,9 @@ def test_train_merge_chat_show_what_is_true(project, browser, lang):
         page.wait_for_timeout(1000)
         assert page.evaluate(f"() => document.querySelector('{LOG}').scrollTop") == 0
         shot("log-held-where-the-reader-scrolled")
+        page.locator(LOG).hover()  # the samples above it have grown: the box moved down
         page.mouse.wheel(0, 20000)  # back to the end: it follows again
+        page.wait_for_function(LOG_AT_END_JS, timeout=10_000)
         wait_text(page, "#train-status", said("finished", lang), 300)
         page.wait_for_function(f"() => document.querySelector('{LOG}').value.includes('finished:')", timeout=30_000)
         page.wait_for_function(LOG_AT_END_JS, timeout=10_000)
@@ -250,9 +271,15 @@ def test_train_merge_chat_show_what_is_true(project, browser, lang):
         assert "✅" not in text and "logits" not in text
         shot("merge-error-replaces-the-success")
 
-        # Chat: a model that isn't there says so in the status line; a good one then replaces the error
+        # Chat: Send with no model to answer says why in the status line (not as a badge on the chat), and the
+        # question stays in its box; Load of a model that isn't there says so; a good one replaces the error
         open_tab(page, lang, "tab.chat")
         pick(page, "#chat-model", "merge/nope.pth")
+        page.locator("#chat-message textarea").fill("hi")
+        page.click("#chat-send")
+        wait_text(page, "#chat-status", "❌", 120)
+        quiet(page)
+        assert page.locator("#chat-message textarea").input_value() == "hi"
         page.click("#chat-load")
         failed(page, "#chat-status", "does not exist", lang, "#chat-load", 120)
         shot("chat-load-error")
@@ -260,8 +287,12 @@ def test_train_merge_chat_show_what_is_true(project, browser, lang):
         page.click("#chat-load")
         status = wait_text(page, "#chat-status", "✅", 300)
         assert "❌" not in status
+        page.click("#chat-send")  # off while the answer streams
+        page.wait_for_function("() => document.querySelector('#chat-send').disabled", timeout=10_000)
+        page.wait_for_function("() => document.querySelector('#chat-message textarea').value === ''", timeout=120_000)
+        assert page.locator("#chat-chatbot .message.bot").count() == 1 and page.locator("#chat-send").is_enabled()
         quiet(page)
-        shot("chat-loaded")
+        shot("chat-loaded-and-answered")
 
         # Stop is on while a run goes, stops it, and is off again
         open_tab(page, lang, "tab.train")
