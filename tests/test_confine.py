@@ -95,7 +95,8 @@ def upload(app, path: Path):
     fn = next(d["id"] for d in app.client.config["dependencies"]
               if any(t[1] == "upload" for t in d["targets"]))
     app.client.endpoints[fn].is_valid = True
-    return app.client.predict(handle_file(str(path)), fn_index=fn)
+    picked, _emptied_box = app.client.predict(handle_file(str(path)), fn_index=fn)
+    return picked
 
 
 def test_writes_outside_the_project_are_refused(app):

@@ -40,7 +40,7 @@ def build_app() -> gr.Blocks:
         tok["prefix"].change(lambda p: gr.update(value=p) if p else gr.update(), tok["prefix"],
                              params["options"]["data_path"], api_visibility="private")
         # A run goes from Train to Merge, and the merged model from Merge to Chat.
-        # (the picks are chained: a change event of a tab not shown yet does not fire)
+        # (chained: the .change of a component whose tab was never shown does not fire)
         train["to_merge"].click(lambda run: (gr.update(choices=merge_tab.run_choices(), value=run),
                                              gr.Tabs(selected="merge")),
                                 train["run"], [merge["run"], tabs], api_visibility="private") \

@@ -12,7 +12,7 @@ ZH: dict[str, str] = {
     "checkpoint": "检查点", "tokenizer.json": "tokenizer.json",
     "running": "运行中", "starting": "启动中", "stopping": "停止中", "finished": "已完成", "failed": "失败",
     "stopped": "已停止", "died": "进程已消失", "unknown": "未知",
-    "Error": "错误", "documents": "数据条数", "tokens per document": "每条数据的 token 数",
+    "documents": "数据条数", "tokens per document": "每条数据的 token 数",
 
     # ui/common.py and ui/messages.py
     "Unexpected {type(err).__name__}: {err} (the app's console shows where it happened)":
