@@ -221,12 +221,12 @@ def test_train_merge_chat_show_what_is_true(project, browser, lang):
         assert "ctx_len" in page.locator("#train-message").inner_text()
         shot("start-refused")
 
-        # a short run that logs a line per step (an evaluation each step, no sample answers), so its log outgrows
-        # the box
+        # a short run (24 steps of one record) that logs a line per step (an evaluation each step, no sample
+        # answers), so its log outgrows the box
         open_tab(page, lang, "tab.params")
         page.get_by_text(LANGUAGES[lang]["group.evaluate"], exact=True).click()  # a closed group
-        for name, value in (("ctx_len", 112), ("epoch_count", 2), ("epoch_save", 1), ("val_every", 1),
-                            ("sample_tokens", 0)):
+        for name, value in (("ctx_len", 112), ("micro_bsz", 1), ("epoch_count", 1), ("epoch_save", 1),
+                            ("val_every", 1), ("sample_tokens", 0)):
             set_option(page, name, value)
         wait_text(page, "#params-check", said("Ready to train", lang), 60)
         open_tab(page, lang, "tab.train")
