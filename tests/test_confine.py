@@ -100,7 +100,8 @@ def upload(app, path: Path):
     fn = next(d["id"] for d in app.client.config["dependencies"]
               if any(t[1] == "upload" for t in d["targets"]))
     app.client.endpoints[fn].is_valid = True
-    return app.client.predict(handle_file(str(path)), fn_index=fn)
+    picked, _emptied_box = app.client.predict(handle_file(str(path)), fn_index=fn)
+    return picked
 
 
 def test_the_train_tab_polls_and_serves_nothing_of_a_folder_outside(app):

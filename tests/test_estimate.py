@@ -45,3 +45,22 @@ def test_parameter_count_matches_a_generated_model(version):
     model = init_model(version, n_layer=2, n_embd=128, vocab_size=1024, head_size=64)
     real = sum(p.numel() for p in model.parameters())
     assert ModelInfo.for_shape(version, 2, 128, vocab_size=1024).n_params == real
+
+
+
+def test_the_readme_tables_are_the_estimate():
+    """The README's GPU-memory tables (en, zh) are what ``python bench/memory_table.py`` prints from the estimate."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    printed = subprocess.run([sys.executable, str(root / "bench" / "memory_table.py")], capture_output=True,
+                             text=True, check=True).stdout
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"<!-- memory-table (\w+) -->\n(.*?)\n<!-- /memory-table -->", readme, re.S)
+    assert [lang for lang, _ in blocks] == ["en", "zh"]
+    for lang, table in blocks:
+        assert f"<!-- memory-table {lang} -->\n{table}\n<!-- /memory-table -->" in printed, (
+            f"README's {lang} table is not the estimate's: paste what python bench/memory_table.py prints")

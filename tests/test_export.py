@@ -282,9 +282,40 @@ def test_merge_tab_writes_all_formats_in_one_click_with_progress_and_the_self_ch
     for c in result.checks:
         assert 0 < c.max_diff <= c.tolerance and c.reference == "base + adapter (unmerged, fp32)", c.describe()
     assert text.startswith("### ✅ lora merged (x070)")
-    lines = text.split("**Self-check** (logits on a few tokens):\n")[1].splitlines()
-    assert lines == [f"- {c.describe()}" for c in result.checks]
-    assert all(line.startswith("- ✅ tuned") and "gives logits within" in line for line in lines)
+    items = text.split("**Self-check** (logits on a few tokens):\n")[1].split("\n- ")
+    assert items[0].startswith("- ") and [i.removeprefix("- ") for i in items] == [
+        "  \n  ".join(c.lines()) for c in result.checks]  # one list item per export, its note on a line of its own
+    assert all(i.startswith("- ✅ tuned" if n == 0 else "✅ tuned") and "gives logits within" in i
+               for n, i in enumerate(items))
+    # the tolerance says what it stands for: a share of the largest logit, and the rounding it allows for
+    st = by_fmt["st"]
+    assert st.lines()[0].endswith(f"allowed: {st.tolerance:.2g}, 2% of the largest logit ({st.scale:.3g}), what "
+                                  "storing the weights in fp16 may cost")
+    assert st.tolerance == pytest.approx(0.02 * st.scale)
     with pytest.raises(gr.Error, match="already exists: tick Overwrite"):
         merge_tab.run_merge("model/tiny.pth", "output/run/rwkv-1.pth", "tuned", "all", "bf16", None, False,
                             progress=progress)
+
+
+def test_a_runtime_that_is_not_installed_is_named_only_where_a_user_can_get_it(monkeypatch):
+    """web-rwkv-py is a test-only package: an install without it is told which programs load a .st, not to
+    install it; llama.cpp's line says the pip command, not a test script."""
+    from rwkv_simple_gui.export import runtimes
+
+    monkeypatch.setitem(sys.modules, "web_rwkv_py", None)  # ``import web_rwkv_py`` raises ImportError
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)
+    for version in ("x060", "x070"):
+        with pytest.raises(runtimes.Unavailable) as why:
+            runtimes._web_rwkv("model.st", version, [1, 2], None)
+        assert "web-rwkv" not in str(why.value) and "Ai00" in str(why.value)
+    with pytest.raises(runtimes.Unavailable) as why:
+        runtimes._llama_cpp("model.gguf", "x070", [1, 2], None)
+    assert "tests/" not in str(why.value) and "pip install llama-cpp-python" in str(why.value)
+
+
+def test_a_failed_self_check_says_what_to_do(tmp_path):
+    failed = check.CheckResult(tmp_path / "m.pth", "pth", "the rwkv package 0.8.32", 3.0, 1.1,
+                               "base + adapter (unmerged, fp32)", dtype="bf16", scale=14.3)
+    lines = failed.lines()
+    assert lines[0].startswith("❌ m.pth") and "8% of the largest logit (14.3)" in lines[0]
+    assert lines[-1].startswith("↳ This file does not compute what the trained model computes: do not use it")

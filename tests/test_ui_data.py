@@ -74,8 +74,8 @@ def test_export_normalises_chat_formats_to_seed_text(project):
 def test_upload_is_copied_into_data_without_overwriting(project, tmp_path):
     upload = tmp_path / "sample.jsonl"
     upload.write_text('{"text": "User: a\\n\\nAssistant: b"}\n', encoding="utf-8")
-    update = data_tab.upload_dataset(str(upload))
-    assert update["value"] == "data/sample-1.jsonl"
+    update, box = data_tab.upload_dataset(str(upload))
+    assert update["value"] == "data/sample-1.jsonl" and box is None  # the box is ready for the next upload
     assert (project / "data" / "sample-1.jsonl").read_text(encoding="utf-8") == upload.read_text(encoding="utf-8")
     assert len((project / "data" / "sample.jsonl").read_text(encoding="utf-8").splitlines()) == 24
 

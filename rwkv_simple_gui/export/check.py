@@ -23,6 +23,9 @@ PROMPT = "User: What is the capital of France?\n\nAssistant:"
 # max |logit difference| allowed, as a share of the largest reference logit: what rounding the weights to
 # the file's dtype costs on the tiny test models, with headroom (fp32: the runtimes' own arithmetic)
 TOLERANCE = {"fp32": 1e-4, "fp16": 2e-2, "bf16": 8e-2, "q8_0": 8e-2}
+# what the allowed difference stands for, in the words of the self-check line
+ALLOWANCE = {"fp32": "two programs' own fp32 arithmetic", "fp16": "storing the weights in fp16",
+             "bf16": "storing the weights in bf16", "q8_0": "q8_0 quantization"}
 
 
 @dataclass
@@ -34,16 +37,30 @@ class CheckResult:
     tolerance: float
     reference: str         # what was compared with
     note: str = ""         # why the runtime itself was not used
+    dtype: str = "fp32"    # the file's weights: what the tolerance allows for
+    scale: float = 1.0     # the largest |reference logit| (at least 1): the tolerance is a share of it
 
     @property
     def ok(self) -> bool:
         return self.max_diff <= self.tolerance
 
-    def describe(self) -> str:
+    def lines(self) -> list[str]:
+        """Lines a user can act on: who read the file back and how far its logits are from the reference;
+        what the allowed difference stands for; why our reader stood in; what to do when it is over."""
         verdict = "✅" if self.ok else "❌"
-        text = (f"{verdict} {self.path.name}: {self.runtime} gives logits within {self.max_diff:.2g} of "
-                f"{self.reference} (tolerance {self.tolerance:.2g})")
-        return text + (f"; {self.note}" if self.note else "")
+        share = f"{TOLERANCE[self.dtype]:.2%}".replace(".00%", "%")
+        lines = [f"{verdict} {self.path.name}: {self.runtime} gives logits within {self.max_diff:.2g} of "
+                 f"{self.reference}; allowed: {self.tolerance:.2g}, {share} of the largest logit "
+                 f"({self.scale:.3g}), what {ALLOWANCE[self.dtype]} may cost"]
+        if self.note:
+            lines.append(f"↳ {self.note}")
+        if not self.ok:
+            lines.append("↳ This file does not compute what the trained model computes: do not use it; report this "
+                         "line with the merge command.")
+        return lines
+
+    def describe(self) -> str:
+        return "\n  ".join(self.lines())
 
 
 def tokens(vocab_size: int) -> list[int]:
@@ -165,7 +182,7 @@ def check_file(fmt: str, path: Path, info: ModelInfo, names: dict[str, tuple[int
     name, got = _runtime(fmt, path, info.version, ids, state_base)
     note = ""
     if name is None:
-        note, name = f"{got}, so it was read back by our reader instead", "our reader"
+        note, name = f"{got}, so our own reader of the format read it back", "our reader"
         sd = READERS[fmt](path, info, names)
         if state_base is not None:
             got = _logits(_with_state(_model(info, dict(base_sd)), _states(sd)), ids)
@@ -174,7 +191,8 @@ def check_file(fmt: str, path: Path, info: ModelInfo, names: dict[str, tuple[int
     got = got.reshape(-1, reference.shape[-1])
     ref = reference[-got.shape[0]:]
     scale = max(1.0, float(np.abs(ref).max()))
-    return CheckResult(path, fmt, name, float(np.abs(got - ref).max()), TOLERANCE[dtype] * scale, reference_name, note)
+    return CheckResult(path, fmt, name, float(np.abs(got - ref).max()), TOLERANCE[dtype] * scale, reference_name, note,
+                       dtype, scale)
 
 
 def reference_logits(base_path: Path, ckpt_path: Path, options: dict, row, ids: list[int], *, pissa_init=None

@@ -46,14 +46,14 @@ def _rwkv_package(path: str, version: str, tokens: list[int], base: str | None):
 
 
 def _web_rwkv(path: str, version: str, tokens: list[int], base: str | None):
+    try:
+        import web_rwkv_py
+    except ImportError:  # a test-only package: a user's install is not told to get it
+        raise Unavailable("no program that runs .st files is installed here (Ai00 and RWKV-Runner load it)") from None
     if version != "x060":
         raise Unavailable("web-rwkv-py 0.2.3 runs RWKV-4 to 6 only (it misreads an RWKV-7 file as RWKV-6)")
     if base:
         raise Unavailable("web-rwkv-py mounts no state file here")
-    try:
-        import web_rwkv_py
-    except ImportError:
-        raise Unavailable("web-rwkv-py is not installed (pip install web-rwkv-py)") from None
     from safetensors import safe_open
 
     with safe_open(path, "pt") as f:
@@ -84,7 +84,8 @@ def _llama_cpp(path: str, version: str, tokens: list[int], base: str | None):
     try:
         from llama_cpp import Llama
     except ImportError:
-        raise Unavailable("llama-cpp-python is not installed (see tests/setup.sh for the build)") from None
+        raise Unavailable("llama-cpp-python is not installed (pip install llama-cpp-python builds it, a few "
+                          "minutes)") from None
     model = Llama(model_path=path, logits_all=True, n_ctx=max(64, len(tokens)), n_batch=len(tokens), verbose=False,
                   n_threads=2)
     model.eval(tokens)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 from starlette.middleware import Middleware
 
@@ -15,9 +17,9 @@ from .login import LoginThrottle
 UPLOADS_WAITING = 4  # uploads of the largest size that may wait in Gradio's folder at once
 UPLOAD_EXPIRY_S = 3600  # an upload no handler stored is deleted after this long (checked every 10 minutes)
 
-CSS = """
-footer {visibility: hidden}
-""" + TOKEN_CSS
+STATIC = Path(__file__).parent / "static"
+CSS = STATIC / "page.css"
+FOLLOW_TAIL_JS = STATIC / "follow_tail.js"  # log boxes with elem_classes="follow-tail" stay at their end
 
 
 def build_app() -> gr.Blocks:
@@ -46,9 +48,12 @@ def build_app() -> gr.Blocks:
         tok["prefix"].change(lambda p: gr.update(value=p) if p else gr.update(), tok["prefix"],
                              params["options"]["data_path"], api_visibility="private")
         # A run goes from Train to Merge, and the merged model from Merge to Chat.
+        # (chained: the .change of a component whose tab was never shown does not fire)
         train["to_merge"].click(lambda run: (gr.update(choices=merge_tab.run_choices(), value=run),
                                              gr.Tabs(selected="merge")),
-                                train["run"], [merge["run"], tabs], api_visibility="private")
+                                train["run"], [merge["run"], tabs], api_visibility="private") \
+            .then(merge_tab.pick_run, merge["run"], [merge["checkpoint"], merge["base"]], api_visibility="private") \
+            .then(merge_tab.describe, merge["checkpoint"], merge["plan"], api_visibility="private")
         merge["merged"].change(lambda m: gr.update(choices=chat_tab.model_choices(), value=m) if m else gr.update(),
                                merge["merged"], chat["model"], api_visibility="private")
         # Choices and defaults are read when a page loads, not when the app started: a refresh keeps (and
@@ -56,8 +61,13 @@ def build_app() -> gr.Blocks:
         demo.load(lambda: [common.dataset_dropdown()] * 2, None, [data["file"], tok["file"]],
                   api_visibility="private")
         comps = [params["options"][n] for n in params["names"]]
+        # The ctx_len Tokenize checks against is the one the form trains with (a preset's, a typed one).
+        ctx_len = params["options"]["ctx_len"]
         demo.load(lambda stored: params_tab.page_load(stored, params["names"]), params["browser"], comps,
-                  api_visibility="private").then(**params["refresh"], api_visibility="private")
+                  api_visibility="private").then(**params["refresh"], api_visibility="private") \
+            .then(tokenize_tab.follow_ctx_len, ctx_len, tok["ctx_len"], api_visibility="private")
+        ctx_len.change(tokenize_tab.follow_ctx_len, ctx_len, tok["ctx_len"], api_visibility="private",
+                       show_progress="hidden")
         demo.load(**train["on_load"], api_visibility="private")
         demo.load(lambda: (gr.update(choices=merge_tab.run_choices()), gr.update(choices=chat_tab.model_choices())),
                   None, [merge["run"], chat["model"]], api_visibility="private")
@@ -76,7 +86,8 @@ def launch_kwargs(*, lang: str | None, auth: tuple[str, str] | None, share: bool
     messages.PINNED = lang  # run-time messages follow the pinned language too
     return dict(
         server_name=host, server_port=port, share=share, auth=auth, inbrowser=open_browser, show_error=True,
-        quiet=True, i18n=make_i18n(lang), css=CSS,  # quiet: app.py prints start lines that name our flags
+        quiet=True, i18n=make_i18n(lang), css=TOKEN_CSS, css_paths=CSS, js=FOLLOW_TAIL_JS.read_text(encoding="utf-8"),
+        # quiet: app.py prints start lines that name our flags
         allowed_paths=[str(paths.folder(name)) for name in paths.FOLDERS],
         auth_message="RWKV Simple GUI: sign in with the user and password given to app.py --auth.",
         max_file_size=common.MAX_UPLOAD,

@@ -179,7 +179,8 @@ def build() -> dict:
     c: dict = {}
     strategies = available_strategies()
     with gr.Row():
-        c["model"] = gr.Dropdown(choices=model_choices(), label=t("chat.model"), allow_custom_value=True, scale=3)
+        c["model"] = gr.Dropdown(choices=model_choices(), label=t("chat.model"), allow_custom_value=True, scale=3,
+                                 elem_id="chat-model")
         c["state"] = gr.Dropdown(choices=state_choices(), value="", label=t("chat.state"), allow_custom_value=True,
                                  scale=2)
         c["force_state"] = gr.Checkbox(value=False, label=t("chat.force_state"), info=t("chat.force_state_info"),
@@ -257,19 +258,22 @@ def build() -> dict:
                      api_visibility="private")
     c["state"].focus(lambda cur: gr.update(choices=state_choices(), value=cur), c["state"], c["state"],
                      api_visibility="private")
-    c["load"].click(loaded_main, picked, [c["status"], c["think"]], api_name="load_model", concurrency_id="chat")
+    common.job(c["load"], loaded_main, picked, [c["status"], c["think"]], result=c["status"], api_name="load_model",
+               concurrency_id="chat")
     c["unload"].click(lambda: unload("main"), None, c["status"], api_name="unload_model")
-    c["compare_load"].click(lambda m, s: load("compare", m, s), [c["compare_model"], c["strategy"]],
-                            c["compare_status"], api_visibility="private", concurrency_id="chat") \
-        .then(lambda: gr.update(visible=True), None, c["compare_chat"], api_visibility="private")
+    common.job(c["compare_load"], lambda m, s: load("compare", m, s), [c["compare_model"], c["strategy"]],
+               c["compare_status"], result=c["compare_status"], api_visibility="private", concurrency_id="chat") \
+        .success(lambda: gr.update(visible=True), None, c["compare_chat"], api_visibility="private")
     c["compare_unload"].click(lambda: unload("compare"), None, c["compare_status"], api_visibility="private") \
         .then(lambda: gr.update(visible=False), None, c["compare_chat"], api_visibility="private")
-    for trigger, api in ((c["send"].click, {"api_name": "chat"}), (c["message"].submit, {"api_visibility": "private"})):
-        sent = trigger(send_main, picked + [c["message"], c["chat"]] + asking, [c["chat"], c["status"]],
-                       concurrency_id="chat", **api)
-        common.show_failure(sent, c["status"])
-        sent.success(send_compare, [c["message"], c["compare_chat"]] + asking, c["compare_chat"],
-                     api_visibility="private", concurrency_id="chat") \
-            .then(lambda: "", None, c["message"], api_visibility="private")
+    # Send (or Enter) is off while the answer streams; with no model loaded it loads the picked one first, and a
+    # failure shows in the status line with the question left in its box
+    sent = common.job(c["send"], send_main, picked + [c["message"], c["chat"]] + asking, [c["chat"], c["status"]],
+                      result=c["status"], keep=[c["chat"]], triggers=[c["message"].submit], api_name="chat",
+                      concurrency_id="chat")
+    compared = sent.success(send_compare, [c["message"], c["compare_chat"]] + asking, c["compare_chat"],
+                            api_visibility="private", concurrency_id="chat")
+    common.show_failure(compared, c["compare_status"], keep=[c["compare_chat"]])
+    compared.then(lambda: "", None, c["message"], api_visibility="private")
     c["clear"].click(lambda: ([], []), None, [c["chat"], c["compare_chat"]], api_visibility="private")
     return c

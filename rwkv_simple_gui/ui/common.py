@@ -8,6 +8,8 @@ import shutil
 from pathlib import Path
 
 import gradio as gr
+import pandas as pd
+from gradio.context import get_blocks_context
 
 from .. import paths
 from . import messages
@@ -111,11 +113,58 @@ def input_file(path_text: str | None, base: str, what: str = "file") -> Path:
     return path
 
 
-def show_failure(event, output) -> None:
-    """When ``event`` fails, its reason shows in ``output``, where its result would be (not only in a toast
-    that fades); API callers still get the error."""
-    event.failure(lambda: f"### ❌ {messages.last_error()}", None, output, api_visibility="private",
-                  show_progress="hidden")
+def _outputs_of(event) -> list:
+    blocks = get_blocks_context().blocks
+    return [blocks[i] for i in event["outputs"]]
+
+
+def _cleared(component):
+    """What an output shows once the result it held is gone."""
+    if isinstance(component, gr.Dataframe):
+        return gr.update(value=pd.DataFrame(columns=component.headers or []))
+    return gr.update(value=None)
+
+
+def show_failure(event, output, *, keep=(), clear=(), clear_on_success: bool = False):
+    """When ``event`` fails, its reason replaces the result in ``output`` (in the reader's language) and the
+    event's other outputs are emptied (and those in ``clear``: results of a step that follows it), so nothing
+    of an earlier success stays readable beside the error; those in ``keep`` (a choice, a chat) keep their
+    values. Each loses its "Error" badge. There is no toast (``messages._error``); API callers still get the
+    error. With ``clear_on_success`` a success empties ``output`` (a message area that no result fills).
+    Returns the event that shows the failure: a ``.then`` of ``event`` itself does not run after a failure."""
+    others = [c for c in [*_outputs_of(event), *clear] if c is not output]
+    targets = [output, *others]
+    kept = {id(c) for c in keep}
+
+    def failed():
+        values = [f"### ❌ {messages.last_error()}", *(gr.update() if id(c) in kept else _cleared(c) for c in others)]
+        return values if len(values) > 1 else values[0]
+
+    shown = event.failure(failed, None, targets, api_visibility="private", show_progress="hidden")
+    if clear_on_success and all(c is not output for c in _outputs_of(event)):
+        event.success(lambda: "", None, output, api_visibility="private", show_progress="hidden")
+    return shown
+
+
+def _interactive(buttons: list, on: bool):
+    updates = [gr.update(interactive=on) for _ in buttons]
+    return lambda: updates if len(updates) > 1 else updates[0]
+
+
+def job(button, fn, inputs, outputs, *, result, keep=(), clear=(), busy=(), triggers=(), **listener):
+    """``button`` (and ``triggers``, e.g. Enter in a text box) runs ``fn``; the button (and the ``busy`` ones)
+    is disabled until ``fn`` has ended: a second click is never lost while the first runs. A failure shows in
+    ``result`` (:func:`show_failure` with ``keep`` and ``clear``). ``listener`` goes to the event of ``fn``
+    (``api_name``, ``concurrency_id``, ...), which is returned (for ``.success``)."""
+    buttons = [button, *busy]
+    started = gr.on([button.click, *triggers], _interactive(buttons, False), None, buttons, queue=False,
+                    api_visibility="private", show_progress="hidden")
+    ran = started.then(fn, inputs, outputs, **listener)
+    enable = {"fn": _interactive(buttons, True), "inputs": None, "outputs": buttons, "queue": False,
+              "api_visibility": "private", "show_progress": "hidden"}
+    ran.success(**enable)
+    show_failure(ran, result, keep=keep, clear=clear).then(**enable)
+    return ran
 
 
 def load_settings() -> dict:

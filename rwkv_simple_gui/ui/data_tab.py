@@ -93,8 +93,15 @@ def export_dataset(path_text: str | None, dest_text: str | None, overwrite: bool
 
 
 def upload_dataset(uploaded: str | None):
+    """The uploaded file copied into data/ and picked; the upload box emptied, ready for the next file."""
     stored = common.store_upload(uploaded, "data")
-    return common.file_dropdown_update("data", common.DATASET_EXTS, stored)
+    return common.file_dropdown_update("data", common.DATASET_EXTS, stored), None
+
+
+def start_over() -> tuple:
+    """Summary, problems, preview, page, page info, export message and exported file as before any file was
+    read: what they showed was about another file."""
+    return ("", pd.DataFrame(columns=PROBLEM_COLUMNS), pd.DataFrame(columns=PREVIEW_COLUMNS), 1, "", "", None)
 
 
 def build(settings: dict) -> dict:
@@ -105,21 +112,23 @@ def build(settings: dict) -> dict:
             choices=common.list_files("data", common.DATASET_EXTS),
             value=settings.get("dataset", "data/sample.jsonl"),
             allow_custom_value=True, label=t("common.file"), info=t("common.file_info"), scale=4,
+            elem_id="data-file",
         )
         c["refresh"] = gr.Button(t("common.refresh"), scale=0, min_width=100)
     c["upload"] = gr.File(label=t_filled("common.upload", limit=common.upload_limit_text()),
-                          file_types=list(common.DATASET_EXTS), height=140)
+                          file_types=list(common.DATASET_EXTS), height=140, elem_id="data-upload")
     c["require_assistant"] = gr.Checkbox(value=True, label=t("data.require_assistant"))
     c["inspect"] = gr.Button(t("data.inspect"), variant="primary", elem_id="data-inspect")
     c["summary"] = gr.Markdown(elem_id="data-summary")
-    c["problems"] = gr.Dataframe(headers=PROBLEM_COLUMNS, label=t("data.problems"), max_height=260, wrap=True)
+    c["problems"] = gr.Dataframe(headers=PROBLEM_COLUMNS, label=t("data.problems"), max_height=260, wrap=True,
+                                 elem_id="data-problems")
     with gr.Group():
         c["preview"] = gr.Dataframe(headers=PREVIEW_COLUMNS, label=t("data.preview"), wrap=True, max_height=480,
                                     elem_id="data-preview")
         with gr.Row():
             c["prev"] = gr.Button(t("data.prev"), size="sm")
             c["page"] = gr.Number(value=1, precision=0, minimum=1, label=t("data.page"), scale=0, min_width=120)
-            c["page_info"] = gr.Markdown()
+            c["page_info"] = gr.Markdown(elem_id="data-page-info")
             c["next"] = gr.Button(t("data.next"), size="sm")
     with gr.Accordion(t("data.tokens"), open=False, elem_id="data-token-accordion"):
         with gr.Row():
@@ -135,29 +144,39 @@ def build(settings: dict) -> dict:
         c["export_path"] = gr.Textbox(label=t("data.export_path"), placeholder="data/NAME.text.jsonl", scale=3)
         c["overwrite"] = gr.Checkbox(value=False, label=t("common.overwrite"), scale=1)
         c["export"] = gr.Button(t("data.export"), scale=1)
-    c["export_msg"] = gr.Markdown()
+    c["export_msg"] = gr.Markdown(elem_id="data-export-msg")
     c["exported"] = gr.File(label=t("data.exported"), interactive=False, height=90)
 
     c["refresh"].click(lambda cur: common.file_dropdown_update("data", common.DATASET_EXTS, cur),
                        c["file"], c["file"], api_visibility="private")
-    c["upload"].upload(upload_dataset, c["upload"], c["file"], api_visibility="private")
     inspect_outputs = [c["summary"], c["problems"]]
     preview_outputs = [c["preview"], c["page"], c["page_info"]]
-    inspected = c["inspect"].click(inspect_dataset, [c["file"], c["require_assistant"]], inspect_outputs,
-                                   api_name="inspect_dataset")
-    inspected.success(lambda f: preview_page(f, 1), c["file"], preview_outputs, api_visibility="private")
-    common.show_failure(inspected, c["summary"])
+    results = [*inspect_outputs, *preview_outputs, c["export_msg"], c["exported"]]
+    first_page = {"fn": lambda f: preview_page(f, 1), "inputs": c["file"], "outputs": preview_outputs,
+                  "api_visibility": "private"}
+    inspected = common.job(c["inspect"], inspect_dataset, [c["file"], c["require_assistant"]], inspect_outputs,
+                           result=c["summary"], clear=[c["preview"], c["page_info"]], api_name="inspect_dataset")
+    inspected.success(**first_page)
+    # an upload starts the tab over and is read at once (a file picked from the list waits for Inspect; the
+    # summary names the file it is about)
+    uploaded = c["upload"].upload(upload_dataset, c["upload"], [c["file"], c["upload"]], api_visibility="private")
+    common.show_failure(uploaded, c["summary"], keep=[c["file"]])
+    read = uploaded.success(start_over, None, results, api_visibility="private", show_progress="hidden") \
+        .then(inspect_dataset, [c["file"], c["require_assistant"]], inspect_outputs, api_visibility="private")
+    common.show_failure(read, c["summary"], clear=[c["preview"], c["page_info"]])
+    read.success(**first_page)
     c["file"].change(lambda f: common.remember("dataset", f), c["file"], None, api_visibility="private")
-    c["page"].submit(preview_page, [c["file"], c["page"]], preview_outputs, api_name="preview_page")
-    c["prev"].click(lambda f, p: preview_page(f, (p or 1) - 1), [c["file"], c["page"]], preview_outputs,
-                    api_visibility="private")
-    c["next"].click(lambda f, p: preview_page(f, (p or 1) + 1), [c["file"], c["page"]], preview_outputs,
-                    api_visibility="private")
+    paged = [c["page"].submit(preview_page, [c["file"], c["page"]], preview_outputs, api_name="preview_page"),
+             c["prev"].click(lambda f, p: preview_page(f, (p or 1) - 1), [c["file"], c["page"]], preview_outputs,
+                             api_visibility="private"),
+             c["next"].click(lambda f, p: preview_page(f, (p or 1) + 1), [c["file"], c["page"]], preview_outputs,
+                             api_visibility="private")]
+    for event in paged:
+        common.show_failure(event, c["page_info"], keep=[c["page"]])
     shown = c["token_show"].click(show_tokens, [c["file"], c["token_line"], c["token_mask"], c["token_mask0"],
                                                 c["token_mask1"]], [c["token_counts"], c["token_html"]],
                                   api_name="show_tokens")
     common.show_failure(shown, c["token_counts"])
-    exported = c["export"].click(export_dataset, [c["file"], c["export_path"], c["overwrite"]],
-                                 [c["export_msg"], c["exported"]], api_name="export_dataset")
-    common.show_failure(exported, c["export_msg"])
+    common.job(c["export"], export_dataset, [c["file"], c["export_path"], c["overwrite"]],
+               [c["export_msg"], c["exported"]], result=c["export_msg"], api_name="export_dataset")
     return c

@@ -51,6 +51,8 @@ EN = {
     "tok.skip_bad": "Skip bad records (count them) instead of stopping",
     "tok.out": "Output prefix (empty = data/<input name>)",
     "tok.ctx_len": "ctx_len to check against",
+    "tok.ctx_len_info": "Follows ctx_len on the Parameters tab; drag it to see what another value would cut "
+    "(nothing is tokenized again).",
     "tok.run": "Tokenize",
     "tok.stats": "Result",
     "tok.hist": "Token length per document",
@@ -99,6 +101,7 @@ ZH = {
     "tok.skip_bad": "跳过坏数据（并计数），而不是停止",
     "tok.out": "输出前缀（留空 = data/<输入文件名>）",
     "tok.ctx_len": "用于检查的 ctx_len",
+    "tok.ctx_len_info": "跟随参数页的 ctx_len；拖动可查看其他取值会截断多少（不会重新分词）。",
     "tok.run": "开始分词",
     "tok.stats": "结果",
     "tok.hist": "每条数据的 token 长度",

@@ -125,7 +125,7 @@ def result_text(result) -> str:
     """What the Merge tab shows after a merge: the files, the figures and each export's self-check."""
     files = ", ".join(f"`{paths.display(p)}`" for p in result.outputs)
     notes = "".join(f"\n- ⚠️ {n}" for n in result.notes)
-    checks = "".join(f"\n- {c.describe()}" for c in result.checks)
+    checks = "".join("\n- " + "  \n  ".join(c.lines()) for c in result.checks)  # one list item per export
     failed = any(not c.ok for c in result.checks)
     title = "**Self-check failed** (logits on a few tokens):" if failed else "**Self-check** (logits on a few tokens):"
     return (f"### {'❌' if failed else '✅'} {result.method} merged ({result.version}) in {result.seconds:.1f} s\n"
@@ -169,7 +169,7 @@ def build() -> dict:
                         [c["checkpoint"], c["base"], c["lora_alpha"], c["result"]], api_visibility="private")
     c["base"].focus(lambda cur: gr.update(choices=common.list_files("model", common.MODEL_EXTS), value=cur),
                     c["base"], c["base"], api_visibility="private")
-    c["merge"].click(run_merge, [c["base"], c["checkpoint"], c["out"], c["fmt"], c["dtype"], c["lora_alpha"],
-                                 c["overwrite"], c["gguf_type"], c["check"], c["force"]],
-                     [c["result"], c["merged"]], api_name="merge", concurrency_id="gpu")
+    common.job(c["merge"], run_merge, [c["base"], c["checkpoint"], c["out"], c["fmt"], c["dtype"], c["lora_alpha"],
+                                       c["overwrite"], c["gguf_type"], c["check"], c["force"]],
+               [c["result"], c["merged"]], result=c["result"], api_name="merge", concurrency_id="gpu")
     return c

@@ -160,10 +160,15 @@ def last_error() -> str:
     return _last_errors.pop(_session(), "")
 
 
-def _error(err: gr.Error, lang: str) -> gr.Error:
-    _last_errors[_session()] = translate(err.message, lang)
-    return gr.Error(translate(err.message, lang), duration=err.duration, visible=err.visible,
-                    title=translate(err.title, lang), print_exception=err.print_exception)
+def _error(err: Exception, lang: str) -> gr.Error:
+    """The error a handler raised, in the reader's language, kept for ``common.show_failure`` to show where
+    the result would be. It raises no toast: Gradio 6 titles every toast "Error" in English, and a toast
+    outlives its cause (it stayed through a later success). Anything but a ``gr.Error`` is a bug of ours:
+    its name and text are shown, the console has the traceback."""
+    message = err.message if isinstance(err, gr.Error) else (
+        f"Unexpected {type(err).__name__}: {err} (the app's console shows where it happened)")
+    _last_errors[_session()] = translate(message, lang)
+    return gr.Error(translate(message, lang), visible=False)
 
 
 def _refusal(err: ValueError) -> gr.Error:
@@ -187,7 +192,7 @@ def localize(fn, outputs: list = ()):
             try:
                 for value in fn(*args, **kwargs):
                     yield _outputs(value, kinds, lang)
-            except gr.Error as err:
+            except Exception as err:
                 raise _error(err, lang) from err
             except paths.PathRefused as err:
                 raise _error(_refusal(err), lang) from None
@@ -199,7 +204,7 @@ def localize(fn, outputs: list = ()):
             lang = current()
             try:
                 return _outputs(fn(*args, **kwargs), kinds, lang)
-            except gr.Error as err:
+            except Exception as err:
                 raise _error(err, lang) from err
             except paths.PathRefused as err:
                 raise _error(_refusal(err), lang) from None

@@ -12,9 +12,11 @@ ZH: dict[str, str] = {
     "checkpoint": "检查点", "tokenizer.json": "tokenizer.json",
     "running": "运行中", "starting": "启动中", "stopping": "停止中", "finished": "已完成", "failed": "失败",
     "stopped": "已停止", "died": "进程已消失", "unknown": "未知",
-    "Error": "错误", "documents": "数据条数", "tokens per document": "每条数据的 token 数",
+    "documents": "数据条数", "tokens per document": "每条数据的 token 数",
 
-    # ui/common.py
+    # ui/common.py and ui/messages.py
+    "Unexpected {type(err).__name__}: {err} (the app's console shows where it happened)":
+        "意外的 {type(err).__name__}：{err}（程序的控制台显示了出错位置）",
     "Pick a {what} first.": "请先选择{what}。",
     "{paths.display(path)} {problem}. Pick a {what} in {base}/ or type the path of one.":
         "{paths.display(path)} {problem}。请在 {base}/ 中选择{what}，或输入其路径。",
@@ -81,7 +83,7 @@ ZH: dict[str, str] = {
     "**{over}** of {len(lengths)} documents ({share}) are longer than ctx_len {ctx_len} and would be cut in "
     "training.":
         "{len(lengths)} 条数据中有 **{over}** 条（{share}）长于 ctx_len {ctx_len}，训练时会被截断。",
-    "Tokenize a dataset first.": "请先对数据集分词。",
+    "ctx_len {ctx_len} → (every document is shorter)": "ctx_len {ctx_len} →（每条数据都更短）",
 
     # ui/control.py and estimate.py: the Parameters check
     "**{info.version}** · {info.n_layer} layers · width {info.n_embd} · {info.n_head} heads of {info.head_size} "
@@ -159,6 +161,38 @@ ZH: dict[str, str] = {
         "· 完整模型（例如 RWKV-PEFT --merge 1 的输出）：按原样导出{rest}",
     "**Self-check** (logits on a few tokens):": "**自检**（几个 token 上的 logits）：",
     "**Self-check failed** (logits on a few tokens):": "**自检未通过**（几个 token 上的 logits）：",
+
+    # merge/merger.py: what a merge from the Merge tab may be refused for
+    "{paths.display(target)} already exists: tick Overwrite to replace it, or choose another output name":
+        "{paths.display(target)} 已存在：勾选 *覆盖已有文件* 以替换它，或换一个输出名",
+    "{self.ckpt.path} does not fit {self.base.path}: {detail}. Pick {pick}.":
+        "{self.ckpt.path} 与 {self.base.path} 不匹配：{detail}。请选择{pick}。",
+    "the base the run trained on ({hint})": "训练时使用的基座（{hint}）",
+    "the base model the checkpoint was trained on": "训练该检查点时使用的基座模型",
+    "base model {base_path} {problem}: pick the base model's .pth file": "基座模型 {base_path} {problem}：请选择基座模型的 .pth 文件",
+    "checkpoint {ckpt_path} {problem}": "检查点 {ckpt_path} {problem}",
+    "{problem}: pick that base model, or pass --force to use the state anyway":
+        "{problem}：请选择那个基座模型，或勾选 *状态文件属于其他基座时仍然使用*",
+
+    # export/check.py and export/runtimes.py: the self-check lines under a merge
+    "{self.path.name}: {self.runtime} gives logits within {self.max_diff} of {self.reference}; allowed: "
+    "{self.tolerance}, {share} of the largest logit ({self.scale}), what {ALLOWANCE[self.dtype]} may cost":
+        "{self.path.name}：{self.runtime} 给出的 logits 与{self.reference}相差不超过 {self.max_diff}；允许 "
+        "{self.tolerance}，即最大 logit（{self.scale}）的 {share}，这是{ALLOWANCE[self.dtype]}可能带来的误差",
+    "two programs' own fp32 arithmetic": "两个程序各自的 fp32 运算", "storing the weights in fp16": "以 fp16 保存权重",
+    "storing the weights in bf16": "以 bf16 保存权重", "q8_0 quantization": "q8_0 量化",
+    "base + adapter (unmerged, fp32)": "基座 + 适配器（未合并，fp32）", "base + adapter run by HF peft": "由 HF peft 运行的基座 + 适配器",
+    "our reader": "本项目的读取器", "the rwkv package {version_name}": "rwkv 包 {version_name}",
+    "{got}, so our own reader of the format read it back": "{got}，因此由本项目对该格式的读取器读回",
+    "no program that runs .st files is installed here (Ai00 and RWKV-Runner load it)":
+        "本机没有安装能运行 .st 文件的程序（Ai00 和 RWKV-Runner 可以加载它）",
+    "web-rwkv-py 0.2.3 runs RWKV-4 to 6 only (it misreads an RWKV-7 file as RWKV-6)":
+        "web-rwkv-py 0.2.3 只能运行 RWKV-4 到 6（会把 RWKV-7 文件误读为 RWKV-6）",
+    "llama-cpp-python is not installed (pip install llama-cpp-python builds it, a few minutes)":
+        "未安装 llama-cpp-python（pip install llama-cpp-python 会编译它，需要几分钟）",
+    "rwkv7-hf is not installed (pip install rwkv7-hf)": "未安装 rwkv7-hf（pip install rwkv7-hf）",
+    "This file does not compute what the trained model computes: do not use it; report this line with the merge "
+    "command.": "这个文件算出的结果与训练得到的模型不一致：请不要使用它，并把这一行连同合并命令一起报告。",
 
     # ui/chat_tab.py and app.py
     "Press **Load** to chat with `{m}`.": "按 **加载** 后即可与 `{m}` 对话。",

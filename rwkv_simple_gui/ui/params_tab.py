@@ -216,14 +216,16 @@ def build(settings: dict) -> dict:
                 c["import_report"] = gr.Markdown(elem_id="params-import")
             with gr.Accordion(t("params.presets"), open=True):
                 c["preset_name"] = gr.Dropdown(choices=presets.list_presets(), allow_custom_value=True,
-                                               label=t("params.preset"))
+                                               label=t("params.preset"), elem_id="params-preset")
                 with gr.Row():
                     c["save_preset"] = gr.Button(t("params.save"), size="sm")
-                    c["load_preset"] = gr.Button(t("params.load"), size="sm")
+                    c["load_preset"] = gr.Button(t("params.load"), size="sm", elem_id="params-load-preset")
                 c["run_pick"] = gr.Dropdown(choices=list_runs(), label=t("params.copy_from"))
                 c["copy_run"] = gr.Button(t("params.copy"), size="sm")
+                c["preset_msg"] = gr.Markdown(elem_id="params-preset-msg")  # why a save or load failed
             with gr.Accordion(t("params.export"), open=False):
                 c["export"] = gr.Button(t("params.show"), size="sm")
+                c["export_msg"] = gr.Markdown()
                 c["cli"] = gr.Code(language="shell", label=t("params.cli"))
                 c["script"] = gr.Code(language="shell", label="training.sh")
                 c["script_file"] = gr.File(label=t("params.download"), interactive=False, height=80)
@@ -266,25 +268,32 @@ def build(settings: dict) -> dict:
         s = control.suggestions(info, values)
         return [gr.update(value=s[n]) if n in s else gr.update() for n in names]
 
-    c["apply"].click(apply_suggestions, set(comps), comps, api_visibility="private")
-    c["save_preset"].click(lambda name, *vals: gr.update(choices=presets.list_presets(),
-                                                         value=save_preset(name, dict(zip(names, vals)))),
-                           [c["preset_name"]] + comps, c["preset_name"], api_visibility="private")
+    applied = c["apply"].click(apply_suggestions, set(comps), comps, api_visibility="private")
+    common.show_failure(applied, c["data_hint"], keep=comps)
+    saved = c["save_preset"].click(lambda name, *vals: gr.update(choices=presets.list_presets(),
+                                                                 value=save_preset(name, dict(zip(names, vals)))),
+                                   [c["preset_name"]] + comps, c["preset_name"], api_visibility="private")
+
     def on_load_preset(data: dict):
         form, note = fitted_preset(data[c["preset_name"]], as_values(data))
         return [*as_updates(form), note]
 
-    c["load_preset"].click(on_load_preset, {c["preset_name"], *comps}, [*comps, c["data_hint"]],
-                           api_visibility="private")
+    loaded = c["load_preset"].click(on_load_preset, {c["preset_name"], *comps}, [*comps, c["data_hint"]],
+                                    api_visibility="private")
+
     def on_load_sh(uploaded):
         form, report = load_training_sh(uploaded)
         return [*as_updates(form), report]
 
-    c["load_sh"].upload(on_load_sh, c["load_sh"], comps + [c["import_report"]], api_visibility="private")
+    sh_loaded = c["load_sh"].upload(on_load_sh, c["load_sh"], comps + [c["import_report"]], api_visibility="private")
+    common.show_failure(sh_loaded, c["import_report"], keep=comps)
     c["run_pick"].focus(lambda: gr.update(choices=list_runs()), None, c["run_pick"], api_visibility="private")
-    c["copy_run"].click(lambda run: as_updates(load_run(run)), c["run_pick"], comps, api_visibility="private")
-    c["export"].click(lambda *vals: export(dict(zip(names, vals))), comps, [c["cli"], c["script"], c["script_file"]],
-                      api_visibility="private")
+    copied = c["copy_run"].click(lambda run: as_updates(load_run(run)), c["run_pick"], comps, api_visibility="private")
+    for event in (saved, loaded, copied):
+        common.show_failure(event, c["preset_msg"], keep=[c["preset_name"], *comps], clear_on_success=True)
+    exported = c["export"].click(lambda *vals: export(dict(zip(names, vals))), comps,
+                                 [c["cli"], c["script"], c["script_file"]], api_visibility="private")
+    common.show_failure(exported, c["export_msg"], clear_on_success=True)
     for name, lister in control.file_options().items():
         opts[name].focus(lambda lister=lister: gr.update(choices=lister()), None, opts[name],
                          api_visibility="private")

@@ -16,6 +16,8 @@ from . import common, messages
 from .i18n import t
 
 FACTOR_COLUMNS = ["data_line_count", "MICRO_BSZ", "EPOCH_STEPS"]
+CTX_LINE_REACH = 1.5  # the ctx_len line is drawn up to this multiple of the longest document
+CTX_MAX = 8192  # the slider's end, unless the form's ctx_len is longer
 
 
 def _out_prefix(input_path, out_text: str | None, overwrite: bool):
@@ -28,10 +30,20 @@ def _out_prefix(input_path, out_text: str | None, overwrite: bool):
 
 
 def length_figure(lengths: np.ndarray, ctx_len: int) -> go.Figure:
+    """The histogram of document lengths on an x-axis that fits them: the ctx_len line is drawn when it is near
+    the data; far beyond the longest document it is only named at the right edge (it would squeeze every
+    bar into a corner)."""
     tr = messages.translate  # a figure is no Markdown: its words are translated here
+    longest = int(lengths.max()) if len(lengths) else 0
     fig = go.Figure(go.Histogram(x=lengths, nbinsx=min(60, max(10, len(lengths) // 4)), name=tr("documents")))
-    if ctx_len:
+    right = longest * 1.05 + 1
+    if ctx_len and ctx_len <= longest * CTX_LINE_REACH:
         fig.add_vline(x=ctx_len, line_dash="dash", line_color="red", annotation_text=f"ctx_len {ctx_len}")
+        right = max(right, ctx_len * 1.05)
+    elif ctx_len:
+        fig.add_annotation(x=1, y=1, xref="paper", yref="paper", xanchor="right", showarrow=False,
+                           font=dict(color="red"), text=tr(f"ctx_len {ctx_len} → (every document is shorter)"))
+    fig.update_xaxes(range=[0, right])
     fig.update_layout(xaxis_title=tr("tokens per document"), yaxis_title=tr("documents"), bargap=0.05,
                       height=320, margin=dict(l=40, r=20, t=30, b=40))
     return fig
@@ -94,12 +106,20 @@ def run_tokenize(input_text, copies, max_tokens, eof, seed, tokenizer, skip_bad,
             result.lengths)
 
 
-def recheck_ctx_len(lengths, ctx_len) -> tuple[str, go.Figure]:
-    """Check the last tokenized documents' lengths against another ctx_len (no re-tokenizing)."""
+def recheck_ctx_len(lengths, ctx_len):
+    """Check the last tokenized documents' lengths against another ctx_len (no re-tokenizing); nothing to do
+    before a dataset was tokenized."""
     if lengths is None or not len(lengths):
-        raise gr.Error("Tokenize a dataset first.")
+        return gr.update(), gr.update()
     lengths = np.asarray(lengths)
     return length_summary(lengths, int(ctx_len or 0)), length_figure(lengths, int(ctx_len or 0))
+
+
+def follow_ctx_len(ctx_len):
+    """The slider set to the ctx_len the Parameters form trains with."""
+    if not ctx_len:
+        return gr.update()
+    return gr.update(value=int(ctx_len), maximum=max(CTX_MAX, int(ctx_len)))
 
 
 def build(settings: dict) -> dict:
@@ -108,7 +128,7 @@ def build(settings: dict) -> dict:
         c["file"] = gr.Dropdown(
             choices=common.list_files("data", common.DATASET_EXTS),
             value=settings.get("dataset", "data/sample.jsonl"), allow_custom_value=True,
-            label=t("common.file"), info=t("common.file_info"), scale=4,
+            label=t("common.file"), info=t("common.file_info"), scale=4, elem_id="tok-file",
         )
         c["refresh"] = gr.Button(t("common.refresh"), scale=0, min_width=100)
     with gr.Row():
@@ -120,24 +140,26 @@ def build(settings: dict) -> dict:
         c["skip_bad"] = gr.Checkbox(value=False, label=t("tok.skip_bad"))
         c["tokenizer"] = gr.Textbox(value="world", label=t("tok.tokenizer"))
         c["out"] = gr.Textbox(value="", label=t("tok.out"), placeholder="data/NAME")
-        c["overwrite"] = gr.Checkbox(value=False, label=t("common.overwrite"))
+        c["overwrite"] = gr.Checkbox(value=False, label=t("common.overwrite"), elem_id="tok-overwrite")
     c["run"] = gr.Button(t("tok.run"), variant="primary", elem_id="tok-run")
     c["stats"] = gr.Markdown(label=t("tok.stats"), elem_id="tok-stats")
     c["prefix"] = gr.Textbox(visible=False)
     c["doc_lengths"] = gr.State()
-    c["ctx_len"] = gr.Slider(16, 8192, value=settings.get("ctx_len", 1024), step=16, label=t("tok.ctx_len"))
-    c["lengths"] = gr.Markdown()
-    c["hist"] = gr.Plot(label=t("tok.hist"))
+    c["ctx_len"] = gr.Slider(16, CTX_MAX, value=settings.get("ctx_len", 1024), step=16, label=t("tok.ctx_len"),
+                             info=t("tok.ctx_len_info"), elem_id="tok-ctx-len")
+    c["lengths"] = gr.Markdown(elem_id="tok-lengths")
+    c["hist"] = gr.Plot(label=t("tok.hist"), elem_id="tok-hist")
     c["factors"] = gr.Dataframe(headers=FACTOR_COLUMNS, label=t("tok.factors"), wrap=True)
-    c["report"] = gr.Code(label=t("tok.report"), language=None, lines=12)
+    # no line numbers: Gradio's editor sizes them before it measures its lines, and they drift from the text
+    c["report"] = gr.Code(label=t("tok.report"), language=None, lines=12, max_lines=30, show_line_numbers=False,
+                          elem_id="tok-report")
 
     c["refresh"].click(lambda cur: common.file_dropdown_update("data", common.DATASET_EXTS, cur),
                        c["file"], c["file"], api_visibility="private")
     inputs = [c[k] for k in ("file", "copies", "max_tokens", "eof", "seed", "tokenizer", "skip_bad", "out", "ctx_len",
                              "overwrite")]
-    tokenized = c["run"].click(run_tokenize, inputs, [c["stats"], c["lengths"], c["hist"], c["factors"], c["report"],
-                                                      c["prefix"], c["doc_lengths"]], api_name="tokenize")
-    common.show_failure(tokenized, c["stats"])
-    c["ctx_len"].release(recheck_ctx_len, [c["doc_lengths"], c["ctx_len"]], [c["lengths"], c["hist"]],
-                         api_visibility="private")
+    common.job(c["run"], run_tokenize, inputs, [c["stats"], c["lengths"], c["hist"], c["factors"], c["report"],
+                                                c["prefix"], c["doc_lengths"]], result=c["stats"], api_name="tokenize")
+    c["ctx_len"].change(recheck_ctx_len, [c["doc_lengths"], c["ctx_len"]], [c["lengths"], c["hist"]],
+                        api_visibility="private", trigger_mode="always_last", show_progress="hidden")
     return c

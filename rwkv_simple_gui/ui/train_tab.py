@@ -69,6 +69,17 @@ def stop_training() -> str:
             "(forced after 30 s).")
 
 
+def controls():
+    """Start and Resume while no training job runs; Stop while one runs and has not been asked to stop yet."""
+    job = runner.current_job()
+    try:
+        stopping = job is not None and (rundir.read_status(job.run_dir) or {}).get("state") == "stopping"
+    except ValueError:  # a status.json being replaced
+        stopping = False
+    return (gr.update(interactive=job is None), gr.update(interactive=job is not None and not stopping),
+            gr.update(interactive=job is None))
+
+
 def run_choices() -> list[str]:
     return [paths.display(r["path"]) for r in rundir.list_runs(paths.folder("output"))]
 
@@ -306,22 +317,22 @@ def _served_log(path) -> str | None:
 
 
 def on_load(run: str | None, follow: bool = True):
-    """A page (re)load: what :func:`poll` shows, the run list's choices and the runs table."""
+    """A page (re)load: what :func:`poll` shows, the run list's choices, the runs table and the buttons."""
     shown = poll(run, follow)
-    return (gr.update(choices=run_choices(), value=shown[0]), *shown[1:], runs_table())
+    return (gr.update(choices=run_choices(), value=shown[0]), *shown[1:], runs_table(), *controls())
 
 
 def build(params: dict) -> dict:
     c: dict = {}
     with gr.Row():
         c["start"] = gr.Button(t("train.start"), variant="primary", elem_id="train-start")
-        c["stop"] = gr.Button(t("train.stop"), variant="stop")
-        c["resume"] = gr.Button(t("train.resume"))
+        c["stop"] = gr.Button(t("train.stop"), variant="stop", interactive=False, elem_id="train-stop")
+        c["resume"] = gr.Button(t("train.resume"), elem_id="train-resume")
         c["to_merge"] = gr.Button(t("train.to_merge"), elem_id="train-to-merge")
-    c["message"] = gr.Markdown()
+    c["message"] = gr.Markdown(elem_id="train-message")
     with gr.Row():
         c["run"] = gr.Dropdown(label=t("train.run"), allow_custom_value=True, scale=4,
-                               choices=run_choices())
+                               choices=run_choices(), elem_id="train-run")
         c["follow"] = gr.Checkbox(value=True, label=t("train.follow"), scale=1)
     c["status"] = gr.Markdown(elem_id="train-status")
     c["progress"] = gr.HTML(elem_id="train-progress")
@@ -333,7 +344,8 @@ def build(params: dict) -> dict:
     with gr.Accordion(t("train.samples"), open=True):
         c["samples"] = gr.HTML(samples_html([]), elem_id="train-samples")
     with gr.Accordion(t("train.log"), open=True):
-        c["log"] = gr.Textbox(lines=14, max_lines=14, autoscroll=True, show_label=False, interactive=False)
+        c["log"] = gr.Textbox(lines=14, max_lines=14, autoscroll=True, show_label=False, interactive=False,
+                              elem_id="train-log", elem_classes="follow-tail")  # ui.app.FOLLOW_TAIL_JS
         c["log_file"] = gr.File(label=t("train.full_log"), interactive=False, height=70)
     with gr.Accordion(t("train.runs"), open=False):
         c["runs"] = gr.Dataframe(runs_table, headers=RUN_COLUMNS, interactive=False, wrap=True, elem_id="train-runs")
@@ -347,14 +359,29 @@ def build(params: dict) -> dict:
     watch = [c["run"], c["follow"]]
     refresh = {"fn": runs_table, "inputs": None, "outputs": c["runs"], "api_visibility": "private",
                "show_progress": "hidden"}
-    c["start"].click(lambda *vals: start_training(dict(zip(names, vals))), [opts[n] for n in names], c["run"],
-                     api_name="start_training").then(poll, watch, outputs, api_visibility="private").then(**refresh)
-    c["resume"].click(resume_training, c["run"], [c["run"], c["message"]], api_name="resume_training") \
-        .then(poll, watch, outputs, api_visibility="private").then(**refresh)
-    c["stop"].click(stop_training, None, c["message"], api_name="stop_training")
+    buttons = [c["start"], c["stop"], c["resume"]]
+    states = {"fn": controls, "inputs": None, "outputs": buttons, "api_visibility": "private",
+              "show_progress": "hidden"}
+
+    def pressed(button):  # every button off until the job's state is read again
+        return button.click(lambda: [gr.update(interactive=False)] * len(buttons), None, buttons, queue=False,
+                            api_visibility="private", show_progress="hidden")
+
+    started = pressed(c["start"]).then(lambda *vals: start_training(dict(zip(names, vals))),
+                                       [opts[n] for n in names], c["run"], api_name="start_training")
+    resumed = pressed(c["resume"]).then(resume_training, c["run"], [c["run"], c["message"]],
+                                        api_name="resume_training")
+    stopped = pressed(c["stop"]).then(stop_training, None, c["message"], api_name="stop_training")
+    for event in (started, resumed):
+        event.success(poll, watch, outputs, api_visibility="private").then(**refresh).then(**states)
+    stopped.success(**states)
+    common.show_failure(started, c["message"], keep=[c["run"]], clear_on_success=True).then(**states)
+    common.show_failure(resumed, c["message"], keep=[c["run"]]).then(**states)
+    common.show_failure(stopped, c["message"]).then(**states)
     c["timer"].tick(poll, watch, outputs, api_name="poll_training", concurrency_limit=None,
                     show_progress="hidden")
     c["runs_timer"].tick(**refresh, concurrency_limit=None)
+    c["timer"].tick(**states, concurrency_limit=None)
     c["timer"].tick(poll_preference, watch, c["preference"], api_visibility="private", concurrency_limit=None,
                     show_progress="hidden")
     c["run"].focus(lambda cur: gr.update(choices=run_choices(), value=cur), c["run"], c["run"],
@@ -362,7 +389,7 @@ def build(params: dict) -> dict:
     c["runs_refresh"].click(**refresh)
     c["runs"].select(pick_run, None, [c["run"], c["follow"]], api_visibility="private")
     # what a page (re)load shows: ui.app registers it with demo.load
-    c["on_load"] = {"fn": on_load, "inputs": watch, "outputs": [*outputs, c["runs"]]}
+    c["on_load"] = {"fn": on_load, "inputs": watch, "outputs": [*outputs, c["runs"], *buttons]}
     return c
 
 
