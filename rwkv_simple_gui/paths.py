@@ -238,10 +238,10 @@ def _open_folder(folder: Path) -> int:
     try:
         if confined():
             real = _opened_path(fd, start)
-            # a project folder that does not exist yet is made inside the project root
-            if not (missing and real == PROJECT_ROOT and missing[0] in WRITE_FOLDERS):
-                _check(folder, real / os.path.join(*missing) if missing else real, _project_folders(),
-                       "write to", _WRITE_HINT)
+            # a project folder (or the app's own .state) that does not exist yet is made inside the project root
+            if not (missing and real == PROJECT_ROOT and missing[0] in (*WRITE_FOLDERS, STATE_FOLDER)):
+                _check(folder, real / os.path.join(*missing) if missing else real,
+                       [*_project_folders(), PROJECT_ROOT.resolve() / STATE_FOLDER], "write to", _WRITE_HINT)
         for name in missing:
             with contextlib.suppress(FileExistsError):
                 os.mkdir(name, 0o777, dir_fd=fd)

@@ -142,7 +142,7 @@ def test_a_link_swapped_between_check_and_open_reads_nothing_outside(confined):
         for _ in range(300):
             try:
                 frame, _, _ = data_tab.preview_page("data/d/x.jsonl", 1)
-            except (gr.Error, paths.PathRefused):  # refused, or caught while the folder was away
+            except (gr.Error, paths.PathRefused, OSError):  # refused, or caught while the folder was away
                 continue
             assert SECRET not in frame.to_string()
             shown += 1
@@ -166,3 +166,16 @@ def test_the_temporary_files_of_an_export_never_land_outside(confined):
                 continue
     assert done and list(drop.iterdir()) == []  # nothing, not even a hidden temporary file
     assert not list((project / "data").rglob(".*.tmp"))
+
+
+def test_the_apps_own_state_is_written_but_never_through_a_link_out(confined):
+    from rwkv_simple_gui.ui import common
+
+    project, outside = confined
+    common.remember("lang", "zh")  # .state/ is made inside the project, as the Parameters tab does on a first visit
+    assert common.load_settings()["lang"] == "zh" and (project / ".state" / "settings.json").is_file()
+    shutil.rmtree(project / ".state")
+    (project / ".state").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(paths.PathRefused):
+        common.remember("lang", "en")
+    assert not (outside / "settings.json").exists()
