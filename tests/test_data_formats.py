@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from rwkv_simple_gui.data import formats
+from rwkv_simple_gui.data import formats, schemas
 from rwkv_simple_gui.data.formats import BadRecord, DatasetError, Record
 
 
@@ -73,7 +73,7 @@ def test_jsonl_schemas_normalise_to_seed_text(tmp_path):
     # the seed's own text is kept as is, its turns split on role paragraphs (a blank line inside a turn stays)
     (rec,) = formats.read_records(tmp_path / "text.jsonl")
     assert rec.turns == [("System", "你好"), ("User", "hi"), ("Assistant", "para 1\n\npara 2")]
-    assert formats.split_turns("User: a\n\n\nAssistant: b") == [("User", "a"), ("Assistant", "b")]
+    assert schemas.split_turns("User: a\n\n\nAssistant: b") == [("User", "a"), ("Assistant", "b")]
 
 
 def test_json_array_csv_and_parquet(tmp_path):

@@ -17,7 +17,7 @@ import torch
 
 from conftest import run_cli, tiny_state_dict
 from rwkv_simple_gui import peft
-from rwkv_simple_gui.data import formats, preference
+from rwkv_simple_gui.data import formats, preference, schemas
 from rwkv_simple_gui.data.binidx import read_binidx
 from rwkv_simple_gui.data.pipeline import tokenize_file
 from rwkv_simple_gui.data.report import format_report
@@ -120,8 +120,8 @@ def test_string_pairs_in_every_container(tmp_path):
     for path in files:
         fmt = formats.detect_format(path)
         assert fmt.schema == "preference", path
-        got = list(preference.read_pairs(path))
-        good = [(p.turns, p.chosen, p.rejected) for p in got if isinstance(p, preference.Pair)]
+        got = list(formats.read_pairs(path))
+        good = [(p.turns, p.chosen, p.rejected) for p in got if isinstance(p, schemas.Pair)]
         assert good == EXPECTED, path
         bad = [b for b in got if isinstance(b, formats.BadRecord)]
         # csv counts physical lines: the header, and the two extra lines of the second prompt
@@ -137,14 +137,14 @@ def test_trl_message_lists_share_their_leading_turns(tmp_path):
     bad = {"chosen": [{"role": "user", "content": "A?"}, {"role": "assistant", "content": "x"}],
            "rejected": [{"role": "user", "content": "B?"}, {"role": "assistant", "content": "y"}]}
     src = write_jsonl(tmp_path / "trl.jsonl", TRL_ROWS + [bad])
-    got = list(preference.read_pairs(src))
+    got = list(formats.read_pairs(src))
     assert (got[0].turns, got[0].chosen, got[0].rejected) == ([("User", "Capital of Quenland?")], "Brill.", "Tarn.")
     assert got[1].turns == [("System", "Be brief."), ("User", "Sky colour?")]
     assert got[1].context == "System: Be brief.\n\nUser: Sky colour?\n\nAssistant:"
     assert isinstance(got[2], formats.BadRecord) and got[2].line == 3 and "share every turn" in got[2].reason
     pq = tmp_path / "trl.parquet"
     pd.DataFrame(TRL_ROWS).to_parquet(pq)
-    assert [(p.turns, p.chosen) for p in preference.read_pairs(pq)] == [(p.turns, p.chosen) for p in got[:2]]
+    assert [(p.turns, p.chosen) for p in formats.read_pairs(pq)] == [(p.turns, p.chosen) for p in got[:2]]
 
 
 def test_preview_shows_pairs_side_by_side(tmp_path):

@@ -16,7 +16,7 @@ row group). Schemas, detected from the first object:
 - ``sharegpt``  ``{"conversations": [{"from": "human", "value": "..."}, ...], "system": ..., "tools": ...}``
   (``function_call`` and ``observation`` turns too)
 - ``alpaca``    ``{"instruction": ..., "input": ..., "output": ...}`` (+ optional ``system``, ``history``)
-- ``preference`` ``{"prompt": ..., "chosen": ..., "rejected": ...}`` or TRL's message lists (data/preference.py;
+- ``preference`` ``{"prompt": ..., "chosen": ..., "rejected": ...}`` or TRL's message lists (data/schemas.py;
   read here as the conversation with the chosen reply)
 
 A bad record never stops reading: :func:`read_records` yields a :class:`BadRecord` with its 1-based
@@ -34,36 +34,31 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
-
-try:
-    import orjson
-
-    json_loads = orjson.loads
-    HAVE_ORJSON = True
-except ImportError:  # orjson is only a speed-up
-
-    def json_loads(raw):
-        return json.loads(bytes(raw) if isinstance(raw, memoryview) else raw)
-
-    HAVE_ORJSON = False
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from .. import paths
 from . import template
+from .schemas import (
+    HAVE_ORJSON,
+    ROLES,
+    BadRecord,
+    LongText,
+    Pair,
+    Record,
+    RecordError,
+    json_loads,
+    normalise_pair,
+    normalise_record,
+    schema_of,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
-
-ROLES = ("System", "User", "Assistant")
 
 BOM = b"\xef\xbb\xbf"
 BLOCK_BYTES = 4 << 20
 PREVIEW_CHARS = 2000  # characters of a turn shown in a preview cell
 PREVIEW_TURNS = 20  # turns of a record shown in a preview
-
-# OpenAI role names -> the header of their turn (data/preference.py reads plain message lists with them)
-_MESSAGE_ROLES = {"system": "System", "developer": "System", "user": "User", "assistant": "Assistant"}
-_ROLE_PREFIX = re.compile(r"(System|User|Assistant):[ \t]?")
 
 SKIP_BAD_FIX = "fix or delete that record, or turn on skip-bad (--skip-bad) to skip such records and count them"
 
@@ -82,30 +77,6 @@ class DatasetFormat:
 
     def __str__(self) -> str:
         return f"{self.schema} ({self.container})"
-
-
-@dataclass(frozen=True)
-class Record:
-    """A valid record: its 1-based line (or record/row number), G1 text and (role, text) turns.
-
-    ``role`` is "System", "User", "Assistant", or "" for text before the first role prefix. ``unused`` names
-    the fields that hold data the text does not use; ``conversation`` is what the text was rendered from
-    (None for ``text`` records).
-    """
-
-    line: int
-    text: str
-    turns: list[tuple[str, str]]
-    unused: tuple[str, ...] = ()
-    conversation: tuple[template.Turn, ...] | None = None
-
-
-@dataclass(frozen=True)
-class BadRecord:
-    """A record that cannot be used, with its 1-based line (or record/row number) and why."""
-
-    line: int
-    reason: str
 
 
 @dataclass
@@ -139,379 +110,6 @@ class DatasetError(ValueError):
         self.unit = unit
         where = paths.display(self.path) + (f", {unit} {line}" if line is not None else "")
         super().__init__(f"{where}: {reason}" + (f". {fix[0].upper()}{fix[1:]}" if fix else ""))
-
-
-class RecordError(Exception):
-    """Internal: a record is unusable, for the given reason."""
-
-
-# --- turn text -----------------------------------------------------------------------------------
-
-
-clean_turn = template.clean
-
-
-def join_turns(turns: list[tuple[str, str]]) -> str:
-    return "\n\n".join(f"{role}: {text}" if role else text for role, text in turns)
-
-
-def split_turns(text: str) -> list[tuple[str, str]]:
-    """Turns of a seed-format text: a paragraph starting with ``Role:`` opens a turn, others continue it."""
-    turns: list[tuple[str, list[str]]] = []  # paragraphs joined once at the end: a long turn is not re-copied
-    for paragraph in text.split("\n\n"):
-        opened = paragraph.lstrip("\n")  # "\n\n\nUser:" still opens a turn
-        m = _ROLE_PREFIX.match(opened)
-        if m:
-            turns.append((m.group(1), [opened[m.end() :]]))
-        elif turns:
-            turns[-1][1].append(paragraph)
-        else:
-            turns.append(("", [paragraph]))
-    return [(role, "\n\n".join(parts)) for role, parts in turns]
-
-
-# --- schema normalisers: parsed object -> G1 text (data/template.py renders it) ----------------------
-
-
-@dataclass(frozen=True)
-class Normalised:
-    """One record read: its text, its (role, text) turns, the conversation it was rendered from (None for
-    ``text`` records, used as they are) and the fields that hold data but are not in the text."""
-
-    text: str
-    turns: list[tuple[str, str]]
-    unused: tuple[str, ...] = ()
-    conversation: tuple[template.Turn, ...] | None = None
-
-
-class _Fields:
-    """The fields of a record the text uses, so the others are named (``messages[].name``), never dropped
-    without a word. A field holding nothing (null, "", [], {}) is not data and is not named."""
-
-    def __init__(self):
-        self.unused: dict[str, None] = {}  # an ordered set
-
-    def check(self, obj: dict, used: set[str], path: str = "") -> None:
-        for key, value in obj.items():
-            if key not in used and value not in (None, "", [], {}):
-                self.unused[f"{path}{key}"] = None
-
-
-def _require_str(obj: dict, key: str, where: str = "") -> str:
-    """``obj[key]`` as a non-empty (not only whitespace) string, or ``RecordError`` saying what is wrong."""
-    if key not in obj:
-        raise RecordError(f'missing field "{key}"{where}')
-    value = obj[key]
-    if not isinstance(value, str):
-        raise RecordError(f'field "{key}"{where} is {type(value).__name__}, not a string')
-    if not value or value.isspace():
-        raise RecordError(f'field "{key}"{where} is empty')
-    return value
-
-
-def _require_list(obj: dict, key: str) -> list:
-    if key not in obj:
-        raise RecordError(f'missing field "{key}"')
-    value = _json_cell(obj[key], key)
-    if not isinstance(value, list):
-        raise RecordError(f'field "{key}" is {type(value).__name__}, not a list')
-    if not value:
-        raise RecordError(f'field "{key}" is an empty list')
-    return value
-
-
-def _json_cell(value: Any, key: str) -> Any:
-    """A csv cell (or a ShareGPT field) holds nested data as JSON text."""
-    if not isinstance(value, str):
-        return value
-    if not value.strip():
-        raise RecordError(f'field "{key}" is empty')
-    try:
-        return json_loads(value)
-    except ValueError as e:
-        raise RecordError(f'field "{key}" is text but not valid JSON: {e}') from None
-
-
-def _message_content(msg: dict, where: str) -> str:
-    content = msg.get("content")
-    if isinstance(content, list):  # OpenAI content parts: keep the text parts
-        texts = []
-        for part in content:
-            if not (isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)):
-                raise RecordError(f"content{where} has a non-text part (only text can be trained on)")
-            texts.append(part["text"])
-        content = "".join(texts)
-        if not content.strip():
-            raise RecordError(f'field "content"{where} is empty')
-        return content
-    return _require_str(msg, "content", where)
-
-
-def _optional_str(obj: dict, key: str, where: str) -> str | None:
-    value = obj.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise RecordError(f'field "{key}"{where} is {type(value).__name__}, not a string')
-    return value
-
-
-def _reply_parts(content: str | None, reasoning: str | None, where: str) -> tuple[str, str | None]:
-    """(answer, reasoning) of an assistant message: a <think> block at the start of the content is reasoning."""
-    if content is None:
-        return "", reasoning
-    inline, rest = template.split_think(content)
-    if inline is None:
-        return content, reasoning
-    if reasoning is not None:
-        raise RecordError(f"the reply{where} has reasoning twice (a reasoning field and a <think> block in its "
-                          "content); keep one")
-    if template.THINK_CLOSE not in content:
-        raise RecordError(f"the <think> block{where} is never closed with </think>")
-    return rest, inline
-
-
-def _tool_calls(value: Any, where: str, fields: _Fields, path: str) -> tuple[template.ToolCall, ...]:
-    """OpenAI ``tool_calls``: [{"id", "type": "function", "function": {"name", "arguments"}}, ...]."""
-    if not isinstance(value, list):
-        raise RecordError(f'field "tool_calls"{where} is {type(value).__name__}, not a list')
-    calls = []
-    for j, call in enumerate(value, 1):
-        if not isinstance(call, dict) or not isinstance(call.get("function"), dict):
-            raise RecordError(f'tool call {j}{where} is not {{"type": "function", "function": {{"name", '
-                              '"arguments"}}')
-        fields.check(call, {"function", "type"}, f"{path}tool_calls[].")
-        calls.append(_call(call["function"], f" in tool call {j}{where}", fields, f"{path}tool_calls[].function."))
-    return tuple(calls)
-
-
-def _call(spec: dict, where: str, fields: _Fields, path: str) -> template.ToolCall:
-    name = _require_str(spec, "name", where)
-    fields.check(spec, {"name", "arguments"}, path)
-    return template.ToolCall(name, template.parse_arguments(spec.get("arguments")))
-
-
-def _messages_turns(messages: list, fields: _Fields) -> list[template.Turn]:
-    turns: list[template.Turn] = []
-    for i, msg in enumerate(messages, 1):
-        where = f" of message {i}"
-        if not isinstance(msg, dict):
-            raise RecordError(f"message {i} is {type(msg).__name__}, not an object")
-        role = _require_str(msg, "role", where)
-        kind = template.ROLES.get(role)
-        if kind is None:
-            raise RecordError(f'message {i} has role "{role}"; expected one of {", ".join(template.ROLES)}')
-        if kind != "assistant":
-            fields.check(msg, {"role", "content"}, "messages[].")
-            turns.append(template.Turn(kind, _message_content(msg, where)))
-            continue
-        fields.check(msg, {"role", "content", "reasoning_content", "reasoning", "tool_calls", "function_call"},
-                     "messages[].")
-        calls = _tool_calls(msg["tool_calls"], where, fields, "messages[].") if msg.get("tool_calls") else ()
-        if isinstance(msg.get("function_call"), dict):  # OpenAI's older single call
-            calls += (_call(msg["function_call"], where, fields, "messages[].function_call."),)
-        reasoning = _optional_str(msg, "reasoning_content", where)
-        if reasoning is None:
-            reasoning = _optional_str(msg, "reasoning", where)
-        content = _message_content(msg, where) if not calls or msg.get("content") else None
-        answer, reasoning = _reply_parts(content, reasoning, where)
-        turns.append(template.Turn("assistant", answer, reasoning, calls))
-    return turns
-
-
-def _tools(obj: dict, key: str = "tools") -> tuple:
-    value = obj.get(key)
-    if value in (None, "", []):
-        return ()
-    value = _json_cell(value, key)
-    if not isinstance(value, list) or not all(isinstance(tool, dict) for tool in value):
-        raise RecordError(f'field "{key}" is not a list of tool descriptions (JSON objects)')
-    return tuple(value)
-
-
-def _conversation(turns: list[template.Turn], tools: tuple, fields: _Fields) -> Normalised:
-    rendered = template.render_turns(turns, tools)
-    return Normalised(template.join(rendered), rendered, tuple(fields.unused), tuple(turns))
-
-
-def _normalise_text(obj: Any) -> Normalised:
-    obj = _require_object(obj)
-    text = _require_str(obj, "text")
-    fields = _Fields()
-    fields.check(obj, {"text"})
-    return Normalised(text, split_turns(text), tuple(fields.unused))
-
-
-def _normalise_messages(obj: Any) -> Normalised:
-    obj = _require_object(obj)
-    fields = _Fields()
-    fields.check(obj, {"messages", "tools"})
-    return _conversation(_messages_turns(_require_list(obj, "messages"), fields), _tools(obj), fields)
-
-
-# ShareGPT speakers (LLaMA-Factory's names among them) -> template roles; function_call is an assistant call
-_SHAREGPT_ROLES = {
-    "system": "system", "human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
-    "chatgpt": "assistant", "bing": "assistant", "bard": "assistant", "model": "assistant",
-    "function_call": "function_call", "observation": "tool", "tool": "tool", "function": "tool",
-}
-
-
-def _sharegpt_call(value: str, fields: _Fields) -> tuple[tuple[template.ToolCall, ...], str]:
-    """(calls, text) of a function_call turn: JSON {"name", "arguments"} (or a list of them); other text stays
-    text."""
-    try:
-        parsed = json_loads(value)
-    except ValueError:
-        return (), value
-    specs = parsed if isinstance(parsed, list) else [parsed]
-    if not specs or not all(isinstance(s, dict) and isinstance(s.get("name"), str) for s in specs):
-        return (), value
-    for spec in specs:
-        fields.check(spec, {"name", "arguments"}, "conversations[].value.")
-    return tuple(template.ToolCall(s["name"], template.parse_arguments(s.get("arguments"))) for s in specs), ""
-
-
-def _normalise_sharegpt(obj: Any) -> Normalised:
-    obj = _require_object(obj)
-    fields = _Fields()
-    fields.check(obj, {"conversations", "system", "tools"})
-    turns: list[template.Turn] = []
-    if obj.get("system"):
-        turns.append(template.Turn("system", _require_str(obj, "system")))
-    for i, msg in enumerate(_require_list(obj, "conversations"), 1):
-        where = f" of turn {i}"
-        if not isinstance(msg, dict):
-            raise RecordError(f"turn {i} is {type(msg).__name__}, not an object")
-        speaker = _require_str(msg, "from", where)
-        kind = _SHAREGPT_ROLES.get(speaker)
-        if kind is None:
-            raise RecordError(f'turn {i} is from "{speaker}"; expected one of {", ".join(_SHAREGPT_ROLES)}')
-        fields.check(msg, {"from", "value"}, "conversations[].")
-        value = _require_str(msg, "value", where)
-        if kind == "function_call":
-            calls, text = _sharegpt_call(value, fields)
-            last = turns[-1] if turns else None
-            if last is not None and last.role == "assistant" and not last.calls:  # gpt text, then its call
-                turns[-1] = template.Turn("assistant", last.content, last.reasoning, calls)
-                if text:
-                    turns.append(template.Turn("assistant", text))
-            else:
-                turns.append(template.Turn("assistant", text, None, calls))
-        elif kind == "assistant":
-            answer, reasoning = _reply_parts(value, None, where)
-            turns.append(template.Turn("assistant", answer, reasoning))
-        else:
-            turns.append(template.Turn(kind, value))
-    return _conversation(turns, _tools(obj), fields)
-
-
-def _normalise_alpaca(obj: Any) -> Normalised:
-    obj = _require_object(obj)
-    fields = _Fields()
-    fields.check(obj, {"instruction", "input", "output", "system", "history"})
-    turns = []
-    if obj.get("system"):
-        turns.append(template.Turn("system", _require_str(obj, "system")))
-    history = obj.get("history") or []
-    if not isinstance(history, list):
-        raise RecordError(f'field "history" is {type(history).__name__}, not a list of [question, answer] pairs')
-    for i, pair in enumerate(history, 1):
-        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) and x.strip() for x in pair)):
-            raise RecordError(f'item {i} of "history" is not a [question, answer] pair of non-empty strings')
-        turns += [template.Turn("user", pair[0]), template.Turn("assistant", *_reply_parts(pair[1], None, ""))]
-    question = clean_turn(_require_str(obj, "instruction"))
-    extra = obj.get("input")
-    if extra is not None and not isinstance(extra, str):
-        raise RecordError(f'field "input" is {type(extra).__name__}, not a string')
-    if extra and extra.strip():
-        question += "\n" + clean_turn(extra)
-    answer, reasoning = _reply_parts(_require_str(obj, "output"), None, "")
-    turns += [template.Turn("user", question), template.Turn("assistant", answer, reasoning)]
-    return _conversation(turns, (), fields)
-
-
-def _require_object(obj: Any) -> dict:
-    if not isinstance(obj, dict):
-        raise RecordError(f"the record is a JSON {type(obj).__name__}, not an object")
-    return obj
-
-
-def _normalise_preference(obj: Any) -> Normalised:
-    from .preference import normalise_text
-
-    return Normalised(*normalise_text(obj))
-
-
-NORMALISERS: dict[str, Callable[[Any], Normalised]] = {
-    "text": _normalise_text,
-    "messages": _normalise_messages,
-    "sharegpt": _normalise_sharegpt,
-    "alpaca": _normalise_alpaca,
-    "preference": _normalise_preference,
-}
-# what a record of each schema is called in a message ("line 31 is an OpenAI messages record")
-SCHEMA_NAMES = {
-    "text": 'a text record ({"text": ...})',
-    "messages": "an OpenAI messages record",
-    "sharegpt": "a ShareGPT conversations record",
-    "alpaca": "an Alpaca instruction record",
-    "preference": "a preference pair",
-}
-_SCHEMA_KEYS = {"text": "text", "messages": "messages", "sharegpt": "conversations", "alpaca": "instruction"}
-
-
-def schema_of(obj: Any) -> str | None:
-    """The schema an object's keys say it has, or None."""
-    if isinstance(obj, LongText):
-        return "text"
-    if not isinstance(obj, dict):
-        return None
-    if "chosen" in obj and "rejected" in obj:  # before "messages": TRL pairs may carry other fields
-        return "preference"
-    if "text" in obj:
-        return "text"
-    if "messages" in obj:
-        return "messages"
-    if "conversations" in obj:
-        return "sharegpt"
-    if "instruction" in obj and "output" in obj:
-        return "alpaca"
-    return None
-
-
-class OtherFormat(RecordError):
-    """A record of another schema than the file's (its first record's)."""
-
-    def __init__(self, schema: str, other: str):
-        super().__init__(f"one format per file: this record is {SCHEMA_NAMES[other]}, but the file's first record "
-                         f"is {SCHEMA_NAMES[schema]}; convert it or move it to a file of its own")
-
-
-def normalise_record(obj: Any, schema: str, *, require_assistant: bool = False) -> Normalised:
-    """One parsed record read as ``schema``; raises ``RecordError`` with the reason when it is unusable."""
-    other = schema_of(obj)
-    key = _SCHEMA_KEYS.get(schema)
-    if other is not None and other != schema and key is not None and (not isinstance(obj, dict) or key not in obj):
-        raise OtherFormat(schema, other)
-    record = NORMALISERS[schema](obj)
-    if require_assistant and not any(role == "Assistant" for role, _ in record.turns):
-        raise RecordError(
-            'no "Assistant:" turn (the qa mask trains only on Assistant turns, so this record teaches nothing)'
-        )
-    try:
-        record.text.encode("utf-8")
-    except UnicodeEncodeError as e:  # a lone surrogate from a \\ud800-style escape
-        raise RecordError(
-            f"character {e.start} is a lone UTF-16 surrogate ({record.text[e.start]!r}) that UTF-8 cannot encode"
-        ) from None
-    return record
-
-
-def normalise(obj: Any, schema: str, *, require_assistant: bool = False) -> tuple[str, list[tuple[str, str]]]:
-    """(text, turns) of one parsed record; raises ``RecordError`` with the reason when it is unusable."""
-    record = normalise_record(obj, schema, require_assistant=require_assistant)
-    return record.text, record.turns
 
 
 # --- jsonl lines -----------------------------------------------------------------------------------
@@ -594,18 +192,6 @@ _CUT_BEFORE = re.compile(rb'[^"\\/bfnrtu0-9a-fA-F\x80-\xbf]')
 _PLACEHOLDER = b'"\\u0000"'
 PIECE_BYTES = 1 << 20
 TAIL_BYTES = 1 << 16  # how far from the line's end the text's closing quote is looked for
-
-
-@dataclass(frozen=True)
-class LongText:
-    """The "text" string of a very long jsonl line, as byte ranges of its JSON body that decode on their own."""
-
-    raw: memoryview
-    ranges: list[tuple[int, int]]
-
-    def pieces(self) -> Iterator[str]:
-        for a, b in self.ranges:
-            yield json_loads(b'"' + bytes(self.raw[a:b]) + b'"')
 
 
 def long_text(raw: memoryview) -> LongText | None:
@@ -996,8 +582,6 @@ def preview(
 
     fmt = detect_format(path)
     if fmt.schema == "preference":  # pairs side by side: line, prompt, chosen, rejected
-        from .preference import preview as preview_pairs
-
         return preview_pairs(path, page, page_size, max_chars)
     total_pages = max(1, math.ceil(count_records(path, fmt) / page_size))
     page = min(max(1, int(page)), total_pages)
@@ -1017,6 +601,47 @@ def preview(
                 rows.append((rec.line, len(shown) + 1, "(more)", f"… {len(rec.turns) - len(shown):,} more turns not "
                              f"shown: the record has {len(rec.turns):,} turns, {len(rec.text):,} characters"))
     return pd.DataFrame(rows, columns=["line", "turn", "role", "text"]), total_pages
+
+
+# --- preference pairs ----------------------------------------------------------------------------------
+
+
+def read_pairs(path, fmt: DatasetFormat | None = None) -> Iterator[Pair | BadRecord]:
+    path = Path(path)
+    fmt = fmt or detect_format(path)
+    if fmt.schema != "preference":
+        raise DatasetError(path, None, f"not a preference dataset (its records are {fmt.schema})",
+                           'preference records have "prompt", "chosen" and "rejected" fields', fmt.unit)
+    for line, obj in record_source(path, fmt.container):
+        if isinstance(obj, BadRecord):
+            yield obj
+            continue
+        try:
+            yield normalise_pair(obj, line)
+        except RecordError as e:
+            yield BadRecord(line, str(e))
+
+
+def preview_pairs(path, page: int = 1, page_size: int = 20, max_chars: int = PREVIEW_CHARS):
+    """One page of pairs side by side: (line, prompt, chosen, rejected); bad records show their reason as
+    the prompt and "(bad)" as chosen. Returns (DataFrame, pages)."""
+    import pandas as pd
+
+    fmt = detect_format(path)
+    pages = max(1, math.ceil(count_records(path, fmt) / page_size))
+    page = min(max(1, int(page)), pages)
+    first, last = (page - 1) * page_size, page * page_size
+    rows = []
+    for i, rec in enumerate(read_pairs(path, fmt)):
+        if i >= last:
+            break
+        if i < first:
+            continue
+        if isinstance(rec, BadRecord):
+            rows.append((rec.line, rec.reason, "(bad)", "(bad)"))
+        else:
+            rows.append((rec.line, *(_cut(t, max_chars) for t in (rec.prompt, rec.chosen, rec.rejected))))
+    return pd.DataFrame(rows, columns=["line", "prompt", "chosen", "rejected"]), pages
 
 
 def _cut(text: str, max_chars: int) -> str:

@@ -33,7 +33,7 @@ from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -41,6 +41,7 @@ from .. import paths
 from . import formats, template
 from .binidx import BinIdxWriter, split_prefix
 from .formats import SKIP_BAD_FIX, BadRecord, DatasetError, DatasetFormat
+from .result import MAX_BAD_KEPT, TokenizeResult
 from .stats import align_tokens, factor_table, next_pow2
 from .tokenizer import TokenIdOverflow, TokenizerError, get_tokenizer
 
@@ -52,68 +53,10 @@ GATHER_BY_SLICE = 64  # mean document length (tokens) above which a per-document
 SMALL_FILE = 4 << 20  # below this a single process is faster than starting workers
 RANGE_BYTES = 2 << 20  # smallest byte range handed to a worker
 RANGES_PER_WORKER = 4  # several ranges per worker even out a busy core
-MAX_BAD_KEPT = 100
 
 
 class TokenizeError(ValueError):
     """A run that cannot start or finish for a reason other than the data: options, tokenizer, output."""
-
-
-@dataclass
-class TokenizeResult:
-    """What a run produced. ``lengths`` are the token counts of every valid source document (EOF
-    included when ``eof``), in file order, before the ``max_tokens`` filter: the UI's histogram."""
-
-    prefix: Path
-    tokens: int
-    items: int
-    documents: int
-    dropped: int
-    skipped_bad: int
-    bad: list[BadRecord]
-    max_length: int
-    max_length_power_of_two: int
-    data_line_count: int
-    factors: list[dict]  # stats.factor_table rows: count, micro_bsz, epoch_steps
-    lengths: np.ndarray
-    format: DatasetFormat
-    tokenizer: dict
-    backend: str
-    eof: bool
-    copies: int
-    seed: int
-    max_tokens: int
-    workers: int
-    seconds: float
-    unused: dict[str, int] = field(default_factory=dict)  # fields with data the text does not use -> records
-    # the longest conversation (User turns) and the replies with a think block: what Chat fits itself to
-    conversations: dict[str, int] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "tokens": self.tokens,
-            "items": self.items,
-            "dropped": self.dropped,
-            "max_length": self.max_length,
-            "max_length_power_of_two": self.max_length_power_of_two,
-            "data_line_count": self.data_line_count,
-            "factors": self.factors,
-            "documents": self.documents,
-            "skipped_bad": self.skipped_bad,
-            "bad": [{"line": b.line, "reason": b.reason} for b in self.bad],
-            "prefix": str(self.prefix),
-            "format": {"container": self.format.container, "schema": self.format.schema},
-            "tokenizer": self.tokenizer,
-            "backend": self.backend,
-            "eof": self.eof,
-            "copies": self.copies,
-            "seed": self.seed,
-            "max_tokens": self.max_tokens,
-            "workers": self.workers,
-            "seconds": round(self.seconds, 3),
-            "unused": self.unused,
-            "conversations": self.conversations,
-        }
 
 
 # --- phase 1: records -> spilled tokens + per-document lengths ------------------------------------

@@ -1,12 +1,6 @@
 """Preference pairs: a prompt and two assistant replies, one chosen and one rejected (DPO / ORPO data).
 
-Record forms (any container formats.py reads):
-
-- ``{"prompt": "...", "chosen": "...", "rejected": "..."}``: the user's message and two replies (strings); a
-  prompt that already starts with a role prefix (``User: ...``, ``System: ...``) is read as seed text.
-- TRL's message lists: ``chosen`` / ``rejected`` as lists of ``{role, content}`` sharing every turn but their
-  last (an assistant reply), with no ``prompt``; or ``prompt`` as a message list (or string) and
-  ``chosen`` / ``rejected`` as one assistant message each.
+Their records are read by formats.py (``read_pairs``) and normalised by schemas.py (``normalise_pair``).
 
 The tokenized dataset is one binidx item per pair: ``prompt + chosen + rejected`` tokens, each reply followed
 by the EOF token 0 when ``eof``. ``PREFIX.meta.json`` holds ``"preference": {"prompt_tokens": [...],
@@ -16,192 +10,23 @@ prompt ends with ``Assistant:`` and a reply starts with a space, so the token sp
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 
 from .. import paths
 from . import formats
-from .formats import SKIP_BAD_FIX, BadRecord, DatasetError, RecordError
-from .pipeline import MAX_BAD_KEPT, TokenizeResult
+from .formats import SKIP_BAD_FIX, BadRecord, DatasetError
+from .result import MAX_BAD_KEPT, TokenizeResult
+from .schemas import Pair
 
-SCHEMA = "preference"
 META_KEY = "preference"
 ENCODE_BATCH = 1000  # pairs per tokenizer call
-
-
-@dataclass(frozen=True)
-class Pair:
-    """A valid preference record: its number, the prompt's (role, text) turns and the two replies."""
-
-    line: int
-    turns: list[tuple[str, str]]
-    chosen: str
-    rejected: str
-
-    @property
-    def context(self) -> str:
-        """What the model reads before a reply: the prompt turns and the opening of the Assistant turn."""
-        return formats.join_turns(self.turns) + "\n\nAssistant:"
-
-    @property
-    def prompt(self) -> str:
-        return formats.join_turns(self.turns)
-
-
-def is_preference(obj: Any) -> bool:
-    return isinstance(obj, dict) and "chosen" in obj and "rejected" in obj
-
-
-# --- normalising one record --------------------------------------------------------------------------
-
-
-def _messages(value: list, key: str) -> list[tuple[str, str]]:
-    turns = []
-    for i, msg in enumerate(value, 1):
-        where = f' of "{key}" message {i}'
-        if not isinstance(msg, dict):
-            raise RecordError(f'message {i} of "{key}" is {type(msg).__name__}, not an object')
-        role = formats._require_str(msg, "role", where)
-        if role not in formats._MESSAGE_ROLES:
-            raise RecordError(f'message {i} of "{key}" has role "{role}"; expected one of '
-                              f'{", ".join(formats._MESSAGE_ROLES)}')
-        turns.append((formats._MESSAGE_ROLES[role], formats.clean_turn(formats._message_content(msg, where))))
-    return turns
-
-
-def _side(obj: dict, key: str) -> str | list[tuple[str, str]]:
-    """A reply as a string, or as (role, text) turns when it is a message list."""
-    if obj.get(key) is None:  # (a parquet row without it holds None)
-        raise RecordError(f'missing field "{key}"')
-    value = obj[key]
-    if isinstance(value, str) and value.lstrip().startswith("["):  # csv cells hold lists as JSON text
-        value = formats._require_list(obj, key)
-    if isinstance(value, list):
-        if not value:
-            raise RecordError(f'field "{key}" is an empty list')
-        return _messages(value, key)
-    if not isinstance(value, str):
-        raise RecordError(f'field "{key}" is {type(value).__name__}, not a string or a message list')
-    if not value.strip():
-        raise RecordError(f'field "{key}" is empty (an empty reply)')
-    return formats.clean_turn(value)
-
-
-def _prompt_turns(obj: dict) -> list[tuple[str, str]] | None:
-    value = obj.get("prompt")
-    if value is None or (isinstance(value, str) and not value.strip()):  # a csv row without one holds ""
-        return None
-    if isinstance(value, str) and value.lstrip().startswith("["):
-        value = formats._require_list(obj, "prompt")
-    if isinstance(value, list):
-        return _messages(value, "prompt") if value else None
-    text = formats._require_str(obj, "prompt").replace("\r\n", "\n").strip()
-    if formats._ROLE_PREFIX.match(text):  # already seed text: "User: ...\n\nAssistant:"
-        turns = [(r, formats.clean_turn(t)) for r, t in formats.split_turns(text)]
-        return turns[:-1] if turns[-1] == ("Assistant", "") else turns
-    return [("User", formats.clean_turn(text))]
-
-
-def _reply(side: str | list[tuple[str, str]], key: str, prompt: list[tuple[str, str]]) -> tuple[list, str]:
-    """(the turns before the reply, the reply text) of one side."""
-    if isinstance(side, str):
-        return prompt, side
-    if side[: len(prompt)] == prompt:  # TRL may repeat the prompt inside each side
-        side = side[len(prompt):]
-    if not side:
-        raise RecordError(f'field "{key}" holds only the prompt turns, no reply')
-    role, text = side[-1]
-    if role != "Assistant":
-        raise RecordError(f'the last message of "{key}" is a {role.lower()} turn; it must be the assistant reply')
-    if not text:
-        raise RecordError(f'the reply of "{key}" is empty')
-    return prompt + side[:-1], text
-
-
-def normalise_pair(obj: Any, line: int = 0) -> Pair:
-    """A :class:`Pair` of one parsed record; raises ``RecordError`` saying what is wrong."""
-    obj = formats._require_object(obj)
-    chosen, rejected = _side(obj, "chosen"), _side(obj, "rejected")
-    prompt = _prompt_turns(obj)
-    if prompt is None:
-        if isinstance(chosen, str) or isinstance(rejected, str):
-            raise RecordError('no prompt (field "prompt" is missing or empty): with string replies the prompt must '
-                              'be given')
-        if chosen[:-1] != rejected[:-1]:
-            raise RecordError('"chosen" and "rejected" must share every turn but their last (the assistant '
-                              'reply); give the conversation so far as "prompt" otherwise')
-        prompt = chosen[:-1]
-    turns_c, chosen_text = _reply(chosen, "chosen", prompt)
-    turns_r, rejected_text = _reply(rejected, "rejected", prompt)
-    if turns_c != turns_r:
-        raise RecordError('"chosen" and "rejected" answer different conversations (their earlier turns differ)')
-    if not turns_c or turns_c[-1][0] == "Assistant":
-        raise RecordError("the prompt must end with a user (or system) turn that the replies answer")
-    if chosen_text == rejected_text:
-        raise RecordError("chosen and rejected are the same reply: the pair teaches nothing; make them differ or "
-                          "delete the record")
-    pair = Pair(line, turns_c, chosen_text, rejected_text)
-    for text in (pair.context, chosen_text, rejected_text):
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as e:
-            raise RecordError(f"a lone UTF-16 surrogate ({text[e.start]!r}) that UTF-8 cannot encode") from None
-    return pair
-
-
-def normalise_text(obj: Any) -> tuple[str, list[tuple[str, str]]]:
-    """formats' view of a pair: the conversation with the chosen reply (what inspect counts and export writes)."""
-    pair = normalise_pair(obj)
-    turns = pair.turns + [("Assistant", pair.chosen)]
-    return formats.join_turns(turns), turns
-
-
-# --- reading a file ----------------------------------------------------------------------------------
-
-
-def read_pairs(path, fmt: formats.DatasetFormat | None = None) -> Iterator[Pair | BadRecord]:
-    path = Path(path)
-    fmt = fmt or formats.detect_format(path)
-    if fmt.schema != SCHEMA:
-        raise DatasetError(path, None, f"not a preference dataset (its records are {fmt.schema})",
-                           'preference records have "prompt", "chosen" and "rejected" fields', fmt.unit)
-    for line, obj in formats.record_source(path, fmt.container):
-        if isinstance(obj, BadRecord):
-            yield obj
-            continue
-        try:
-            yield normalise_pair(obj, line)
-        except RecordError as e:
-            yield BadRecord(line, str(e))
-
-
-def preview(path, page: int = 1, page_size: int = 20, max_chars: int = formats.PREVIEW_CHARS):
-    """One page of pairs side by side: (line, prompt, chosen, rejected); bad records show their reason as
-    the prompt and "(bad)" as chosen. Returns (DataFrame, pages)."""
-    import pandas as pd
-
-    fmt = formats.detect_format(path)
-    pages = max(1, math.ceil(formats.count_records(path, fmt) / page_size))
-    page = min(max(1, int(page)), pages)
-    first, last = (page - 1) * page_size, page * page_size
-    rows = []
-    for i, rec in enumerate(read_pairs(path, fmt)):
-        if i >= last:
-            break
-        if i < first:
-            continue
-        if isinstance(rec, BadRecord):
-            rows.append((rec.line, rec.reason, "(bad)", "(bad)"))
-        else:
-            rows.append((rec.line, *(formats._cut(t, max_chars) for t in (rec.prompt, rec.chosen, rec.rejected))))
-    return pd.DataFrame(rows, columns=["line", "prompt", "chosen", "rejected"]), pages
 
 
 # --- tokenizing ----------------------------------------------------------------------------------------
@@ -253,7 +78,7 @@ def tokenize_pairs(src: Path, prefix: Path, fmt: formats.DatasetFormat, tok, *, 
     began = time.perf_counter()
     encoded, waiting, bad, skipped = [], [], [], 0
     total = formats.count_records(src, fmt)
-    for n, rec in enumerate(read_pairs(src, fmt), 1):
+    for n, rec in enumerate(formats.read_pairs(src, fmt), 1):
         if isinstance(rec, BadRecord):
             if not skip_bad:
                 raise DatasetError(src, rec.line, rec.reason, SKIP_BAD_FIX, fmt.unit)
