@@ -93,7 +93,8 @@ def chat_recall(project: Path, model: Path, records: list[dict], held: set, max_
     one-turn questions in one conversation."""
     from rwkv_simple_gui.chat.worker import ChatWorker
     from rwkv_simple_gui.data import template
-    from rwkv_simple_gui.demo import GREEDY, recalled
+    from rwkv_simple_gui.demo import GREEDY
+    from rwkv_simple_gui.train.judge import recalled
 
     def turns(r):
         return [m["content"] for m in r["messages"]]

@@ -113,9 +113,3 @@ def sample_questions(path: str | Path) -> list[Question]:
         history = [{"role": role.lower(), "content": text} for role, text in turns[:last - 1] if role]
         questions.append(Question(rec.line, history, turns[last - 1][1], turns[last][1]))
     return questions
-
-
-def recalled(answer: str, reply: str) -> bool:
-    """Whether ``reply`` gives back the trained ``answer`` word for word (what follows it, and spacing, aside):
-    a prefix would not do, answers about one subject often start alike ("The mayor of ... is ...")."""
-    return " ".join(reply.split()).startswith(" ".join(answer.split()))

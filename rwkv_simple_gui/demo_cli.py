@@ -109,13 +109,14 @@ def _one_line(text: str, width: int = 48) -> str:
 
 def _ask(model, state, questions, strategy: str) -> int:
     from .chat.worker import ChatError, ChatWorker
+    from .train.judge import recalled
 
     hits = 0
     try:
         with ChatWorker(model, strategy, state) as worker:
             for n, q in enumerate(questions, 1):
                 reply = worker.reply(q.history, q.question, {**demo.GREEDY, "max_tokens": ANSWER_TOKENS})
-                hit = demo.recalled(q.answer, reply)
+                hit = recalled(q.answer, reply)
                 hits += hit
                 _say(f"{'✓' if hit else '✗'} {n:2}. {_one_line(q.question)}\n"
                      f"      trained: {_one_line(q.answer)}\n      model:   {_one_line(reply)}")

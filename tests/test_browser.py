@@ -11,7 +11,8 @@ import shutil
 
 import pytest
 
-from rwkv_simple_gui.demo import recalled, sample_questions
+from rwkv_simple_gui.demo import sample_questions
+from rwkv_simple_gui.train.judge import recalled
 from rwkv_simple_gui.ui.i18n import LANGUAGES
 from rwkv_simple_gui.ui.messages import translate
 from tests.conftest import REPO_ROOT, start_app, stop_app

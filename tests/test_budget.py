@@ -19,7 +19,7 @@ from rwkv_simple_gui.model import init_model, save_model
 from rwkv_simple_gui.train import budget, presets
 from rwkv_simple_gui.train.config import TrainConfig
 from rwkv_simple_gui.train.data import split_documents
-from rwkv_simple_gui.train.loop import estimate
+from rwkv_simple_gui.train.step import estimate
 from rwkv_simple_gui.train.prepare import prepare
 from rwkv_simple_gui.ui import control, params_tab
 from tests.conftest import SAMPLE, run_cli

@@ -14,6 +14,7 @@ import torch
 
 from rwkv_simple_gui import demo
 from rwkv_simple_gui.model import detect, init_model, load_model
+from rwkv_simple_gui.train.judge import recalled
 from tests.conftest import REPO_ROOT, SAMPLE
 
 
@@ -63,13 +64,13 @@ def test_every_sample_record_gives_a_question_with_its_history():
 
 
 def test_recall_needs_the_whole_trained_answer():
-    assert demo.recalled("7 times 8 is 56.", " 7 times 8 is 56. Of course")
-    assert demo.recalled("def square(x):\n    return x * x", "def square(x):\n  return x * x")  # spacing aside
-    assert not demo.recalled("7 times 8 is 56.", "7 times 9 is 56.")
+    assert recalled("7 times 8 is 56.", " 7 times 8 is 56. Of course")
+    assert recalled("def square(x):\n    return x * x", "def square(x):\n  return x * x")  # spacing aside
+    assert not recalled("7 times 8 is 56.", "7 times 9 is 56.")
     # answers about one subject start alike: a prefix of 12 characters would count this one
-    assert not demo.recalled("The mayor of Edley is Jory Quill.", "The mayor of Edley is Maud Hale.")
-    assert not demo.recalled("7 times 8 is 56.", "7 times 8 is")  # cut short
-    assert demo.recalled("早上好。", "早上好。")
+    assert not recalled("The mayor of Edley is Jory Quill.", "The mayor of Edley is Maud Hale.")
+    assert not recalled("7 times 8 is 56.", "7 times 8 is")  # cut short
+    assert recalled("早上好。", "早上好。")
 
 
 def test_the_demo_holds_out_a_question_a_newcomer_does_not_ask_first(project):

@@ -60,7 +60,7 @@ def judged(chat_data):
     real = loop.forward_backward
 
     def recording(model, batch, cfg, device, scale, autocast, backward, last=True):
-        if backward is not loop._no_backward:
+        if backward is not loop.no_backward:
             trained.extend(tuple(row[:12].tolist()) for row in batch.x)
         return real(model, batch, cfg, device, scale, autocast, backward, last)
 
@@ -433,7 +433,8 @@ def test_recall_check_asks_as_chat_and_says_what_it_learned(judged, chat_data):
     model.eval()
     tok = get_tokenizer("world")
     from rwkv_simple_gui.data.template import chat_prompt
-    from rwkv_simple_gui.demo import recalled, sample_questions
+    from rwkv_simple_gui.demo import sample_questions
+    from rwkv_simple_gui.train.judge import recalled
     from rwkv_simple_gui.train.judge import greedy_answer
 
     by_question = {(q.question, q.answer): q for q in sample_questions(SAMPLE)}

@@ -24,7 +24,9 @@ from rwkv_simple_gui.data.report import format_report
 from rwkv_simple_gui.model import load_model, save_model
 from rwkv_simple_gui.train import rundir
 from rwkv_simple_gui.train.config import TrainConfig
+from rwkv_simple_gui.train.prepare import check
 from rwkv_simple_gui.train.preference import Reference, dpo_loss, orpo_loss
+from rwkv_simple_gui.train.seed_script import training_sh
 
 REPO = Path(__file__).resolve().parent.parent
 SYLLABLES = ["zor", "vi", "quen", "bril", "tarn", "mos", "kel", "dra", "fen", "lu", "pash", "orm", "ix", "wen"]
@@ -208,14 +210,14 @@ def pref_config(assets, **changes) -> TrainConfig:
 
 
 def test_validation_names_what_a_stage_needs(assets):
-    problems = pref_config(assets, finetune_mode="full").validate()
+    problems = check(pref_config(assets, finetune_mode="full"))
     assert any("stage dpo compares the model with its base" in p and "stage orpo" in p for p in problems)
-    assert not [p for p in pref_config(assets, finetune_mode="full", stage="orpo").validate() if "stage" in p]
-    assert any("is not a preference dataset" in p for p in pref_config(assets, data_path=assets["sft"]).validate())
-    assert any("holds preference pairs" in p for p in pref_config(assets, stage="sft").validate())
-    assert any("set train_type none" in p for p in pref_config(assets, train_type="infctx").validate())
-    assert pref_config(assets).validate() == []
-    assert "--stage" in TrainConfig().to_training_sh() and "PREF_BETA=0.1" in TrainConfig().to_training_sh()
+    assert not [p for p in check(pref_config(assets, finetune_mode="full", stage="orpo")) if "stage" in p]
+    assert any("is not a preference dataset" in p for p in check(pref_config(assets, data_path=assets["sft"])))
+    assert any("holds preference pairs" in p for p in check(pref_config(assets, stage="sft")))
+    assert any("set train_type none" in p for p in check(pref_config(assets, train_type="infctx")))
+    assert check(pref_config(assets)) == []
+    assert "--stage" in training_sh(TrainConfig()) and "PREF_BETA=0.1" in training_sh(TrainConfig())
 
 
 @pytest.mark.parametrize("mode", ["lora", "pissa", "bone", "bat", "state_tuning"])

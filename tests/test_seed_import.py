@@ -20,7 +20,7 @@ from rwkv_simple_gui.model import save_model
 from rwkv_simple_gui.shell import read_assignments
 from rwkv_simple_gui.train.config import TrainConfig
 from rwkv_simple_gui.train.prepare import resolve_paths
-from rwkv_simple_gui.train.seed_script import read_training_sh
+from rwkv_simple_gui.train.seed_script import read_training_sh, training_sh
 from tests.conftest import REPO_ROOT, run_cli, start_app, stop_app, tiny_state_dict
 from tests.test_browser import CHROMIUM, LOCALES, browser, open_tab, wait_text  # noqa: F401 (browser: a fixture)
 
@@ -209,7 +209,7 @@ def test_the_lora_branch_fixes_adam_eps_and_our_export_keeps_its_own(seed_projec
     imported = read_training_sh(text=text)
     assert imported.options["adam_eps"] == 1e-8
     assert any("the seed's lora command passes --adam_eps 1e-8" in c for c in imported.changed)
-    exported = imported.config.replace(adam_eps=1e-18).to_training_sh()
+    exported = training_sh(imported.config.replace(adam_eps=1e-18))
     assert read_training_sh(text=exported).options["adam_eps"] == 1e-18
 
 
@@ -221,7 +221,7 @@ def test_export_then_import_gives_the_same_config(seed_project):
                       devices=2, lr_init=3e-4, loss_mask="none", quant="fp8", op="triton", mask0="Q: x",
                       sample_prompts="my prompts.jsonl", lora_load="output/run a/rwkv-1.pth", wandb="it's")
     path = seed_project / "exported.sh"
-    path.write_text(cfg.to_training_sh(), encoding="utf-8")
+    path.write_text(training_sh(cfg), encoding="utf-8")
     assert subprocess.run(["bash", "-n", str(path)]).returncode == 0
     assert "GPU_COUNT=2" in path.read_text() and "MODEL_PATH=sub/t.pth" in path.read_text()
     back = read_training_sh(path)
@@ -234,7 +234,7 @@ def test_export_then_import_gives_the_same_config(seed_project):
 
 
 def test_an_older_export_is_migrated(seed_project):
-    old = TrainConfig(epoch_begin=2, epoch_count=5, loss_mask="none").to_training_sh()
+    old = training_sh(TrainConfig(epoch_begin=2, epoch_count=5, loss_mask="none"))
     old = old.replace("options_version 2", "").replace("EPOCH_STEPS=auto", "EPOCH_STEPS=1000")
     imported = read_training_sh(text=old)
     assert (imported.config.epoch_begin, imported.config.epoch_count, imported.config.loss_mask,

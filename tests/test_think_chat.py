@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from rwkv_simple_gui.demo import GREEDY, make_demo_model, recalled
+from rwkv_simple_gui.demo import GREEDY, make_demo_model
+from rwkv_simple_gui.train.judge import recalled
 from tests.conftest import run_cli
 
 FACTS = Path(__file__).parent / "golden" / "invented-facts.jsonl"

@@ -14,6 +14,8 @@ import pytest
 from rwkv_simple_gui.model import ModelInfo
 from rwkv_simple_gui.train import cli
 from rwkv_simple_gui.train.config import TrainConfig
+from rwkv_simple_gui.train.prepare import check
+from rwkv_simple_gui.train.seed_script import training_sh
 from rwkv_simple_gui.train.schedule import learning_rate
 
 SEED_OPTIONS = [  # training.sh variables (reference §1.1) that are options here, lower-cased
@@ -73,7 +75,7 @@ def test_cli_flags_override_the_config_file(tmp_path):
 
 
 def test_training_sh_is_a_valid_script_with_every_option():
-    script = TrainConfig(finetune_mode="bat", data_path="data/my set").to_training_sh()
+    script = training_sh(TrainConfig(finetune_mode="bat", data_path="data/my set"))
     assert subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0
     for f in dataclasses.fields(TrainConfig):
         var = "GPU_COUNT" if f.name == "devices" else f.name.upper()  # the seed's name
@@ -91,22 +93,22 @@ def test_validation_messages_say_what_to_change(tmp_path):
     (tmp_path / "d.bin").write_bytes(b"")
     (tmp_path / "d.idx").write_bytes(b"")
     ok = dict(model_path=str(model), data_path=str(tmp_path / "d"))
-    assert TrainConfig(**ok).validate(info()) == []
-    problems = TrainConfig(**ok, finetune_mode="bat", disha_r=100).validate(info())
+    assert check(TrainConfig(**ok), info()) == []
+    problems = check(TrainConfig(**ok, finetune_mode="bat", disha_r=100), info())
     assert problems == ["disha_r=100 must divide n_embd=2048 for bat (try 64, 128 or 256)"]
     assert any("infctx needs dataload pad" in p for p in
-               TrainConfig(**ok, train_type="infctx", dataload="get", loss_mask="none").validate())
+               check(TrainConfig(**ok, train_type="infctx", dataload="get", loss_mask="none")))
     assert any("ctx_len=600 must be a multiple of 16" in p and "608" in p
-               for p in TrainConfig(**ok, ctx_len=600).validate())
+               for p in check(TrainConfig(**ok, ctx_len=600)))
     assert any("lisa_r=30 is more than the model's 24 layers" in p
-               for p in TrainConfig(**ok, finetune_mode="lisa", lisa_r=30).validate(info()))
-    assert any("quant int8 needs a CUDA GPU" in p for p in TrainConfig(**ok, quant="int8").validate(device="cpu"))
+               for p in check(TrainConfig(**ok, finetune_mode="lisa", lisa_r=30), info()))
+    assert any("quant int8 needs a CUDA GPU" in p for p in check(TrainConfig(**ok, quant="int8"), device="cpu"))
     assert any("epoch_begin=2 continues a run: set lora_load" in p
-               for p in TrainConfig(**ok, finetune_mode="lora", epoch_begin=2).validate())
-    missing = TrainConfig(model_path=str(tmp_path / "nope.pth"), data_path="").validate()
+               for p in check(TrainConfig(**ok, finetune_mode="lora", epoch_begin=2)))
+    missing = check(TrainConfig(model_path=str(tmp_path / "nope.pth"), data_path=""))
     assert any("model_path: model file" in p and "nope.pth" in p for p in missing)
     assert any("data_path is empty" in p for p in missing)
-    assert any("micro_bsz=0 is too small" in p for p in TrainConfig(**ok, micro_bsz=0).validate())
+    assert any("micro_bsz=0 is too small" in p for p in check(TrainConfig(**ok, micro_bsz=0)))
 
 
 @pytest.mark.parametrize("schedule", ["cos", "linear", "wsd", "constant"])
@@ -158,30 +160,30 @@ def test_several_machines_validation(tmp_path, monkeypatch):
     (tmp_path / "d.bin").write_bytes(b"")
     (tmp_path / "d.idx").write_bytes(b"")
     ok = dict(model_path=str(model), data_path=str(tmp_path / "d"), deepspeed_strategy="none")
-    assert TrainConfig(**ok, num_nodes=2, node_rank=1, master_addr="10.0.0.5").validate() == []
-    assert TrainConfig(**ok, num_nodes=2, node_rank=2).validate() == [
+    assert check(TrainConfig(**ok, num_nodes=2, node_rank=1, master_addr="10.0.0.5")) == []
+    assert check(TrainConfig(**ok, num_nodes=2, node_rank=2)) == [
         "node_rank=2 must be below num_nodes=2: number the machines 0 .. 1 (0 on the main machine)"]
-    assert TrainConfig(**ok, master_port=70000).validate() == ["master_port=70000 is too large: the maximum is 65535"]
-    assert any("master_addr is empty" in p for p in TrainConfig(**ok, num_nodes=2, master_addr=" ").validate())
-    quant = TrainConfig(**ok, finetune_mode="lora", quant="int8", num_nodes=2).validate()
+    assert check(TrainConfig(**ok, master_port=70000)) == ["master_port=70000 is too large: the maximum is 65535"]
+    assert any("master_addr is empty" in p for p in check(TrainConfig(**ok, num_nodes=2, master_addr=" ")))
+    quant = check(TrainConfig(**ok, finetune_mode="lora", quant="int8", num_nodes=2))
     assert any("quant is not supported with several processes" in p for p in quant)
 
     hosts = tmp_path / "hosts"
     hosts.write_text("worker-0 slots=2\nworker-1 slots 2\n")
-    bad = TrainConfig(**ok, hostfile=str(hosts), num_nodes=2).validate()
+    bad = check(TrainConfig(**ok, hostfile=str(hosts), num_nodes=2))
     assert any("hostfile and num_nodes > 1 are both set" in p for p in bad)
     assert any(f"hostfile {hosts} line 2: 'worker-1 slots 2' should be 'hostname slots=N'" in p for p in bad)
     hosts.write_text("worker-0 slots=2\nworker-1 slots=2\n")
-    loopback = TrainConfig(**ok, hostfile=str(hosts)).validate()
+    loopback = check(TrainConfig(**ok, hostfile=str(hosts)))
     assert any("set it to the address of worker-0, the first machine listed" in p for p in loopback)
-    assert not any("master_addr" in p for p in TrainConfig(**ok, hostfile=str(hosts), master_addr="10.0.0.5").validate())
-    assert any("cannot be read" in p for p in TrainConfig(**ok, hostfile=str(tmp_path / "nope")).validate())
+    assert not any("master_addr" in p for p in check(TrainConfig(**ok, hostfile=str(hosts), master_addr="10.0.0.5")))
+    assert any("cannot be read" in p for p in check(TrainConfig(**ok, hostfile=str(tmp_path / "nope"))))
     # 4 slots in the hostfile: quant refused even with devices 1
     assert any("quant is not supported" in p
-               for p in TrainConfig(**ok, finetune_mode="lora", quant="int8", hostfile=str(hosts)).validate())
+               for p in check(TrainConfig(**ok, finetune_mode="lora", quant="int8", hostfile=str(hosts))))
     # a rank started on another machine does not read the hostfile (it may have no copy)
     monkeypatch.setenv("WORLD_SIZE", "4")
-    assert not any("hostfile" in p for p in TrainConfig(**ok, hostfile=str(tmp_path / "nope")).validate())
+    assert not any("hostfile" in p for p in check(TrainConfig(**ok, hostfile=str(tmp_path / "nope"))))
 
 
 def test_a_bad_node_setting_stops_the_launcher_before_torchrun(tmp_path):

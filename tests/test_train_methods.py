@@ -110,7 +110,7 @@ def test_method_learns_and_saves_its_keys(assets, tmp_path, mode):
 @pytest.mark.parametrize("mode", ["lora", "pissa", "bone", "bat", "state_tuning", "lisa"])
 def test_only_the_methods_parameters_change(assets, mode):
     """A few optimizer steps on the adapted model leave every frozen tensor bit-identical."""
-    from rwkv_simple_gui.train.loop import make_optimizer
+    from rwkv_simple_gui.train.step import make_optimizer
 
     cfg = config(assets, mode, train_parts=["ln"])
     model = load_model(assets / "tiny.pth", op="chunked")

@@ -266,7 +266,9 @@ def _serve(conn, model_path: str, version: str, strategy: str, state_path: str |
             # the RWKV-7 loader appends ".pth" itself
             model = RWKV(model=model_path[: -len(".pth")] if version == "x070" else model_path, strategy=strategy)
         pipeline = PIPELINE(model, VOCAB)
-        state = _load_state(model, version, state_path) if state_path else None
+        from rwkv_simple_gui.export.runtimes import mounted_state
+
+        state = mounted_state(model, version, state_path) if state_path else None
     except Exception as exc:  # anything the package raises is reported, not left to hang the parent
         conn.send(("error", f"the rwkv package could not load {model_path} with {strategy!r}: "
                             f"{type(exc).__name__}: {exc}"))
@@ -289,31 +291,6 @@ def _serve(conn, model_path: str, version: str, strategy: str, state_path: str |
                 conn.send(("logits", logits.float().cpu().numpy()))
         except Exception as exc:
             conn.send(("error", f"generation failed: {type(exc).__name__}: {exc}"))
-
-
-def _load_state(model, version: str, state_path: str):
-    """The initial state list with the tuned wkv states mounted (§1.8: RWKV-7 as-is, RWKV-6 transposed)."""
-    import torch
-
-    sd = torch.load(state_path, map_location="cpu", weights_only=True)
-    n_layer, n_embd = model.args.n_layer, model.args.n_embd
-    state = []
-    for i in range(n_layer):
-        tuned = next(v for k, v in sd.items() if k.endswith(f"blocks.{i}.att.time_state"))
-        if version == "x060":
-            tuned = tuned.transpose(1, 2)
-        device, dtype = _layer_placement(model, version, i)
-        state += [torch.zeros(n_embd, dtype=dtype, device=device),
-                  tuned.to(device=device, dtype=torch.float).contiguous(),
-                  torch.zeros(n_embd, dtype=dtype, device=device)]
-    return state
-
-
-def _layer_placement(model, version: str, layer: int):
-    if version == "x070":
-        zero = model.generate_zero_state()[layer * 3]
-        return zero.device, zero.dtype
-    return model.strategy[layer].device, model.strategy[layer].atype
 
 
 def _prefill(model, tokens: list[int], state):

@@ -195,21 +195,20 @@ def check_file(fmt: str, path: Path, info: ModelInfo, names: dict[str, tuple[int
                        dtype, scale)
 
 
-def reference_logits(base_path: Path, ckpt_path: Path, options: dict, row, ids: list[int], *, pissa_init=None
-                     ) -> tuple[np.ndarray, str]:
-    """Base + adapter, unmerged, in fp32: the method's own layers (an HF peft folder: ``peft`` itself)."""
-    from rwkv_simple_gui.merge.hf_adapter import folder_of
+def reference_logits(base_path: Path, ckpt_path: Path, options: dict, row, ids: list[int], *, pissa_init=None,
+                     hf_folder: Path | None = None) -> tuple[np.ndarray, str]:
+    """Base + adapter, unmerged, in fp32: the method's own layers (``hf_folder``, an HF peft adapter folder the
+    merge read: ``peft`` itself)."""
     from rwkv_simple_gui.model import load_model
     from rwkv_simple_gui.model.lazy import LazyStateDict
     from rwkv_simple_gui.peft import load_adapted_model
 
-    folder = folder_of(ckpt_path)
-    if folder is not None:
+    if hf_folder is not None:
         try:
             from peft import PeftModel
         except ImportError:
             return None, "peft is not installed"
-        model = PeftModel.from_pretrained(load_model(base_path), str(folder)).eval()
+        model = PeftModel.from_pretrained(load_model(base_path), str(hf_folder)).eval()
         return _logits(model, ids), "base + adapter run by HF peft"
     cfg = {**options, "finetune_mode": row.name}
     if row.rank_option and cfg.get(row.rank_option) is None:  # a checkpoint without its run's config.json
@@ -221,15 +220,16 @@ def reference_logits(base_path: Path, ckpt_path: Path, options: dict, row, ids: 
     return _logits(load_adapted_model(base_path, ckpt_path, cfg), ids), "base + adapter (unmerged, fp32)"
 
 
-def check_merge(base_path: Path, ckpt_path: Path, options: dict, row, targets, ctx, *, pissa_init=None
-                ) -> list[CheckResult]:
+def check_merge(base_path: Path, ckpt_path: Path, options: dict, row, targets, ctx, *, pissa_init=None,
+                hf_folder: Path | None = None) -> list[CheckResult]:
     """Every export of one merge checked against base + adapter."""
     from rwkv_simple_gui.model.lazy import open_state_dict
 
     base_sd = open_state_dict(base_path)
     info = ctx.info
     ids = tokens(info.vocab_size)
-    reference, reference_name = reference_logits(base_path, ckpt_path, options, row, ids, pissa_init=pissa_init)
+    reference, reference_name = reference_logits(base_path, ckpt_path, options, row, ids, pissa_init=pissa_init,
+                                                  hf_folder=hf_folder)
     dtype = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}[ctx.dtype]
     results = []
     for fmt, path in targets:

@@ -37,12 +37,36 @@ def _rwkv_package(path: str, version: str, tokens: list[int], base: str | None):
     model = RWKV(model=model_file[: -len(".pth")] if version == "x070" else model_file, strategy="cpu fp32")
     state = None
     if base:
-        from rwkv_simple_gui.chat.worker import _load_state
-
-        state = _load_state(model, version, path)
+        state = mounted_state(model, version, path)
     logits, _ = model.forward(tokens, state, full_output=True)
     version_name = _version("rwkv")
     return f"the rwkv package {version_name}", logits.float().reshape(len(tokens), -1).numpy()
+
+
+def mounted_state(model, version: str, state_path: str):
+    """The rwkv package's initial state list with a state file's tuned wkv states mounted (§1.8: RWKV-7 as-is,
+    RWKV-6 transposed): what Chat and the export check run a state file with."""
+    import torch
+
+    sd = torch.load(state_path, map_location="cpu", weights_only=True)
+    n_layer, n_embd = model.args.n_layer, model.args.n_embd
+    state = []
+    for i in range(n_layer):
+        tuned = next(v for k, v in sd.items() if k.endswith(f"blocks.{i}.att.time_state"))
+        if version == "x060":
+            tuned = tuned.transpose(1, 2)
+        device, dtype = _layer_placement(model, version, i)
+        state += [torch.zeros(n_embd, dtype=dtype, device=device),
+                  tuned.to(device=device, dtype=torch.float).contiguous(),
+                  torch.zeros(n_embd, dtype=dtype, device=device)]
+    return state
+
+
+def _layer_placement(model, version: str, layer: int):
+    if version == "x070":
+        zero = model.generate_zero_state()[layer * 3]
+        return zero.device, zero.dtype
+    return model.strategy[layer].device, model.strategy[layer].atype
 
 
 def _web_rwkv(path: str, version: str, tokens: list[int], base: str | None):

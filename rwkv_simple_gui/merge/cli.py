@@ -10,7 +10,7 @@ from rwkv_simple_gui import paths
 from rwkv_simple_gui.model import ModelFormatError
 
 from .merger import DTYPES, FORMATS, GGUF_TYPES, QUANTS, OutputExists, merge
-from .plan import MergeError
+from .errors import MergeError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

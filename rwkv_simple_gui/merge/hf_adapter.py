@@ -26,7 +26,7 @@ from rwkv_simple_gui.model.lazy import damaged_message, unpickling_message
 from rwkv_simple_gui.peft.methods import METHODS, Method
 
 from .patterns import ModulePattern, PatternError
-from .plan import MergeError
+from .errors import MergeError
 
 CONFIG = "adapter_config.json"
 WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")

@@ -29,7 +29,8 @@ from rwkv_simple_gui.model.lazy import LazyStateDict, TensorRef, open_state_dict
 from rwkv_simple_gui.peft.methods import Method
 
 from . import run_note
-from .plan import CheckpointPlan, MergeError, default_output, inspect, method_note, open_checkpoint, run_checkpoint
+from .errors import MergeError
+from .plan import CheckpointPlan, default_output, inspect, method_note, open_checkpoint, run_checkpoint
 
 Progress = Callable[[int, int, str], None]
 
@@ -437,6 +438,8 @@ def merge(base: str | Path, checkpoint: str | Path, out: str | Path | None = Non
     if check:
         from rwkv_simple_gui.export import check as self_check
 
+        from .hf_adapter import folder_of
+
         result.checks = self_check.check_merge(base_path, ckpt_path, options, row, targets, ctx,
-                                               pissa_init=pissa_init)
+                                               pissa_init=pissa_init, hf_folder=folder_of(ckpt_path))
     return result

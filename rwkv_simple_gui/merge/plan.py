@@ -12,11 +12,9 @@ from rwkv_simple_gui.model.lazy import TensorRef
 from rwkv_simple_gui.peft.methods import METHODS, Method, detect_method
 from rwkv_simple_gui.train.rundir import checkpoint_label, read_options
 
+from .errors import MergeError
+
 _LAYER = re.compile(r"^blocks\.(\d+)\.")
-
-
-class MergeError(ValueError):
-    """A merge that cannot be done as asked; the message says what is wrong and what to pick instead."""
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The step budget of a run, from its data, before Start: optimizer steps, tokens seen, passes over each
 document, whether that is enough to learn what the run is asked, and how long it will take on this machine.
 
-The step counts are the trainer's own: ``prepare``'s ``steps`` (``train.loop.estimate`` over ``train.data``'s
+The step counts are the trainer's own: ``prepare``'s ``steps`` (``train.step.estimate`` over ``train.data``'s
 plan); this module only reads them. The time is measured: a few timed optimizer steps of the run's model, method
 and device (``measure``), cached per model shape, method and device in ``.state/speed.json``, scaled to the run's
 batches, evaluations and recall check (``predict_seconds``).
@@ -129,7 +129,7 @@ def min_passes(method: str) -> tuple[int, float] | None:
 def fitted_epochs(cfg, info, passes: float, world: int = 1) -> int:
     """The epoch_count (epochs from epoch_begin) that makes ``passes`` passes over each training document of
     ``info``, at least one; a preset's ``fit`` uses it."""
-    from .loop import estimate
+    from .step import estimate
 
     steps = estimate(cfg.replace(epoch_count=1), info, world)
     per_epoch = steps["samples_per_epoch"] / max(steps["documents"], 1)
@@ -240,7 +240,7 @@ def measure(prepared, device: str | None = None) -> Speed:
 
     from .data import Batch
     from .distributed import Dist
-    from .loop import AUTOCAST, build_model, choose_device, forward_backward, make_optimizer
+    from .step import AUTOCAST, build_model, choose_device, forward_backward, make_optimizer
     from .rundir import Log
 
     cfg = prepared.config

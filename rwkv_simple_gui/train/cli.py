@@ -29,6 +29,7 @@ import sys
 from pathlib import Path
 
 from .config import TrainConfig
+from .prepare import check
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -172,7 +173,7 @@ def main(args: argparse.Namespace) -> int:
 
     if several_machines:
         # a bad node setting would otherwise surface as a rendezvous timeout or an ssh error
-        problems = cfg.validate()
+        problems = check(cfg)
         if problems:
             error = "Invalid settings: " + "; ".join(problems)
             print(f"error: {error}", file=sys.stderr)
@@ -233,7 +234,7 @@ def _join(cfg: TrainConfig) -> int:
     nothing is written here; progress goes to this terminal."""
     from .rundir import default_run_dir
 
-    problems = cfg.validate()
+    problems = check(cfg)
     if problems:
         print("error: Invalid settings: " + "; ".join(problems), file=sys.stderr)
         return 2

@@ -415,45 +415,6 @@ class TrainConfig:
                 args.append(str(value))
         return args
 
-    def to_training_sh(self) -> str:
-        """A script in the style of the seed's training.sh: one variable per option (the seed's name where it
-        has one, e.g. GPU_COUNT), then the command. MODEL_PATH and DATA_PATH mean what they mean in the seed
-        (a name in model/ and data/, or an absolute path); ``train --config`` reads the file back to the same
-        options."""
-        from .seed_script import GENERATED_MARK, seed_path_value, variable_name
-
-        lines = ["#!/bin/bash", f"{GENERATED_MARK} {VERSION_KEY} {OPTIONS_VERSION}; edit the values and run this "
-                 f"script.", "# MODEL_PATH is a file in model/ and DATA_PATH a dataset in data/ (or absolute paths), "
-                 "as in RWKV-PEFT-Simple."]
-        ordered = sorted(dataclasses.fields(self), key=lambda f: GROUPS.index(f.metadata["group"]))
-        group = None
-        for f in ordered:
-            if f.metadata["group"] != group:
-                group = f.metadata["group"]
-                lines += ["", f"# --- {group}"]
-            value = getattr(self, f.name)
-            shown = " ".join(map(str, value)) if isinstance(value, list) else seed_path_value(f.name, str(value))
-            lines.append(f"{variable_name(f.name)}={shlex.quote(shown)}")
-        lines += ["", "python -m rwkv_simple_gui train \\"]
-        for f in ordered:
-            var = variable_name(f.name)
-            ref = f"${var}" if isinstance(getattr(self, f.name), list) else f'"${var}"'
-            lines.append(f"  --{f.name} {ref} \\")
-        lines[-1] = lines[-1].rstrip(" \\")
-        return "\n".join(lines) + "\n"
-
-    # ------------------------------------------------------------------------------------------------
-    def validate(self, model_info=None, data_info=None, device: str | None = None) -> list[str]:
-        """Every problem found, each in words that say what to change. Empty list = good to go.
-
-        ``model_info`` is ``model.detect(...)``'s result, ``data_info`` a :class:`train.data.DataInfo`;
-        ``device`` ("cpu"/"cuda") enables the checks that depend on the hardware.
-        """
-        from .prepare import resolve_paths
-        from .validate import problems
-
-        return problems(resolve_paths(self), model_info, data_info, device)
-
 
 # The GUI looks up translated labels/help under this key (English text above is the fallback).
 for _f in dataclasses.fields(TrainConfig):

@@ -304,12 +304,8 @@ class EpochSampler:
 
 
 def build_source(cfg, ds, tokenizer: str = "world", docs=None):
-    """The training samples: windows of the token stream (get), the documents ``docs`` (default: all), or for
-    dpo / orpo the pairs ``docs``."""
-    if cfg.stage != "sft":  # dpo / orpo: pairs of replies
-        from .preference import Pairs
-
-        return Pairs(ds, cfg.ctx_len, docs)
+    """The SFT samples: windows of the token stream (get) or the documents ``docs`` (default: all). dpo / orpo
+    read pairs instead (``preference.Pairs``, picked by the Trainer and the validation set)."""
     if cfg.dataload == "get":
         return Slices(ds, cfg.ctx_len)
     masks = MaskBuilder(cfg.loss_mask, tokenizer, cfg.mask0, cfg.mask1)

@@ -1,4 +1,4 @@
-"""The device a run trains on, found as the trainer finds it (``train.loop.choose_device``: CUDA when torch sees
+"""The device a run trains on, found as the trainer finds it (``train.step.choose_device``: CUDA when torch sees
 a GPU, else the CPU), with what the checks need to know: each GPU's name, memory and bf16 support. nvidia-smi
 answers the questions about the GPUs, so the GUI's live check creates no CUDA context (costs no GPU memory)."""
 

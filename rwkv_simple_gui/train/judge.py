@@ -241,12 +241,16 @@ def _greedy_batch(forward, tokenizer, prompts, max_tokens, device) -> list[str]:
     return [template.cut_at_stop(tokenizer.decode(o)).strip() for o in out]
 
 
+def recalled(answer: str, reply: str) -> bool:
+    """Whether ``reply`` gives back the trained ``answer`` word for word (what follows it, and spacing, aside):
+    a prefix would not do, answers about one subject often start alike ("The mayor of ... is ...")."""
+    return " ".join(reply.split()).startswith(" ".join(answer.split()))
+
+
 def recall_rows(forward: Callable, tokenizer, questions: list[Question], device) -> list[dict]:
     """Ask each question as in Chat, greedy: every User turn of its conversation in order, with the model's own
     earlier replies as the history (the System turn kept); one row per question: doc, held_out, turns,
     question, answer, reply, recalled."""
-    from rwkv_simple_gui.demo import recalled
-
     histories = [[m for m in q.history if m["role"] == "system"] for q in questions]
     limits = [max(len(tokenizer.encode(m["content"])) for m in [*q.history, {"role": "assistant", "content": q.answer}]
                   if m["role"] == "assistant") + _ANSWER_MARGIN for q in questions]

@@ -69,7 +69,7 @@ class Prepared:
     data_info: object = None     # train.data.DataInfo, when the dataset could be read
     problems: list[str] = field(default_factory=list)   # must be fixed before training
     warnings: list[str] = field(default_factory=list)   # worth knowing, not blocking
-    steps: dict | None = None    # train.loop.estimate's step counts, when the data could be read
+    steps: dict | None = None    # train.step.estimate's step counts, when the data could be read
     plan: object = None          # train.data.Plan they come from
     device: object = None        # train.device.DeviceFacts the checks ran for (None: no hardware checks)
     strategy: object = None      # train.distributed.Strategy that will run
@@ -122,6 +122,15 @@ def _warnings(cfg: TrainConfig, data_info, steps: dict | None, plan_notes: list[
     return out
 
 
+def check(cfg: TrainConfig, model_info=None, data_info=None, device: str | None = None) -> list[str]:
+    """The validation alone, of the options as given, with what is already known of the model and the data
+    (``model.detect``'s ModelInfo, a ``train.data.DataInfo``; ``device`` "cpu"/"cuda" adds the hardware's checks):
+    every problem in words that say what to change. :func:`prepare` reads the files and checks with them."""
+    from .validate import problems
+
+    return problems(resolve_paths(cfg), model_info, data_info, device)
+
+
 def prepare(cfg: TrainConfig, device="auto") -> Prepared:
     """Resolve, read and validate ``cfg`` for ``device``: "auto" (the device a trainer started now would use,
     as ``train.device.detect`` finds it), "cpu"/"cuda" (the trainer knows its own), or None (no hardware checks)."""
@@ -152,7 +161,7 @@ def prepare(cfg: TrainConfig, device="auto") -> Prepared:
         world = processes(cfg)
         runs = strategy(cfg, world)
         if data_info is not None:
-            from .loop import training_documents
+            from .step import training_documents
 
             n_docs = training_documents(cfg, data_info)
             plan = make_plan(cfg, n_docs, world)

@@ -71,7 +71,7 @@ def fit_epochs(options: dict, fit: dict, world: int = 1) -> tuple[dict, str | No
     from .budget import budget, fitted_epochs
     from .config import TrainConfig
     from .data import data_info
-    from .loop import estimate
+    from .step import estimate
     from .prepare import resolve_option
 
     try:

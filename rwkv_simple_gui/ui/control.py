@@ -129,7 +129,7 @@ def suggestions(info, values: dict | None = None) -> dict:
     the passes the method needs (train.budget's rule)."""
     from ..data.stats import align_tokens, factor_table
     from ..train.budget import budget, fitted_epochs, min_passes
-    from ..train.loop import estimate
+    from ..train.step import estimate
 
     ctx_len = align_tokens(max(1, info.max_doc_len))
     row = next((f for f in factor_table(info.n_docs) if f["count"] == info.n_docs), None)

@@ -17,6 +17,7 @@ from .. import paths
 from ..demo import DEMO_MODEL
 from ..train import presets, rundir
 from ..train.config import GROUPS, RUN_INFO_KEYS, TrainConfig, migrate
+from ..train.seed_script import training_sh
 from . import common, control
 from .control import config_to_form, form_to_config, option_names
 from .i18n import t
@@ -140,7 +141,7 @@ def export(values: dict) -> tuple[str, str, str]:
     if cfg is None:
         raise gr.Error("; ".join(problems))
     command = "python -m rwkv_simple_gui train " + " ".join(shlex.quote(a) for a in cfg.to_cli_args())
-    script = cfg.to_training_sh()
+    script = training_sh(cfg)
     dest = paths.folder(presets.USER_FOLDER) / "training.sh"
     with paths.atomic_output(dest) as tmp:
         tmp.write_text(script, encoding="utf-8")
