@@ -382,7 +382,7 @@ def _model_info(check: Check):
 
 
 def _estimate(check: Check, cfg: dict) -> dict:
-    from rwkv_simple_gui.estimate import GB, estimate_memory
+    from rwkv_simple_gui.train.estimate import GB, estimate_memory
 
     est = estimate_memory(_model_info(check), cfg)
     return {"estimate_gib": round(est.total / GB, 2), "estimate_parts_gib": {k: round(v / GB, 2) for k, v in est.parts.items()}}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rwkv_simple_gui.estimate import GB, estimate_memory  # noqa: E402
+from rwkv_simple_gui.train.estimate import GB, estimate_memory  # noqa: E402
 from rwkv_simple_gui.model import ModelInfo  # noqa: E402
 from rwkv_simple_gui.train.config import TrainConfig  # noqa: E402
 

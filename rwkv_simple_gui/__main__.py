@@ -11,6 +11,8 @@ import importlib
 import os
 import sys
 
+from rwkv_simple_gui.peft.methods import METHOD_NAMES
+
 # OpenMP threads that wait by spinning stall each other when the CPU is shared with other processes: on
 # 2 busy cores the demo trained in 386 s with spinning threads, 136 s with sleeping ones (bench/demo.py
 # --omp-wait ACTIVE / PASSIVE). It must be set before torch is imported, hence here.
@@ -21,7 +23,7 @@ COMMANDS = {
     "tokenize": ("rwkv_simple_gui.data.cli", "jsonl/csv/parquet -> binidx, with length stats and the factor table"),
     "tokens": ("rwkv_simple_gui.data.tokens_cli", "one record's tokens and which of them the loss mask learns"),
     "init-model": ("rwkv_simple_gui.model.cli", "create a fresh random RWKV-7/RWKV-6 model"),
-    "train": ("rwkv_simple_gui.train.cli", "fine-tune (lora, pissa, bone, bat, state_tuning, lisa, full)"),
+    "train": ("rwkv_simple_gui.train.cli", f"fine-tune ({', '.join(METHOD_NAMES)})"),
     "merge": ("rwkv_simple_gui.merge.cli", "fold a training checkpoint into the base model"),
     "chat": ("rwkv_simple_gui.chat.cli", "talk to a model through the rwkv package"),
     "demo": ("rwkv_simple_gui.demo_cli", "install check: train the demo model on the sample, merge, ask its questions"),

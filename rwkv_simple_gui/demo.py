@@ -35,8 +35,6 @@ METHOD_OPTIONS = {
     "lisa": {**_WHOLE, "lisa_r": 1, "lisa_k": 12},
     "full": _WHOLE,
 }
-# state tuning trains one initial state per layer: a style or a role, not 24 answers
-MIN_RECALL = {"state_tuning": 0.0}
 RECALL_TARGET = 0.8
 GREEDY = {"temperature": 0.0, "presence_penalty": 0.0, "frequency_penalty": 0.0}
 UNTRAINED_NOTE = ("This is the untrained demo base model: random weights, so its answers are gibberish. "

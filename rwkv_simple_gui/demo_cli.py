@@ -17,13 +17,13 @@ import time
 from datetime import datetime
 
 from . import demo
+from .peft.methods import METHOD_NAMES, METHODS
 
-METHODS = ("lora", "pissa", "bone", "bat", "state_tuning", "lisa", "full")
 ANSWER_TOKENS = 96  # room for the sample's longest answer
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--method", choices=METHODS, help="fine-tuning method (default: the demo preset's)")
+    parser.add_argument("--method", choices=METHOD_NAMES, help="fine-tuning method (default: the demo preset's)")
     parser.add_argument("--device", choices=("cpu", "cuda"),
                         help="where to train and chat (default: cuda when a GPU is there, else cpu)")
     parser.add_argument("--min-recall", type=float,
@@ -148,7 +148,8 @@ def run(method: str | None, device: str, min_recall: float | None) -> int:
 
     options = _options(method, device, prefix)
     if min_recall is None:
-        min_recall = demo.MIN_RECALL.get(options["finetune_mode"], demo.RECALL_TARGET)
+        # state tuning trains one initial state per layer: a style or a role, not the sample's answers
+        min_recall = demo.RECALL_TARGET if METHODS[options["finetune_mode"]].recalls else 0.0
     options.update(model_path=str(base), data_path=str(prefix))
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     run_dir = paths.folder("output") / f"demo-{options['finetune_mode']}-{stamp}"

@@ -1,10 +1,13 @@
 """The memory estimate against RWKV-PEFT's published RWKV-7 figures, and its parameter count
 against a real generated model."""
 
+import itertools
+
 import pytest
 
-from rwkv_simple_gui.estimate import GB, estimate_memory
+from rwkv_simple_gui.train.estimate import GB, estimate_memory
 from rwkv_simple_gui.model import ModelInfo
+from rwkv_simple_gui.peft.methods import METHOD_NAMES
 
 # RWKV-PEFT README, RTX 4090, bf16, deepspeed_stage_1, ctx 1024, micro_bsz 1, LoRA r 64 (GB).
 PUBLISHED = {
@@ -14,7 +17,10 @@ PUBLISHED = {
     (24, 2048): (5.3, 5.6),
     (32, 2560): (8.2, 8.8),
 }
-BASE = dict(ctx_len=1024, micro_bsz=1, precision="bf16", grad_cp=1, train_parts=["time", "ln"])
+# RWKV-PEFT trains a parameter for "time" when its name holds "time": RWKV-6's time_* do, RWKV-7's (w0, x_r, ...)
+# do not, so its published RWKV-7 runs with train_parts time, ln trained the adapter and ln only, as ["ln"] does here
+# (our "time" on RWKV-7 is every time-mix parameter: peft.base.part_matches).
+BASE = dict(ctx_len=1024, micro_bsz=1, precision="bf16", grad_cp=1, train_parts=["ln"])
 
 
 @pytest.mark.parametrize("shape", PUBLISHED)
@@ -64,3 +70,74 @@ def test_the_readme_tables_are_the_estimate():
     for lang, table in blocks:
         assert f"<!-- memory-table {lang} -->\n{table}\n<!-- /memory-table -->" in printed, (
             f"README's {lang} table is not the estimate's: paste what python bench/memory_table.py prints")
+
+
+# --- the trainable-parameter count is the trainer's ------------------------------------------------------
+
+PARTS = ([], ["time", "ln"], ["emb", "head", "time", "ln"])
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from rwkv_simple_gui.model import init_model, save_model
+
+    root = tmp_path_factory.mktemp("tiny")
+    save_model(init_model("x070", 2, 64, vocab_size=256, head_size=32, seed=1), root / "tiny.pth")
+    return root
+
+
+def trainer_count(cfg, run_dir) -> int:
+    """What the trainer trains at a time: its own model builder (train.step.build_model), and for LISA its
+    largest draw (the draws differ: layer 0 of RWKV-7 has no value-residual parameters)."""
+    import torch
+
+    from rwkv_simple_gui import peft
+    from rwkv_simple_gui.train.distributed import Dist
+    from rwkv_simple_gui.train.rundir import Log
+    from rwkv_simple_gui.train.step import build_model
+
+    model = build_model(cfg, torch.device("cpu"), run_dir, Dist(), Log(run_dir / "train.log", enabled=False))
+    if not peft.method(cfg.finetune_mode).redraws:
+        return sum(p.numel() for p in peft.trainable_parameters(model).values())
+    selector, counts = peft.LisaSelector(model, cfg.lisa_r, cfg.lisa_k, cfg.seed), []
+    for draw in itertools.combinations(selector.layers, cfg.lisa_r):
+        selector.load_state_dict({"active": list(draw), "rng": selector.rng.getstate()})
+        counts.append(sum(p.numel() for p in peft.trainable_parameters(model).values()))
+    return max(counts)
+
+
+@pytest.mark.parametrize("parts", PARTS, ids=lambda p: "+".join(p) or "none")
+@pytest.mark.parametrize("mode", METHOD_NAMES)
+def test_estimate_counts_what_the_trainer_trains(tiny, tmp_path, mode, parts):
+    from rwkv_simple_gui.model import detect
+    from rwkv_simple_gui.train.config import TrainConfig
+    from rwkv_simple_gui.train.estimate import trainable_params
+
+    cfg = TrainConfig(model_path=str(tiny / "tiny.pth"), finetune_mode=mode, train_parts=parts, lora_r=8,
+                      pissa_r=8, svd_niter=1, disha_r=16, lisa_r=1, lisa_k=3, precision="fp32")
+    counted = trainable_params(detect(cfg.model_path), cfg)
+    assert counted == trainer_count(cfg, tmp_path)
+
+
+def test_dry_run_prints_the_count_its_estimate_uses(tiny, project):
+    """RWKV-7's "time" part is every att/ffn parameter but the projections and ln_x: the old count (10·C per
+    layer) was far too low."""
+    import json
+
+    from conftest import run_cli
+    from rwkv_simple_gui.model import detect
+    from rwkv_simple_gui.train.config import TrainConfig
+    from rwkv_simple_gui.train.estimate import trainable_params
+
+    (project / "data").mkdir(exist_ok=True)
+    run_cli(project, "tokenize", "data/sample.jsonl", "--out", "data/sample", check=True)
+    out = run_cli(project, "train", "--model_path", str(tiny / "tiny.pth"), "--data_path", "data/sample",
+                  "--finetune_mode", "lora", "--lora_r", "8", "--train_parts", "time", "ln", "--ctx_len", "64",
+                  "--dry-run")
+    printed = json.loads(out.stdout)["memory"]
+    cfg = TrainConfig(model_path=str(tiny / "tiny.pth"), finetune_mode="lora", lora_r=8, train_parts=["time", "ln"])
+    assert printed["trainable_params"] == trainable_params(detect(cfg.model_path), cfg) == trainer_count(cfg, project)
+    info = detect(cfg.model_path)
+    old_time_count = info.n_layer * 10 * info.n_embd
+    lora_only = trainable_params(info, cfg.replace(train_parts=[]))
+    assert printed["trainable_params"] - lora_only > 10 * old_time_count

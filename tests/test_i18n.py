@@ -36,7 +36,7 @@ def test_every_key_the_tabs_use_is_defined():
 PACKAGE = UI.parent
 MESSAGE_SOURCES = sorted(set(UI.glob("*_tab.py")) | {UI / "common.py", UI / "control.py", UI / "app.py"}) + [
     PACKAGE / "train" / "validate.py", PACKAGE / "train" / "prepare.py", PACKAGE / "train" / "budget.py",
-    PACKAGE / "train" / "presets.py", PACKAGE / "train" / "judge.py", PACKAGE / "estimate.py",
+    PACKAGE / "train" / "presets.py", PACKAGE / "train" / "judge.py", PACKAGE / "train" / "estimate.py",
     PACKAGE / "demo.py", PACKAGE / "paths.py"]
 REPORTING_CALLS = {"Error", "Warning", "Info", "append", "extend"}
 NOT_MESSAGES = {"python -m rwkv_simple_gui train"}  # a command line shown as such

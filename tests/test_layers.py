@@ -21,7 +21,7 @@ LAYERS = [
     ["data"],
     ["model"],
     ["peft"],
-    ["train", "estimate"],
+    ["train"],
     ["export"],
     ["merge"],
     ["chat", "runner", "demo"],

@@ -58,34 +58,6 @@ def _layers_within_model(cfg, info) -> list[str]:
     return []
 
 
-# --- trainable parameter counts for the memory estimate: (linears, model_info, cfg) -> int ---------
-# ``linears`` are the (in, out) shapes of the adapted projections of the whole model.
-
-def _lora_count(rank_option):
-    return lambda linears, info, cfg: sum(_get(cfg, rank_option) * (i + o) for i, o in linears)
-
-
-def _bone_count(linears, info, cfg) -> int:
-    return sum(_get(cfg, "disha_r") * o for _, o in linears)
-
-
-def _bat_count(linears, info, cfg) -> int:
-    return sum(i * _get(cfg, "disha_r") for i, _ in linears)
-
-
-def _state_count(linears, info, cfg) -> int:
-    return info.n_layer * info.n_embd * info.head_size
-
-
-def _lisa_count(linears, info, cfg) -> int:
-    embed_head = 2 * info.vocab_size * info.n_embd
-    return embed_head + (info.n_params - embed_head) * min(_get(cfg, "lisa_r"), info.n_layer) // info.n_layer
-
-
-def _full_count(linears, info, cfg) -> int:
-    return info.n_params
-
-
 ADAPTER_OPTIONS = ("train_parts", "quant")
 
 
@@ -94,7 +66,6 @@ class Method:
     name: str
     options: tuple[str, ...]           # TrainConfig options that apply to this method only
     layer: str | None                  # peft.<layer> has inject(); None: every base weight trains
-    count_trainable: Callable          # (linears, model_info, cfg) -> parameters the optimizer updates
     load_option: str | None = None     # option naming the checkpoint to continue from (None: the
                                        # checkpoint is a whole model, continued through model_path)
     key_suffixes: tuple[str, ...] = ()  # what its checkpoint holds per module; (): the whole model
@@ -102,6 +73,7 @@ class Method:
     legacy_suffixes: Mapping[str, str] = field(default_factory=dict)  # old key suffix -> today's
     rank_option: str | None = None
     fold_options: tuple[str, ...] = ()  # run options its merge needs (LoRA's scale)
+    shape_options: tuple[str, ...] = ()  # other options that fix what it trains (LISA's layer draws)
     init_file: str | None = None       # written when a run starts; needed to resume and to merge
     init_option: str | None = None     # option naming the init file of the run a resume continues
     trains_base: bool = False          # updates base weights: no quantization, fp32 master weights
@@ -111,6 +83,17 @@ class Method:
     tag: str = ""                      # in merged file names: <base>-<TAG>-<epoch>
     checks: tuple[Callable, ...] = ()  # (cfg, model_info) -> problems
     peft_type: str | None = None       # HF peft's name of the same maths, in an adapter_config.json
+    recalls: bool = True               # learns answers word for word (state tuning learns a style or a role)
+
+    @property
+    def resume_fixed(self) -> tuple[str, ...]:
+        """Options a resume of its run must keep: what shapes its trained tensors or their meaning."""
+        return tuple(o for o in (self.rank_option, *self.fold_options, *self.shape_options) if o)
+
+    @property
+    def tunes_state(self) -> bool:
+        """Trains only the initial state: it reaches the output through the blocks, which must do something."""
+        return self.output == "state"
 
     @property
     def adapts_linears(self) -> bool:
@@ -129,28 +112,29 @@ _LORA_KEYS = (".lora_A", ".lora_B")
 
 METHODS: dict[str, Method] = {m.name: m for m in (
     Method("lora", ("lora_r", "lora_alpha", "lora_dropout", "lora_load", *ADAPTER_OPTIONS), "lora",
-           _lora_count("lora_r"), load_option="lora_load", key_suffixes=_LORA_KEYS, rank_option="lora_r",
+           load_option="lora_load", key_suffixes=_LORA_KEYS, rank_option="lora_r",
            fold_options=("lora_alpha",), tag="LORA", checks=(_rank_within_width,), peft_type="LORA"),
     Method("pissa", ("pissa_r", "svd_niter", "pissa_load", "pissa_init", *ADAPTER_OPTIONS), "pissa",
-           _lora_count("pissa_r"), load_option="pissa_load", key_suffixes=_LORA_KEYS, rank_option="pissa_r",
+           load_option="pissa_load", key_suffixes=_LORA_KEYS, rank_option="pissa_r",
            init_file="init_pissa.pth", init_option="pissa_init", tag="PISSA", checks=(_rank_within_width,)),
-    Method("bone", ("disha_r", "disha_load", *ADAPTER_OPTIONS), "bone", _bone_count, load_option="disha_load",
+    Method("bone", ("disha_r", "disha_load", *ADAPTER_OPTIONS), "bone", load_option="disha_load",
            key_suffixes=(".disha",), key_ndim=2, legacy_suffixes={".bone": ".disha"}, rank_option="disha_r",
            tag="BONE", checks=(_rank_within_width,), peft_type="MISS"),
-    Method("bat", ("disha_r", "disha_load", *ADAPTER_OPTIONS), "bat", _bat_count, load_option="disha_load",
+    Method("bat", ("disha_r", "disha_load", *ADAPTER_OPTIONS), "bat", load_option="disha_load",
            key_suffixes=(".disha",), key_ndim=3, rank_option="disha_r", tag="BAT",
            checks=(_rank_within_width, _rank_divides_widths)),
-    Method("state_tuning", ("state_load", "quant"), "state", _state_count, load_option="state_load",
-           key_suffixes=(".time_state",), infctx=False, output="state", tag="STATE"),
-    Method("lisa", ("lisa_r", "lisa_k"), "lisa", _lisa_count, trains_base=True, redraws=True, tag="LISA",
-           checks=(_layers_within_model,)),
-    Method("full", (), None, _full_count, trains_base=True, tag="FULL"),
+    Method("state_tuning", ("state_load", "quant"), "state", load_option="state_load",
+           key_suffixes=(".time_state",), infctx=False, output="state", tag="STATE", recalls=False),
+    Method("lisa", ("lisa_r", "lisa_k"), "lisa", shape_options=("lisa_r", "lisa_k"), trains_base=True,
+           redraws=True, tag="LISA", checks=(_layers_within_model,)),
+    Method("full", (), None, trains_base=True, tag="FULL"),
 )}
 
 METHOD_NAMES = tuple(METHODS)
 # options that belong to some methods only (all others apply to every method)
 METHOD_OPTIONS = frozenset(o for m in METHODS.values() for o in m.options)
-LOAD_OPTIONS = tuple(dict.fromkeys(m.load_option for m in METHODS.values() if m.load_option))
+# options a resume must keep, of every method (train.config.RESUME_FIXED)
+RESUME_FIXED = tuple(dict.fromkeys(o for m in METHODS.values() for o in m.resume_fixed))
 
 
 def method(name: str) -> Method:

@@ -27,7 +27,9 @@ class PissaLinear(AdaptedLinear):
     def __init__(self, base: nn.Linear, r: int, niter: int, init: tuple[torch.Tensor, torch.Tensor] | None = None):
         super().__init__(base)
         w = base.weight.detach().float()
-        if init is None:
+        if init is None and w.is_meta:  # a model without data (the memory estimate counts it): shapes only
+            a, b = torch.empty(r, self.in_features, device="meta"), torch.empty(self.out_features, r, device="meta")
+        elif init is None:
             u, s, v = torch.svd_lowrank(w, q=r, niter=niter)
             root = s[:r].sqrt()
             a, b = root[:, None] * v[:, :r].T, u[:, :r] * root
@@ -39,7 +41,7 @@ class PissaLinear(AdaptedLinear):
         self.weight = nn.Parameter(residual(w, a, b).to(base.weight.dtype), requires_grad=False)
         self.lora_A = nn.Parameter(a.clone())
         self.lora_B = nn.Parameter(b.clone())
-        self.init_A, self.init_B = a.cpu(), b.cpu()
+        self.init_A, self.init_B = (a, b) if w.is_meta else (a.cpu(), b.cpu())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         low = F.linear(F.linear(x, cast_for(self.lora_A, x)), cast_for(self.lora_B, x))

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rwkv_simple_gui.peft.methods import METHOD_NAMES, applies
+from rwkv_simple_gui.peft.methods import RESUME_FIXED as METHOD_RESUME_FIXED
 
 TRAIN_PARTS = ("emb", "head", "time", "ln")
 DEEPSPEED_STRATEGIES = (
@@ -41,8 +42,7 @@ RUN_INFO_KEYS = ("model_info", "data_info", "resolved")
 GROUPS = ("model", "data", "method", "schedule", "optimizer", "hardware", "evaluate", "run")
 # options that shape a run's data order and its saved state: an exact resume refuses a change to any of them
 # (those that don't apply to the run's method are not compared)
-RESUME_FIXED = ("model_path", "data_path", "finetune_mode", "train_parts", "lora_r", "lora_alpha", "pissa_r",
-                "disha_r", "lisa_r", "lisa_k", "quant", "ctx_len", "dataload", "loss_mask", "mask0", "mask1",
+RESUME_FIXED = ("model_path", "data_path", "finetune_mode", "train_parts", *METHOD_RESUME_FIXED, "quant", "ctx_len", "dataload", "loss_mask", "mask0", "mask1",
                 "data_shuffle", "epoch_steps", "micro_bsz", "mini_bsz", "devices", "num_nodes", "deepspeed_strategy",
                 "precision", "seed", "val_split", "stage", "pref_beta")
 # options a resume may change, but then the steps after it are not those of the run left alone: the resume is

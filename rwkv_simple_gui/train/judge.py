@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from rwkv_simple_gui.data import template
+from rwkv_simple_gui.peft.methods import method
 
 from .data import Batch, Documents, MaskBuilder
 from .preference import Pairs
@@ -284,7 +285,7 @@ def verdict(summary: dict, cfg) -> list[str]:
     share = hits / asked
     out = [f"Did it learn? {hits} of {asked} trained answers come back word for word ({share:.0%}), asked greedy "
            f"as Chat asks."]
-    if cfg.finetune_mode == "state_tuning":
+    if not method(cfg.finetune_mode).recalls:
         out.append("State tuning learns a style or a role, not answers: judge it in Chat.")
     elif share < PARTLY:
         out.append(f"It learned (almost) nothing. Likely fix: more steps (epoch_count {cfg.epoch_count} -> "

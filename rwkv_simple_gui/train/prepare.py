@@ -223,6 +223,12 @@ def describe(prepared: Prepared) -> dict:
     if prepared.steps is not None:
         out["estimate"] = prepared.steps
         out.update(budget_report(prepared))
+    if prepared.model_info is not None and not prepared.problems:
+        from .estimate import GB, estimate_memory, trainable_params
+
+        memory = estimate_memory(prepared.model_info, prepared.config)
+        out["memory"] = {"trainable_params": trainable_params(prepared.model_info, prepared.config),
+                         "gb": round(memory.total / GB, 2)}
     out["problems"] = prepared.problems
     out["warnings"] = prepared.warnings
     return out

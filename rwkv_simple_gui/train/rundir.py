@@ -29,7 +29,6 @@ STATES = ("starting", "running", "stopping", "finished", "failed", "stopped")
 FINAL_STATES = ("finished", "failed", "stopped")
 METRIC_KEYS = ("step", "total_steps", "epoch", "loss", "lr", "tokens", "tokens_per_s", "elapsed_s", "eta_s",
                "gpu_mem")
-EVAL_KEYS = ("step", "epoch", "val_loss", "val_ppl", "val_tokens", "eval_s")
 LAUNCHER_PID_ENV = "RWKV_SIMPLE_GUI_LAUNCHER_PID"
 LOCK_FD_ENV = "RWKV_SIMPLE_GUI_LOCK_FD"  # a lock the parent took for us (the GUI's runner), inherited as this fd
 LOCK_FILE = ".trainer.lock"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rwkv_simple_gui import paths
 from rwkv_simple_gui.data.stats import TOKEN_ALIGN, align_tokens
-from rwkv_simple_gui.peft.methods import or_list, method
+from rwkv_simple_gui.peft.methods import METHODS, method, or_list
 
 
 @dataclass(frozen=True)
@@ -273,7 +273,7 @@ def _against_model(cfg, facts: Facts) -> list[str]:
     if facts.model_info is None:
         return []
     out = [p for check in method(cfg.finetune_mode).checks for p in check(cfg, facts.model_info)]
-    if cfg.finetune_mode == "state_tuning" and idle_blocks(cfg.model_path):
+    if method(cfg.finetune_mode).tunes_state and idle_blocks(cfg.model_path):
         out.append("state tuning cannot learn on this base model: its blocks do nothing (every att.output weight is "
                    "zero, as in a fresh init-model), so the state it tunes never reaches the output. Fine-tune a "
                    "trained model, or use lora / bone, which train the blocks themselves")
@@ -331,7 +331,8 @@ def _stage(cfg, facts: Facts) -> list[str]:
     if cfg.stage == "dpo" and method(cfg.finetune_mode).trains_base:
         out.append(f"stage dpo compares the model with its base (the adapter switched off), but {cfg.finetune_mode} "
                    f"changes the base weights themselves, so the base would need a second copy of the model in "
-                   f"memory: use lora, pissa, bone, bat or state_tuning, or stage orpo (it needs no reference)")
+                   f"memory: use {or_list(m.name for m in METHODS.values() if not m.trains_base)}, or stage orpo (it needs "
+                   f"no reference)")
     if cfg.train_type == "infctx":
         out.append(f"stage {cfg.stage} scores each reply in one pass: set train_type none")
     if cfg.dataload == "get":

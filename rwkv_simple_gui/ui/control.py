@@ -4,7 +4,7 @@ and the file choices of its path options. Tests call these directly."""
 from __future__ import annotations
 
 from .. import paths
-from ..estimate import estimate_memory
+from ..train.estimate import estimate_memory
 from ..train.config import GROUPS, TrainConfig, coerce
 from ..train.prepare import Prepared, budget_report, path_options, prepare, resolve_option
 from . import common
@@ -181,7 +181,7 @@ def check(values: dict) -> str:
     if prepared is not None and prepared.steps is not None:
         text += "\n\n" + describe_plan(prepared.steps)
     if prepared is not None and prepared.model_info is not None:
-        estimate = estimate_memory(prepared.model_info, prepared.config.to_dict())
+        estimate = estimate_memory(prepared.model_info, prepared.config)
         text += "\n\n" + estimate.as_markdown()
         gpu = prepared.device.gpus[0] if prepared.device is not None and prepared.device.gpus else None
         if gpu is not None and gpu.free_gb is not None and estimate.total / 2**30 > gpu.free_gb:

@@ -85,7 +85,7 @@ ZH: dict[str, str] = {
         "{len(lengths)} 条数据中有 **{over}** 条（{share}）长于 ctx_len {ctx_len}，训练时会被截断。",
     "ctx_len {ctx_len} → (every document is shorter)": "ctx_len {ctx_len} →（每条数据都更短）",
 
-    # ui/control.py and estimate.py: the Parameters check
+    # ui/control.py and train/estimate.py: the Parameters check
     "**{info.version}** · {info.n_layer} layers · width {info.n_embd} · {info.n_head} heads of {info.head_size} "
     "· vocab {info.vocab_size} · {info.n_params / 1000000.0} M parameters · file {info.dtype}":
         "**{info.version}** · {info.n_layer} 层 · 宽度 {info.n_embd} · {info.n_head} 个头，每头 {info.head_size} "

@@ -20,11 +20,13 @@ estimate to within 15 % of them (and of the state-tuning column). Treat the figu
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 
-from .peft.methods import method
-from .train.config import TrainConfig
+from rwkv_simple_gui.peft.methods import METHOD_OPTIONS, method
+
+from .config import VERSION_KEY, TrainConfig
 
 GB = 1024**3
 RUNTIME_BYTES = 1.4 * GB
@@ -35,37 +37,55 @@ TRAINABLE_BYTES = 16.0
 LOGIT_BYTES_EXTRA = 8.0  # fp32 log-softmax and its gradient, on top of the logits themselves
 
 
-@functools.lru_cache(maxsize=32)
-def _adapted_linears(info_key: tuple) -> tuple[tuple[int, int], ...]:
-    """(in, out) of every projection PEFT adapts, read off the model built on the meta device."""
+def trainable_params(info, cfg: TrainConfig) -> int:
+    """Parameters one optimizer step updates, counted as the trainer counts them: the model of shape ``info``
+    built on the meta device (no memory), the method applied by ``peft.apply_peft`` (adapter and train_parts),
+    ``peft.trainable_parameters``; LISA's at a time: its largest draw of lisa_r layers and what it always
+    trains."""
+    return _trainable_params((info.version, info.n_layer, info.n_embd, info.head_size, info.vocab_size,
+                              info.dim_ffn, tuple(sorted(info.lora.items()))),
+                             tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
+                                          for k, v in dataclasses.asdict(cfg).items() if k in COUNT_OPTIONS)))
+
+
+# the options that decide what trains (the rest of the config does not change the count)
+COUNT_OPTIONS = frozenset({"finetune_mode", "train_parts", "svd_niter", *METHOD_OPTIONS} - {
+    "lora_load", "pissa_load", "pissa_init", "disha_load", "state_load", "quant"})
+
+
+@functools.lru_cache(maxsize=64)
+def _trainable_params(info_key: tuple, options: tuple) -> int:
     import torch
 
-    from .model import RWKV, ModelInfo
-    from .peft.base import target_linears
+    from rwkv_simple_gui import peft
+    from rwkv_simple_gui.model import RWKV, ModelInfo
 
     version, n_layer, n_embd, head_size, vocab_size, dim_ffn, lora = info_key
     info = ModelInfo(version, n_layer, n_embd, head_size, vocab_size, dim_ffn, dict(lora))
+    cfg = TrainConfig().replace(**{k: list(v) if isinstance(v, tuple) else v for k, v in options})
     with torch.device("meta"):
         model = RWKV(info)
-    return tuple((lin.in_features, lin.out_features) for _, lin in target_linears(model))
+        peft.apply_peft(model, cfg)
+    if method(cfg.finetune_mode).redraws:  # the largest draw: layer 0 of RWKV-7 lacks the value residual's
+        from rwkv_simple_gui.peft.lisa import LAYER
+
+        selector = peft.LisaSelector(model, cfg.lisa_r, cfg.lisa_k, seed=0)
+        layers: dict[int, int] = {}
+        always = 0
+        for name, p in model.named_parameters():
+            if selector.always(name):
+                always += p.numel()
+            else:
+                layer = int(LAYER.match(name).group(1))
+                layers[layer] = layers.get(layer, 0) + p.numel()
+        return always + sum(sorted(layers.values(), reverse=True)[:cfg.lisa_r])
+    return sum(p.numel() for p in peft.trainable_parameters(model).values())
 
 
-def adapted_linears(info) -> tuple[tuple[int, int], ...]:
-    return _adapted_linears((info.version, info.n_layer, info.n_embd, info.head_size, info.vocab_size,
-                             info.dim_ffn, tuple(sorted(info.lora.items()))))
-
-
-def trainable_params(info, cfg: dict) -> int:
-    """Parameters the optimizer updates for this method (adapter plus train_parts)."""
-    row = method(cfg.get("finetune_mode", "lora"))
-    count = row.count_trainable(adapted_linears(info), info, {**TrainConfig().to_dict(), **cfg})
-    if "train_parts" not in row.options:
-        return count
-    parts = cfg.get("train_parts") or []
-    c, v, layers = info.n_embd, info.vocab_size, info.n_layer
-    extra = (v * c if "emb" in parts else 0) + (v * c if "head" in parts else 0)
-    extra += layers * (10 * c if "time" in parts else 0) + layers * (6 * c if "ln" in parts else 0)
-    return count + extra
+def as_config(cfg) -> TrainConfig:
+    """A TrainConfig of ``cfg`` (a dict of options takes the defaults for the rest)."""
+    return cfg if isinstance(cfg, TrainConfig) else TrainConfig().replace(
+        **{k: v for k, v in cfg.items() if k != VERSION_KEY})
 
 
 CPU_NOTE = ("This machine has no CUDA GPU: the figure is what the run needs on a GPU. On this CPU it trains in RAM, "
@@ -93,29 +113,26 @@ class Estimate:
         return text if has_cuda() else f"{text}\nℹ️ {CPU_NOTE}"
 
 
-def estimate_memory(info, cfg: dict) -> Estimate:
+def estimate_memory(info, cfg: TrainConfig | dict) -> Estimate:
     """The estimate for model ``info`` (``model.ModelInfo``: what ``detect`` read, or ``for_shape``) trained
-    with the options ``cfg``."""
-    precision = cfg.get("precision", "bf16")
-    act_bytes = WEIGHT_BYTES[precision]
-    quant = cfg.get("quant", "none")
+    with ``cfg`` (a TrainConfig, or a dict of the options that differ from the defaults)."""
+    cfg = as_config(cfg)
+    act_bytes = WEIGHT_BYTES[cfg.precision]
     n_params = info.n_params
     embed_head = 2 * info.vocab_size * info.n_embd
-    if quant in QUANT_BYTES:
-        weights = embed_head * act_bytes + (n_params - embed_head) * QUANT_BYTES[quant]
+    if cfg.quant in QUANT_BYTES:
+        weights = embed_head * act_bytes + (n_params - embed_head) * QUANT_BYTES[cfg.quant]
     else:
         weights = n_params * act_bytes
-    b = int(cfg.get("micro_bsz", 1))
-    t = int(cfg.get("chunk_ctx", 512)) if cfg.get("train_type") == "infctx" else int(cfg.get("ctx_len", 1024))
-    tokens = b * t
-    if int(cfg.get("grad_cp", 1)):
+    tokens = cfg.micro_bsz * (cfg.chunk_ctx if cfg.train_type == "infctx" else cfg.ctx_len)
+    if cfg.grad_cp:
         activations = (info.n_layer + 20) * tokens * info.n_embd * act_bytes
     else:
         activations = 34 * info.n_layer * tokens * info.n_embd * act_bytes
     logits = tokens * info.vocab_size * (act_bytes + LOGIT_BYTES_EXTRA)
-    devices = max(1, int(cfg.get("devices", 1)))
+    devices = max(1, cfg.devices)
     trainable = trainable_params(info, cfg) * TRAINABLE_BYTES
-    if devices > 1 and "stage_1" not in cfg.get("deepspeed_strategy", "deepspeed_stage_1"):
+    if devices > 1 and "stage_1" not in cfg.deepspeed_strategy:
         trainable /= devices  # ZeRO 2/3 shard gradients and optimizer state
     return Estimate({
         "base weights": weights,
@@ -124,4 +141,3 @@ def estimate_memory(info, cfg: dict) -> Estimate:
         "logits and loss": logits,
         "CUDA runtime": RUNTIME_BYTES,
     })
-
