@@ -88,3 +88,39 @@ def stop_app(proc: subprocess.Popen) -> None:
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+# --- tiers: every test file in one (pyproject.toml registers the markers) -----------------------------------
+# unit: fast, in-process checks of one part, `python -m pytest -m unit` (under a minute); a test of a unit file
+# that starts a real subprocess or trains is named in NOT_UNIT and goes to e2e. CI runs every tier.
+UNIT_FILES = {
+    "test_layers.py", "test_method_table.py", "test_paths.py", "test_data_stats.py", "test_data_binidx.py",
+    "test_data_formats.py", "test_tokenizer.py", "test_train_config.py", "test_peft_layers.py", "test_model.py",
+    "test_template.py", "test_confine.py", "test_confine_open.py", "test_login.py", "test_estimate.py",
+    "test_train_data.py", "test_seed_semantics.py",
+}
+NOT_UNIT = {
+    "test_a_bad_node_setting_stops_the_launcher_before_torchrun", "test_token_view_on_the_command_line",
+    "test_dry_run_prints_the_count_its_estimate_uses",
+}
+BROWSER_FILES = {"test_browser.py", "test_browser_gui.py", "test_browser_samples.py", "test_browser_tokens.py"}
+SLOW_FILES = {
+    "test_fla_kernels.py", "test_train_methods.py", "test_think_chat.py", "test_merge_pip.py", "test_model_pip.py",
+    "test_huge_record.py", "test_train_multinode.py", "test_preference.py", "test_gpu_check.py",
+}
+
+
+def tier(item) -> str:
+    name = item.path.name
+    if name in BROWSER_FILES:
+        return "browser"
+    if name in SLOW_FILES:
+        return "slow"
+    if name in UNIT_FILES and item.originalname not in NOT_UNIT:
+        return "unit"
+    return "e2e"
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        item.add_marker(tier(item))

@@ -7,10 +7,6 @@ import ast
 import re
 from pathlib import Path
 
-import pytest
-
-pytestmark = pytest.mark.unit
-
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "rwkv_simple_gui"
 

@@ -11,8 +11,6 @@ from conftest import REPO_ROOT
 from rwkv_simple_gui.peft.methods import METHOD_NAMES, METHODS
 from rwkv_simple_gui.train.config import RESUME_FIXED, TrainConfig
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.mark.parametrize("name", METHOD_NAMES)
 def test_a_resume_keeps_what_shapes_each_methods_tensors(name):
