@@ -53,7 +53,7 @@ NOT_ON_THE_PAGE = {
 MESSAGE_SOURCES = sorted(p for p in PACKAGE.rglob("*.py")
                          if p.relative_to(PACKAGE).as_posix() not in NOT_ON_THE_PAGE)
 CJK = re.compile(r"[\u4e00-\u9fff]")
-REPORTING_CALLS = {"Error", "Warning", "Info", "append", "extend"}
+REPORTING_CALLS = {"Error", "Warning", "Info", "append", "extend", "__init__"}  # __init__: super().__init__(message)
 NOT_MESSAGES = {  # text with words that is no message
     "python -m rwkv_simple_gui train", "python -m rwkv_simple_gui train \\",  # a command line shown as such
     "cpu fp32", "cpu bf16", "cuda fp16", "cuda bf16",  # rwkv strategies, values of a choice
@@ -166,3 +166,92 @@ def test_the_parameters_check_reads_in_chinese(project):
         english = [line for line in zh.split("\n") if ENGLISH_SENTENCE.search(PLACEHOLDER.sub("", line))]
         assert english == [], english
     assert "可以开始训练" in messages.translate(control.check(values), "zh")
+
+
+# --- what the tabs show, read in Chinese ------------------------------------------------------------
+
+import json  # noqa: E402
+
+import gradio as gr  # noqa: E402
+import pytest  # noqa: E402
+
+from tests.test_ui_merge_chat import NoProgress, trained_project, trained_run  # noqa: E402,F401
+
+
+def _english(text: str) -> list[str]:
+    return [line for line in text.split("\n") if ENGLISH_SENTENCE.search(PLACEHOLDER.sub("", line))]
+
+
+@pytest.fixture
+def zh(monkeypatch):
+    monkeypatch.setattr(messages, "PINNED", "zh")
+
+
+BAD_DATA = ('{"text": "User: hi\\n\\nAssistant: hello"}\n{"messages": [{"role": "user", "content": "hi"}]}\n'
+            '{"tex": "User: hi"}\nnot json\n')
+
+
+def test_the_tokenize_error_and_the_bad_records_read_in_chinese(project, zh):
+    from rwkv_simple_gui.ui import data_tab, tokenize_tab
+
+    (project / "data" / "bad.jsonl").write_text(BAD_DATA)
+    run = messages.localize(tokenize_tab.run_tokenize, [gr.Markdown(render=False)])
+    with pytest.raises(gr.Error) as failed:
+        run("data/bad.jsonl", 1, 0, True, 42, "world", False, "", 1024, progress=lambda *a, **k: None)
+    shown = failed.value.message
+    assert shown.startswith("data/bad.jsonl，第 2 行：一个文件只能有一种格式") and "跳过这类数据" in shown, shown
+    assert _english(shown) == []
+
+    inspect = messages.localize(data_tab.inspect_dataset, [gr.Markdown(render=False), gr.Dataframe(render=False)])
+    summary, problems = inspect("data/bad.jsonl", False)
+    assert list(problems.columns) == ["行", "原因"]
+    assert len(problems) == 3 and all(CJK.search(reason) for reason in problems["原因"]), problems
+    assert _english(summary) == []
+
+
+def write_finished_run(project) -> None:
+    """output/run1 as a finished four-step run leaves it: its status, the steps' metrics and one evaluation."""
+    run = project / "output" / "run1"
+    run.mkdir(parents=True)
+    (run / "status.json").write_text(json.dumps({"state": "finished", "step": 4, "total_steps": 4, "epoch": 0,
+                                                 "best": {"val_loss": 2.5, "step": 4}}))
+    (run / "metrics.jsonl").write_text("".join(
+        json.dumps({"step": s, "loss": 3.0 - s / 4, "lr": 1e-4, "tokens_per_s": 900.0, "elapsed_s": s, "eta_s": 4 - s})
+        + "\n" for s in range(1, 5)) + json.dumps({"step": 4, "val_loss": 2.5}) + "\n")
+
+
+def test_the_train_tab_reads_in_chinese(project, zh):
+    """A run folder as the trainer leaves it: the progress line, the loss plot's legend and the runs table."""
+    from rwkv_simple_gui.ui import train_tab
+
+    write_finished_run(project)
+    components = [gr.Dropdown(render=False), gr.Markdown(render=False), gr.HTML(render=False),
+                  gr.LinePlot(render=False), gr.Textbox(render=False), gr.Markdown(render=False),
+                  gr.File(render=False), gr.HTML(render=False)]
+    shown = messages.localize(train_tab.poll, components)("output/run1", False)
+    progress = re.sub(r"<[^>]+>", " ", shown[2])
+    assert "步 4/4" in progress and "损失 2.0000" in progress and "最佳验证损失 2.5000，在第 4 步" in progress
+    assert not re.search(r"\b(step|epoch|loss|lr|elapsed|ETA|best)\b", progress), progress
+    legend = set(shown[3]["value"]["series"])
+    assert legend == {"损失", "平滑", "验证", "最佳"} == set(shown[3]["color_map"])
+    table = messages.localize(train_tab.runs_table, [gr.Dataframe(render=False)])()
+    assert list(table.columns) == [messages.label(c, "zh") for c in train_tab.RUN_COLUMNS]
+    assert all(CJK.search(c) for c in table.columns) and table.iloc[0]["状态"] == "已完成"
+
+
+def test_every_header_and_legend_has_its_chinese():
+    from rwkv_simple_gui.ui import data_tab, train_tab
+
+    words = [*train_tab.RUN_COLUMNS, *train_tab.SERIES_COLORS, *data_tab.PROBLEM_COLUMNS, *data_tab.PREVIEW_COLUMNS,
+             "tokenizing", "writing", "bytes", "items", "tensors"]  # the progress bars of Tokenize and Merge
+    assert [w for w in words if not CJK.search(messages.label(w, "zh"))] == []
+    assert messages.label("run", "en") == "run"
+
+
+def test_the_merge_self_check_reads_in_chinese(trained_run, zh):
+    from rwkv_simple_gui.ui import merge_tab
+
+    merge = messages.localize(merge_tab.run_merge, [gr.Markdown(render=False), gr.Textbox(render=False)])
+    text, _ = merge("model/tiny.pth", "output/run1/rwkv-1.pth", "", "both", "fp32", None, progress=NoProgress())
+    assert "自检" in text and "✅" in text, text
+    assert _english(text) == [], text

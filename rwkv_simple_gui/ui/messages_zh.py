@@ -1411,4 +1411,26 @@ ZH: dict[str, str] = {
     "(every other client)": "（其他所有客户端）",
     "Another sign-in from your address came after this one, and only the newest waits: try again in {retry} s.":
         "你的地址之后又有一次登录，只有最新的一次在等待：请在 {retry} 秒后重试。",
+
+    # data/formats.py, data/tokenizer.py: the messages of their error classes
+    "one format per file: this record is {SCHEMA_NAMES[other]}, but the file's first record is "
+    "{SCHEMA_NAMES[schema]}; convert it or move it to a file of its own":
+        "一个文件只能有一种格式：这条是{SCHEMA_NAMES[other]}，但文件的第一条是{SCHEMA_NAMES[schema]}；请转换它，或把它移到单独的文件中",
+    "token id {token_id} does not fit in uint16 (ids up to 65535); this vocabulary has {vocab_size} tokens. Use a "
+    "vocabulary of at most 65536 tokens":
+        "token id {token_id} 超出 uint16 的范围（id 最大 65535）；这个词表有 {vocab_size} 个 token。请使用最多 65536 个 token 的词表",
+}
+
+# The words of tables and figures: column headers, plot legends, the labels of the progress line. Looked up
+# whole (``messages.label``), never inside a message: a field or an option named "text" or "run" stays as it is.
+LABELS: dict[str, str] = {
+    # ui/train_tab.py: the runs table, the loss plot's legend, the progress line
+    "run": "训练", "state": "状态", "steps": "步数", "last loss": "最新损失", "best val_loss": "最佳验证损失",
+    "recall": "记住的问题", "checkpoints": "检查点", "started": "开始时间",
+    "loss": "损失", "smoothed": "平滑", "validation": "验证", "best": "最佳",
+    "step": "步", "epoch": "轮", "lr": "学习率", "elapsed": "已用", "ETA": "剩余",
+    # ui/data_tab.py: bad records and the preview
+    "line": "行", "reason": "原因", "turn": "轮次", "role": "角色", "text": "文本",
+    # the progress bars of ui/tokenize_tab.py (the pipeline's stages) and ui/merge_tab.py
+    "tokenizing": "分词中", "writing": "写入中", "bytes": "字节", "items": "条", "tensors": "张量",
 }
