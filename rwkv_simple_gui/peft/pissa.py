@@ -70,8 +70,8 @@ def read_init(path) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
                 out.setdefault(name[: -len(suffix)], [None, None])[idx] = value
     bad = [k for k, v in out.items() if v[0] is None or v[1] is None]
     if not out or bad:
-        raise ValueError(f"{path}: not an init_pissa.pth (expected *.init_lora_A/B pairs"
-                         + (f"; incomplete for {bad[0]}" if bad else "") + ")")
+        incomplete = f"; incomplete for {bad[0]}" if bad else ""
+        raise ValueError(f"{path}: not an init_pissa.pth (expected *.init_lora_A/B pairs{incomplete})")
     return {k: (v[0], v[1]) for k, v in out.items()}
 
 
@@ -98,8 +98,8 @@ def check(weight_shape, get_shape) -> str | None:
     problem = lora.check_pair(weight_shape, get_shape("lora_A"), get_shape("lora_B"))
     if problem is None:
         for half in "AB":
-            if tuple(get_shape(f"init_lora_{half}")) != tuple(get_shape(f"lora_{half}")):
-                return (f"init_lora_{half} is {list(get_shape(f'init_lora_{half}'))} but lora_{half} is "
-                        f"{list(get_shape(f'lora_{half}'))}: the init file is of another PiSSA rank; pick the "
-                        f"{INIT_FILE} of the same run")
+            init, trained = list(get_shape(f"init_lora_{half}")), list(get_shape(f"lora_{half}"))
+            if init != trained:
+                return (f"init_lora_{half} is {init} but lora_{half} is {trained}: the init file is of another PiSSA "
+                        f"rank; pick the {INIT_FILE} of the same run")
     return problem

@@ -190,9 +190,9 @@ def read_point(point) -> dict:
     for name, kind, least in _POINT_FIELDS:
         value = data.get(name)
         if not _is(value, kind) or (least is not None and value < least):
-            raise ValueError(f"{path}: {name} is {value!r}, not {'a number' if kind is float else kind.__name__}"
-                             + (f" of at least {least}" if least is not None else "")
-                             + ": the resume point is damaged or was edited")
+            kind_name = "a number" if kind is float else kind.__name__
+            expected = f"{kind_name} of at least {least}" if least is not None else kind_name
+            raise ValueError(f"{path}: {name} is {value!r}, not {expected}: the resume point is damaged or was edited")
     step, spe = data["step"], data["steps_per_epoch"]
     if data["next_step"] >= spe or data["next_epoch"] * spe + data["next_step"] != step:
         raise ValueError(f"{path}: after step {step} the run would continue at epoch {data['next_epoch']}, step "

@@ -10,7 +10,7 @@ from .. import merge as merger
 from .. import paths
 from ..model import ModelFormatError
 from ..train import rundir
-from . import common
+from . import common, messages
 from .i18n import t
 
 
@@ -106,8 +106,10 @@ def run_merge(base, checkpoint, out, fmt, dtype, lora_alpha, overwrite=False, gg
     if not base or not checkpoint:
         raise gr.Error("Pick the base model and the checkpoint to merge.")
 
+    unit = messages.label("tensors")
+
     def report(done: int, total: int, key: str) -> None:
-        progress((done, total), desc=key, unit="tensors")
+        progress((done, total), desc=key, unit=unit)
 
     try:
         result = merger.merge(

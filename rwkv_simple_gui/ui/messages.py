@@ -19,7 +19,7 @@ import re
 
 import gradio as gr
 
-from .messages_zh import ZH
+from .messages_zh import LABELS, ZH
 
 PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 # Markdown and emoji a line starts with (kept as they are): headings, bullets, quotes, status icons.
@@ -100,6 +100,11 @@ def _line(line: str) -> str:
     return prefix + _translated(body, 0) + line[len(prefix) + len(body):]
 
 
+def label(word: str, lang: str | None = None) -> str:
+    """A column header, legend entry or other label of a figure in ``lang`` (default :func:`current`)."""
+    return LABELS.get(word, word) if (lang or current()) == "zh" else word
+
+
 def translate(text, lang: str | None = None):
     """``text`` in ``lang`` (default :func:`current`), line by line; anything not a string comes back as is."""
     if not isinstance(text, str) or not text or (lang or current()) != "zh":
@@ -107,7 +112,7 @@ def translate(text, lang: str | None = None):
     return "\n".join(_line(line) for line in text.split("\n"))
 
 
-TABLE_COLUMNS = ("reason", "state")  # table columns that hold messages (never the user's data)
+TABLE_COLUMNS = ("reason", "state")  # table columns that hold messages (never the user's data); headers: LABELS
 
 
 def _kind(component) -> str | None:
@@ -127,11 +132,13 @@ def _output(value, kind: str | None, lang: str):
         return {**value, "value": _output(value["value"], kind, lang)} if "value" in value else value
     if kind == "text":
         return translate(value, lang)
-    columns = [c for c in TABLE_COLUMNS if hasattr(value, "columns") and c in value.columns]
+    if not hasattr(value, "columns"):
+        return value
+    columns = [c for c in TABLE_COLUMNS if c in value.columns]
+    value = value.copy()
     if columns:
-        value = value.copy()
         value[columns] = value[columns].map(lambda v: translate(v, lang))
-    return value
+    return value.rename(columns=lambda c: label(c, lang))
 
 
 def _outputs(value, kinds: list, lang: str):
@@ -167,8 +174,21 @@ def _error(err: Exception, lang: str) -> gr.Error:
     its name and text are shown, the console has the traceback."""
     message = err.message if isinstance(err, gr.Error) else (
         f"Unexpected {type(err).__name__}: {err} (the app's console shows where it happened)")
-    _last_errors[_session()] = translate(message, lang)
-    return gr.Error(translate(message, lang), visible=False)
+    shown = _dataset_error(err.__cause__, lang) if str(err.__cause__) == message else translate(message, lang)
+    _last_errors[_session()] = shown
+    return gr.Error(shown, visible=False)
+
+
+def _dataset_error(err, lang: str) -> str:
+    """A ``DatasetError`` (a tab re-raises it as it is) from its parts: its text joins the file, the line, the
+    reason and a capitalised fix into one line that no template can take apart."""
+    from .. import paths
+    from ..data.formats import DatasetError
+
+    if not isinstance(err, DatasetError) or lang != "zh":
+        return translate(str(err), lang)
+    where = paths.display(err.path) + (f"，第 {err.line} {translate(err.unit, lang)}" if err.line is not None else "")
+    return f"{where}：{translate(err.reason, lang)}" + (f"。{translate(err.fix, lang)}" if err.fix else "")
 
 
 def _refusal(err: ValueError) -> gr.Error:

@@ -79,8 +79,11 @@ def run_tokenize(input_text, copies, max_tokens, eof, seed, tokenizer, skip_bad,
     if tokenizer.lower() not in WORLD_SPECS:
         tokenizer = str(common.input_file(tokenizer, "model", "tokenizer.json"))
 
+    lang = messages.current()  # the pipeline may report from a thread of its own
+
     def report_progress(done, total, message=""):
-        progress((done, total) if total else None, desc=message or "tokenizing", unit="bytes")
+        progress((done, total) if total else None, desc=messages.label(message or "tokenizing", lang),
+                 unit=messages.label("bytes" if message != "writing" else "items", lang))
 
     try:
         result = pipeline.tokenize_file(

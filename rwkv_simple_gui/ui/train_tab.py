@@ -15,7 +15,7 @@ import pandas as pd
 
 from .. import paths, runner
 from ..train import rundir
-from . import common, control
+from . import common, control, messages
 from .i18n import t
 
 POLL_S = 2.0
@@ -129,6 +129,9 @@ def loss_frame(metrics: list[dict], evaluations: list[dict] = (), best: dict | N
         values = pd.concat([train["loss"], val["loss"]])
         parts.append(pd.DataFrame({"step": [best["step"]] * 2, "loss": [values.min(), values.max()],
                                    "series": "best"}))
+    absent = [series for series in SERIES_COLORS if not any((part["series"] == series).any() for part in parts)]
+    parts.append(pd.DataFrame({"step": [float("nan")] * len(absent), "loss": [float("nan")] * len(absent),
+                               "series": absent}))  # as above: every series from the first value on
     frame = pd.concat(parts, ignore_index=True)
     return frame.astype({"step": "float64", "loss": "float64", "series": "string"})
 
@@ -229,17 +232,18 @@ def judge_markdown(run_dir, status: dict) -> str:
 def progress_html(status: dict, last: dict | None, live: bool = True, star: str = "") -> str:
     step, total = status.get("step", 0) or 0, status.get("total_steps") or 0
     pct = 100.0 * step / total if total else 0.0
-    bits = [f"step {step}/{total or '?'}", f"epoch {status.get('epoch', '–')}"]
+    word = messages.label  # one line of HTML is no message: its words are translated here
+    bits = [f"{word('step')} {step}/{total or '?'}", f"{word('epoch')} {status.get('epoch', '–')}"]
     if last:
-        bits += [f"loss {last['loss']:.4f}", f"lr {last['lr']:.2e}", f"{last.get('tokens_per_s', 0):,.0f} tok/s",
-                 f"elapsed {_fmt_s(last.get('elapsed_s'))}"]
+        bits += [f"{word('loss')} {last['loss']:.4f}", f"{word('lr')} {last['lr']:.2e}",
+                 f"{last.get('tokens_per_s', 0):,.0f} tok/s", f"{word('elapsed')} {_fmt_s(last.get('elapsed_s'))}"]
         if live:  # a stopped or finished run has nothing left to wait for
-            bits.append(f"ETA {_fmt_s(last.get('eta_s'))}")
+            bits.append(f"{word('ETA')} {_fmt_s(last.get('eta_s'))}")
         if last.get("gpu_mem"):
-            bits.append(f"GPU mem {last['gpu_mem']:.2f} GB")
+            bits.append(messages.translate(f"GPU mem {last['gpu_mem']:.2f} GB"))
     best = status.get("best")
     if best:
-        bits.append(f"best val_loss {best['val_loss']:.4f} at step {best['step']}"
+        bits.append(messages.translate(f"best val_loss {best['val_loss']:.4f} at step {best['step']}")
                     + (f" ({best['checkpoint']})" if best.get("checkpoint") else "") + (f" {star}" if star else ""))
     return (f"<div style='font-family:monospace'><progress value='{pct:.1f}' max='100' style='width:100%'></progress>"
             f"<div>{pct:.1f}% · " + " · ".join(bits) + "</div></div>")
@@ -284,12 +288,12 @@ def poll(run: str | None, follow: bool = True):
         runs = run_choices()
         run = runs[0] if runs else None
     if not run:
-        return (None, "No run yet: set the parameters, then press Start.", "", loss_frame([]), "",
+        return (None, "No run yet: set the parameters, then press Start.", "", _legend(loss_frame([])), "",
                 monitor_markdown(), None, samples_html([]))
     try:
         run_dir = paths.readable(run, "output")
     except paths.PathRefused as err:  # nothing of a folder outside the project is read, nor served
-        return (run, f"### ❌ {err}", "", loss_frame([]), "", monitor_markdown(), None, samples_html([]))
+        return (run, f"### ❌ {err}", "", _legend(loss_frame([])), "", monitor_markdown(), None, samples_html([]))
     try:
         status, damaged = rundir.read_status(run_dir) or {}, None
     except ValueError as err:
@@ -300,9 +304,19 @@ def poll(run: str | None, follow: bool = True):
     judged = judge_markdown(run_dir, status)
     return (run, status_markdown(run, status, damaged) + (f"\n\n{judged}" if judged else ""),
             progress_html(status, metrics[-1] if metrics else None, live, rundir.best_mark(run_dir)),
-            loss_frame(metrics, rundir.read_evaluations(run_dir), status.get("best")), runner.tail(log_path),
+            _legend(loss_frame(metrics, rundir.read_evaluations(run_dir), status.get("best"))), runner.tail(log_path),
             monitor_markdown(), None if live else _served_log(log_path),
             samples_html(rundir.read_samples(run_dir), rundir.read_recall(run_dir)))
+
+
+def _legend(frame: pd.DataFrame):
+    """The loss plot's series named in the reader's language (a plot is no message: the wrapper leaves it). The
+    plot keeps the series of the first value it drew (the page's, in English) until its colour map changes: a
+    Chinese legend comes with a colour map of its own."""
+    if messages.current() != "zh":
+        return frame
+    return gr.update(value=frame.assign(series=frame["series"].map(messages.label).astype("string")),
+                     color_map={messages.label(series): color for series, color in SERIES_COLORS.items()})
 
 
 def _served_log(path) -> str | None:
@@ -336,7 +350,11 @@ def build(params: dict) -> dict:
         c["follow"] = gr.Checkbox(value=True, label=t("train.follow"), scale=1)
     c["status"] = gr.Markdown(elem_id="train-status")
     c["progress"] = gr.HTML(elem_id="train-progress")
-    c["loss"] = gr.LinePlot(loss_frame([]), x="step", y="loss", color="series", title=t("train.loss"), height=300,
+    # nothing drawn before the page's first poll: the plot fixes its legend on the first value it draws, which is
+    # then named in the reader's language
+    c["loss"] = gr.LinePlot(None, x="step", y="loss", color="series", title=t("train.loss"), height=300,
+                            x_title=t("train.axis_step"), y_title=t("train.axis_loss"),
+                            color_title=t("train.axis_series"),
                             color_map=SERIES_COLORS, buttons=["fullscreen", "export"], elem_id="train-loss")
     c["preference"] = gr.LinePlot(preference_frame([]), x="step", y="value", color="series", height=240,
                                   title=t("train.preference"), visible=False, elem_id="train-preference")
