@@ -9,6 +9,8 @@ the 65,536-wide head is most of it) and tokens = the step's real tokens. After e
 Y = X Wᵀ, backward dX = dY W and dW = dYᵀ X, at the step's token count) are timed with torch alone, so each
 step is paired with a yardstick measured under the same load; the share is yardstick time / step time, and the
 median over the steps is printed with the machine's load. 1.0 would be a step that does nothing but its matmuls.
+The same share in CPU seconds (this process's, one report to the next against the yardstick's) is printed too: on a
+machine shared with other jobs it does not count the time the step waited for a core.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:] = [str(REPO)] + [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"]
 
 
-def matmul_seconds(weights: list, tokens: int, repeat: int = 2) -> float:
-    """Best time of the forward and backward matmuls of every weight at ``tokens`` rows."""
+def matmul_seconds(weights: list, tokens: int, repeat: int = 2, clock=time.perf_counter) -> float:
+    """Best time (``clock``'s) of the forward and backward matmuls of every weight at ``tokens`` rows."""
     import torch
 
     shapes = [w.shape for w in weights]
@@ -35,12 +37,12 @@ def matmul_seconds(weights: list, tokens: int, repeat: int = 2) -> float:
     mats = [torch.randn(s) for s in shapes]
     best = float("inf")
     for _ in range(repeat):
-        t = time.perf_counter()
+        t = clock()
         for w, x, dy in zip(mats, xs, dys):
             x @ w.T
             dy @ w
             dy.T @ x
-        best = min(best, time.perf_counter() - t)
+        best = min(best, clock() - t)
     return best
 
 
@@ -69,7 +71,7 @@ def main() -> None:
         options = {**demo.preset(), "model_path": str(model_path), "data_path": str(root / "data" / "sample"),
                    "epoch_count": args.epochs, "epoch_save": args.epochs, "sample_tokens": 0, "val_split": 0.0}
         cfg = TrainConfig.from_dict({**TrainConfig().to_dict(), **options})
-        weights, shares, rates, last_tokens = [], [], [], [0]
+        weights, shares, cpu_shares, rates, last_tokens, last_cpu = [], [], [], [], [0], [time.process_time()]
         built = loop.Trainer._build
 
         def build(self, *a):
@@ -78,11 +80,13 @@ def main() -> None:
 
         def progress(metric):
             tokens, last_tokens[0] = metric["tokens"] - last_tokens[0], metric["tokens"]
-            if metric["epoch"] == 0:  # warm-up
-                return
-            step_s = tokens / metric["tokens_per_s"]
-            shares.append(matmul_seconds(weights, tokens) / step_s)
-            rates.append(metric["tokens_per_s"])
+            step_cpu = time.process_time() - last_cpu[0]
+            if metric["epoch"] > 0:  # epoch 0 warms up
+                step_s = tokens / metric["tokens_per_s"]
+                shares.append(matmul_seconds(weights, tokens) / step_s)
+                cpu_shares.append(matmul_seconds(weights, tokens, clock=time.process_time) / step_cpu)
+                rates.append(metric["tokens_per_s"])
+            last_cpu[0] = time.process_time()
 
         loop.Trainer._build = build
         began = time.time()
@@ -96,6 +100,8 @@ def main() -> None:
     print(f"step: {rate:.0f} tokens/s = {6 * n_matmul * rate / 1e9:.1f} GFLOP/s of matmul work; share of torch's own "
           f"matmul rate: median {statistics.median(shares):.2f} (min {min(shares):.2f}, max {max(shares):.2f}); "
           f"load average {os.getloadavg()[0]:.1f}")
+    print(f"the same in CPU seconds (step from one progress report to the next, matmuls alone; steadier on a shared "
+          f"machine): median {statistics.median(cpu_shares):.2f} (min {min(cpu_shares):.2f}, max {max(cpu_shares):.2f})")
 
 
 if __name__ == "__main__":

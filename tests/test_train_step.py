@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from rwkv_simple_gui.train import loss as loss_mod
+from rwkv_simple_gui.train.distributed import clip_factor, clip_grad_norm
 from rwkv_simple_gui.train.loss import head_loss_sum, weighted_loss_sum
 from rwkv_simple_gui.train.optim import AdamWRows
 
@@ -53,8 +54,9 @@ def test_head_loss_without_gradients_and_with_a_frozen_head():
     assert torch.allclose(h2.grad, h1.grad, rtol=1e-5, atol=1e-7)
 
 
-def embedding_run(opt_class, steps, used_rows, lr_of, state=None, **kw):
-    """An embedding-like matrix and a vector trained with AdamW; step i's gradient touches rows used_rows[i]."""
+def embedding_run(opt_class, steps, used_rows, lr_of, state=None, sparse=False, **kw):
+    """An embedding-like matrix and a vector trained with AdamW; step i's gradient touches rows used_rows[i].
+    ``sparse``: the gradient as nn.Embedding(sparse=True) gives it (rows repeated, a looked-up row of zeros)."""
     g = torch.Generator().manual_seed(0)
     emb = torch.nn.Parameter(torch.randn(40, 6, generator=g))
     vec = torch.nn.Parameter(torch.randn(6, generator=g))
@@ -68,6 +70,8 @@ def embedding_run(opt_class, steps, used_rows, lr_of, state=None, **kw):
         grad = torch.zeros_like(emb)
         grad[used_rows[i]] = torch.randn(len(used_rows[i]), 6, generator=torch.Generator().manual_seed(i))
         emb.grad, vec.grad = grad, torch.randn(6, generator=torch.Generator().manual_seed(100 + i))
+        if sparse:
+            emb.grad = lookup_gradient(grad, used_rows[i])
         for group in opt.param_groups:
             group["lr"] = lr_of(i)
         opt.step()
@@ -75,15 +79,25 @@ def embedding_run(opt_class, steps, used_rows, lr_of, state=None, **kw):
     return emb.detach().clone(), vec.detach().clone(), opt
 
 
+def lookup_gradient(dense: torch.Tensor, rows: list[int]) -> torch.Tensor:
+    """``dense`` as an embedding's sparse gradient: each row's gradient in two halves (a token looked up twice),
+    and row 39 looked up with a zero gradient."""
+    index = rows + rows + [39]
+    values = torch.cat([dense[rows] / 2, dense[rows] / 2, torch.zeros(1, dense.shape[1])])
+    return torch.sparse_coo_tensor(torch.tensor([index], dtype=torch.long), values, dense.shape,
+                                   check_invariants=True)
+
+
 USED = [[1, 2], [2, 7], [], [30], [1], [5, 6, 7], [], [2]]  # rows stop being used, reappear, steps without any
 
 
+@pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize("fused", [False, True])
-def test_rowwise_adamw_equals_dense_adamw(fused):
+def test_rowwise_adamw_equals_dense_adamw(fused, sparse):
     kw = dict(betas=(0.9, 0.95), eps=1e-8, fused=fused or None)
     lr_of = lambda i: 0.01 * (1 - i / 10)  # noqa: E731 - a changing rate, as the schedule does
     emb_d, vec_d, dense = embedding_run(torch.optim.AdamW, range(8), USED, lr_of, **kw)
-    emb_r, vec_r, rows = embedding_run(AdamWRows, range(8), USED, lr_of, **kw)
+    emb_r, vec_r, rows = embedding_run(AdamWRows, range(8), USED, lr_of, sparse=sparse, **kw)
     assert torch.allclose(emb_r, emb_d, rtol=1e-6, atol=1e-7) and torch.allclose(vec_r, vec_d, rtol=1e-6, atol=1e-7)
     init = torch.randn(40, 6, generator=torch.Generator().manual_seed(0))
     never = [r for r in range(40) if all(r not in u for u in USED)]
@@ -115,3 +129,55 @@ def test_rowwise_adamw_updates_every_row_where_it_would_not_be_exact():
     emb.grad[0] = 1.0
     opt.step()
     assert (emb[1:] < 1).all()
+
+
+@pytest.mark.parametrize("scale", [0.01, 100.0])  # within the limit (no scaling) and above it
+def test_clip_grad_norm_equals_torch_with_a_sparse_embedding_gradient(scale):
+    g = torch.Generator().manual_seed(3)
+    dense = [torch.randn(40, 6, generator=g) * scale, torch.randn(5, 6, generator=g) * scale]
+    dense[0][[0, 3, 8, 20]] = 0.0
+    used = [r for r in range(40) if r not in (0, 3, 8, 20)]
+    ref = [torch.nn.Parameter(torch.zeros_like(d)) for d in dense]
+    ours = [torch.nn.Parameter(torch.zeros_like(d)) for d in dense]
+    for p, d in zip(ref, dense):
+        p.grad = d.clone()
+    ours[0].grad, ours[1].grad = lookup_gradient(dense[0], used), dense[1].clone()
+    torch.nn.utils.clip_grad_norm_(ref, 1.0)
+    clip_grad_norm(ours, 1.0)
+    assert ours[0].grad.is_sparse
+    for r, o in zip(ref, ours):
+        assert torch.allclose(o.grad.to_dense(), r.grad, rtol=1e-6, atol=1e-9)
+    if scale < 1:
+        assert torch.equal(ours[1].grad, dense[1])  # not scaled at all
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("fused", [False, True])
+@pytest.mark.parametrize("scale", [0.01, 100.0])
+def test_clipping_inside_the_update_equals_clip_then_adamw(scale, fused, sparse):
+    """The trainer's step: clip_factor handed to AdamWRows.step equals clip_grad_norm_ then torch's AdamW."""
+    kw = dict(lr=0.01, betas=(0.9, 0.95), eps=1e-8, fused=fused or None)
+    results = []
+    for ours in (False, True):
+        g = torch.Generator().manual_seed(5)
+        emb = torch.nn.Parameter(torch.randn(40, 6, generator=g))
+        mat = torch.nn.Parameter(torch.randn(5, 6, generator=g))
+        groups = [{"params": [emb], "weight_decay": 0.0}, {"params": [mat], "weight_decay": 0.0}]
+        opt = AdamWRows(groups, [emb], **kw) if ours else torch.optim.AdamW(groups, **kw)
+        for i, rows in enumerate([[1, 2], [2, 7], [1, 2, 7]]):  # rows seen at several steps
+            grad = torch.zeros(40, 6)
+            size = scale * 10**i  # a factor that changes from step to step (Adam ignores a constant one)
+            grad[rows] = torch.randn(len(rows), 6, generator=g) * size
+            mat.grad = torch.randn(5, 6, generator=g) * size
+            if ours:
+                emb.grad = lookup_gradient(grad, rows) if sparse else grad
+                opt.step(grad_factor=clip_factor([emb, mat], 1.0))
+            else:
+                emb.grad = grad
+                torch.nn.utils.clip_grad_norm_([emb, mat], 1.0)
+                opt.step()
+            opt.zero_grad(set_to_none=True)
+        results.append((emb.detach(), mat.detach()))
+    (emb_ref, mat_ref), (emb_ours, mat_ours) = results
+    assert torch.allclose(emb_ours, emb_ref, rtol=1e-6, atol=1e-7)
+    assert torch.allclose(mat_ours, mat_ref, rtol=1e-6, atol=1e-7)

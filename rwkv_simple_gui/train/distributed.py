@@ -77,6 +77,8 @@ class Dist:
             return
         for p in params:
             if p.grad is not None:
+                if p.grad.is_sparse:  # each rank looked up other rows: summed as a whole table
+                    p.grad = p.grad.to_dense()
                 dist.all_reduce(p.grad)
 
     def barrier(self) -> None:
@@ -178,6 +180,31 @@ def strategy(cfg, world: int) -> Strategy:
                     f"deepspeed_stage_{stage if stage > 1 else 2}_offload moves the optimizer state to CPU memory")
 
 
+def clip_factor(params, max_norm: float) -> torch.Tensor | None:
+    """The factor ``torch.nn.utils.clip_grad_norm_`` scales the gradients by, over sparse gradients too (a trained
+    embedding's looked-up rows: the rest are zero and add nothing to the norm); None where it would be exactly 1,
+    known without waiting only on the CPU (elsewhere the factor is always returned)."""
+    grads = []
+    for p in params:
+        if p.grad is not None and p.grad.is_sparse:
+            p.grad = p.grad.coalesce()  # repeated rows summed: the norm is over the table's rows
+        if p.grad is not None:
+            grads.append(p.grad.values() if p.grad.is_sparse else p.grad)
+    if not grads:
+        return None
+    factor = (max_norm / (torch.nn.utils.get_total_norm(grads) + 1e-6)).clamp(max=1.0)  # clip_grad_norm_'s formula
+    return None if factor.device.type == "cpu" and float(factor) == 1.0 else factor
+
+
+def clip_grad_norm(params, max_norm: float) -> None:
+    """``torch.nn.utils.clip_grad_norm_`` (see :func:`clip_factor`): no pass over the gradients within the limit."""
+    factor = clip_factor(params, max_norm)
+    if factor is not None:
+        for p in params:
+            if p.grad is not None:
+                p.grad.mul_(factor.to(p.grad.device))
+
+
 class AllReduceStepper:
     """Optimizer steps with a plain gradient all-reduce (one process, or ``deepspeed_strategy none``)."""
 
@@ -192,12 +219,11 @@ class AllReduceStepper:
         self.dist.reduce_grads(trained)
         if self.scaler:
             self.scaler.unscale_(self.optimizer)
-        torch.nn.utils.clip_grad_norm_(trained, 1.0)
-        if self.scaler:
+            clip_grad_norm(trained, 1.0)
             self.scaler.step(self.optimizer)
             self.scaler.update()
-        else:
-            self.optimizer.step()
+        else:  # optim.AdamWRows: the clipping factor applied inside the update
+            self.optimizer.step(grad_factor=clip_factor(trained, 1.0))
         self.optimizer.zero_grad(set_to_none=True)
 
 

@@ -241,6 +241,8 @@ class Trainer:
         # row-wise. Row-wise finds the used rows with a host sync: on the CPU only, where it saves the most.
         self.optimizer = make_optimizer(cfg, self.params, fused=not self.use_ds,
                                         rowwise=device.type == "cpu" and not self.use_ds)
+        if any(p is self.model.emb.weight for p in self.optimizer.row_params):
+            self.model.emb.sparse = True  # its gradient: the looked-up rows, not a zeroed 65,536-row table per step
         if device.type == "cpu":
             reuse_freed_memory()
         self.log(f"{cfg.finetune_mode}: {sum(p.numel() for p in self.params.values()):,} trainable parameters"

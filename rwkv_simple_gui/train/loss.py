@@ -72,7 +72,9 @@ class _HeadLoss(torch.autograd.Function):
             g = g.to(dt)
             if grad_h:
                 ctx.grad_h[a:b] = g @ w_mat
-            if grad_weight:
+            if grad_weight and ctx.grad_weight is not None and dt == weight.dtype:
+                ctx.grad_weight.addmm_(g.T, hs[a:b])  # summed inside the matmul: no chunk-sized temporary
+            elif grad_weight:
                 part = (g.T @ hs[a:b]).to(weight.dtype)
                 ctx.grad_weight = part if ctx.grad_weight is None else ctx.grad_weight.add_(part)
         if grad_weight and ctx.grad_weight is None:  # no weighted position

@@ -26,7 +26,8 @@ class AdamWRows(torch.optim.AdamW):
     """torch's AdamW, except that ``row_params`` (2-D, rows = embedding entries) are updated only in the rows
     that have had a non-zero gradient at some step (those whose group is not :func:`rows_exact`: every row). Their state is AdamW's own (``self.state[p]``: step, exp_avg,
     exp_avg_sq), so ``state_dict()`` and a resume are unchanged, and a resumed run finds its used rows from the
-    moments."""
+    moments. Their gradient may be sparse (``nn.Embedding(sparse=True)``): then no dense gradient of the whole
+    table is ever formed or scanned."""
 
     def __init__(self, params, row_params: list[torch.Tensor], **kwargs):
         super().__init__(params, **kwargs)
@@ -35,22 +36,32 @@ class AdamWRows(torch.optim.AdamW):
         self._used: dict[torch.Tensor, torch.Tensor] = {}  # param -> bool per row
 
     @torch.no_grad()
-    def step(self, closure=None):
+    def step(self, closure=None, grad_factor: torch.Tensor | None = None):
+        """``grad_factor`` (gradient clipping's): every gradient is taken times it, in the fused kernels and the
+        used rows without a pass of its own over the gradients."""
         held = {p: p.grad for p in self.row_params if p.grad is not None}
         for p in held:  # torch's step skips a parameter without a gradient, its state included
             p.grad = None
+        if grad_factor is not None and all(group["fused"] for group in self.param_groups):
+            self.grad_scale = 1 / grad_factor  # the fused kernels divide each gradient by it (GradScaler's way)
+        elif grad_factor is not None:
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        p.grad.mul_(grad_factor)
         try:
             loss = super().step(closure)
         finally:
+            self.__dict__.pop("grad_scale", None)
             for p, grad in held.items():
                 p.grad = grad
         for group in self.param_groups:
             for p in group["params"]:
                 if p in held:
-                    self._row_step(p, held[p], group)
+                    self._row_step(p, held[p], group, grad_factor)
         return loss
 
-    def _row_step(self, p: torch.Tensor, grad: torch.Tensor, group: dict) -> None:
+    def _row_step(self, p: torch.Tensor, grad: torch.Tensor, group: dict, grad_factor: torch.Tensor | None) -> None:
         """AdamW's single-tensor update, on the used rows only."""
         state = self.state[p]
         if not state:
@@ -61,14 +72,24 @@ class AdamWRows(torch.optim.AdamW):
         used = self._used.get(p)
         if used is None:
             used = self._used[p] = state["exp_avg"].any(1) | state["exp_avg_sq"].any(1)
-        used |= grad.any(1)
-        rows = used.nonzero().squeeze(1)
+        if grad.is_sparse:  # the rows a batch looked up (a row whose gradient is zero stays where it is all the same)
+            grad = grad.coalesce()
+            seen, values = grad.indices()[0], grad.values()
+            used[seen] = True
+            rows = used.nonzero().squeeze(1)
+            g = values.new_zeros(len(rows), p.shape[1]).index_copy_(0, torch.searchsorted(rows, seen), values)
+        else:
+            used |= grad.any(1)
+            rows = used.nonzero().squeeze(1)
+            g = grad.index_select(0, rows)
         state["step"] += 1
         step = float(state["step"])
         beta1, beta2 = group["betas"]
         lr, eps = group["lr"], group["eps"]
         m, v = state["exp_avg"].index_select(0, rows), state["exp_avg_sq"].index_select(0, rows)
-        g, x = grad.index_select(0, rows), p.index_select(0, rows)
+        if grad_factor is not None:
+            g.mul_(grad_factor)
+        x = p.index_select(0, rows)
         m.lerp_(g, 1 - beta1)
         v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
         denom = (v.sqrt() / math.sqrt(1 - beta2**step)).add_(eps)
