@@ -318,8 +318,8 @@ ZH: dict[str, str] = {
         "val_split 需要完整的数据条（dataload pad 或 only）；用 dataload get 时，请把留出的文本单独分词并填入 val_data",
     "val_split={cfg.val_split} leaves no document of the {info.n_docs} to train on: add data or set val_split 0":
         "val_split={cfg.val_split} 使 {info.n_docs} 条数据中没有一条留给训练：请增加数据或把 val_split 设为 0",
-    "stage dpo compares the model with its base (the adapter switched off), but {cfg.finetune_mode} changes the base weights themselves, so the base would need a second copy of the model in memory: use lora, pissa, bone, bat or state_tuning, or stage orpo (it needs no reference)":
-        "stage dpo 要把模型与其基座（关闭适配器）比较，但 {cfg.finetune_mode} 直接修改基座权重，基座需要在内存中再存一份模型：请使用 lora、pissa、bone、bat 或 state_tuning，或使用 stage orpo（它不需要参考模型）",
+    "stage dpo compares the model with its base (the adapter switched off), but {cfg.finetune_mode} changes the base weights themselves, so the base would need a second copy of the model in memory: use {or_list((m.name for m in METHODS.values() if not m.trains_base))}, or stage orpo (it needs no reference)":
+        "stage dpo 要把模型与其基座（关闭适配器）比较，但 {cfg.finetune_mode} 直接修改基座权重，基座需要在内存中再存一份模型：请使用 {or_list((m.name for m in METHODS.values() if not m.trains_base))}，或使用 stage orpo（它不需要参考模型）",
     "stage {cfg.stage} scores each reply in one pass: set train_type none":
         "stage {cfg.stage} 一次前向给每个回复打分：请设 train_type none",
     "stage {cfg.stage} needs whole pairs: use dataload pad or only":
