@@ -120,14 +120,14 @@ def test_data_and_tokenize_show_what_is_true(project, browser, lang, tmp_path):
         page.locator("#data-upload input[type=file]").set_input_files(str(uploads / "first.jsonl"))
         summary = wait_text(page, "#data-summary", "first.jsonl", 60)
         assert translate("Every record is valid.", lang) in summary
-        wait_text(page, "#data-preview", "Who are you", 30)
+        wait_text(page, "#data-preview", "leap year", 30)
         assert page.evaluate(BROKEN_HEADERS_JS, "#data-preview") == []
         shot("first-upload")
         page.locator("#data-upload input[type=file]").set_input_files(str(uploads / "second.jsonl"))
         summary = wait_text(page, "#data-summary", "second.jsonl", 60)
         assert "first.jsonl" not in summary and "alpaca" in summary.lower()
         preview = wait_text(page, "#data-preview", "Name a colour", 30)
-        assert "Who are you" not in preview
+        assert "leap year" not in preview
         assert page.evaluate(BROKEN_HEADERS_JS, "#data-preview") == []
         quiet(page)
         shot("second-upload-starts-over")
@@ -269,14 +269,15 @@ def test_train_merge_chat_show_what_is_true(project, browser, lang):
         page.click("#merge-button", timeout=300_000)  # waits until the first merge has ended
         result = wait_text(page, "#merge-result", r"merge/[\w.-]+\.st", 300)
         merged = sorted(p.name for p in (project / "merge").iterdir())
-        assert [n.rsplit(".", 1)[1] for n in merged] == ["pth", "st"], merged
+        # the model, its Ai00 file and the run note Chat fits its history to (merge/run_note.py)
+        assert [n.split(".", 1)[1] for n in merged] == ["pth", "run.json", "st"], merged
         assert translate("storing the weights in fp16", lang) in result and "✅" in result
         quiet(page)
         shot("merge-second-click-ran")
 
         # merging into an existing name: the error replaces the success, nothing of it stays
         page.click("#merge-button")
-        text = failed(page, "#merge-result", f"merge/{merged[1]} already exists: tick Overwrite to replace it, or "
+        text = failed(page, "#merge-result", f"merge/{merged[2]} already exists: tick Overwrite to replace it, or "
                       "choose another output name", lang, "#merge-button")
         assert "✅" not in text and "logits" not in text
         shot("merge-error-replaces-the-success")

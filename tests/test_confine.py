@@ -220,7 +220,8 @@ def test_uploads_waiting_in_gradios_folder_are_capped_and_a_stored_one_is_remove
 
 def test_chat_checks_paths_and_the_state_before_letting_the_model_go(app):
     model = next(paths.display(p).replace(str(app.project) + "/", "") for p in (app.project / "model").glob("*.pth"))
-    assert "loaded" in app.client.predict(model, "cpu fp32", "", api_name="/load_model")
+    status, _think = app.client.predict(model, "cpu fp32", "", api_name="/load_model")
+    assert "loaded" in status
     refused(lambda: app.client.predict(model, "cpu fp32", str(app.outside / "secret.pth"), api_name="/load_model"),
             verb="read")
     with pytest.raises(Exception, match="is a folder, not a file"):
@@ -228,7 +229,9 @@ def test_chat_checks_paths_and_the_state_before_letting_the_model_go(app):
     with pytest.raises(Exception, match="not a torch|not a state|state file"):
         app.client.predict(model, "cpu fp32", "data/sample.jsonl", api_name="/load_model")
     params = [0.0, 0.3, 0, 0.0, 0.0, 0.996, 4]
-    history = app.client.predict("Hello", [], *params, api_name="/chat")
+    # Send carries the picked model too (it loads it when none is); the one loaded is used as it is
+    history, _status = app.client.predict(model, "cpu fp32", "", False, "Hello", [], *params, "", "off", "", True,
+                                          api_name="/chat")
     assert history[-1]["role"] == "assistant", "the model loaded first is still there"
     app.client.predict(api_name="/unload_model")
 

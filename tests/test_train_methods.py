@@ -190,7 +190,8 @@ def test_failed_run_reports_plain_error(assets, tmp_path):
     assert train(cfg, tmp_path / "run") == "failed"
     status = read_status(tmp_path / "run")
     assert status["state"] == "failed" and "disha_r=24 must divide n_embd=64" in status["error"]
-    assert "Traceback" in (tmp_path / "run" / "train.log").read_text()
+    log = (tmp_path / "run" / "train.log").read_text()
+    assert "FAILED: Invalid settings: disha_r=24 must divide n_embd=64" in log and "Traceback" not in log
 
 
 def test_infctx_carries_the_state_across_chunks(assets, tmp_path):
