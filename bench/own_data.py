@@ -9,14 +9,16 @@ Chat on the CPU through the rwkv package, greedy:
   as Chat fits it to a model trained on conversations of up to N questions (N - 1 earlier questions kept), and
   with the whole history.
 
-Held-out records count as misses. Also: the same file in text form gives the same tokens; the dry-run's predicted
+Held-out records count as misses. ``--chat default`` asks only as Chat does (one-turn, second turns,
+``chat --prompts``), leaving out the two comparisons whose cost grows with the file (the whole history is quadratic);
+``--chat none`` keeps only the run's own recall check. Also: the same file in text form gives the same tokens; the dry-run's predicted
 time beside the measured one; two runs merged with default names give two files; with ``--early-stop`` a run
 with early stopping on the same file (its validation loss rises) stops early and ``merge --checkpoint output/RUN``
 takes its best checkpoint.
 
     python bench/own_data.py                          # 40 conversations, the demo base and a second one
-    python bench/own_data.py --records 300 --bases 1
-    python bench/own_data.py --early-stop --bases 1
+    python bench/own_data.py --records 300 --bases 1 --chat default
+    python bench/own_data.py --early-stop --bases 1 --chat none
 
 Prints one JSON object per base (and per early-stopping run), then a summary line each; the load average beside
 every time.
@@ -88,7 +90,8 @@ def held_out(project: Path, run: Path) -> set[tuple[str, str]]:
     return out
 
 
-def chat_recall(project: Path, model: Path, records: list[dict], held: set, max_user_turns: int) -> dict:
+def chat_recall(project: Path, model: Path, records: list[dict], held: set, max_user_turns: int,
+                compare: bool) -> dict:
     """Greedy recall in Chat: one-turn questions alone, second turns after the model's own first answer, and the
     one-turn questions in one conversation."""
     from rwkv_simple_gui.chat.worker import ChatWorker
@@ -119,7 +122,8 @@ def chat_recall(project: Path, model: Path, records: list[dict], held: set, max_
             _, history = ask(worker, [], q1)
             seconds.append((q1, a2, ask(worker, history, q2)[0]))
         out["second_turns"] = [counted(seconds), len(two)]
-        for name, window in (("one_conversation_fitted", max_user_turns - 1), ("one_conversation_whole", None)):
+        windows = (("one_conversation_fitted", max_user_turns - 1), ("one_conversation_whole", None))
+        for name, window in windows if compare else ():
             history, pairs = [], []
             for q, a in one:
                 kept = history if window is None else history[len(history) - 2 * window:] if window else []
@@ -135,7 +139,7 @@ def chat_recall(project: Path, model: Path, records: list[dict], held: set, max_
     return out
 
 
-def one_base(project: Path, seed: int, records: list[dict], early_stop: bool) -> dict:
+def one_base(project: Path, seed: int, records: list[dict], early_stop: bool, chat: str) -> dict:
     base = make_base(project, seed)
     data = ["--model_path", str(base.relative_to(project)), "--data_path", "data/own"]
     extra = ["--early_stop_patience", "2"] if early_stop else []
@@ -160,7 +164,9 @@ def one_base(project: Path, seed: int, records: list[dict], early_stop: bool) ->
               "held_out": len(held), "in_run_recall": {k: status.get("recall", {}).get(k) for k in (
                   "recall_hits", "recall_asked", "held_out_hits", "held_out_asked")},
               "early_stop": status.get("early_stop"), "best": status.get("best"), "merge_picked": picked,
-              "merged": model.name, **chat_recall(project, model, records, held, turns)}
+              "merged": model.name}
+    if chat != "none":
+        result.update(chat_recall(project, model, records, held, turns, compare=chat == "all"))
     return result
 
 
@@ -169,6 +175,9 @@ def main() -> None:
     p.add_argument("--records", type=int, default=40)
     p.add_argument("--bases", type=int, default=2, help="1: the demo base; 2: also one with other random weights")
     p.add_argument("--early-stop", action="store_true", help="train with early_stop_patience 2")
+    p.add_argument("--chat", choices=("all", "default", "none"), default="all",
+                   help="all: also one conversation with the history fitted in Python and kept whole; default: only "
+                        "as Chat asks; none: only the run's own recall check")
     p.add_argument("--work", type=Path, help="the project folder (default: a temporary one)")
     args = p.parse_args()
     from bench.facts import make, write
@@ -183,7 +192,7 @@ def main() -> None:
               flush=True)
         merged = []
         for seed in range(args.bases):
-            result = one_base(project, seed, records, args.early_stop)
+            result = one_base(project, seed, records, args.early_stop, args.chat)
             merged.append(result["merged"])
             print(json.dumps(result, ensure_ascii=False), flush=True)
         if len(merged) > 1:

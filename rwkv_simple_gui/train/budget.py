@@ -28,7 +28,8 @@ from .data import held_out_count, split_documents
 from .rundir import NOISY_BELOW
 
 # method -> (passes over each document that gave back 85% of the trained answers on the demo base, the lr_init
-# they were measured at); bench/budget_rule.py prints them. A method missing here has no measured rule.
+# they were measured at); bench/budget_rule.py prints them (lora: 78% after 10 passes, 85% after 12, 98% after 14;
+# bench/RESULTS-issue20.md). A method missing here has no measured rule.
 MIN_PASSES = {"lora": (12, 5e-3)}
 FACT_ANSWER_TOKENS = 48   # a dataset of facts: short answers (median tokens) ...
 FACT_DISTINCT = 0.8       # ... most of them different
