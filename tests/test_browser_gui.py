@@ -293,6 +293,7 @@ def test_train_merge_chat_show_what_is_true(project, browser, lang):
         assert page.locator("#chat-message textarea").input_value() == "hi"
         page.click("#chat-load")
         failed(page, "#chat-status", "does not exist", lang, "#chat-load", 120)
+        assert page.locator("#chat-think input:checked").count() == 1  # the failed Load kept the think mode
         shot("chat-load-error")
         pick(page, "#chat-model", f"merge/{merged[0]}")
         page.click("#chat-load")

@@ -258,8 +258,9 @@ def build() -> dict:
                      api_visibility="private")
     c["state"].focus(lambda cur: gr.update(choices=state_choices(), value=cur), c["state"], c["state"],
                      api_visibility="private")
-    common.job(c["load"], loaded_main, picked, [c["status"], c["think"]], result=c["status"], api_name="load_model",
-               concurrency_id="chat")
+    # a failed Load leaves the think mode as it was (an emptied choice would fail every later Send)
+    common.job(c["load"], loaded_main, picked, [c["status"], c["think"]], result=c["status"], keep=[c["think"]],
+               api_name="load_model", concurrency_id="chat")
     c["unload"].click(lambda: unload("main"), None, c["status"], api_name="unload_model")
     common.job(c["compare_load"], lambda m, s: load("compare", m, s), [c["compare_model"], c["strategy"]],
                c["compare_status"], result=c["compare_status"], api_visibility="private", concurrency_id="chat") \
