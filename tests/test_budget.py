@@ -91,6 +91,16 @@ def test_check_says_when_a_run_is_too_short_and_what_val_loss_will_do(files):
     assert "early_stop_patience needs held-out documents: set val_split (e.g. 0.1) or val_data" in no_val.problems
 
 
+def test_more_facts_than_the_rule_was_measured_on_are_named(files, tmp_path):
+    passes = budget.MIN_PASSES["lora"][0]
+    assert not any("rule was measured on" in w for w in prepare(config(files, epoch_count=passes)).warnings)
+    write(tmp_path / "many.jsonl", make(300))
+    tokenize_file(tmp_path / "many.jsonl", tmp_path / "many")
+    many = prepare(config(files, data_path=str(tmp_path / "many"), epoch_count=passes))
+    named = [w for w in many.warnings if "rule was measured on 40" in w]
+    assert len(named) == 1 and named[0].startswith("285 facts:"), many.warnings
+
+
 def test_other_data_gets_early_stopping_suggested(files, tmp_path):
     rows = [{"text": f"User: Question {i}?\n\nAssistant: OK, noted."} for i in range(40)]
     (tmp_path / "same.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")

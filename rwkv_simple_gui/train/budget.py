@@ -31,6 +31,8 @@ from .rundir import NOISY_BELOW
 # they were measured at); bench/budget_rule.py prints them (lora: 78% after 10 passes, 85% after 12, 98% after 14;
 # bench/RESULTS-issue20.md). A method missing here has no measured rule.
 MIN_PASSES = {"lora": (12, 5e-3)}
+# ... measured on 40 facts: more facts need more passes (300 on the demo base: 0 of 100 answers after 14, 12 after 28)
+RULE_FACTS = 40
 FACT_ANSWER_TOKENS = 48   # a dataset of facts: short answers (median tokens) ...
 FACT_DISTINCT = 0.8       # ... most of them different
 SPEED_FILE = "speed.json"
@@ -153,6 +155,10 @@ def notes(b: Budget, cfg, info) -> tuple[list[str], list[str]]:
         warnings.append(f"too short to learn these answers: each document is seen {b.passes:.3g} times; "
                         f"{cfg.finetune_mode} needed {rule[0]} passes (lr_init {rule[1]:g}) to give back 85% of the "
                         f"trained answers of 40 facts about one subject on the demo base: raise epoch_count to {need}")
+    if facts_data and rule and b.documents > 2 * RULE_FACTS:
+        warnings.append(f"{b.documents:,} facts: the {rule[0]}-pass rule was measured on {RULE_FACTS}, and more facts "
+                        f"need more passes (300 on the demo base gave back 0 of 100 answers after 14 passes, 12 after "
+                        f"28): judge the run by its recall check and raise epoch_count if it learned little")
     validated = cfg.val_split > 0 or bool(cfg.val_data)
     if facts_data and validated:
         warnings.append("validation loss will rise while the model learns these answers (a held-out fact cannot be "

@@ -361,6 +361,11 @@ ZH: dict[str, str] = {
     "the demo base: raise epoch_count to {need}":
         "训练太短，学不会这些回答：每条数据只见 {b.passes} 次；在演示基座上，{cfg.finetune_mode} 需要 {rule[0]} 遍"
         "（lr_init {rule[1]}）才能答回关于同一主题的 40 条事实中 85% 的训练回答：请把 epoch_count 提高到 {need}",
+    "{b.documents} facts: the {rule[0]}-pass rule was measured on {RULE_FACTS}, and more facts need more passes (300 "
+    "on the demo base gave back 0 of 100 answers after 14 passes, 12 after 28): judge the run by its recall check and "
+    "raise epoch_count if it learned little":
+        "{b.documents} 条事实：{rule[0]} 遍的规则是在 {RULE_FACTS} 条事实上测得的，事实越多需要的遍数越多（演示基座上 300 "
+        "条事实训练 14 遍答回 100 个问题中的 0 个，28 遍答回 12 个）：请以训练结束时的记忆检查为准，学得少就提高 epoch_count",
     "validation loss will rise while the model learns these answers (a held-out fact cannot be learned from the "
     "others): judge the run by its recall check, not by val_loss":
         "模型学会这些回答时验证损失反而会上升（留出的事实无法从其余数据学到）：请以训练结束时的记忆检查来判断，而不是 val_loss",
