@@ -306,7 +306,11 @@ def test_train_merge_chat_show_what_is_true(project, browser, lang):
         quiet(page)
         shot("chat-loaded-and-answered")
 
-        # Stop is on while a run goes, stops it, and is off again
+        # Stop is on while a run goes, stops it, and is off again (a run of 1000 epochs: it never ends on its own
+        # before the click, however fast the machine)
+        open_tab(page, lang, "tab.params")
+        set_option(page, "epoch_count", 1000)
+        wait_text(page, "#params-check", said("Ready to train", lang), 60)
         open_tab(page, lang, "tab.train")
         page.click("#train-start")
         wait_text(page, "#train-status", said("running", lang), 120)

@@ -61,6 +61,7 @@ def test_form_validation_names_the_problem(trainable):
     bad = {**values, "finetune_mode": "bat", "disha_r": 48}
     text = control.check(bad)
     assert "Fix before training" in text and "disha_r" in text
+    assert "Estimated GPU memory" not in text  # no estimate of a model the trainer could not build
     text = control.check({**values, "ctx_len": "lots"})
     assert "ctx_len" in text and "int" in text
 

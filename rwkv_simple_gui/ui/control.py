@@ -180,7 +180,7 @@ def check(values: dict) -> str:
         text += "\n\n" + "\n".join(f"- {'⚠️' if w.startswith('too short') else 'ℹ️'} {w}" for w in prepared.warnings)
     if prepared is not None and prepared.steps is not None:
         text += "\n\n" + describe_plan(prepared.steps)
-    if prepared is not None and prepared.model_info is not None:
+    if prepared is not None and prepared.model_info is not None and not problems:  # (built as the trainer builds it)
         estimate = estimate_memory(prepared.model_info, prepared.config)
         text += "\n\n" + estimate.as_markdown()
         gpu = prepared.device.gpus[0] if prepared.device is not None and prepared.device.gpus else None
