@@ -286,6 +286,7 @@ def test_train_merge_chat_show_what_is_true(project, browser, lang):
         # question stays in its box; Load of a model that isn't there says so; a good one replaces the error
         open_tab(page, lang, "tab.chat")
         pick(page, "#chat-model", "merge/nope.pth")
+        wait_text(page, "#chat-status", "nope.pth", 60)  # the pick's own hint is in before the jobs below write there
         page.locator("#chat-message textarea").fill("hi")
         page.click("#chat-send")
         wait_text(page, "#chat-status", "❌", 120)
@@ -296,6 +297,7 @@ def test_train_merge_chat_show_what_is_true(project, browser, lang):
         assert page.locator("#chat-think input:checked").count() == 1  # the failed Load kept the think mode
         shot("chat-load-error")
         pick(page, "#chat-model", f"merge/{merged[0]}")
+        wait_text(page, "#chat-status", re.escape(merged[0]), 60)
         page.click("#chat-load")
         status = wait_text(page, "#chat-status", "✅", 300)
         assert "❌" not in status
