@@ -3,6 +3,8 @@ and the file choices of its path options. Tests call these directly."""
 
 from __future__ import annotations
 
+import contextlib
+
 from .. import paths
 from ..train.estimate import estimate_memory
 from ..train.config import GROUPS, TrainConfig, coerce
@@ -180,8 +182,11 @@ def check(values: dict) -> str:
         text += "\n\n" + "\n".join(f"- {'⚠️' if w.startswith('too short') else 'ℹ️'} {w}" for w in prepared.warnings)
     if prepared is not None and prepared.steps is not None:
         text += "\n\n" + describe_plan(prepared.steps)
-    if prepared is not None and prepared.model_info is not None and not problems:  # (built as the trainer builds it)
-        estimate = estimate_memory(prepared.model_info, prepared.config)
+    estimate = None
+    if prepared is not None and prepared.model_info is not None:
+        with contextlib.suppress(ValueError):  # a model the trainer could not build (named above) has no estimate
+            estimate = estimate_memory(prepared.model_info, prepared.config)
+    if estimate is not None:
         text += "\n\n" + estimate.as_markdown()
         gpu = prepared.device.gpus[0] if prepared.device is not None and prepared.device.gpus else None
         if gpu is not None and gpu.free_gb is not None and estimate.total / 2**30 > gpu.free_gb:
