@@ -137,7 +137,22 @@ class _LazyUnpickler(pickle.Unpickler):
         return _StorageRef(str(key), dtype, int(numel))
 
 
-class LazyStateDict(Mapping[str, TensorRef]):
+class _RefMap(Mapping[str, TensorRef]):
+    """A checkpoint's tensors by name, as TensorRefs (``_refs``) read without their data."""
+
+    _refs: dict[str, TensorRef]
+
+    def __getitem__(self, key: str) -> TensorRef:
+        return self._refs[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._refs)
+
+    def __len__(self) -> int:
+        return len(self._refs)
+
+
+class LazyStateDict(_RefMap):
     """The ``{name: tensor}`` dict of a ``.pth`` without reading its tensors until asked.
 
     Keys of a nested ``state_dict`` and a ``module.``/``model.`` prefix (DeepSpeed, Lightning,
@@ -191,15 +206,6 @@ class LazyStateDict(Mapping[str, TensorRef]):
         except Exception as exc:
             raise ModelFormatError(damaged_message(self.path, f"{type(exc).__name__}: {exc}")) from None
 
-    def __getitem__(self, key: str) -> TensorRef:
-        return self._refs[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._refs)
-
-    def __len__(self) -> int:
-        return len(self._refs)
-
     def load(self, key: str) -> torch.Tensor:
         """The tensor ``key``, read from disk now (a fresh CPU tensor owned by the caller)."""
         if self._eager is not None:
@@ -237,7 +243,7 @@ _SAFETENSORS_DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.
                        "U8": torch.uint8, "BOOL": torch.bool}
 
 
-class LazySafetensors(Mapping[str, TensorRef]):
+class LazySafetensors(_RefMap):
     """The ``{name: tensor}`` of a ``.safetensors`` file (RWKV key names, as training reads it), each tensor
     read when asked."""
 
@@ -259,15 +265,6 @@ class LazySafetensors(Mapping[str, TensorRef]):
                 raise ModelFormatError(f"{self.path}: tensor {name} is of type {part.get_dtype()}, not one a model "
                                        "holds")
             self._refs[name] = _ref_of(torch.empty(part.get_shape(), dtype=dtype, device="meta"))
-
-    def __getitem__(self, key: str) -> TensorRef:
-        return self._refs[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._refs)
-
-    def __len__(self) -> int:
-        return len(self._refs)
 
     def load(self, key: str) -> torch.Tensor:
         if key not in self._refs:
