@@ -3,11 +3,11 @@ commands a user runs (tokenize -> train --config demo-cpu -> merge --checkpoint 
 Chat on the CPU through the rwkv package, greedy:
 
 - one-turn: each one-turn question in a conversation of its own;
-- second turns: the first question, then the second with the model's own first answer in the history;
+- second turns: the first question, then the second with the model's own first answer in the history, fitted as
+  Chat fits it (chat/session.py: a follow-up keeps the question before it);
 - one conversation: every one-turn question in a single conversation, as ``chat --prompts FILE --json`` asks them
-  (the Chat tab's default mode) when this checkout has it, else through the rwkv package with the history fitted
-  as Chat fits it to a model trained on conversations of up to N questions (N - 1 earlier questions kept), and
-  with the whole history.
+  (the Chat tab's default mode), and, with ``--chat all``, through the rwkv package with the last question always
+  kept (the window alone, without the subject rule) and with the whole history.
 
 Held-out records count as misses. ``--chat default`` asks only as Chat does (one-turn, second turns,
 ``chat --prompts``), leaving out the two comparisons whose cost grows with the file (the whole history is quadratic);
@@ -19,6 +19,10 @@ takes its best checkpoint.
     python bench/own_data.py                          # 40 conversations, the demo base and a second one
     python bench/own_data.py --records 300 --bases 1 --chat default
     python bench/own_data.py --early-stop --bases 1 --chat none
+    python bench/own_data.py --work DIR --ask lora-A-13.pth lora-B-13.pth   # ask models an earlier run merged again
+
+``--ask`` trains nothing: it asks merged models of an earlier ``--work`` project (same ``--records``) again, for a
+change on the Chat side.
 
 Prints one JSON object per base (and per early-stopping run), then a summary line each; the load average beside
 every time.
@@ -94,6 +98,7 @@ def chat_recall(project: Path, model: Path, records: list[dict], held: set, max_
                 compare: bool) -> dict:
     """Greedy recall in Chat: one-turn questions alone, second turns after the model's own first answer, and the
     one-turn questions in one conversation."""
+    from rwkv_simple_gui.chat import session
     from rwkv_simple_gui.chat.worker import ChatWorker
     from rwkv_simple_gui.data import template
     from rwkv_simple_gui.demo import GREEDY
@@ -105,6 +110,7 @@ def chat_recall(project: Path, model: Path, records: list[dict], held: set, max_
     one = [turns(r) for r in records if len(r["messages"]) == 2]
     two = [turns(r) for r in records if len(r["messages"]) == 4]
     params = {**GREEDY, "max_tokens": 64}
+    window = session.fit(model).window
 
     def ask(worker, history, question):
         reply = template.cut_at_stop(worker.reply(history, question, params)).strip()
@@ -120,9 +126,9 @@ def chat_recall(project: Path, model: Path, records: list[dict], held: set, max_
         seconds = []
         for q1, _, q2, a2 in two:  # a held-out record is keyed by its first question and its last answer
             _, history = ask(worker, [], q1)
-            seconds.append((q1, a2, ask(worker, history, q2)[0]))
+            seconds.append((q1, a2, ask(worker, session.fitted(history, q2, window), q2)[0]))
         out["second_turns"] = [counted(seconds), len(two)]
-        windows = (("one_conversation_fitted", max_user_turns - 1), ("one_conversation_whole", None))
+        windows = (("one_conversation_last_kept", max_user_turns - 1), ("one_conversation_whole", None))
         for name, window in windows if compare else ():
             history, pairs = [], []
             for q, a in one:
@@ -155,19 +161,29 @@ def one_base(project: Path, seed: int, records: list[dict], early_stop: bool, ch
                  str(run.relative_to(project)), "--format", "pth", "--no-check")
     model = project / re.search(r"merged model: (\S+)", merged.stdout).group(1)
     picked = next((line for line in merged.stdout.splitlines() if "merged rwkv-" in line), "")
-    held = held_out(project, run)
-    turns = max(len(r["messages"]) // 2 for r in records)
     result = {"base_seed": seed, "records": len(records), "run": run.name, "steps": status["step"],
               "total_steps": status["total_steps"], "epochs": rundir.read_options(run)["epoch_count"],
               "predicted_s": round(dry["time"]["total_s"]), "train_wall_s": round(train_s),
               "load_before": round(load, 1), "load_after": round(os.getloadavg()[0], 1),
-              "held_out": len(held), "in_run_recall": {k: status.get("recall", {}).get(k) for k in (
+              "in_run_recall": {k: status.get("recall", {}).get(k) for k in (
                   "recall_hits", "recall_asked", "held_out_hits", "held_out_asked")},
               "early_stop": status.get("early_stop"), "best": status.get("best"), "merge_picked": picked,
               "merged": model.name}
     if chat != "none":
-        result.update(chat_recall(project, model, records, held, turns, compare=chat == "all"))
+        result.update(asked(project, model, records, chat))
     return result
+
+
+def asked(project: Path, model: Path, records: list[dict], chat: str) -> dict:
+    """Chat's recall of a merged model (its run, from the merge note, says which records were held out)."""
+    from rwkv_simple_gui.merge import run_note
+
+    held = held_out(project, project / run_note.read(model)["run"])
+    turns = max(len(r["messages"]) // 2 for r in records)
+    load = os.getloadavg()[0]
+    out = {"merged": model.name, "held_out": len(held),
+           **chat_recall(project, model, records, held, turns, compare=chat == "all")}
+    return {**out, "chat_load_before": round(load, 1), "chat_load_after": round(os.getloadavg()[0], 1)}
 
 
 def main() -> None:
@@ -179,8 +195,18 @@ def main() -> None:
                    help="all: also one conversation with the history fitted in Python and kept whole; default: only "
                         "as Chat asks; none: only the run's own recall check")
     p.add_argument("--work", type=Path, help="the project folder (default: a temporary one)")
+    p.add_argument("--ask", nargs="+", metavar="MERGED", help="train nothing: ask these models of --work's merge/")
     args = p.parse_args()
     from bench.facts import make, write
+
+    if args.ask:
+        if not args.work:
+            sys.exit("--ask needs the --work project that merged the models")
+        os.environ["RWKV_SIMPLE_GUI_HOME"] = str(args.work)
+        for name in args.ask:
+            result = asked(args.work, args.work / "merge" / name, make(args.records), args.chat)
+            print(json.dumps(result, ensure_ascii=False), flush=True)
+        return
 
     with tempfile.TemporaryDirectory(prefix="own-data-") as tmp:
         project = args.work or Path(tmp)

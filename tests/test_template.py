@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from rwkv_simple_gui.chat.prompt import StopScanner
-from rwkv_simple_gui.chat.session import windowed
+from rwkv_simple_gui.chat.session import fitted, names_subject, windowed
 from rwkv_simple_gui.data import formats, template
 from rwkv_simple_gui.data.binidx import read_binidx
 from rwkv_simple_gui.data.pipeline import tokenize_file
@@ -181,6 +181,30 @@ def test_the_history_window_keeps_the_last_questions_and_the_system_turns():
     assert [(t.role, t.content, t.reasoning) for t in kept] == [("system", "S", None), ("user", "q2", None),
                                                                ("assistant", "a2", "r")]
     assert len(windowed(history, None)) == len(windowed(history, 5)) == 5
+
+
+@pytest.mark.parametrize("question", [
+    "Who founded Leyfen?", "What is the hill above Stanfen called?", "How far is Edley from Port Quill?",
+    "Leyfen 是谁建立的？", "哪艘渡船开往 Leyfen？", "What does the API return?", 'And "Pro"?', "Wer gründete Leyfen?"])
+def test_a_question_that_names_its_subject_is_not_a_follow_up(question):
+    assert names_subject(question)
+
+
+@pytest.mark.parametrize("question", [
+    "How many rooms does it have?", "Since when?", "How often does it sail?", "Can I book it?", "它有几间客房？",
+    "从什么时候开始？", "Where do I start? Is it far?", "What was I told?", "¿Cuándo?"])
+def test_a_follow_up_names_nothing_of_its_own(question):
+    assert not names_subject(question)
+
+
+def test_the_fitted_history_keeps_the_window_only_before_a_follow_up():
+    history = [{"role": "system", "content": "S"}, {"role": "user", "content": "Who runs the inn at Leyfen?"},
+               {"role": "assistant", "content": "Orla Finch runs the inn at Leyfen."}]
+    follow_up = fitted(history, "How many rooms does it have?", 1)
+    assert [t.content for t in follow_up] == [m["content"] for m in history]
+    assert [t.content for t in fitted(history, "Who founded Edley?", 1)] == ["S"]
+    assert [t.content for t in fitted(history, "How many rooms does it have?", 0)] == ["S"]
+    assert len(fitted(history, "Who founded Edley?", None)) == 3  # no note: the whole conversation
 
 
 def test_token_view_on_the_command_line(project):

@@ -35,7 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --think full: the words after the question, e.g. 'think a bit'")
     parser.add_argument("--history", default="fit", metavar="fit|all|N",
                         help="earlier questions sent with each new one: fit (default: as many as the model's "
-                             "training conversations had, from its merge note), all, or a number")
+                             "training conversations had, from its merge note, and only before a follow-up that "
+                             "names nothing of its own), all, or a number")
     parser.add_argument("--temperature", type=float, default=_DEFAULTS.temperature, help="0 = greedy")
     parser.add_argument("--top-p", type=float, default=_DEFAULTS.top_p)
     parser.add_argument("--top-k", type=int, default=_DEFAULTS.top_k, help="0 = off")
@@ -75,9 +76,14 @@ class _Conversation:
         self.worker, self.args, self.params, self.window = worker, args, params, window
         self.history: list[template.Turn] = []
 
+    def shown(self, question: str) -> list[template.Turn]:
+        if self.args.history == "fit":
+            return session.fitted(self.history, question, self.window)
+        return session.windowed(self.history, self.window)
+
     def ask(self, question: str, echo: bool) -> template.Reply:
         parts = []
-        for delta in self.worker.generate(session.windowed(self.history, self.window), question, self.params,
+        for delta in self.worker.generate(self.shown(question), question, self.params,
                                           system=self.args.system, think=self.args.think,
                                           think_length=self.args.think_length):
             parts.append(delta)
@@ -128,9 +134,10 @@ def main(args: argparse.Namespace) -> int:
                     if args.json:
                         print(_json_line(question, reply), flush=True)
                 return 0
-            shown = "all" if window is None else window
-            print(f"{worker.facts.path.name} ({worker.version}, {args.strategy}); earlier questions sent with each "
-                  f"new one: {shown}. Empty line or /exit quits, /reset clears the history.", file=sys.stderr)
+            shown = session.fit(worker.facts.path).describe() if args.history == "fit" else \
+                f"earlier questions sent with each new one: {'all' if window is None else window}."
+            print(f"{worker.facts.path.name} ({worker.version}, {args.strategy}). {shown} Empty line or /exit quits, "
+                  "/reset clears the history.", file=sys.stderr)
             while True:
                 try:
                     question = input("User: ").strip()

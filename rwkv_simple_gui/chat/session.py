@@ -3,17 +3,24 @@ the history the model is shown, fitted to the conversations it was trained on.
 
 A model fine-tuned on one-question conversations never saw earlier exchanges in training; by default the prompt
 keeps only as many earlier questions as the longest conversation of the model's training data allowed for
-(``merge/NAME.run.json``): none for one-question data, one for two-question data. The Chat tab shows the switch;
-the page still shows the whole conversation. Measured by bench/chat_history.py (24 one-question facts, five to a
+(``merge/NAME.run.json``): none for one-question data, one for two-question data. Within that window an earlier
+question is sent only before a follow-up, a question that names nothing of its own ("How many rooms does it
+have?", "它有几间客房？"); a question that names its subject ("Who founded Leyfen?") is sent on its own, as every
+one-question conversation of the training data was. The Chat tab shows the switch; the page still shows the whole
+conversation. Measured by bench/chat_history.py (24 one-question facts, five to a
 conversation, greedy): fitted 23/24 (as each question on its own), the whole conversation 20/24 on facts about one
 island (20 epochs; its 5th questions 3/4 instead of 4/4) and 21/24 on facts about many subjects (the demo-cpu
 preset); the held-out record is the miss they share. The 1-in-5 of issue 20
 came mostly from replies that ran on into a made-up "Assistant:" turn and then sat in the history: generation now
-stops at every role header.
+stops at every role header. bench/own_data.py (30 one-question and 10 two-question conversations about one island):
+with the last question always kept, ``chat --prompts`` over the 30 one-question ones recalled 25/30 on the demo
+base, the model answering with the template of the question before ("Who founded Leyfen?" after "How many people
+live in Leyfen?" -> "About 5790 people live in Leyfen."); RESULTS-issue20.md has the figures with the subject rule.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -37,9 +44,10 @@ class Fit:
         if self.window == 0:
             return ("Trained on one-question conversations: each question is sent on its own (the earlier ones "
                     "stay on the page). Untick *Fit the history to the model* to send the whole conversation.")
-        return (f"Trained on conversations of up to {self.trained_turns} questions: the {self.window} question(s) "
-                "before each new one are sent with it. Untick *Fit the history to the model* to send the whole "
-                "conversation.")
+        return (f"Trained on conversations of up to {self.trained_turns} questions: a follow-up that names nothing "
+                f"of its own (\"How many rooms does it have?\") is sent with the {self.window} question(s) before it; "
+                "a question that names its subject (\"Who founded Leyfen?\") is sent on its own. Untick *Fit the "
+                "history to the model* to send the whole conversation.")
 
 
 def fit(model_path: str | Path) -> Fit:
@@ -63,3 +71,31 @@ def windowed(history: Iterable[Turn | Mapping], keep: int | None) -> list[Turn]:
         return turns
     cut = starts[len(starts) - keep] if keep else len(turns)
     return [t for t in turns[:cut] if t.role == "system"] + turns[cut:]
+
+
+# Chinese, Japanese and Korean script: a word in Latin letters inside such a question is a name ("Leyfen 是谁建立的？")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+_OPENS_SENTENCE = ".!?:;¿¡"
+
+
+def names_subject(question: str) -> bool:
+    """Whether a question names what it asks about: a capitalised word that does not open a sentence ("Who founded
+    Leyfen?"), or a word in a cased script inside a Chinese, Japanese or Korean question. "I" is no name."""
+    cjk = bool(_CJK.search(question))
+    text = _CJK.sub(" ", question)
+    for word in _WORD.finditer(text):
+        first = word.group()[0]
+        if cjk and (first.isupper() or first.islower()):
+            return True
+        before = text[:word.start()].rstrip()
+        if first.isupper() and word.group() != "I" and before and before[-1] not in _OPENS_SENTENCE:
+            return True
+    return False
+
+
+def fitted(history: Iterable[Turn | Mapping], question: str, window: int | None) -> list[Turn]:
+    """The history sent before ``question`` when it is fitted to the model: the last ``window`` questions before a
+    follow-up, none before a question that names its subject (an unrelated earlier turn made a model trained on
+    two-question conversations answer with the earlier question's template)."""
+    return windowed(history, 0 if window and names_subject(question) else window)

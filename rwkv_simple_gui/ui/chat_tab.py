@@ -150,8 +150,8 @@ def respond(slot: str, message: str, history: list | None, params: dict,
     except ValueError as err:
         raise gr.Error(str(err)) from err
     shown = _plain(history) + [{"role": "user", "content": message}]
-    keep = _fits.get(slot, session.Fit()).window if settings["fit_history"] else None
-    asked = session.windowed(conversation(history), keep)
+    asked = session.fitted(conversation(history), message, _fits.get(slot, session.Fit()).window) \
+        if settings["fit_history"] else session.windowed(conversation(history), None)
     reply = ""
     try:
         for delta in worker.generate(asked, message, sampling, system=settings["system"] or "",

@@ -175,7 +175,8 @@ EN.update({
     "chat.think_length_none": "(none)",
     "chat.fit_history": "Fit the history to the model",
     "chat.fit_history_info": "Send only as many earlier questions as the model's training conversations had "
-    "(none for one-question data); the page keeps the whole conversation.",
+    "(none for one-question data), and only before a follow-up that names nothing of its own; the page keeps the "
+    "whole conversation.",
     "chat.force_state_info": "A state file remembers the base it was tuned on; tick to mount it on another model.",
     "merge.format": "Format",
     "merge.format_info": ("pth: the rwkv package, RWKV-Runner · st: Ai00 / web-rwkv (fp16) · hf: Hugging Face "
@@ -194,7 +195,8 @@ ZH.update({
     "chat.think_length": "思考长度（仅完整模式）",
     "chat.think_length_none": "（不指定）",
     "chat.fit_history": "让历史适应模型",
-    "chat.fit_history_info": "只发送与模型训练对话一样多的先前问题（单轮数据则不发送）；页面上仍保留完整对话。",
+    "chat.fit_history_info": "只发送与模型训练对话一样多的先前问题（单轮数据则不发送），且只在没有自己主语的追问前发送；"
+    "页面上仍保留完整对话。",
     "chat.force_state_info": "状态文件记录了训练时的基座模型；勾选后可挂载到其他模型上。",
     "merge.format": "导出格式",
     "merge.format_info": ("pth：rwkv 包、RWKV-Runner · st：Ai00 / web-rwkv（fp16）· hf：Hugging Face transformers"

@@ -212,9 +212,12 @@ ZH: dict[str, str] = {
     "Trained on one-question conversations: each question is sent on its own (the earlier ones stay on the "
     "page). Untick *Fit the history to the model* to send the whole conversation.":
         "训练数据是单轮对话：每个问题单独发送（之前的对话仍留在页面上）。取消勾选 *让历史适应模型* 可发送整段对话。",
-    "Trained on conversations of up to {self.trained_turns} questions: the {self.window} question(s) before each "
-    "new one are sent with it. Untick *Fit the history to the model* to send the whole conversation.":
-        "训练数据的对话最多 {self.trained_turns} 个问题：每个新问题会连同它之前的 {self.window} 个问题一起发送。"
+    "Trained on conversations of up to {self.trained_turns} questions: a follow-up that names nothing of its own "
+    "(\"How many rooms does it have?\") is sent with the {self.window} question(s) before it; a question that names "
+    "its subject (\"Who founded Leyfen?\") is sent on its own. Untick *Fit the history to the model* to send the "
+    "whole conversation.":
+        "训练数据的对话最多 {self.trained_turns} 个问题：没有自己主语的追问（如“它有几间客房？”）会连同它之前的 "
+        "{self.window} 个问题一起发送；点明了主语的问题（如“Leyfen 是谁建立的？”）单独发送。"
         "取消勾选 *让历史适应模型* 可发送整段对话。",
     "This is the untrained demo base model: random weights, so its answers are gibberish. Fine-tune it first (the "
     "Train tab, or python -m rwkv_simple_gui demo), then chat with the merged model in merge/.":
