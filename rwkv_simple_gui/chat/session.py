@@ -15,7 +15,8 @@ came mostly from replies that ran on into a made-up "Assistant:" turn and then s
 stops at every role header. bench/own_data.py (30 one-question and 10 two-question conversations about one island):
 with the last question always kept, ``chat --prompts`` over the 30 one-question ones recalled 25/30 on the demo
 base, the model answering with the template of the question before ("Who founded Leyfen?" after "How many people
-live in Leyfen?" -> "About 5790 people live in Leyfen."); RESULTS-issue20.md has the figures with the subject rule.
+live in Leyfen?" -> "About 5790 people live in Leyfen."); with the subject rule 28/30, the same as each question
+on its own (the two held-out records are the misses), second turns still 10/10.
 """
 
 from __future__ import annotations
