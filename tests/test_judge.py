@@ -349,7 +349,7 @@ def test_train_cli_unwritable_run_folder_and_bad_model_are_plain_messages(chat_d
     (tmp_path / "afile").write_text("x")
     out = cli(*cli_args(options(chat_data, proj_dir=str(tmp_path / "afile" / "run"))), home=tmp_path)
     assert out.returncode == 2 and "Traceback" not in out.stderr + out.stdout
-    assert "cannot create or write the run folder" in out.stderr and "Not a directory" in out.stderr
+    assert "Cannot create or write the run folder" in out.stderr and "Not a directory" in out.stderr
     for bad, words in ((tmp_path / "afile", "not an RWKV model"), (tmp_path, "is a folder"),
                        (tmp_path / "none.pth", "not found")):
         out = cli("train", "--model_path", str(bad), "--data_path", str(chat_data / "sample"), "--dry-run",

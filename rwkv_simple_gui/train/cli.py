@@ -200,20 +200,12 @@ _held = []  # this process's hold on its run folder, kept until it exits
 
 def _claim(cfg: TrainConfig, run_path: Path) -> str | None:
     """Take the run folder for this run; why not, in words, before anything is written into it."""
-    from rwkv_simple_gui import paths
-
-    from .rundir import RunInUse, lock_run, reuse_problem
+    from .rundir import RunRefused, claim
 
     try:
-        _held.append(lock_run(run_path))
-    except RunInUse as err:
+        _held.append(claim(run_path, cfg))
+    except RunRefused as err:
         return str(err)
-    except OSError as err:
-        return (f"cannot create or write the run folder {paths.display(run_path)} ({err.strerror or err}): choose "
-                f"a proj_dir you can write to, or leave it empty for a new folder in output/")
-    problem = reuse_problem(run_path, cfg)
-    if problem:
-        return problem
     if cfg.resume_from:  # a resume that cannot continue must leave the run's folder as it was
         from .prepare import prepare
 

@@ -33,7 +33,7 @@ from . import judge
 from .distributed import AllReduceStepper, DeepSpeedStepper, Dist, launched_rank, strategy
 from .judge import ValidationSet, as_chat, greedy_answer, pick_questions, read_prompts, sample_prompt
 from .optim import reuse_freed_memory
-from .rundir import (Log, RunDir, checkpoint_entries, checkpoint_name, lock_run, read_point, reuse_problem,
+from .rundir import (Log, RunDir, checkpoint_entries, checkpoint_name, claim, read_point,
                      step_checkpoint_name, write_json)
 from .schedule import learning_rate
 from .step import AUTOCAST, ConfigError, UserError, build_model, choose_device, forward_backward, make_optimizer, no_backward
@@ -95,18 +95,17 @@ def train(cfg: TrainConfig, run_dir, *, progress: Callable[[dict], None] | None 
           stop: StopFlag | None = None) -> str:
     """Run the whole training; returns the final state (finished, stopped or failed).
 
-    The process holds the run folder's lock throughout (a torchrun rank's launcher holds it for its ranks); a
-    folder in use by another trainer (:class:`rundir.RunInUse`) or holding another run (ValueError) is refused
-    before anything is written into it."""
+    The process holds the run folder throughout (a torchrun rank's launcher holds it for its ranks): a folder
+    another trainer holds or that holds another run is refused (:class:`rundir.RunRefused`) before anything is
+    written into it."""
     dist = Dist()
-    lock = None if launched_rank() else lock_run(run_dir)
-    try:
-        if lock is not None and lock.users == 1:  # (the CLI checked before writing the folder's first files)
-            from .prepare import resolve_paths
+    if launched_rank():
+        lock = None
+    else:
+        from .prepare import resolve_paths
 
-            problem = reuse_problem(run_dir, resolve_paths(cfg))
-            if problem:
-                raise ValueError(problem)
+        lock = claim(run_dir, resolve_paths(cfg))
+    try:
         return _train(cfg, Path(run_dir), dist, progress, StopFlag() if stop is None else stop)
     finally:
         if lock is not None:
