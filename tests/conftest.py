@@ -21,18 +21,26 @@ SAMPLE = REPO_ROOT / "data" / "sample.jsonl"
 
 
 def tiny_state_dict(version: str, n_layer: int = 2, n_embd: int = 64, seed: int = 0,
-                    head_size: int = 32) -> dict[str, torch.Tensor]:
+                    head_size: int = 32, vocab_size: int = 65536) -> dict[str, torch.Tensor]:
     """A tiny generated model whose projections are moved off their (partly zero) fresh init, so every
     weight matters when outputs are compared."""
     from rwkv_simple_gui.model import init_model
 
-    model = init_model(version, n_layer, n_embd, head_size=head_size, seed=seed)
+    model = init_model(version, n_layer, n_embd, vocab_size=vocab_size, head_size=head_size, seed=seed)
     gen = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
         for p in model.parameters():
             if p.ndim == 2:
                 p.add_(torch.randn(p.shape, generator=gen) * 0.05)
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def learning_rate(row) -> float:
+    """A learning rate at which a method (a peft.methods row) learns a memorisable sequence in a few steps on a
+    tiny model: base weights move a little, adapters more, a state (far from the output) most."""
+    if row.trains_base:
+        return 3e-3
+    return 1.0 if row.tunes_state else 3e-2
 
 
 @pytest.fixture
@@ -97,6 +105,7 @@ UNIT_FILES = {
     "test_layers.py", "test_method_table.py", "test_paths.py", "test_data_stats.py", "test_data_binidx.py",
     "test_data_formats.py", "test_tokenizer.py", "test_train_config.py", "test_peft_layers.py", "test_model.py",
     "test_template.py", "test_confine_open.py", "test_login.py", "test_estimate.py", "test_train_data.py",
+    "test_rundir.py",
 }
 NOT_UNIT = {
     "test_a_bad_node_setting_stops_the_launcher_before_torchrun", "test_cli_dry_run_prints_config_and_steps",
