@@ -62,8 +62,6 @@ def from_merge_sh(args: argparse.Namespace) -> list[str] | None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     try:
         report = from_merge_sh(args)
     except (MergeError, ValueError) as exc:
@@ -76,15 +74,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: give {' and '.join(missing)} (or --config merge.sh EPOCH)", file=sys.stderr)
         return 2
     expected = getattr(args, "expect_methods", ())
-
-    bars = []  # created on the first tensor, so a refused merge prints only its error
-
-    def report(done: int, total: int, key: str) -> None:
-        if not bars:
-            bars.append(tqdm(total=total, unit="tensor", file=sys.stderr, dynamic_ncols=True))
-        bars[0].set_postfix_str(key, refresh=False)
-        bars[0].update(done - bars[0].n)
-
+    bar = _TensorBar()
     try:
         if expected:
             _check_type(args, expected)
@@ -92,7 +82,7 @@ def main(args: argparse.Namespace) -> int:
         result = merge(args.base, args.checkpoint, args.out, fmt=list(dict.fromkeys(fmt)), dtype=args.dtype,
                        gguf_type=args.gguf_type, lora_alpha=args.lora_alpha, pissa_init=args.pissa_init,
                        quant=args.quant, merge_state=args.merge_state, force=args.force, check=args.check,
-                       overwrite=args.overwrite, progress=report)
+                       overwrite=args.overwrite, progress=bar)
     except OutputExists as exc:
         print(f"error: {paths.display(exc.path)} already exists: pass --overwrite to replace it, or --out another "
               "name", file=sys.stderr)
@@ -101,8 +91,31 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
-        for bar in bars:
-            bar.close()
+        bar.close()
+    return _print_result(result)
+
+
+class _TensorBar:
+    """A progress bar over the tensors written, made on the first one, so a refused merge prints only its error."""
+
+    def __init__(self):
+        self.bar = None
+
+    def __call__(self, done: int, total: int, key: str) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="tensor", file=sys.stderr, dynamic_ncols=True)
+        self.bar.set_postfix_str(key, refresh=False)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _print_result(result) -> int:
+    """What was written, its notes and self-checks; 1 when a self-check failed."""
     for note in result.notes:
         print(f"note: {note}")
     kind = "state file" if result.output == "state" else "merged model"

@@ -371,6 +371,36 @@ class OutputExists(MergeError):
                          "output name")
 
 
+def _formats(fmt, row: Method, version: str, merge_state: bool) -> tuple[list, list[str]]:
+    """The export formats asked for (a state file's when the checkpoint gives one) and what to tell about them."""
+    try:
+        formats, notes = export.formats(fmt, state=row.output == "state" and not merge_state, version=version)
+    except ValueError as err:
+        raise MergeError(str(err)) from None
+    if merge_state and (row.output != "state" or version != "x060"):
+        raise MergeError("merging a state into the model works for RWKV-6 state tuning only: the rwkv package "
+                         "ignores time_state keys in an RWKV-7 model; mount the state file instead")
+    return formats, notes
+
+
+def _input_notes(row: Method, plan: CheckpointPlan, options: dict, ckpt_path: Path, base_path: Path, base_sd,
+                 force: bool) -> tuple[fingerprint.Fingerprint | None, list[str]]:
+    """The base's fingerprint a state file carries (None for a model; a state tuned on another base is refused
+    unless ``force``), and what to tell about the inputs."""
+    notes = []
+    if row.output == "state":
+        if plan.plain:
+            notes.append(f"{len(plan.plain)} other trained keys are not part of a state file and were left out")
+        base_fp = _check_state_base(ckpt_path, options, base_path, base_sd, force)
+    else:
+        base_fp = None
+        if warning := _other_base(options, base_path, base_sd):
+            notes.append(warning)
+    if note := method_note(options, row):
+        notes.append(note)
+    return base_fp, notes
+
+
 def merge(base: str | Path, checkpoint: str | Path, out: str | Path | None = None, *, fmt="pth",
           dtype: str = "bf16", gguf_type: str | None = None, lora_alpha: float | None = None,
           pissa_init: str | Path | None = None, quant: str | None = None, merge_state: bool = False,
@@ -402,23 +432,9 @@ def merge(base: str | Path, checkpoint: str | Path, out: str | Path | None = Non
     options = _fold_options(row, options, {"lora_alpha": lora_alpha})
     merger = _Merger(base_sd, ckpt_sd, plan, init=_open_init(row, pissa_init, ckpt_path, options), quant=quant,
                      options=options)
-    try:
-        formats, notes = export.formats(fmt, state=state_out, version=merger.info.version)
-    except ValueError as err:
-        raise MergeError(str(err)) from None
-    if merge_state and (row.output != "state" or merger.info.version != "x060"):
-        raise MergeError("merging a state into the model works for RWKV-6 state tuning only: the rwkv package "
-                         "ignores time_state keys in an RWKV-7 model; mount the state file instead")
-    if row.output == "state":
-        if plan.plain:
-            notes.append(f"{len(plan.plain)} other trained keys are not part of a state file and were left out")
-        base_fp = _check_state_base(ckpt_path, options, base_path, base_sd, force)
-    else:
-        base_fp = None
-        if warning := _other_base(options, base_path, base_sd):
-            notes.append(warning)
-    if note := method_note(options, row):
-        notes.append(note)
+    formats, notes = _formats(fmt, row, merger.info.version, merge_state)
+    base_fp, input_notes = _input_notes(row, plan, options, ckpt_path, base_path, base_sd, force)
+    notes += input_notes
     specs = _specs(base_sd, ckpt_sd, [plan.states[i] for i in sorted(plan.states)], dtype, state_out)
     # a bare name goes into merge/ (the check that it stays in the project comes with the targets)
     out_path = paths.writable(out, "merge") if out else default_output(base_path, ckpt_path, row)
