@@ -11,10 +11,10 @@ Chat on the CPU through the rwkv package, greedy:
 
 Held-out records count as misses. ``--chat default`` asks only as Chat does (one-turn, second turns,
 ``chat --prompts``), leaving out the two comparisons whose cost grows with the file (the whole history is quadratic);
-``--chat none`` keeps only the run's own recall check. Also: the same file in text form gives the same tokens; the dry-run's predicted
-time beside the measured one; two runs merged with default names give two files; with ``--early-stop`` a run
-with early stopping on the same file (its validation loss rises) stops early and ``merge --checkpoint output/RUN``
-takes its best checkpoint.
+``--chat none`` keeps only the run's own recall check. Also: the same file in text form gives the same tokens; the
+dry-run's predicted time beside the measured one; two runs merged with default names give two files; with
+``--early-stop`` a run with early stopping on the same file (its validation loss rises) stops early and
+``merge --checkpoint output/RUN`` takes its best checkpoint.
 
     python bench/own_data.py                          # 40 conversations, the demo base and a second one
     python bench/own_data.py --records 300 --bases 1 --chat default

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 import torch
 
 from rwkv_simple_gui import paths
@@ -61,7 +60,8 @@ def free_port() -> int:
 
 
 
-def run_cli(project: Path, *args: str, timeout: int = 300, cwd: Path | None = None, **kw) -> subprocess.CompletedProcess:
+def run_cli(project: Path, *args: str, timeout: int = 300, cwd: Path | None = None,
+            **kw) -> subprocess.CompletedProcess:
     """``python -m rwkv_simple_gui ARGS`` in a real subprocess, with ``project`` as its project folder (and
     its cwd unless ``cwd`` is given)."""
     env = {**os.environ, "RWKV_SIMPLE_GUI_HOME": str(project), "PYTHONPATH": str(REPO_ROOT)}

@@ -15,9 +15,9 @@ import types
 
 import pytest
 import torch
+from conftest import learning_rate, tiny_state_dict
 from torch import nn
 
-from conftest import learning_rate, tiny_state_dict
 from rwkv_simple_gui import peft
 from rwkv_simple_gui.merge import merge
 from rwkv_simple_gui.model import load_model, save_model

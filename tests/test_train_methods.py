@@ -10,14 +10,14 @@ import re
 
 import pytest
 import torch
-
 from conftest import learning_rate
+
 from rwkv_simple_gui import peft
 from rwkv_simple_gui.data.binidx import write_binidx
 from rwkv_simple_gui.model import init_model, load_model, save_model
 from rwkv_simple_gui.peft.methods import METHOD_NAMES
-from rwkv_simple_gui.train.config import TrainConfig
 from rwkv_simple_gui.train import rundir
+from rwkv_simple_gui.train.config import TrainConfig
 from rwkv_simple_gui.train.loop import train
 from rwkv_simple_gui.train.rundir import METRIC_KEYS, read_metrics, read_status
 

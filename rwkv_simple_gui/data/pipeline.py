@@ -484,7 +484,8 @@ def _kept_documents(lengths: np.ndarray, max_tokens: int, skipped: int, src: Pat
         raise DatasetError(
             src,
             None,
-            f"every document is longer than max_tokens={max_tokens} (the shortest has {int(lengths.min())} tokens, EOF included)",
+            f"every document is longer than max_tokens={max_tokens} (the shortest has {int(lengths.min())} tokens, "
+            f"EOF included)",
             "raise max_tokens (--max-tokens), or set 0 for no limit",
             fmt.unit,
         )

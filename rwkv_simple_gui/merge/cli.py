@@ -9,8 +9,8 @@ import sys
 from rwkv_simple_gui import paths
 from rwkv_simple_gui.model import ModelFormatError
 
-from .merger import DTYPES, FORMATS, GGUF_TYPES, QUANTS, OutputExists, merge
 from .errors import MergeError
+from .merger import DTYPES, FORMATS, GGUF_TYPES, QUANTS, OutputExists, merge
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,13 +29,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                       "NAME.st, NAME-hf/, NAME.gguf")
     parser.add_argument("--format", dest="fmt", choices=FORMATS, default=["pth"], action="append",
                         help="pth: rwkv package / RWKV-Runner; st: Ai00 / web-rwkv; hf: Hugging Face folder "
-                             "(RWKV-7); gguf: llama.cpp / Ollama; all: every one; both: pth and st (repeat to pick several)")
+                             "(RWKV-7); gguf: llama.cpp / Ollama; all: every one; both: pth and st (repeat to pick "
+                             "several)")
     parser.add_argument("--dtype", choices=tuple(DTYPES), default="bf16",
                         help="dtype of the .pth and the HF folder (.st is fp16)")
     parser.add_argument("--gguf-type", choices=GGUF_TYPES, help="tensor type of the GGUF (default: --dtype)")
     parser.add_argument("--no-check", dest="check", action="store_false",
                         help="skip the self-check (each export loaded by its runtime, logits compared)")
-    parser.add_argument("--overwrite", action="store_true", help="replace outputs that exist (else the merge is refused)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace outputs that exist (else the merge is refused)")
     parser.add_argument("--force", action="store_true", help="use a state file on a base it was not tuned on")
     parser.add_argument("--lora-alpha", type=float, help="LoRA alpha used in training (default: the run's config)")
     parser.add_argument("--pissa-init", help="init_pissa.pth of the run (default: next to the checkpoint)")

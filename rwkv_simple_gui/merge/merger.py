@@ -223,7 +223,8 @@ def _write_error(exc: BaseException, targets: list[Path], needed: int) -> MergeE
     code = getattr(exc, "errno", None)
     text = str(exc)
     # torch's zip writer reports a short write as "unexpected pos", hiding the "No space left"
-    if code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or (isinstance(exc, RuntimeError) and "unexpected pos" in text):
+    full = code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+    if full or (isinstance(exc, RuntimeError) and "unexpected pos" in text):
         free = shutil.disk_usage(folder).free if folder.exists() else 0
         return MergeError(f"could not write all of {', '.join(t.name for t in targets)} in {folder}: the disk is full "
                           f"or a file-size limit was hit (the export needs about {needed / 2**20:,.0f} MB, "
@@ -449,7 +450,8 @@ def merge(base: str | Path, checkpoint: str | Path, out: str | Path | None = Non
         run_note.write(export.output_path(out_path, export.FORMATS["pth"]), ckpt_path, options)
     result = MergeResult(outputs=[p for _, p in targets], method=row.name, version=merger.info.version,
                          keys_changed=changed, seconds=time.perf_counter() - started, peak_rss_mb=_peak_rss_mb(),
-                         output="state" if state_out else "model", notes=([picked] if picked else []) + notes + ctx.notes,
+                         output="state" if state_out else "model",
+                         notes=([picked] if picked else []) + notes + ctx.notes,
                          checkpoint=ckpt_path)
     if check:
         from rwkv_simple_gui.export import check as self_check

@@ -262,8 +262,8 @@ def measure(prepared, device: str | None = None) -> Speed:
 
     from .data import Batch
     from .distributed import Dist
-    from .step import AUTOCAST, build_model, choose_device, forward_backward, make_optimizer
     from .rundir import Log
+    from .step import AUTOCAST, build_model, choose_device, forward_backward, make_optimizer
 
     cfg = prepared.config
     dev = torch.device(device) if device else choose_device()

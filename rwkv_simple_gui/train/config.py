@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,9 +41,9 @@ RUN_INFO_KEYS = ("model_info", "data_info", "resolved")
 GROUPS = ("model", "data", "method", "schedule", "optimizer", "hardware", "evaluate", "run")
 # options that shape a run's data order and its saved state: an exact resume refuses a change to any of them
 # (those that don't apply to the run's method are not compared)
-RESUME_FIXED = ("model_path", "data_path", "finetune_mode", "train_parts", *METHOD_RESUME_FIXED, "quant", "ctx_len", "dataload", "loss_mask", "mask0", "mask1",
-                "data_shuffle", "epoch_steps", "micro_bsz", "mini_bsz", "devices", "num_nodes", "deepspeed_strategy",
-                "precision", "seed", "val_split", "stage", "pref_beta")
+RESUME_FIXED = ("model_path", "data_path", "finetune_mode", "train_parts", *METHOD_RESUME_FIXED, "quant", "ctx_len",
+                "dataload", "loss_mask", "mask0", "mask1", "data_shuffle", "epoch_steps", "micro_bsz", "mini_bsz",
+                "devices", "num_nodes", "deepspeed_strategy", "precision", "seed", "val_split", "stage", "pref_beta")
 # options a resume may change, but then the steps after it are not those of the run left alone: the resume is
 # said to be one with changed options, never "exact"
 RESUME_INEXACT = ("epoch_count", "lr_init", "lr_final", "lr_schedule", "warmup_steps", "beta1", "beta2", "adam_eps",

@@ -26,17 +26,34 @@ import torch
 
 from rwkv_simple_gui import paths, peft
 
-from . import preference, resume
+from . import judge, preference, resume
 from .config import TrainConfig
 from .data import EpochSampler, build_source, make_plan, open_dataset, split_documents
-from . import judge
 from .distributed import AllReduceStepper, DeepSpeedStepper, Dist, launched_rank, strategy
 from .judge import ValidationSet, as_chat, greedy_answer, pick_questions, read_prompts, sample_prompt
 from .optim import reuse_freed_memory
-from .rundir import (Log, RunDir, checkpoint_entries, checkpoint_name, claim, read_point,
-                     step_checkpoint_name, write_json)
+from .rundir import (
+    Log,
+    RunDir,
+    checkpoint_entries,
+    checkpoint_name,
+    claim,
+    read_point,
+    step_checkpoint_name,
+    write_json,
+)
 from .schedule import learning_rate
-from .step import AUTOCAST, ConfigError, UserError, build_model, choose_device, forward_backward, make_optimizer, no_backward
+from .step import (
+    AUTOCAST,
+    ConfigError,
+    UserError,
+    build_model,
+    choose_device,
+    forward_backward,
+    make_optimizer,
+    no_backward,
+)
+
 
 class StopFlag:
     """Set by SIGTERM/SIGINT (or by a caller in the same process); checked between optimizer steps."""
@@ -71,7 +88,8 @@ def plain_error(exc: BaseException) -> str:
     if isinstance(exc, MemoryError) or "DefaultCPUAllocator" in text:
         return "Out of memory (RAM): lower micro_bsz or ctx_len, or use a smaller model."
     if "size mismatch" in text:
-        return f"The checkpoint does not fit the base model ({text.splitlines()[0]}): use the base model it was trained on."
+        return (f"The checkpoint does not fit the base model ({text.splitlines()[0]}): use the base model it was "
+                f"trained on.")
     if "CUDA" in text and ("not available" in text or "no NVIDIA" in text or "Torch not compiled" in text):
         return f"This needs a CUDA GPU, but none is usable here: {text.splitlines()[0]}"
     if isinstance(exc, (ValueError, FileNotFoundError, RuntimeError, ImportError)):

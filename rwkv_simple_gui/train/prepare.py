@@ -175,8 +175,8 @@ def prepare(cfg: TrainConfig, device="auto") -> Prepared:
             plan = make_plan(cfg, n_docs, world)
             steps = {"documents": n_docs, **plan.to_dict()}
             plan_notes = plan_warnings(cfg, plan, n_docs)
-    return Prepared(cfg, model_info, data_info, found, _warnings(cfg, data_info, steps, plan_notes, runs), steps, plan, device,
-                    runs)
+    return Prepared(cfg, model_info, data_info, found, _warnings(cfg, data_info, steps, plan_notes, runs), steps, plan,
+                    device, runs)
 
 
 def saved_epochs(cfg: TrainConfig, plan, limit: int = 12) -> list[str]:

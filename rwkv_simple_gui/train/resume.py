@@ -20,9 +20,15 @@ import numpy as np
 from rwkv_simple_gui import paths
 
 from .config import RESUME_FIXED, RESUME_INEXACT, TrainConfig, migrate
-from .rundir import (RESUME_DIR, checkpoint_entries, latest_resume_point, read_options, read_point,
-                     resume_point_name, resume_points)
-
+from .rundir import (
+    RESUME_DIR,
+    checkpoint_entries,
+    latest_resume_point,
+    read_options,
+    read_point,
+    resume_point_name,
+    resume_points,
+)
 
 # --- the random states of one process -----------------------------------------------------------------
 
@@ -236,7 +242,8 @@ def resume_options(run_dir) -> ResumePlan:
             if changes:
                 return ResumePlan(options, point, f"resume from {describe_point(point)} with changed options "
                                                   f"({'; '.join(changes)}): weights, optimizer and data position "
-                                                  f"are restored, but the steps after it differ from the run's own{said}")
+                                                  f"are restored, but the steps after it differ from the run's "
+                                                  f"own{said}")
             return ResumePlan(options, point, f"exact resume from {describe_point(point)}{said}")
         why_not = f"the resume point {paths.display(point)} is damaged ({damage})"
     entries = checkpoint_entries(run_dir)

@@ -467,7 +467,8 @@ def claim(run_dir, options) -> RunLock:
         lock = _lock_run(run_dir)
     except OSError as err:
         raise RunRefused(f"Cannot create or write the run folder {paths.display(run_dir)} ({err.strerror or err}): "
-                         f"choose a proj_dir you can write to, or leave it empty for a new folder in output/.") from None
+                         f"choose a proj_dir you can write to, or leave it empty for a new folder in "
+                         f"output/.") from None
     if lock.users > 1:
         return lock
     problem = reuse_problem(run_dir, options)

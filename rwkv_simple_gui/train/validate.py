@@ -350,7 +350,8 @@ def _stage(cfg, facts: Facts) -> list[str]:
             if getattr(cfg, name) and Path(getattr(cfg, name) + ".idx").is_file()]
     if cfg.stage == "sft":
         return [f"{name} {value} holds preference pairs (tokenized from prompt/chosen/rejected records): set stage "
-                f"dpo or orpo, or tokenize a dataset of conversations" for name, value in sets if is_pair_dataset(value)]
+                f"dpo or orpo, or tokenize a dataset of conversations"
+                for name, value in sets if is_pair_dataset(value)]
     out = [f"{name} {value} is not a preference dataset: stage {cfg.stage} trains on pairs; tokenize a file of "
            f'{{"prompt", "chosen", "rejected"}} records' for name, value in sets if not is_pair_dataset(value)]
     return out + _preference_settings(cfg, facts)
@@ -364,8 +365,8 @@ def _preference_settings(cfg, facts: Facts) -> list[str]:
     if cfg.stage == "dpo" and method(cfg.finetune_mode).trains_base:
         out.append(f"stage dpo compares the model with its base (the adapter switched off), but {cfg.finetune_mode} "
                    f"changes the base weights themselves, so the base would need a second copy of the model in "
-                   f"memory: use {or_list(m.name for m in METHODS.values() if not m.trains_base)}, or stage orpo (it needs "
-                   f"no reference)")
+                   f"memory: use {or_list(m.name for m in METHODS.values() if not m.trains_base)}, or stage orpo (it "
+                   f"needs no reference)")
     if cfg.train_type == "infctx":
         out.append(f"stage {cfg.stage} scores each reply in one pass: set train_type none")
     if cfg.dataload == "get":

@@ -3,10 +3,9 @@ and the file choices of its path options. Tests call these directly."""
 
 from __future__ import annotations
 
-
 from .. import paths
-from ..train.estimate import estimate_memory
 from ..train.config import GROUPS, TrainConfig, coerce
+from ..train.estimate import estimate_memory
 from ..train.prepare import Prepared, budget_report, path_options, prepare, resolve_option
 from . import common
 
