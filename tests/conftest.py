@@ -112,6 +112,8 @@ NOT_UNIT = {
     "test_token_view_on_the_command_line", "test_unused_fields_are_counted_and_named",
     "test_dry_run_prints_the_count_its_estimate_uses", "test_the_readme_tables_are_the_estimate",
     "test_x_forwarded_for_counts_only_from_a_proxy_the_admin_names",
+    # one trains (8 optimizer steps per version), one encodes 300k characters with the pure-Python oracle
+    "test_fresh_model_is_non_degenerate_and_trainable", "test_fast_path_is_rust_and_identical_to_trie",
 }
 BROWSER_FILES = {"test_browser.py", "test_browser_gui.py", "test_browser_samples.py", "test_browser_tokens.py"}
 SLOW_FILES = {
@@ -129,6 +131,15 @@ def tier(item) -> str:
     if name in UNIT_FILES and item.originalname not in NOT_UNIT:
         return "unit"
     return "e2e"
+
+
+def pytest_ignore_collect(collection_path, config):
+    """``-m unit`` does not import the files that hold no unit test: their imports (gradio, playwright, ...) took
+    longer than the unit tests."""
+    if config.getoption("markexpr") == "unit" and collection_path.name.startswith("test_") \
+            and collection_path.suffix == ".py":
+        return collection_path.name not in UNIT_FILES
+    return None
 
 
 def pytest_collection_modifyitems(config, items):
