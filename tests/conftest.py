@@ -111,7 +111,7 @@ NOT_UNIT = {
     "test_a_bad_node_setting_stops_the_launcher_before_torchrun", "test_cli_dry_run_prints_config_and_steps",
     "test_token_view_on_the_command_line", "test_unused_fields_are_counted_and_named",
     "test_dry_run_prints_the_count_its_estimate_uses", "test_the_readme_tables_are_the_estimate",
-    "test_x_forwarded_for_counts_only_from_a_proxy_the_admin_names",
+    "test_x_forwarded_for_counts_only_from_a_proxy_the_admin_names", "test_the_cli_offers_every_method_of_the_table",
     # one trains (8 optimizer steps per version), one encodes 300k characters with the pure-Python oracle
     "test_fresh_model_is_non_degenerate_and_trainable", "test_fast_path_is_rust_and_identical_to_trie",
 }
