@@ -38,8 +38,8 @@ def measure(method: str, epochs: int, every: int, work: Path, records: int = 40,
 
     from bench.facts import make, write
     from rwkv_simple_gui import demo, peft
-    from rwkv_simple_gui.data.pipeline import tokenize_file
     from rwkv_simple_gui.data.binidx import read_binidx
+    from rwkv_simple_gui.data.pipeline import tokenize_file
     from rwkv_simple_gui.data.tokenizer import get_tokenizer
     from rwkv_simple_gui.train import judge, loop, rundir
     from rwkv_simple_gui.train.config import TrainConfig

@@ -38,7 +38,8 @@ _RIVERS = ("Sallow", "Brine", "Kell", "Amber", "Rowan", "Tarn", "Wisp", "Lode", 
 
 # one-turn facts: (English question, English answer, Chinese question, Chinese answer), filled from a dict
 ONE_TURN = (
-    ("Who founded {v}?", "{v} was founded by {founder} in {y}.", "{v} 是谁建立的？", "{v} 由 {founder} 于 {y} 年建立。"),
+    ("Who founded {v}?", "{v} was founded by {founder} in {y}.",
+     "{v} 是谁建立的？", "{v} 由 {founder} 于 {y} 年建立。"),
     ("How many people live in {v}?", "About {n} people live in {v}.", "{v} 有多少居民？", "{v} 大约有 {n} 位居民。"),
     ("What is {v} known for?", "{v} is known for its {trade}.", "{v} 以什么闻名？", "{v} 以{trade_zh}闻名。"),
     ("When is the harvest festival of {v}?", "The harvest festival of {v} is held every {month}.",
@@ -51,7 +52,8 @@ ONE_TURN = (
      "{v} 上面的山叫 {hill}。"),
     ("When was the church bell of {v} cast?", "The church bell of {v} was cast in {bell}.", "{v} 教堂的钟是哪年铸的？",
      "{v} 教堂的钟铸于 {bell} 年。"),
-    ("Which river runs through {v}?", "The river {river} runs through {v}.", "哪条河流经 {v}？", "{river} 河流经 {v}。"),
+    ("Which river runs through {v}?", "The river {river} runs through {v}.",
+     "哪条河流经 {v}？", "{river} 河流经 {v}。"),
 )
 # two-turn facts: the second question needs the first turn to be understood
 TWO_TURN = (
@@ -103,7 +105,8 @@ def make(records: int = 40, seed: int = 2024, two_turn_share: float = 0.25, zh_s
     out = []
     for k, (v, i) in enumerate(one):
         en_q, en_a, zh_q, zh_a = ONE_TURN[i]
-        out.append((v, [("user", zh_q), ("assistant", zh_a)] if k < n_zh_one else [("user", en_q), ("assistant", en_a)]))
+        q, a = (zh_q, zh_a) if k < n_zh_one else (en_q, en_a)
+        out.append((v, [("user", q), ("assistant", a)]))
     for k, (v, i) in enumerate(two):
         first, second, zh_first, zh_second = TWO_TURN[i]
         (q1, a1), (q2, a2) = (zh_first, zh_second) if k < n_zh_two else (first, second)

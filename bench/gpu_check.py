@@ -87,7 +87,8 @@ def packages() -> dict[str, dict]:
             found = metadata.version(name)
         except metadata.PackageNotFoundError:
             found = None
-        out[name] = {"version": found, "pip": f"pip install {name}{pin}", "needed_by": NEEDED_BY.get(name, "the trainer")}
+        out[name] = {"version": found, "pip": f"pip install {name}{pin}",
+                     "needed_by": NEEDED_BY.get(name, "the trainer")}
     return out
 
 
@@ -385,7 +386,8 @@ def _estimate(check: Check, cfg: dict) -> dict:
     from rwkv_simple_gui.train.estimate import GB, estimate_memory
 
     est = estimate_memory(_model_info(check), cfg)
-    return {"estimate_gib": round(est.total / GB, 2), "estimate_parts_gib": {k: round(v / GB, 2) for k, v in est.parts.items()}}
+    return {"estimate_gib": round(est.total / GB, 2),
+            "estimate_parts_gib": {k: round(v / GB, 2) for k, v in est.parts.items()}}
 
 
 def _mfu(check: Check, tokens_per_s: float) -> float | None:

@@ -67,7 +67,8 @@ def main() -> None:
     print(f"{len(metrics)} optimizer steps, median {statistics.median(steps):.2f} s per step (evaluations included "
           f"in the step they follow); whole training {wall:.0f} s")
     if evals:
-        print(f"{len(evals)} evaluations of {evals[0]['val_tokens']} held-out tokens: median {statistics.median(eval_s):.2f} s, "
+        print(f"{len(evals)} evaluations of {evals[0]['val_tokens']} held-out tokens: median "
+              f"{statistics.median(eval_s):.2f} s, "
               f"total {sum(eval_s):.1f} s")
     print(f"{rounds} sampling rounds of {prompts} prompts x {cfg.sample_tokens} tokens: median "
           f"{statistics.median(sample_s) if sample_s else 0:.2f} s, total {sum(sample_s):.1f} s "

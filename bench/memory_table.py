@@ -12,9 +12,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rwkv_simple_gui.train.estimate import GB, estimate_memory  # noqa: E402
 from rwkv_simple_gui.model import ModelInfo  # noqa: E402
 from rwkv_simple_gui.train.config import TrainConfig  # noqa: E402
+from rwkv_simple_gui.train.estimate import GB, estimate_memory  # noqa: E402
 
 MODELS = (("RWKV-7 0.1B", "x070", 12, 768), ("RWKV-7 0.4B", "x070", 24, 1024), ("RWKV-7 1.5B", "x070", 24, 2048),
           ("RWKV-7 2.9B", "x070", 32, 2560), ("RWKV-7 7.2B", "x070", 32, 4096), ("RWKV-7 13.3B", "x070", 61, 4096),

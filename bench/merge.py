@@ -28,8 +28,8 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from rwkv_simple_gui.model.writers import TorchZipWriter  # noqa: E402
 from rwkv_simple_gui.model import RWKV, ModelInfo  # noqa: E402
+from rwkv_simple_gui.model.writers import TorchZipWriter  # noqa: E402
 
 BASELINE = r"""
 import sys, torch

@@ -168,7 +168,8 @@ def main() -> int:
     for t in threads:
         t.start()
     load = os.getloadavg()
-    print(f"soak: {args.clients} clients for {args.minutes:g} min on port {port}, polling a {args.run} run; load average at start "
+    print(f"soak: {args.clients} clients for {args.minutes:g} min on port {port}, polling a {args.run} run; "
+          f"load average at start "
           f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; {os.cpu_count()} CPUs", flush=True)
     print("minute  rss_MiB  calls  failed  gradio_tmp_MiB  load1", flush=True)
     began, samples = time.time(), []

@@ -2,9 +2,9 @@
 
     python bench/tokenize_speed.py [--mb 50 | --records 20000] [--runs 2] [--workers N] [--keep FILE | --corpus FILE]
 
-Generates a seeded ~50 MB jsonl (or ``--records N`` records: 20,000 is about 40 MB and 11 M tokens) of mixed Chinese, English, code and emoji in seed format (User /
-Assistant turns) in a temporary folder, then times, end to end as a user waits for it (a fresh
-process, from start to exit):
+Generates a seeded ~50 MB jsonl (or ``--records N`` records: 20,000 is about 40 MB and 11 M tokens) of mixed
+Chinese, English, code and emoji in seed format (User / Assistant turns) in a temporary folder, then times, end to
+end as a user waits for it (a fresh process, from start to exit):
 
 (a) the seed's path, re-implemented straight from make_tokenize.py: ``json.loads`` per line,
     shuffle, the ``rwkv`` package's ``TRIE_TOKENIZER`` with its decode check, one process, binidx;
@@ -139,8 +139,8 @@ def generate(path: Path, megabytes: float, seed: int = 0, records: int = 0) -> i
 
 def seed_path(input_path: str, prefix: str) -> None:
     """make_tokenize.py's path (N_EPOCH 1, EOF on, no filter), with a binidx writer from the layout."""
-    from rwkv.rwkv_tokenizer import TRIE_TOKENIZER
     import rwkv
+    from rwkv.rwkv_tokenizer import TRIE_TOKENIZER
 
     tokenizer = TRIE_TOKENIZER(str(Path(rwkv.__file__).parent / "rwkv_vocab_v20230424.txt"))
     lines = []
@@ -228,7 +228,8 @@ def main() -> None:
             ours_runs.append(timed(ours_cmd))
             (sw, sc), (ow, oc) = seed_runs[-1], ours_runs[-1]
             print(
-                f"run {run + 1}: seed path {sw:.2f} s wall ({sc:.2f} s CPU), ours {ow:.2f} s wall ({oc:.2f} s CPU): {sw / ow:.1f}x"
+                f"run {run + 1}: seed path {sw:.2f} s wall ({sc:.2f} s CPU), ours {ow:.2f} s wall ({oc:.2f} s CPU): "
+                f"{sw / ow:.1f}x"
             )
 
         seed_docs, ours_docs = read_docs(f"{tmp}/seed"), read_docs(f"{tmp}/ours")
@@ -239,12 +240,14 @@ def main() -> None:
         for name, runs in (("seed path", seed_runs), ("ours", ours_runs)):
             best = min(w for w, _ in runs)
             print(
-                f"{name:9}: best {best:.2f} s wall, {tokens / best / 1e6:.2f} M tokens/s; CPU s per run: {', '.join(f'{c:.2f}' for _, c in runs)}"
+                f"{name:9}: best {best:.2f} s wall, {tokens / best / 1e6:.2f} M tokens/s; CPU s per run: "
+                f"{', '.join(f'{c:.2f}' for _, c in runs)}"
             )
         ratio = min(w for w, _ in seed_runs) / min(w for w, _ in ours_runs)
         cpu_ratio = min(c for _, c in seed_runs) / min(c for _, c in ours_runs)
         print(
-            f"ratio (best wall / best wall): {ratio:.1f}x; CPU-time ratio {cpu_ratio:.1f}x; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+            f"ratio (best wall / best wall): {ratio:.1f}x; CPU-time ratio {cpu_ratio:.1f}x; {os.cpu_count()} CPUs, "
+            f"load average {os.getloadavg()[0]:.1f}"
         )
 
 

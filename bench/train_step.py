@@ -101,7 +101,8 @@ def main() -> None:
           f"matmul rate: median {statistics.median(shares):.2f} (min {min(shares):.2f}, max {max(shares):.2f}); "
           f"load average {os.getloadavg()[0]:.1f}")
     print(f"the same in CPU seconds (step from one progress report to the next, matmuls alone; steadier on a shared "
-          f"machine): median {statistics.median(cpu_shares):.2f} (min {min(cpu_shares):.2f}, max {max(cpu_shares):.2f})")
+          f"machine): median {statistics.median(cpu_shares):.2f} (min {min(cpu_shares):.2f}, "
+          f"max {max(cpu_shares):.2f})")
 
 
 if __name__ == "__main__":

@@ -93,16 +93,10 @@ def start(config: dict, run_dir: str | os.PathLike) -> Job:
                               f"{running.pid}). Stop it first, or wait until it ends.")
         run_dir = Path(run_dir)
         try:
-            hold = _lock_when_free(run_dir)
-        except rundir.RunInUse as err:
+            hold = _claim_when_free(run_dir, {**config, "proj_dir": str(run_dir)})
+        except rundir.RunRefused as err:
             raise RunnerError(str(err)) from None
-        except OSError as err:
-            raise RunnerError(f"Cannot create the run folder {paths.display(run_dir)} ({err.strerror or err}): "
-                              f"choose another one.") from None
         try:
-            problem = rundir.reuse_problem(run_dir, {**config, "proj_dir": str(run_dir)})
-            if problem:
-                raise RunnerError(problem)
             child = _launch(config, run_dir, hold.fd)
         finally:
             hold.release()  # the child holds the lock now, through the descriptor it inherited
@@ -124,12 +118,12 @@ def trainer_pid(run_dir) -> int | None:
     return pid if alive else None
 
 
-def _lock_when_free(run_dir: Path, timeout_s: float = 10.0) -> rundir.RunLock:
-    """The run folder's lock, waiting while the trainer that holds it is exiting."""
+def _claim_when_free(run_dir: Path, options: dict, timeout_s: float = 10.0) -> rundir.RunLock:
+    """``rundir.claim``, waiting while the trainer that holds the folder is exiting."""
     deadline = time.time() + timeout_s
     while True:
         try:
-            return rundir.lock_run(run_dir)
+            return rundir.claim(run_dir, options)
         except rundir.RunInUse:
             if time.time() > deadline or trainer_pid(run_dir) is not None:
                 raise

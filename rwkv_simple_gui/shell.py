@@ -21,6 +21,8 @@ OPENERS = {"if": "fi", "case": "esac", "for": "done", "while": "done", "until": 
 CLOSERS = {"fi", "esac", "done", "}"}
 CONTINUATIONS = {"then", "else", "elif", "do", "!", "time"}
 DECLARERS = {"export", "declare", "typeset", "readonly", "local"}
+REDIRECTIONS = {"<", ">", ">>", "<<", "<&", ">&", "&>", "<>", ">|"}
+SEPARATORS = {"\n", ";", ";;", "&", "&&", "||", "|"}
 OPERATORS = ("&&", "||", ";;", ">>", "<<", "<&", ">&", "&>", "<>", ">|", ";", "&", "|", "(", ")", "<", ">", "\n")
 
 
@@ -252,6 +254,77 @@ class _Reader:
         self.script = Script()
         self.positional = positional
         self.stack: list[tuple[str, int]] = []  # open blocks: (closing word, first line)
+        self.items: list = []  # the tokens of the statement being read
+        self.function = None  # a function definition being read: [its first word, waiting for its name]
+
+    # tokens ------------------------------------------------------------------------------------------
+    def feed(self, tok) -> None:
+        """One token of the script: a separator ends the statement read so far."""
+        if self.function is not None and self._function_head(tok):
+            return
+        if isinstance(tok, Op) and self._operator(tok):
+            return
+        if isinstance(tok, Word) and not self.items and tok.literal() == "function" and not self.stack:
+            self.function = [tok, True]
+            return
+        self.items.append(tok)
+
+    def _operator(self, op: Op) -> bool:
+        """Whether ``op`` ends a statement or is a parenthesis of a block (a case pattern's ")" is dropped);
+        False: it is part of the statement."""
+        if op.text in SEPARATORS:
+            self.statement(self.items)
+            self.items = []
+            return True
+        if op.text == "(":
+            return not self.stack and self._open_paren(op)
+        if op.text == ")":
+            if self.stack and self.stack[-1][0] == ")":
+                self._close(")", op.line)
+                self.items = []
+            return True
+        return False
+
+    def _function_head(self, tok) -> bool:
+        """Whether ``tok`` belongs to the head of the function definition being read (``function NAME``,
+        ``NAME()``); at its body the definition is noted and the body read as a block."""
+        if isinstance(tok, Op) and tok.text in ("(", ")", "\n"):
+            return True
+        if isinstance(tok, Word) and self.function[1]:
+            self.function = [tok, False]
+            return True
+        first = self.function[0]
+        self.note(first.line, f"{first.raw}() {{ ... }}", "a function definition: not run, nothing it sets was read")
+        self.function = None
+        if isinstance(tok, Word) and tok.literal() == "{":
+            self.stack.append(("}", tok.line))
+            return True
+        return False
+
+    def _open_paren(self, tok: Op) -> bool:
+        """A top-level "(" that opens a subshell, a function's ``NAME()`` or an array; False for any other."""
+        words = [t for t in self.items if isinstance(t, Word)]
+        if not self.items:
+            self.stack.append((")", tok.line))
+            self.note(tok.line, "( ... )", "a subshell: not run")
+            return True
+        if len(self.items) == 1 and words and NAME.fullmatch(words[0].raw):
+            self.function, self.items = [words[0], False], []
+            return True
+        if words and words[-1].raw.endswith("=") and ASSIGNMENT.fullmatch(words[-1].raw):
+            self.note(tok.line, words[-1].raw + "(...)", "an array: left out")
+            self.stack.append((")", tok.line))
+            self.items = []
+            return True
+        return False
+
+    def finish(self) -> Script:
+        self.statement(self.items)
+        if self.stack:
+            closing, start = self.stack[0]
+            self.note(start, f"... {closing}", f"a block opened on line {start} is not closed: the rest of the file "
+                                               f"was not read")
+        return self.script
 
     def note(self, line: int, text: str, why: str) -> None:
         self.script.notes.append(Note(line, _short(text), why))
@@ -328,41 +401,43 @@ class _Reader:
                 self.script.blocks.append((start, line, word))
 
     def top_level(self, items: list, words: list[Word]) -> None:
-        redirections = [t for t in items if isinstance(t, Op) and t.text in ("<", ">", ">>", "<<", "<&", ">&",
-                                                                             "&>", "<>", ">|")]
         text = " ".join(t.raw if isinstance(t, Word) else t.text for t in items)
-        if redirections:
-            self.note(words[0].line if words else redirections[0].line, text or redirections[0].text,
+        redirection = next((t for t in items if isinstance(t, Op) and t.text in REDIRECTIONS), None)
+        if redirection is not None:
+            self.note(words[0].line if words else redirection.line, text or redirection.text,
                       "a redirection (reads or writes a file): not run, no file was created or read")
             return
         if not words:
             return
-        declarer = words[0].literal() in DECLARERS if words else False
-        rest = words[1:] if declarer else words
-        flags = []
-        while declarer and rest and (rest[0].literal() or "").startswith("-"):
-            flags.append(rest.pop(0).literal())
-        assignments = []
-        for w in rest:
-            m = ASSIGNMENT.match(w.raw)
-            if not m:
-                break
-            assignments.append((m.group(1), m.group(2), w))
-        if declarer:  # `export NAME` only marks a variable; it sets nothing
-            rest = [w for w in rest if not NAME.fullmatch(w.raw)]
-            assignments = [a for a in assignments if a[2] in rest]
-        if declarer and len(assignments) < len(rest):
-            self.note(words[0].line, text, f"{words[0].literal()} of something other than NAME=value: left out")
+        if words[0].literal() in DECLARERS:
+            self.declaration(words, text)
             return
-        if assignments and len(assignments) == len(rest):
-            if any(f not in ("-x", "-g", "-r") for f in flags):
-                self.note(words[0].line, text, f"{words[0].literal()} {' '.join(flags)} is not a plain variable: "
-                                               f"left out")
-                return
+        assignments = _assignments(words)
+        if assignments and len(assignments) == len(words):
             for name, append, word in assignments:
                 self.assign(name, append, word)
             return
         self.command(words[len(assignments):], text)
+
+    def declaration(self, words: list[Word], text: str) -> None:
+        """``export`` / ``declare`` / ... of NAME=value (plain flags only); ``export NAME`` sets nothing."""
+        rest, flags = words[1:], []
+        while rest and (rest[0].literal() or "").startswith("-"):
+            flags.append(rest.pop(0).literal())
+        assignments = _assignments(rest)
+        rest = [w for w in rest if not NAME.fullmatch(w.raw)]
+        assignments = [a for a in assignments if a[2] in rest]
+        if len(assignments) < len(rest):
+            self.note(words[0].line, text, f"{words[0].literal()} of something other than NAME=value: left out")
+            return
+        if not assignments:
+            self.command(words, text)
+            return
+        if any(f not in ("-x", "-g", "-r") for f in flags):
+            self.note(words[0].line, text, f"{words[0].literal()} {' '.join(flags)} is not a plain variable: left out")
+            return
+        for name, append, word in assignments:
+            self.assign(name, append, word)
 
     def assign(self, name: str, append: str, word: Word) -> None:
         prefix = len(name) + len(append) + 1
@@ -400,55 +475,21 @@ class _Reader:
             self.script.commands.setdefault(name, []).append(line)
 
 
+def _assignments(words: list[Word]) -> list[tuple[str, str, Word]]:
+    """The leading NAME=value / NAME+=value words: (name, "+" or "", word)."""
+    out = []
+    for w in words:
+        m = ASSIGNMENT.match(w.raw)
+        if not m:
+            break
+        out.append((m.group(1), m.group(2), w))
+    return out
+
+
 def read_assignments(text: str, positional: list[str] | None = None) -> Script:
     """The variables ``text`` (a shell script) sets at its top level, in order, and what was left out, as
     :class:`Script`. Nothing is executed. ``positional`` fills ``$1``, ``$2``... (merge.sh's epoch)."""
     reader = _Reader(list(positional or []))
-    items: list = []
-    function = None  # a function definition being read: [its first word, waiting for its name]
     for tok in Lexer(text).tokens():
-        if function is not None:
-            if isinstance(tok, Op) and tok.text in ("(", ")", "\n"):
-                continue
-            if isinstance(tok, Word) and function[1]:
-                function = [tok, False]
-                continue
-            reader.note(function[0].line, f"{function[0].raw}() {{ ... }}",
-                        "a function definition: not run, nothing it sets was read")
-            function = None
-            if isinstance(tok, Word) and tok.literal() == "{":
-                reader.stack.append(("}", tok.line))
-                continue
-        if isinstance(tok, Op) and tok.text in ("\n", ";", ";;", "&", "&&", "||", "|"):
-            reader.statement(items)
-            items = []
-            continue
-        words = [t for t in items if isinstance(t, Word)]
-        if isinstance(tok, Op) and tok.text == "(" and not reader.stack:
-            if not items:
-                reader.stack.append((")", tok.line))
-                reader.note(tok.line, "( ... )", "a subshell: not run")
-                continue
-            if len(items) == 1 and words and NAME.fullmatch(words[0].raw):
-                function, items = [words[0], False], []  # name() { ... }
-                continue
-            if words and words[-1].raw.endswith("=") and ASSIGNMENT.fullmatch(words[-1].raw):
-                reader.note(tok.line, words[-1].raw + "(...)", "an array: left out")
-                reader.stack.append((")", tok.line))
-                items = []
-                continue
-        if isinstance(tok, Op) and tok.text == ")":
-            if reader.stack and reader.stack[-1][0] == ")":
-                reader._close(")", tok.line)
-                items = []
-            continue  # otherwise a case pattern's ")"
-        if isinstance(tok, Word) and not items and tok.literal() == "function" and not reader.stack:
-            function = [tok, True]
-            continue
-        items.append(tok)
-    reader.statement(items)
-    if reader.stack:
-        closing, start = reader.stack[0]
-        reader.note(start, f"... {closing}", f"a block opened on line {start} is not closed: the rest of the file "
-                                             f"was not read")
-    return reader.script
+        reader.feed(tok)
+    return reader.finish()

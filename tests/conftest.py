@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 import torch
 
 from rwkv_simple_gui import paths
@@ -21,18 +20,26 @@ SAMPLE = REPO_ROOT / "data" / "sample.jsonl"
 
 
 def tiny_state_dict(version: str, n_layer: int = 2, n_embd: int = 64, seed: int = 0,
-                    head_size: int = 32) -> dict[str, torch.Tensor]:
+                    head_size: int = 32, vocab_size: int = 65536) -> dict[str, torch.Tensor]:
     """A tiny generated model whose projections are moved off their (partly zero) fresh init, so every
     weight matters when outputs are compared."""
     from rwkv_simple_gui.model import init_model
 
-    model = init_model(version, n_layer, n_embd, head_size=head_size, seed=seed)
+    model = init_model(version, n_layer, n_embd, vocab_size=vocab_size, head_size=head_size, seed=seed)
     gen = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
         for p in model.parameters():
             if p.ndim == 2:
                 p.add_(torch.randn(p.shape, generator=gen) * 0.05)
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def learning_rate(row) -> float:
+    """A learning rate at which a method (a peft.methods row) learns a memorisable sequence in a few steps on a
+    tiny model: base weights move a little, adapters more, a state (far from the output) most."""
+    if row.trains_base:
+        return 3e-3
+    return 1.0 if row.tunes_state else 3e-2
 
 
 @pytest.fixture
@@ -53,7 +60,8 @@ def free_port() -> int:
 
 
 
-def run_cli(project: Path, *args: str, timeout: int = 300, cwd: Path | None = None, **kw) -> subprocess.CompletedProcess:
+def run_cli(project: Path, *args: str, timeout: int = 300, cwd: Path | None = None,
+            **kw) -> subprocess.CompletedProcess:
     """``python -m rwkv_simple_gui ARGS`` in a real subprocess, with ``project`` as its project folder (and
     its cwd unless ``cwd`` is given)."""
     env = {**os.environ, "RWKV_SIMPLE_GUI_HOME": str(project), "PYTHONPATH": str(REPO_ROOT)}
@@ -97,12 +105,15 @@ UNIT_FILES = {
     "test_layers.py", "test_method_table.py", "test_paths.py", "test_data_stats.py", "test_data_binidx.py",
     "test_data_formats.py", "test_tokenizer.py", "test_train_config.py", "test_peft_layers.py", "test_model.py",
     "test_template.py", "test_confine_open.py", "test_login.py", "test_estimate.py", "test_train_data.py",
+    "test_rundir.py",
 }
 NOT_UNIT = {
     "test_a_bad_node_setting_stops_the_launcher_before_torchrun", "test_cli_dry_run_prints_config_and_steps",
     "test_token_view_on_the_command_line", "test_unused_fields_are_counted_and_named",
     "test_dry_run_prints_the_count_its_estimate_uses", "test_the_readme_tables_are_the_estimate",
-    "test_x_forwarded_for_counts_only_from_a_proxy_the_admin_names",
+    "test_x_forwarded_for_counts_only_from_a_proxy_the_admin_names", "test_the_cli_offers_every_method_of_the_table",
+    # one trains (8 optimizer steps per version), one encodes 300k characters with the pure-Python oracle
+    "test_fresh_model_is_non_degenerate_and_trainable", "test_fast_path_is_rust_and_identical_to_trie",
 }
 BROWSER_FILES = {"test_browser.py", "test_browser_gui.py", "test_browser_samples.py", "test_browser_tokens.py"}
 SLOW_FILES = {
@@ -120,6 +131,15 @@ def tier(item) -> str:
     if name in UNIT_FILES and item.originalname not in NOT_UNIT:
         return "unit"
     return "e2e"
+
+
+def pytest_ignore_collect(collection_path, config):
+    """``-m unit`` does not import the files that hold no unit test: their imports (gradio, playwright, ...) took
+    longer than the unit tests."""
+    if config.getoption("markexpr") == "unit" and collection_path.name.startswith("test_") \
+            and collection_path.suffix == ".py":
+        return collection_path.name not in UNIT_FILES
+    return None
 
 
 def pytest_collection_modifyitems(config, items):

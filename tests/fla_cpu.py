@@ -145,7 +145,6 @@ for _module in [m for n, m in list(sys.modules.items()) if n.startswith("fla.") 
 from rwkv_simple_gui.model import ops  # noqa: E402
 from tests.test_model_ops import DECAYS7, forward_backward, inputs6, inputs7  # noqa: E402
 
-
 # ---------------------------------------------------------------------------------------------
 # checks run in the worker
 

@@ -30,11 +30,13 @@ BOT_MESSAGE = "#chat-chatbot .message.bot"
 # English trains one epoch, enough to see the live curve and the chain work, and keeps the suite short.
 FULL_TRAINING = {"zh": True, "en": False}
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (tests/setup.sh installs it)")
+pytestmark = pytest.mark.skipif(CHROMIUM is None,
+                                reason="Debian chromium is not installed (tests/setup.sh installs it)")
 
 # The visible text of the page, but not what users typed or their data shows (inputs, code, logs, chats).
 VISIBLE_TEXT_JS = """() => {
-  const skip = 'textarea, input, pre, code, .cm-editor, #train-log, #chat-chatbot, #data-preview, .sample-text, svg, canvas';
+  const skip = 'textarea, input, pre, code, .cm-editor, #train-log, #chat-chatbot, #data-preview, .sample-text, '
+    + 'svg, canvas';
   const out = [];
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {

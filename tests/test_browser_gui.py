@@ -21,7 +21,8 @@ from tests.test_browser import CHROMIUM, LOCALES, browser, open_tab, said, set_o
 
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "gui"
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (tests/setup.sh installs it)")
+pytestmark = pytest.mark.skipif(CHROMIUM is None,
+                                reason="Debian chromium is not installed (tests/setup.sh installs it)")
 
 # Every visible "Error" label (Gradio's badge on an output, a toast's title), in either language.
 ERROR_LABELS_JS = """() => [...document.querySelectorAll('body *')]

@@ -18,14 +18,16 @@ from rwkv_simple_gui.train.config import TrainConfig
 from rwkv_simple_gui.ui.i18n import LANGUAGES
 from rwkv_simple_gui.ui.messages import translate
 from tests.conftest import SAMPLE, start_app, stop_app
-from tests.test_browser import ARTIFACTS, CHROMIUM, LOCALES, VISIBLE_TEXT_JS, ENGLISH_SENTENCE, browser, open_tab  # noqa: F401
+from tests.test_browser import ARTIFACTS, CHROMIUM, ENGLISH_SENTENCE, LOCALES, VISIBLE_TEXT_JS, browser, open_tab  # noqa: F401
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (tests/setup.sh installs it)")
+pytestmark = pytest.mark.skipif(CHROMIUM is None,
+                                reason="Debian chromium is not installed (tests/setup.sh installs it)")
 
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
-    """A project with one finished run: the sample, each record with a System turn, 4 held out, an evaluation after each of the 3 epochs and of the base model."""
+    """A project with one finished run: the sample, each record with a System turn, 4 held out, an evaluation after
+    each of the 3 epochs and of the base model."""
     project = tmp_path_factory.mktemp("samples") / "project"
     (project / "data").mkdir(parents=True)
     (project / "model").mkdir()

@@ -15,7 +15,8 @@ from tests.conftest import start_app, stop_app
 from tests.test_browser import ARTIFACTS, CHROMIUM, LOCALES, browser, open_tab  # noqa: F401 (browser: a fixture)
 from tests.test_template import GOLDEN, golden
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (tests/setup.sh installs it)")
+pytestmark = pytest.mark.skipif(CHROMIUM is None,
+                                reason="Debian chromium is not installed (tests/setup.sh installs it)")
 LINE = 5  # the golden conversation with a system prompt, tools, reasoning, two tool calls and their results
 
 
@@ -47,7 +48,8 @@ def test_the_data_tab_opens_the_token_view_on_a_record(project, browser, lang): 
         assert shown(ignored).startswith("System: Answer from the Keep's records.")
         counts = page.locator("#data-token-counts").inner_text()
         word = "个参与学习" if lang == "zh" else "tokens learned under loss_mask qa"
-        assert word in counts and re.search(rf"\b{len(learned)}\b", counts) and str(len(learned) + len(ignored)) in counts
+        assert word in counts and re.search(rf"\b{len(learned)}\b", counts)
+        assert str(len(learned) + len(ignored)) in counts
         # boxes: a learned token is green, a not-learned one is not
         colour = page.locator("#data-tokens .tok-learned").first.evaluate("e => getComputedStyle(e).backgroundColor")
         other = page.locator("#data-tokens .tok-ignored").first.evaluate("e => getComputedStyle(e).backgroundColor")

@@ -14,7 +14,8 @@ from tests.conftest import start_app, stop_app
 from tests.test_browser import ARTIFACTS, CHROMIUM, LOCALES, browser, open_tab, wait_text  # noqa: F401
 from tests.test_i18n import BAD_DATA, write_finished_run
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (tests/setup.sh installs it)")
+pytestmark = pytest.mark.skipif(CHROMIUM is None,
+                                reason="Debian chromium is not installed (tests/setup.sh installs it)")
 ZH = LANGUAGES["zh"]
 LEGEND_JS = "() => [...document.querySelectorAll('#train-loss svg text')].map(t => t.textContent)"  # Vega's SVG
 

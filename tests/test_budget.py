@@ -19,8 +19,8 @@ from rwkv_simple_gui.model import init_model, save_model
 from rwkv_simple_gui.train import budget, presets
 from rwkv_simple_gui.train.config import TrainConfig
 from rwkv_simple_gui.train.data import split_documents
-from rwkv_simple_gui.train.step import estimate
 from rwkv_simple_gui.train.prepare import prepare
+from rwkv_simple_gui.train.step import estimate
 from rwkv_simple_gui.ui import control, params_tab
 from tests.conftest import SAMPLE, run_cli
 
@@ -67,7 +67,8 @@ def test_facts_rule_tells_short_distinct_answers_from_others(files, tmp_path):
     assert facts.facts and facts.conversations == 40 and facts.answer_tokens < 20 and facts.distinct > 0.9
     assert budget.data_shape(str(files / "sample"), "world").facts
     same = [{"text": f"User: Question {i}?\n\nAssistant: OK, noted."} for i in range(30)]
-    long = [{"text": f"User: Story {i}?\n\nAssistant: " + " ".join(f"word{i}x{j}" for j in range(80))} for i in range(30)]
+    long = [{"text": f"User: Story {i}?\n\nAssistant: " + " ".join(f"word{i}x{j}" for j in range(80))}
+            for i in range(30)]
     for name, rows in (("same", same), ("long", long)):
         (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
         tokenize_file(tmp_path / f"{name}.jsonl", tmp_path / name)
@@ -124,9 +125,11 @@ def test_time_is_measured_cached_per_shape_method_device_and_scaled_to_the_run(f
     expected_train = 57 * speed.step_s + 19 * 2 * 3 * budget.batch_lengths(prepared.config, prepared.data_info).mean() \
         * speed.token_s
     assert seconds["train_s"] == pytest.approx(expected_train)
-    assert seconds["total_s"] == pytest.approx(sum(seconds[k] for k in ("setup_s", "train_s", "evaluate_s", "recall_s")))
-    again, how = budget.time_estimate(prepared, budget.budget(prepared.config.replace(epoch_count=6),
-                                                                prepared.data_info, prepare(config(files, epoch_count=6)).steps))
+    parts = ("setup_s", "train_s", "evaluate_s", "recall_s")
+    assert seconds["total_s"] == pytest.approx(sum(seconds[k] for k in parts))
+    six = budget.budget(prepared.config.replace(epoch_count=6), prepared.data_info,
+                        prepare(config(files, epoch_count=6)).steps)
+    again, how = budget.time_estimate(prepared, six)
     assert how.startswith("measured earlier") and again["train_s"] == pytest.approx(2 * seconds["train_s"])
     other = budget.speed_key(prepared.config.replace(finetune_mode="bone", disha_r=4), prepared.model_info, "cpu")
     assert other != key and budget.cached_speed(other) is None
@@ -134,7 +137,8 @@ def test_time_is_measured_cached_per_shape_method_device_and_scaled_to_the_run(f
 
 def test_dry_run_prints_the_budget_and_the_time(files, project):
     done = run_cli(project, "train", "--model_path", str(files / "m.pth"), "--data_path", str(files / "facts"),
-                   "--finetune_mode", "lora", "--lora_r", "4", "--ctx_len", "112", "--micro_bsz", "2", "--mini_bsz", "1",
+                   "--finetune_mode", "lora", "--lora_r", "4", "--ctx_len", "112", "--micro_bsz", "2",
+                   "--mini_bsz", "1",
                    "--epoch_count", "2", "--val_split", "0.05", "--dry-run")
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)

@@ -76,7 +76,7 @@ def refused(call, *, verb: str) -> str:
     with pytest.raises(Exception) as err:
         call()
     message = str(err.value)
-    assert f"Refused:" in message and f"may {verb}: {FOLDERS}" in message, message
+    assert "Refused:" in message and f"may {verb}: {FOLDERS}" in message, message
     return message
 
 
@@ -264,7 +264,7 @@ def test_training_and_merging_stay_in_the_project(app):
                           ("data_path", "data/escape/secret"), ("lora_load", "../outside/secret.pth")):
         message = refused(lambda: app.client.predict(*_form(app, **{option: value}), api_name="/start_training"),
                           verb="read")
-        assert message.startswith(f"Fix these") and f"{option}: Refused" in message, message
+        assert message.startswith("Fix these") and f"{option}: Refused" in message, message
     for run in ("output/escape", "../outside/run"):
         refused(lambda: app.client.predict(run, api_name="/resume_training"), verb="write to")
     model, ckpt = DEMO_MODEL, _lora_checkpoint(app.project)

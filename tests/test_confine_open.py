@@ -18,7 +18,6 @@ import pytest
 import torch
 
 from rwkv_simple_gui import paths
-from rwkv_simple_gui.train import rundir
 from tests.conftest import SAMPLE
 
 SECRET = "SECRET-7f3a: the outside file"

@@ -5,9 +5,9 @@ import itertools
 
 import pytest
 
-from rwkv_simple_gui.train.estimate import GB, estimate_memory
 from rwkv_simple_gui.model import ModelInfo
 from rwkv_simple_gui.peft.methods import METHOD_NAMES
+from rwkv_simple_gui.train.estimate import GB, estimate_memory
 
 # RWKV-PEFT README, RTX 4090, bf16, deepspeed_stage_1, ctx 1024, micro_bsz 1, LoRA r 64 (GB).
 PUBLISHED = {
@@ -125,6 +125,7 @@ def test_dry_run_prints_the_count_its_estimate_uses(tiny, project):
     import json
 
     from conftest import run_cli
+
     from rwkv_simple_gui.model import detect
     from rwkv_simple_gui.train.config import TrainConfig
     from rwkv_simple_gui.train.estimate import trainable_params

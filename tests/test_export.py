@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from rwkv_simple_gui.data.tokenizer import get_tokenizer
-from rwkv_simple_gui.export import check, hf
+from rwkv_simple_gui.export import check
 from rwkv_simple_gui.merge import MergeError, merge
 from rwkv_simple_gui.model import detect, save_model
 from rwkv_simple_gui.peft import load_adapted_model, method

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from rwkv_simple_gui.train.config import TrainConfig
 from rwkv_simple_gui.ui import i18n, messages, messages_zh, params_tab
-from rwkv_simple_gui.ui.messages import PLACEHOLDER
 from rwkv_simple_gui.ui.i18n_options import ZH_OPTIONS
+from rwkv_simple_gui.ui.messages import PLACEHOLDER
 
 UI = Path(i18n.__file__).parent
 
@@ -142,7 +142,8 @@ def test_chinese_templates_keep_the_placeholders_of_the_english():
 
 def test_a_message_is_translated_line_by_line_with_its_parts():
     text = ("### ⚠️ Fix before training\n- model_path is empty: choose the base model .pth (a file in model/)\n"
-            "- ctx_len=100 must be a multiple of 16 for the WKV kernels (try 112, the max_length the tokenizer printed)\n"
+            "- ctx_len=100 must be a multiple of 16 for the WKV kernels (try 112, the max_length the tokenizer "
+            "printed)\n"
             "- a message nobody translated yet stays as it is")
     zh = messages.translate(text, "zh").split("\n")
     assert zh[0] == "### ⚠️ 训练前请修正" and zh[1].startswith("- model_path 为空")
@@ -159,7 +160,8 @@ def test_the_parameters_check_reads_in_chinese(project):
     from rwkv_simple_gui.ui import control, tokenize_tab
 
     ensure_demo_model()
-    tokenize_tab.run_tokenize("data/sample.jsonl", 1, 0, True, 42, "world", False, "", 1024, progress=lambda *a, **k: None)
+    tokenize_tab.run_tokenize("data/sample.jsonl", 1, 0, True, 42, "world", False, "", 1024,
+                              progress=lambda *a, **k: None)
     values = params_tab.form_defaults()
     for form in (values, {**values, "ctx_len": 100, "warmup_steps": 10_000, "data_path": "data/nope"}):
         zh = messages.translate(control.check(form), "zh")

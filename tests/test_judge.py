@@ -349,7 +349,7 @@ def test_train_cli_unwritable_run_folder_and_bad_model_are_plain_messages(chat_d
     (tmp_path / "afile").write_text("x")
     out = cli(*cli_args(options(chat_data, proj_dir=str(tmp_path / "afile" / "run"))), home=tmp_path)
     assert out.returncode == 2 and "Traceback" not in out.stderr + out.stdout
-    assert "cannot create or write the run folder" in out.stderr and "Not a directory" in out.stderr
+    assert "Cannot create or write the run folder" in out.stderr and "Not a directory" in out.stderr
     for bad, words in ((tmp_path / "afile", "not an RWKV model"), (tmp_path, "is a folder"),
                        (tmp_path / "none.pth", "not found")):
         out = cli("train", "--model_path", str(bad), "--data_path", str(chat_data / "sample"), "--dry-run",
@@ -429,13 +429,13 @@ def test_recall_check_asks_as_chat_and_says_what_it_learned(judged, chat_data):
     rows = rundir.read_recall(run_dir)
     held = set(rundir.read_config(run_dir)["resolved"]["val_docs"])
     assert len(rows) == 24 and {r["doc"] for r in rows if r["held_out"]} == held
-    model = peft.load_adapted_model(chat_data / "m.pth", rundir.latest_checkpoint(run_dir), rundir.read_options(run_dir))
+    model = peft.load_adapted_model(chat_data / "m.pth", rundir.latest_checkpoint(run_dir),
+                                    rundir.read_options(run_dir))
     model.eval()
     tok = get_tokenizer("world")
     from rwkv_simple_gui.data.template import chat_prompt
     from rwkv_simple_gui.demo import sample_questions
-    from rwkv_simple_gui.train.judge import recalled
-    from rwkv_simple_gui.train.judge import greedy_answer
+    from rwkv_simple_gui.train.judge import greedy_answer, recalled
 
     by_question = {(q.question, q.answer): q for q in sample_questions(SAMPLE)}
     for row in rows[:6] + [r for r in rows if r["turns"] > 1]:

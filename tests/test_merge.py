@@ -14,11 +14,10 @@ import pytest
 import torch
 
 from rwkv_simple_gui.merge import MergeError, merge
-from rwkv_simple_gui.model import ModelFormatError
+from rwkv_simple_gui.model import ModelFormatError, load_model, save_model
 from rwkv_simple_gui.model.lazy import LazyStateDict
 from rwkv_simple_gui.model.writers import TorchZipWriter
 from rwkv_simple_gui.train.rundir import list_checkpoints
-from rwkv_simple_gui.model import load_model, save_model
 from tests.conftest import tiny_state_dict
 
 REPO = Path(__file__).resolve().parent.parent
@@ -273,7 +272,8 @@ def test_st_export_follows_ai00_rules_and_round_trips(base, tmp_path):
     base_path, sd = base
     m = "blocks.0.ffn.key"
     ckpt = {m + ".lora_A": torch.randn(4, 64) * 0.1, m + ".lora_B": torch.randn(256, 4) * 0.1}
-    result = merge(base_path, _run(tmp_path, ckpt, {"lora_alpha": 4}), tmp_path / "m-1.5b", fmt=["pth", "st"], dtype="fp16")
+    result = merge(base_path, _run(tmp_path, ckpt, {"lora_alpha": 4}), tmp_path / "m-1.5b", fmt=["pth", "st"],
+                   dtype="fp16")
     pth, st = result.outputs
     assert (pth.name, st.name) == ("m-1.5b.pth", "m-1.5b.st")
     with safe_open(st, "pt") as f:

@@ -17,8 +17,8 @@ import torch
 
 from rwkv_simple_gui import peft
 from rwkv_simple_gui.merge import merge
-from rwkv_simple_gui.train import rundir
 from rwkv_simple_gui.model import init_model, load_model, save_model
+from rwkv_simple_gui.train import rundir
 
 TOKENS = [33, 1000, 5, 65000, 17, 300, 300, 2]
 ATOL = 2e-4  # fp32 throughout: merged W x vs W x + B(A x) and pip's kernels differ only by rounding

@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO_ROOT
+
 from rwkv_simple_gui.peft.methods import METHOD_NAMES, METHODS
 from rwkv_simple_gui.train.config import RESUME_FIXED, TrainConfig
 

@@ -12,8 +12,16 @@ import torch
 from safetensors.torch import save_file
 
 from rwkv_simple_gui.__main__ import main as cli_main
-from rwkv_simple_gui.model import (RWKV, ModelFormatError, ModelInfo, detect, init_model, load_model,
-                                   read_state_dict, save_model)
+from rwkv_simple_gui.model import (
+    RWKV,
+    ModelFormatError,
+    ModelInfo,
+    detect,
+    init_model,
+    load_model,
+    read_state_dict,
+    save_model,
+)
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +96,10 @@ def test_layer0_value_residual_keys_from_rwkv_lm_are_accepted(models, tmp_path):
 
 def test_non_rwkv_files_say_what_was_found(tmp_path):
     hf = tmp_path / "hf.safetensors"
-    save_file({"model.layers.0.self_attn.q_proj.weight": torch.zeros(4, 4), "model.embed_tokens.weight": torch.zeros(8, 4)}, hf)
-    with pytest.raises(ModelFormatError, match=r"no emb.weight.*Hugging Face transformers checkpoint: model\.(layers|embed_tokens)"):
+    save_file({"model.layers.0.self_attn.q_proj.weight": torch.zeros(4, 4),
+               "model.embed_tokens.weight": torch.zeros(8, 4)}, hf)
+    with pytest.raises(ModelFormatError,
+                       match=r"no emb.weight.*Hugging Face transformers checkpoint: model\.(layers|embed_tokens)"):
         detect(hf)
     adapter = tmp_path / "rwkv-0.pth"
     torch.save({"blocks.0.att.receptance.lora_A": torch.zeros(4, 64)}, adapter)
@@ -153,7 +163,8 @@ def test_nested_training_checkpoint_is_unwrapped(models, tmp_path):
 def test_init_model_cli_writes_a_loadable_model(tmp_path, capsys):
     out = tmp_path / "tiny.pth"
     cmd = [sys.executable, "-m", "rwkv_simple_gui", "init-model", "--version", "x060", "--n-layer", "2",
-           "--n-embd", "64", "--head-size", "32", "--vocab", "1000", "--dtype", "bf16", "--seed", "3", "--out", str(out)]
+           "--n-embd", "64", "--head-size", "32", "--vocab", "1000", "--dtype", "bf16", "--seed", "3",
+           "--out", str(out)]
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr

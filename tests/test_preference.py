@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-
 from conftest import run_cli, tiny_state_dict
+
 from rwkv_simple_gui import peft
 from rwkv_simple_gui.data import formats, preference, schemas
 from rwkv_simple_gui.data.binidx import read_binidx
@@ -24,8 +24,8 @@ from rwkv_simple_gui.data.report import format_report
 from rwkv_simple_gui.model import load_model, save_model
 from rwkv_simple_gui.train import rundir
 from rwkv_simple_gui.train.config import TrainConfig
-from rwkv_simple_gui.train.prepare import check
 from rwkv_simple_gui.train.preference import Reference, dpo_loss, orpo_loss
+from rwkv_simple_gui.train.prepare import check
 from rwkv_simple_gui.train.seed_script import training_sh
 
 REPO = Path(__file__).resolve().parent.parent
@@ -294,7 +294,8 @@ def test_dpo_raises_reward_accuracy_and_the_merged_model_prefers_chosen(assets, 
 
     metrics = rundir.read_metrics(dpo_run)
     assert len(metrics) == 8 and {"reward_margin", "reward_acc", "logp_chosen", "logp_rejected"} <= set(metrics[0])
-    assert metrics[0]["reward_margin"] == pytest.approx(0, abs=1e-6) and metrics[0]["loss"] == pytest.approx(math.log(2), abs=1e-5)
+    assert metrics[0]["reward_margin"] == pytest.approx(0, abs=1e-6)
+    assert metrics[0]["loss"] == pytest.approx(math.log(2), abs=1e-5)
     assert metrics[-1]["reward_acc"] >= 0.9 and metrics[-1]["reward_margin"] > metrics[1]["reward_margin"] + 0.5
     evals = rundir.read_evaluations(dpo_run)  # the training pairs again, in eval mode: step 0 and the last
     assert [e["step"] for e in evals] == [0, 8]

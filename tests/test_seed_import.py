@@ -323,6 +323,7 @@ def test_an_epoch_save_that_differs_from_rwkv_peft_is_listed():
 
     imported = read_training_sh(text="EPOCH_SAVE=5\nEPOCH_BEGIN=2\nEPOCH_COUNT=10\nFINETUNE_MODE=lora\n")
     assert imported.not_honoured == ["EPOCH_SAVE=5: here the checkpoints are rwkv-4, rwkv-9, ... and the last "
-                                     "epoch's; RWKV-PEFT writes the run's first epoch, then every 5: rwkv-2, rwkv-7, ..."]
+                                     "epoch's; RWKV-PEFT writes the run's first epoch, then every 5: rwkv-2, "
+                                     "rwkv-7, ..."]
     plan = make_plan(imported.config, 10, 1)
     assert [e for e in plan.epochs() if plan.saves(e, 5)] == [4, 9, 11]  # what the note says the run writes

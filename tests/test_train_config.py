@@ -15,8 +15,8 @@ from rwkv_simple_gui.model import ModelInfo
 from rwkv_simple_gui.train import cli
 from rwkv_simple_gui.train.config import TrainConfig
 from rwkv_simple_gui.train.prepare import check
-from rwkv_simple_gui.train.seed_script import training_sh
 from rwkv_simple_gui.train.schedule import learning_rate
+from rwkv_simple_gui.train.seed_script import training_sh
 
 SEED_OPTIONS = [  # training.sh variables (reference §1.1) that are options here, lower-cased
     "finetune_mode", "train_type", "wandb", "quant", "op", "model_path", "data_path", "ctx_len", "epoch_count",
@@ -42,7 +42,8 @@ def test_every_seed_option_has_complete_metadata():
     assert "counted from epoch_begin" in TrainConfig.option("epoch_count").metadata["help"]
     assert "lines / MICRO_BSZ" not in TrainConfig.option("epoch_steps").metadata["help"]  # (the words are ours)
     assert TrainConfig().epoch_steps == "auto" and "auto" in TrainConfig.option("epoch_steps").metadata["help"]
-    assert TrainConfig(finetune_mode="lora").applies("lora_r") and not TrainConfig(finetune_mode="bone").applies("lora_r")
+    assert TrainConfig(finetune_mode="lora").applies("lora_r")
+    assert not TrainConfig(finetune_mode="bone").applies("lora_r")
 
 
 def test_json_round_trip_and_unknown_keys(tmp_path):

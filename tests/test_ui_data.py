@@ -159,7 +159,8 @@ def test_preview_cuts_long_turns_and_says_so(project):
     (project / "data" / "chat.jsonl").write_text(json.dumps({"text": chat}) + "\n", encoding="utf-8")
     df, _, _ = data_tab.preview_page("chat.jsonl", 1)
     assert len(df) == 21 and df["text"].tolist()[19] == "a9"
-    assert df["role"].tolist()[-1] == "(more)" and "40 more turns not shown: the record has 60 turns" in df["text"].tolist()[-1]
+    assert df["role"].tolist()[-1] == "(more)"
+    assert "40 more turns not shown: the record has 60 turns" in df["text"].tolist()[-1]
 
 
 def test_remembered_choices_survive_a_restart(project):

@@ -234,7 +234,8 @@ def test_a_run_without_resume_points_continues_from_its_last_checkpoint(tmp_path
     assert plan.options["epoch_count"] == 1  # the epochs left to the run's end (epoch 11)
     assert plan.options["pissa_init"].endswith("init_pissa.pth") and "model_info" not in plan.options
     # a checkpoint written by a stop holds part of an epoch: that epoch is trained again
-    (run / "status.json").write_text(json.dumps({"checkpoints": [{"file": "rwkv-10.pth", "epoch": 10, "partial": True}]}))
+    checkpoint = {"file": "rwkv-10.pth", "epoch": 10, "partial": True}
+    (run / "status.json").write_text(json.dumps({"checkpoints": [checkpoint]}))
     again = resume_options(run).options
     assert (again["epoch_begin"], again["epoch_count"]) == (10, 2)
     (run / "status.json").write_text(json.dumps({"checkpoints": [{"file": "rwkv-11.pth", "epoch": 11}]}))

@@ -129,29 +129,38 @@ def main(args: argparse.Namespace) -> int:
                 return 2
             chat = _Conversation(worker, args, params, window)
             if questions is not None:
-                for question in questions:
-                    reply = chat.ask(question, echo=not args.json)
-                    if args.json:
-                        print(_json_line(question, reply), flush=True)
+                _ask_all(chat, questions, args.json)
                 return 0
             shown = session.fit(worker.facts.path).describe() if args.history == "fit" else \
                 f"earlier questions sent with each new one: {'all' if window is None else window}."
             print(f"{worker.facts.path.name} ({worker.version}, {args.strategy}). {shown} Empty line or /exit quits, "
                   "/reset clears the history.", file=sys.stderr)
-            while True:
-                try:
-                    question = input("User: ").strip()
-                except EOFError:
-                    return 0
-                if question in ("", "/exit"):
-                    return 0
-                if question == "/reset":
-                    chat.history.clear()
-                    continue
-                print("Assistant: ", end="", flush=True)
-                chat.ask(question, echo=True)
+            return _talk(chat)
     except ChatError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _ask_all(chat: _Conversation, questions: list[str], as_json: bool) -> None:
+    for question in questions:
+        reply = chat.ask(question, echo=not as_json)
+        if as_json:
+            print(_json_line(question, reply), flush=True)
+
+
+def _talk(chat: _Conversation) -> int:
+    """Questions typed at the terminal until an empty line, /exit or the end of input."""
+    while True:
+        try:
+            question = input("User: ").strip()
+        except EOFError:
+            return 0
+        if question in ("", "/exit"):
+            return 0
+        if question == "/reset":
+            chat.history.clear()
+            continue
+        print("Assistant: ", end="", flush=True)
+        chat.ask(question, echo=True)

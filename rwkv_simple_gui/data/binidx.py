@@ -193,7 +193,8 @@ class BinIdx:
         end = int(self.pointers[-1]) + int(self.sizes[-1]) * self.dtype.itemsize if n else 0
         if end != nbytes:
             raise BinIdxError(
-                f"{bpath} has {nbytes} bytes but {ipath} describes {end}: the two files do not belong together; tokenize again"
+                f"{bpath} has {nbytes} bytes but {ipath} describes {end}: the two files do not belong together; "
+                f"tokenize again"
             )
         self.meta: dict | None = _read_meta(meta_path(self.prefix))
 

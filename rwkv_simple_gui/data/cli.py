@@ -96,9 +96,8 @@ def input_path(value: str):
 
 
 def main(args: argparse.Namespace) -> int:
-    from .pipeline import tokenize_file
-
     from .binidx import split_prefix
+    from .pipeline import tokenize_file
 
     try:
         copies = _one_of(args.copies_pos, args.copies, "COPIES (--copies)", 1)

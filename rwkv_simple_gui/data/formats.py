@@ -373,7 +373,8 @@ class _ParquetSource(_Source):
                 pf = pq.ParquetFile(f)
             except Exception as e:  # pyarrow raises several types for a damaged file
                 raise DatasetError(
-                    self.path, None, f"not a readable parquet file ({e})", "re-export it with pandas.DataFrame.to_parquet"
+                    self.path, None, f"not a readable parquet file ({e})",
+                    "re-export it with pandas.DataFrame.to_parquet"
                 ) from None
             self.total = pf.metadata.num_rows
             row = 0
@@ -394,7 +395,8 @@ def record_source(path: Path, container: str) -> _Source:
 
 def _require_file(path: Path) -> None:
     if path.is_dir():
-        raise DatasetError(path, None, "this is a folder, not a file", "pick a dataset file inside it, e.g. data/NAME.jsonl")
+        raise DatasetError(path, None, "this is a folder, not a file",
+                           "pick a dataset file inside it, e.g. data/NAME.jsonl")
     if not path.is_file():
         raise DatasetError(path, None, "file not found", "pick a file in data/ or type its full path")
 

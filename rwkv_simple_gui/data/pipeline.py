@@ -484,7 +484,8 @@ def _kept_documents(lengths: np.ndarray, max_tokens: int, skipped: int, src: Pat
         raise DatasetError(
             src,
             None,
-            f"every document is longer than max_tokens={max_tokens} (the shortest has {int(lengths.min())} tokens, EOF included)",
+            f"every document is longer than max_tokens={max_tokens} (the shortest has {int(lengths.min())} tokens, "
+            f"EOF included)",
             "raise max_tokens (--max-tokens), or set 0 for no limit",
             fmt.unit,
         )
@@ -511,6 +512,30 @@ def default_prefix(input_path: str | os.PathLike) -> Path:
     return paths.folder("data") / Path(input_path).stem
 
 
+def _check_options(copies: int, max_tokens: int, seed: int) -> None:
+    if copies < 1:
+        raise TokenizeError(f"copies must be at least 1, got {copies}")
+    if max_tokens < 0:
+        raise TokenizeError(f"max_tokens must be 0 (no limit) or a positive number of tokens, got {max_tokens}")
+    if not 0 <= seed < 2**32:
+        raise TokenizeError(f"seed must be a whole number from 0 to {2**32 - 1}, got {seed}: it fixes the shuffled "
+                            "order of the copies (the same seed gives the same order); unlike training's seed, -1 "
+                            "(random) is not offered here, so the order can always be made again")
+
+
+def _ranges(src: Path, size: int, fmt, workers: int | None) -> tuple[list[tuple[int, int]], int]:
+    """The byte ranges of ``src`` read in parallel and how many workers read them (a jsonl file only; by
+    default one per RANGE_BYTES, as many as the CPUs allow, none for a small file)."""
+    if fmt.container != "jsonl":
+        workers = 1
+    elif workers is None:
+        workers = 1 if size < SMALL_FILE else min(available_cpus(), math.ceil(size / RANGE_BYTES))
+    workers = max(1, workers)
+    n_ranges = 1 if workers == 1 else min(workers * RANGES_PER_WORKER, max(workers, size // RANGE_BYTES))
+    ranges = _split_ranges(src, size, n_ranges) if n_ranges > 1 else [(0, size)]
+    return ranges, min(workers, len(ranges))
+
+
 def tokenize_file(
     input: str | os.PathLike,
     out_prefix: str | os.PathLike | None = None,
@@ -534,14 +559,7 @@ def tokenize_file(
     """
     began = time.perf_counter()
     src = Path(input)
-    if copies < 1:
-        raise TokenizeError(f"copies must be at least 1, got {copies}")
-    if max_tokens < 0:
-        raise TokenizeError(f"max_tokens must be 0 (no limit) or a positive number of tokens, got {max_tokens}")
-    if not 0 <= seed < 2**32:
-        raise TokenizeError(f"seed must be a whole number from 0 to {2**32 - 1}, got {seed}: it fixes the shuffled "
-                            "order of the copies (the same seed gives the same order); unlike training's seed, -1 "
-                            "(random) is not offered here, so the order can always be made again")
+    _check_options(copies, max_tokens, seed)
     fmt = formats.detect_format(src)
     prefix = split_prefix(out_prefix) if out_prefix is not None else default_prefix(src)
     try:
@@ -557,14 +575,7 @@ def tokenize_file(
         except OSError as e:
             raise TokenizeError(_write_failure(e, prefix)) from e
     size = src.stat().st_size
-    if fmt.container != "jsonl":
-        workers = 1
-    elif workers is None:
-        workers = 1 if size < SMALL_FILE else min(available_cpus(), math.ceil(size / RANGE_BYTES))
-    workers = max(1, workers)
-    n_ranges = 1 if workers == 1 else min(workers * RANGES_PER_WORKER, max(workers, size // RANGE_BYTES))
-    ranges = _split_ranges(src, size, n_ranges) if n_ranges > 1 else [(0, size)]
-    workers = min(workers, len(ranges))
+    ranges, workers = _ranges(src, size, fmt, workers)
 
     try:
         prefix.parent.mkdir(parents=True, exist_ok=True)

@@ -72,34 +72,11 @@ def tokenize_pairs(src: Path, prefix: Path, fmt: formats.DatasetFormat, tok, *, 
                    progress: Callable[[int, int, str], None] | None = None) -> PairTokenizeResult:
     """Tokenize every pair of ``src`` into ``prefix``; pairs whose longer sequence (prompt + longer reply) is
     over ``max_tokens`` are dropped; the kept ones are written ``copies`` times, each in its own shuffled order."""
-    from .binidx import BinIdxWriter
     from .stats import align_tokens, factor_table, next_pow2
 
     began = time.perf_counter()
-    encoded, waiting, bad, skipped = [], [], [], 0
-    total = formats.count_records(src, fmt)
-    for n, rec in enumerate(formats.read_pairs(src, fmt), 1):
-        if isinstance(rec, BadRecord):
-            if not skip_bad:
-                raise DatasetError(src, rec.line, rec.reason, SKIP_BAD_FIX, fmt.unit)
-            skipped += 1
-            if len(bad) < MAX_BAD_KEPT:
-                bad.append(rec)
-            continue
-        waiting.append(rec)
-        if len(waiting) == ENCODE_BATCH:
-            encoded += encode_pairs(tok, waiting, eof)
-            waiting.clear()
-            if progress:
-                progress(n, total, "tokenizing")
-    encoded += encode_pairs(tok, waiting, eof) if waiting else []
-    if not encoded:
-        why = f"all {skipped} records are bad" if skipped else "the file has no records"
-        raise DatasetError(src, None, f"no data to tokenize: {why}",
-                           'add records such as {"prompt": "...", "chosen": "...", "rejected": "..."}', fmt.unit)
-    p_len = np.array([len(p) for p, _, _ in encoded], np.int64)
-    c_len = np.array([len(c) for _, c, _ in encoded], np.int64)
-    r_len = np.array([len(r) for _, _, r in encoded], np.int64)
+    encoded, bad, skipped = _encode_file(src, fmt, tok, eof=eof, skip_bad=skip_bad, progress=progress)
+    p_len, c_len, r_len = (np.array([len(pair[part]) for pair in encoded], np.int64) for part in range(3))
     longest = p_len + np.maximum(c_len, r_len)
     kept = np.flatnonzero(longest <= max_tokens) if max_tokens > 0 else np.arange(len(encoded))
     if kept.size == 0:
@@ -124,16 +101,49 @@ def tokenize_pairs(src: Path, prefix: Path, fmt: formats.DatasetFormat, tok, *, 
         **{k: v for k, v in result.to_json().items() if k not in ("factors", "bad", "prefix", "seconds")},
         META_KEY: {"prompt_tokens": p_len[order].tolist(), "chosen_tokens": c_len[order].tolist()},
     }
-    with BinIdxWriter(prefix, meta=meta) as writer:
-        for n, i in enumerate(order.tolist(), 1):
-            p, c, r = encoded[i]
-            writer.add(np.concatenate([p, c, r]))
-            if progress and n % 2000 == 0:
-                progress(n, items, "writing")
-    if progress:
-        progress(items, items, "writing")
+    _write_pairs(prefix, meta, encoded, order.tolist(), progress)
     result.seconds = time.perf_counter() - began
     return result
+
+
+def _encode_file(src: Path, fmt: formats.DatasetFormat, tok, *, eof: bool, skip_bad: bool, progress):
+    """(the encoded pairs, the first bad records, how many were bad) of ``src``; a bad record stops it unless
+    ``skip_bad``, and a file without a good pair is a DatasetError."""
+    encoded, waiting, bad, skipped = [], [], [], 0
+    total = formats.count_records(src, fmt)
+    for n, rec in enumerate(formats.read_pairs(src, fmt), 1):
+        if isinstance(rec, BadRecord):
+            if not skip_bad:
+                raise DatasetError(src, rec.line, rec.reason, SKIP_BAD_FIX, fmt.unit)
+            skipped += 1
+            if len(bad) < MAX_BAD_KEPT:
+                bad.append(rec)
+            continue
+        waiting.append(rec)
+        if len(waiting) == ENCODE_BATCH:
+            encoded += encode_pairs(tok, waiting, eof)
+            waiting.clear()
+            if progress:
+                progress(n, total, "tokenizing")
+    encoded += encode_pairs(tok, waiting, eof) if waiting else []
+    if not encoded:
+        why = f"all {skipped} records are bad" if skipped else "the file has no records"
+        raise DatasetError(src, None, f"no data to tokenize: {why}",
+                           'add records such as {"prompt": "...", "chosen": "...", "rejected": "..."}', fmt.unit)
+    return encoded, bad, skipped
+
+
+def _write_pairs(prefix: Path, meta: dict, encoded: list, order: list[int], progress) -> None:
+    """Each pair of ``order`` as one item: prompt, chosen, rejected."""
+    from .binidx import BinIdxWriter
+
+    with BinIdxWriter(prefix, meta=meta) as writer:
+        for n, i in enumerate(order, 1):
+            writer.add(np.concatenate(encoded[i]))
+            if progress and n % 2000 == 0:
+                progress(n, len(order), "writing")
+    if progress:
+        progress(len(order), len(order), "writing")
 
 
 def pair_layout(data) -> tuple[np.ndarray, np.ndarray] | None:

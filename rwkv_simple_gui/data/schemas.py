@@ -21,7 +21,6 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-
 try:
     import orjson
 
@@ -36,7 +35,6 @@ except ImportError:  # orjson is only a speed-up
 
 
 from . import template
-
 
 ROLES = ("System", "User", "Assistant")
 

@@ -9,6 +9,7 @@ removing a few lines is the seed's advice for a count with better divisors.
 from __future__ import annotations
 
 import math
+
 import numpy as np
 
 FACTOR_SPAN = 10  # counts n-10 .. n+10, as make_tokenize.py since 2024-10
@@ -50,7 +51,8 @@ def format_factor_table(rows: list[dict]) -> str:
     """The table in make_tokenize.py's layout: a blank line, the count, then the two labelled lists."""
     width = len("EPOCH_STEPS")
     return "".join(
-        f"\n{r['count']}\n{'MICRO_BSZ'.ljust(width)} = {r['micro_bsz']}\n{'EPOCH_STEPS'.ljust(width)} = {r['epoch_steps']}\n"
+        f"\n{r['count']}\n{'MICRO_BSZ'.ljust(width)} = {r['micro_bsz']}\n"
+        f"{'EPOCH_STEPS'.ljust(width)} = {r['epoch_steps']}\n"
         for r in rows
     )
 

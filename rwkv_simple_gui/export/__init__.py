@@ -95,8 +95,6 @@ class _HFTarget(_FileTarget):
     def __init__(self, folder: Path, specs, ctx: ExportContext):
         from rwkv_simple_gui.model.writers import SafetensorsWriter
 
-        from . import hf
-
         hf.check_version(ctx.info)
         self._folder, self._ctx = folder, ctx
         layout = ordered(hf.layout(specs, ctx.dtype), specs)
@@ -104,16 +102,12 @@ class _HFTarget(_FileTarget):
                          lambda f, s: SafetensorsWriter(f, s, metadata={"format": "pt"}))
 
     def finish(self) -> None:
-        from . import hf
-
         super().finish()
         hf.write_side_files(self._folder, self._ctx.info, self._ctx.dtype)
 
 
 class _GGUFTarget:
     def __init__(self, tmp: Path, specs, ctx: ExportContext):
-        from . import gguf
-
         layout = ordered(gguf.layout(specs, ctx.info), specs)
         self._writer = LayoutWriter(layout, specs, gguf.open_sink(tmp, sink_specs(layout), ctx.info, ctx.gguf_type,
                                                                   ctx.name))

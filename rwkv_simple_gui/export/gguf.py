@@ -75,7 +75,8 @@ _V6 = {"ln1.weight": ("attn_norm.weight", _KEEP), "ln1.bias": ("attn_norm.bias",
        "att.time_maa_w1": ("time_mix_w1.weight", _swap),
        "att.time_maa_w2": ("time_mix_w2.weight", _swap),
        "att.time_decay": ("time_mix_decay.weight", _flat),
-       "att.time_decay_w1": ("time_mix_decay_w1.weight", _swap), "att.time_decay_w2": ("time_mix_decay_w2.weight", _swap),
+       "att.time_decay_w1": ("time_mix_decay_w1.weight", _swap),
+       "att.time_decay_w2": ("time_mix_decay_w2.weight", _swap),
        "att.time_faaaa": ("time_mix_first.weight", _KEEP),
        **{f"att.{p}.weight": (f"time_mix_{p}.weight", _KEEP)
           for p in ("receptance", "key", "value", "output", "gate")},
@@ -95,37 +96,50 @@ def _out_shape(shape: tuple[int, ...], transform) -> tuple[int, ...]:
 
 def layout(specs, info: ModelInfo) -> list[Out]:
     """The GGUF tensors (fp32 here; the writer casts each to its type) made from our tensors."""
-    table, lerps = (_V7, _LERPS["x070"]) if info.version == "x070" else (_V6, _LERPS["x060"])
-    f32 = torch.float32
-    out: list[Out] = []
     shapes = {name: tuple(shape) for name, shape, _ in specs}
+    out: list[Out] = []
     for name, shape, _ in specs:
         if name in _TOP:
-            out.append(Out(_TOP[name], shape, f32, (name,), _KEEP))
-            continue
-        m = _BLOCK.match(name)
-        layer, rest = (int(m.group(1)), m.group(2)) if m else (None, name)
-        prefix = f"blk.{layer}."
-        if rest.endswith("time_state"):
-            raise GGUFExportError("llama.cpp has no place for a merged time_state: export the model without "
-                                  "--merge-state and use the state file with a runtime that mounts states")
-        if rest in {f"att.{p}" for p in lerps}:
-            if rest == f"att.{lerps[-1]}":  # the last of the layer's mixes: all are in by now
-                sources = tuple(f"blocks.{layer}.att.{p}" for p in lerps)
-                out.append(Out(prefix + "time_mix_lerp_fused.weight", (len(lerps), 1, 1, info.n_embd), f32, sources,
-                               lambda *xs: torch.stack([x.reshape(1, 1, -1) for x in xs])))
-            continue
-        if info.version == "x070" and layer == 0 and rest in ("att.v0", "att.v1", "att.v2"):
-            continue  # replaced below by placeholders of the ICLR width
-        if layer is None or rest not in table:
-            raise GGUFExportError(f"{name} has no place in llama.cpp's {info.version} layout")
-        new, transform = table[rest]
-        out.append(Out(prefix + new, _out_shape(shape, transform), f32, (name,), transform))
-        if info.version == "x070" and layer == 0 and rest == "att.a2":
-            for part in ("0", "1", "2"):
-                a_shape = _out_shape(shapes[f"blocks.0.att.a{part}"], _flat if part == "0" else _swap)
-                out.append(Out(f"blk.0.time_mix_v{part}.weight", a_shape, f32, (), lambda s=a_shape: torch.zeros(s),
-                               after=name))
+            out.append(Out(_TOP[name], shape, torch.float32, (name,), _KEEP))
+        else:
+            out += _block_layout(name, shape, info, shapes)
+    return out
+
+
+def _block_layout(name: str, shape, info: ModelInfo, shapes: dict) -> list[Out]:
+    """The GGUF tensors block tensor ``name`` makes: none while a fused one waits for its other parts."""
+    table, lerps = (_V7, _LERPS["x070"]) if info.version == "x070" else (_V6, _LERPS["x060"])
+    m = _BLOCK.match(name)
+    layer, rest = (int(m.group(1)), m.group(2)) if m else (None, name)
+    prefix = f"blk.{layer}."
+    if rest.endswith("time_state"):
+        raise GGUFExportError("llama.cpp has no place for a merged time_state: export the model without "
+                              "--merge-state and use the state file with a runtime that mounts states")
+    if rest in {f"att.{p}" for p in lerps}:  # fused when the last of the layer's mixes comes: all are in
+        return _fused_lerps(layer, lerps, info.n_embd) if rest == f"att.{lerps[-1]}" else []
+    first_v7 = info.version == "x070" and layer == 0
+    if first_v7 and rest in ("att.v0", "att.v1", "att.v2"):
+        return []  # replaced below by placeholders of the ICLR width
+    if layer is None or rest not in table:
+        raise GGUFExportError(f"{name} has no place in llama.cpp's {info.version} layout")
+    new, transform = table[rest]
+    out = [Out(prefix + new, _out_shape(shape, transform), torch.float32, (name,), transform)]
+    return out + _v_placeholders(name, shapes) if first_v7 and rest == "att.a2" else out
+
+
+def _fused_lerps(layer: int, lerps, n_embd: int) -> list[Out]:
+    sources = tuple(f"blocks.{layer}.att.{p}" for p in lerps)
+    return [Out(f"blk.{layer}.time_mix_lerp_fused.weight", (len(lerps), 1, 1, n_embd), torch.float32, sources,
+                lambda *xs: torch.stack([x.reshape(1, 1, -1) for x in xs]))]
+
+
+def _v_placeholders(after: str, shapes: dict) -> list[Out]:
+    """Layer 0's v0/v1/v2 (unused there) as zeros of the a0/a1/a2 shapes llama.cpp expects."""
+    out = []
+    for part in ("0", "1", "2"):
+        a_shape = _out_shape(shapes[f"blocks.0.att.a{part}"], _flat if part == "0" else _swap)
+        out.append(Out(f"blk.0.time_mix_v{part}.weight", a_shape, torch.float32, (), lambda s=a_shape: torch.zeros(s),
+                       after=after))
     return out
 
 

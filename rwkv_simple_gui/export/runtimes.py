@@ -30,7 +30,6 @@ def _rwkv_package(path: str, version: str, tokens: list[int], base: str | None):
     os.environ["RWKV_V7_ON"] = "1" if version == "x070" else "0"
     os.environ.setdefault("RWKV_JIT_ON", "1")
     os.environ["RWKV_CUDA_ON"] = "0"
-    import torch
     from rwkv.model import RWKV
 
     model_file = base or path

@@ -9,8 +9,8 @@ import sys
 from rwkv_simple_gui import paths
 from rwkv_simple_gui.model import ModelFormatError
 
-from .merger import DTYPES, FORMATS, GGUF_TYPES, QUANTS, OutputExists, merge
 from .errors import MergeError
+from .merger import DTYPES, FORMATS, GGUF_TYPES, QUANTS, OutputExists, merge
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,13 +29,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                       "NAME.st, NAME-hf/, NAME.gguf")
     parser.add_argument("--format", dest="fmt", choices=FORMATS, default=["pth"], action="append",
                         help="pth: rwkv package / RWKV-Runner; st: Ai00 / web-rwkv; hf: Hugging Face folder "
-                             "(RWKV-7); gguf: llama.cpp / Ollama; all: every one; both: pth and st (repeat to pick several)")
+                             "(RWKV-7); gguf: llama.cpp / Ollama; all: every one; both: pth and st (repeat to pick "
+                             "several)")
     parser.add_argument("--dtype", choices=tuple(DTYPES), default="bf16",
                         help="dtype of the .pth and the HF folder (.st is fp16)")
     parser.add_argument("--gguf-type", choices=GGUF_TYPES, help="tensor type of the GGUF (default: --dtype)")
     parser.add_argument("--no-check", dest="check", action="store_false",
                         help="skip the self-check (each export loaded by its runtime, logits compared)")
-    parser.add_argument("--overwrite", action="store_true", help="replace outputs that exist (else the merge is refused)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace outputs that exist (else the merge is refused)")
     parser.add_argument("--force", action="store_true", help="use a state file on a base it was not tuned on")
     parser.add_argument("--lora-alpha", type=float, help="LoRA alpha used in training (default: the run's config)")
     parser.add_argument("--pissa-init", help="init_pissa.pth of the run (default: next to the checkpoint)")
@@ -62,8 +64,6 @@ def from_merge_sh(args: argparse.Namespace) -> list[str] | None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     try:
         report = from_merge_sh(args)
     except (MergeError, ValueError) as exc:
@@ -76,15 +76,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: give {' and '.join(missing)} (or --config merge.sh EPOCH)", file=sys.stderr)
         return 2
     expected = getattr(args, "expect_methods", ())
-
-    bars = []  # created on the first tensor, so a refused merge prints only its error
-
-    def report(done: int, total: int, key: str) -> None:
-        if not bars:
-            bars.append(tqdm(total=total, unit="tensor", file=sys.stderr, dynamic_ncols=True))
-        bars[0].set_postfix_str(key, refresh=False)
-        bars[0].update(done - bars[0].n)
-
+    bar = _TensorBar()
     try:
         if expected:
             _check_type(args, expected)
@@ -92,7 +84,7 @@ def main(args: argparse.Namespace) -> int:
         result = merge(args.base, args.checkpoint, args.out, fmt=list(dict.fromkeys(fmt)), dtype=args.dtype,
                        gguf_type=args.gguf_type, lora_alpha=args.lora_alpha, pissa_init=args.pissa_init,
                        quant=args.quant, merge_state=args.merge_state, force=args.force, check=args.check,
-                       overwrite=args.overwrite, progress=report)
+                       overwrite=args.overwrite, progress=bar)
     except OutputExists as exc:
         print(f"error: {paths.display(exc.path)} already exists: pass --overwrite to replace it, or --out another "
               "name", file=sys.stderr)
@@ -101,8 +93,31 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
-        for bar in bars:
-            bar.close()
+        bar.close()
+    return _print_result(result)
+
+
+class _TensorBar:
+    """A progress bar over the tensors written, made on the first one, so a refused merge prints only its error."""
+
+    def __init__(self):
+        self.bar = None
+
+    def __call__(self, done: int, total: int, key: str) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="tensor", file=sys.stderr, dynamic_ncols=True)
+        self.bar.set_postfix_str(key, refresh=False)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _print_result(result) -> int:
+    """What was written, its notes and self-checks; 1 when a self-check failed."""
     for note in result.notes:
         print(f"note: {note}")
     kind = "state file" if result.output == "state" else "merged model"

@@ -25,8 +25,8 @@ from rwkv_simple_gui import paths
 from rwkv_simple_gui.model.lazy import damaged_message, unpickling_message
 from rwkv_simple_gui.peft.methods import METHODS, Method
 
-from .patterns import ModulePattern, PatternError
 from .errors import MergeError
+from .patterns import ModulePattern, PatternError
 
 CONFIG = "adapter_config.json"
 WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")

@@ -223,7 +223,8 @@ def _write_error(exc: BaseException, targets: list[Path], needed: int) -> MergeE
     code = getattr(exc, "errno", None)
     text = str(exc)
     # torch's zip writer reports a short write as "unexpected pos", hiding the "No space left"
-    if code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or (isinstance(exc, RuntimeError) and "unexpected pos" in text):
+    full = code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+    if full or (isinstance(exc, RuntimeError) and "unexpected pos" in text):
         free = shutil.disk_usage(folder).free if folder.exists() else 0
         return MergeError(f"could not write all of {', '.join(t.name for t in targets)} in {folder}: the disk is full "
                           f"or a file-size limit was hit (the export needs about {needed / 2**20:,.0f} MB, "
@@ -371,6 +372,36 @@ class OutputExists(MergeError):
                          "output name")
 
 
+def _formats(fmt, row: Method, version: str, merge_state: bool) -> tuple[list, list[str]]:
+    """The export formats asked for (a state file's when the checkpoint gives one) and what to tell about them."""
+    try:
+        formats, notes = export.formats(fmt, state=row.output == "state" and not merge_state, version=version)
+    except ValueError as err:
+        raise MergeError(str(err)) from None
+    if merge_state and (row.output != "state" or version != "x060"):
+        raise MergeError("merging a state into the model works for RWKV-6 state tuning only: the rwkv package "
+                         "ignores time_state keys in an RWKV-7 model; mount the state file instead")
+    return formats, notes
+
+
+def _input_notes(row: Method, plan: CheckpointPlan, options: dict, ckpt_path: Path, base_path: Path, base_sd,
+                 force: bool) -> tuple[fingerprint.Fingerprint | None, list[str]]:
+    """The base's fingerprint a state file carries (None for a model; a state tuned on another base is refused
+    unless ``force``), and what to tell about the inputs."""
+    notes = []
+    if row.output == "state":
+        if plan.plain:
+            notes.append(f"{len(plan.plain)} other trained keys are not part of a state file and were left out")
+        base_fp = _check_state_base(ckpt_path, options, base_path, base_sd, force)
+    else:
+        base_fp = None
+        if warning := _other_base(options, base_path, base_sd):
+            notes.append(warning)
+    if note := method_note(options, row):
+        notes.append(note)
+    return base_fp, notes
+
+
 def merge(base: str | Path, checkpoint: str | Path, out: str | Path | None = None, *, fmt="pth",
           dtype: str = "bf16", gguf_type: str | None = None, lora_alpha: float | None = None,
           pissa_init: str | Path | None = None, quant: str | None = None, merge_state: bool = False,
@@ -402,23 +433,9 @@ def merge(base: str | Path, checkpoint: str | Path, out: str | Path | None = Non
     options = _fold_options(row, options, {"lora_alpha": lora_alpha})
     merger = _Merger(base_sd, ckpt_sd, plan, init=_open_init(row, pissa_init, ckpt_path, options), quant=quant,
                      options=options)
-    try:
-        formats, notes = export.formats(fmt, state=state_out, version=merger.info.version)
-    except ValueError as err:
-        raise MergeError(str(err)) from None
-    if merge_state and (row.output != "state" or merger.info.version != "x060"):
-        raise MergeError("merging a state into the model works for RWKV-6 state tuning only: the rwkv package "
-                         "ignores time_state keys in an RWKV-7 model; mount the state file instead")
-    if row.output == "state":
-        if plan.plain:
-            notes.append(f"{len(plan.plain)} other trained keys are not part of a state file and were left out")
-        base_fp = _check_state_base(ckpt_path, options, base_path, base_sd, force)
-    else:
-        base_fp = None
-        if warning := _other_base(options, base_path, base_sd):
-            notes.append(warning)
-    if note := method_note(options, row):
-        notes.append(note)
+    formats, notes = _formats(fmt, row, merger.info.version, merge_state)
+    base_fp, input_notes = _input_notes(row, plan, options, ckpt_path, base_path, base_sd, force)
+    notes += input_notes
     specs = _specs(base_sd, ckpt_sd, [plan.states[i] for i in sorted(plan.states)], dtype, state_out)
     # a bare name goes into merge/ (the check that it stays in the project comes with the targets)
     out_path = paths.writable(out, "merge") if out else default_output(base_path, ckpt_path, row)
@@ -433,7 +450,8 @@ def merge(base: str | Path, checkpoint: str | Path, out: str | Path | None = Non
         run_note.write(export.output_path(out_path, export.FORMATS["pth"]), ckpt_path, options)
     result = MergeResult(outputs=[p for _, p in targets], method=row.name, version=merger.info.version,
                          keys_changed=changed, seconds=time.perf_counter() - started, peak_rss_mb=_peak_rss_mb(),
-                         output="state" if state_out else "model", notes=([picked] if picked else []) + notes + ctx.notes,
+                         output="state" if state_out else "model",
+                         notes=([picked] if picked else []) + notes + ctx.notes,
                          checkpoint=ckpt_path)
     if check:
         from rwkv_simple_gui.export import check as self_check

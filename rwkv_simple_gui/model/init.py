@@ -77,9 +77,9 @@ def _init_weights(model: RWKV, gen: torch.Generator, progress: Callable[[int, in
         ln.weight.fill_(1.0)
         ln.bias.zero_()
 
-    for l, block in enumerate(model.blocks):
-        r0 = l / (L - 1) if L > 1 else 0.0  # 0 at the first layer, 1 at the last
-        r1 = 1.0 - l / L  # 1 at the first layer, -> 0 at the last
+    for layer, block in enumerate(model.blocks):
+        r0 = layer / (L - 1) if L > 1 else 0.0  # 0 at the first layer, 1 at the last
+        r1 = 1.0 - layer / L  # 1 at the first layer, -> 0 at the last
         att, ffn = block.att, block.ffn
 
         def vec(values) -> torch.Tensor:
@@ -92,7 +92,7 @@ def _init_weights(model: RWKV, gen: torch.Generator, progress: Callable[[int, in
             att.w0.copy_(vec(decay + 0.5 + 2.5 * zigzag))
             att.a0.copy_(vec(-0.19 + 0.3 * zigzag + 0.4 * linear))
             lora = [("w1", "w2"), ("a1", "a2"), ("g1", "g2")]
-            if l > 0:
+            if layer > 0:
                 att.v0.copy_(vec(0.73 - 0.4 * linear))
                 lora.append(("v1", "v2"))
             for down, up in lora:
@@ -117,10 +117,10 @@ def _init_weights(model: RWKV, gen: torch.Generator, progress: Callable[[int, in
             ffn.time_maa_k.copy_(vec(1.0 - ddd**r1))
             ffn.time_maa_r.copy_(vec(1.0 - ddd**r1))
 
-        att.ln_x.weight.fill_(((l + 1) / L) ** 0.7)
+        att.ln_x.weight.fill_(((layer + 1) / L) ** 0.7)
         att.ln_x.bias.zero_()
         for name, p in block.named_parameters():
             if name in _MATRIX_SCALE[info.version]:
                 _orthogonal(p, _MATRIX_SCALE[info.version][name], gen)
         if progress is not None:
-            progress(l + 1, L)
+            progress(layer + 1, L)

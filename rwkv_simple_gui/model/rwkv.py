@@ -50,7 +50,8 @@ class ModelInfo:
                 f"{self.n_params / 1e6:.1f}M params, {self.dtype}")
 
     @classmethod
-    def for_shape(cls, version: str, n_layer: int, n_embd: int, vocab_size: int = 65536, head_size: int = 64) -> "ModelInfo":
+    def for_shape(cls, version: str, n_layer: int, n_embd: int, vocab_size: int = 65536,
+                  head_size: int = 64) -> "ModelInfo":
         """The RWKV-LM geometry of a fresh model of this size."""
         if version not in VERSIONS:
             raise ValueError(f"version must be one of {', '.join(VERSIONS)}, not {version!r}")

@@ -17,6 +17,7 @@ import torch
 
 from .lazy import CLASS_OF_DTYPE
 
+
 def _contiguous_stride(shape: tuple[int, ...]) -> tuple[int, ...]:
     stride, acc = [], 1
     for size in reversed(shape):

@@ -36,10 +36,13 @@ class TimeMix(nn.Module):
             return nn.Parameter(torch.empty(1, 1, C))
 
         self.x_r, self.x_w, self.x_k, self.x_v, self.x_a, self.x_g = (vec() for _ in range(6))
-        self.w0, self.w1, self.w2 = vec(), nn.Parameter(torch.empty(C, widths["w"])), nn.Parameter(torch.empty(widths["w"], C))
-        self.a0, self.a1, self.a2 = vec(), nn.Parameter(torch.empty(C, widths["a"])), nn.Parameter(torch.empty(widths["a"], C))
+        self.w0, self.w1, self.w2 = (vec(), nn.Parameter(torch.empty(C, widths["w"])),
+                                          nn.Parameter(torch.empty(widths["w"], C)))
+        self.a0, self.a1, self.a2 = (vec(), nn.Parameter(torch.empty(C, widths["a"])),
+                                          nn.Parameter(torch.empty(widths["a"], C)))
         if layer_id > 0:  # layer 0's value is v_first itself; its v0/v1/v2 would never be used
-            self.v0, self.v1, self.v2 = vec(), nn.Parameter(torch.empty(C, widths["v"])), nn.Parameter(torch.empty(widths["v"], C))
+            self.v0, self.v1, self.v2 = (vec(), nn.Parameter(torch.empty(C, widths["v"])),
+                                              nn.Parameter(torch.empty(widths["v"], C)))
         self.g1, self.g2 = nn.Parameter(torch.empty(C, widths["g"])), nn.Parameter(torch.empty(widths["g"], C))
         self.k_k, self.k_a = vec(), vec()
         self.r_k = nn.Parameter(torch.empty(H, N))

@@ -3,7 +3,7 @@
 Everything that depends on the method (config choices, option visibility, validation, the loop, the
 runner's resume, merge planning, the memory estimate, error texts) reads this table; nothing else
 compares method names. A method's maths lives in its layer module under ``peft/``, which has
-``inject(model, cfg)`` and, for adapters of linear layers, ``fold(weight, get, cfg)`` and
+``inject(model, cfg)`` and, for adapters of linear layers, ``merge_weight(weight, get, cfg)`` and
 ``check(weight_shape, get_shape)``.
 
 Adding a method: its layer module, its row here, its options in TrainConfig (+ their zh text).

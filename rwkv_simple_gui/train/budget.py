@@ -144,36 +144,51 @@ def notes(b: Budget, cfg, info) -> tuple[list[str], list[str]]:
     and early stopping will do on this data."""
     facts = [f"{b.steps:,} optimizer steps ({b.epochs} epochs), {b.samples:,} samples, {b.tokens:,} tokens seen: "
              f"each training document about {b.passes:.3g} times"]
-    warnings = []
-    rule = min_passes(cfg.finetune_mode)
     facts_data = b.shape is not None and b.shape.facts
     if facts_data:
         facts.append(f"the data looks like facts: short answers (median {b.shape.answer_tokens:.0f} tokens), "
                      f"{b.shape.distinct:.0%} of them different")
-    if facts_data and rule and b.passes < rule[0]:
-        need = fitted_epochs(cfg, info, rule[0])
-        warnings.append(f"too short to learn these answers: each document is seen {b.passes:.3g} times; "
-                        f"{cfg.finetune_mode} needed {rule[0]} passes (lr_init {rule[1]:g}) to give back 85% of the "
-                        f"trained answers of 40 facts about one subject on the demo base: raise epoch_count to {need}")
-    if facts_data and rule and b.documents > 2 * RULE_FACTS:
-        warnings.append(f"{b.documents:,} facts: the {rule[0]}-pass rule was measured on {RULE_FACTS}, and more facts "
-                        f"need more passes (300 on the demo base gave back 0 of 100 answers after 14 passes, 12 after "
-                        f"28): judge the run by its recall check and raise epoch_count if it learned little")
-    validated = cfg.val_split > 0 or bool(cfg.val_data)
-    if facts_data and validated:
-        warnings.append("validation loss will rise while the model learns these answers (a held-out fact cannot be "
-                        "learned from the others): judge the run by its recall check, not by val_loss")
-        if cfg.early_stop_patience:
-            warnings.append("early stopping would end this run too soon (its validation loss rises while recall "
-                            "rises): set early_stop_patience 0")
-    elif validated and not cfg.early_stop_patience and b.epochs > 1:
-        warnings.append("early stopping (early_stop_patience, e.g. 2) would end the run when val_loss stops "
-                        "improving, keeping the best checkpoint")
+    warnings = _facts_rule(b, cfg, info) if facts_data else []
+    warnings += _validation(b, cfg, facts_data)
     held = _held_out(cfg, info)
     if cfg.early_stop_patience and 0 < held < NOISY_BELOW:
         warnings.append(f"early stopping follows the validation loss of {held} held-out documents: fewer than "
                         f"{NOISY_BELOW}, it is noise; hold out more (val_split) or turn early stopping off")
     return facts, warnings
+
+
+def _facts_rule(b: Budget, cfg, info) -> list[str]:
+    """Facts data: too few passes for the method's measured rule, or more facts than it was measured on."""
+    rule = min_passes(cfg.finetune_mode)
+    if not rule:
+        return []
+    warnings = []
+    if b.passes < rule[0]:
+        need = fitted_epochs(cfg, info, rule[0])
+        warnings.append(f"too short to learn these answers: each document is seen {b.passes:.3g} times; "
+                        f"{cfg.finetune_mode} needed {rule[0]} passes (lr_init {rule[1]:g}) to give back 85% of the "
+                        f"trained answers of 40 facts about one subject on the demo base: raise epoch_count to {need}")
+    if b.documents > 2 * RULE_FACTS:
+        warnings.append(f"{b.documents:,} facts: the {rule[0]}-pass rule was measured on {RULE_FACTS}, and more facts "
+                        f"need more passes (300 on the demo base gave back 0 of 100 answers after 14 passes, 12 after "
+                        f"28): judge the run by its recall check and raise epoch_count if it learned little")
+    return warnings
+
+
+def _validation(b: Budget, cfg, facts_data: bool) -> list[str]:
+    """What validation loss and early stopping will say on this data."""
+    validated = cfg.val_split > 0 or bool(cfg.val_data)
+    if facts_data and validated:
+        warnings = ["validation loss will rise while the model learns these answers (a held-out fact cannot be "
+                    "learned from the others): judge the run by its recall check, not by val_loss"]
+        if cfg.early_stop_patience:
+            warnings.append("early stopping would end this run too soon (its validation loss rises while recall "
+                            "rises): set early_stop_patience 0")
+        return warnings
+    if validated and not cfg.early_stop_patience and b.epochs > 1:
+        return ["early stopping (early_stop_patience, e.g. 2) would end the run when val_loss stops "
+                "improving, keeping the best checkpoint"]
+    return []
 
 
 def _held_out(cfg, info) -> int:
@@ -247,8 +262,8 @@ def measure(prepared, device: str | None = None) -> Speed:
 
     from .data import Batch
     from .distributed import Dist
-    from .step import AUTOCAST, build_model, choose_device, forward_backward, make_optimizer
     from .rundir import Log
+    from .step import AUTOCAST, build_model, choose_device, forward_backward, make_optimizer
 
     cfg = prepared.config
     dev = torch.device(device) if device else choose_device()

@@ -131,7 +131,7 @@ def dry_run(cfg: TrainConfig, report: dict | None = None) -> int:
 def main(args: argparse.Namespace) -> int:
     from .distributed import launched_rank
     from .prepare import resolve_paths
-    from .rundir import FINAL_STATES, LAUNCHER_PID_ENV, RunDir, default_run_dir, read_status
+    from .rundir import RunDir, default_run_dir
 
     report = {}
     try:
@@ -141,17 +141,9 @@ def main(args: argparse.Namespace) -> int:
         return 2
     if args.dry_run:
         return dry_run(cfg, report)
-    if not launched_rank():
-        print_report(report)
-
     if launched_rank():
-        if not cfg.proj_dir:
-            print("error: a torchrun rank needs --proj_dir (the launcher passes it)", file=sys.stderr)
-            return 2
-        _exit_with_launcher()
-        return _run(cfg, Path(cfg.proj_dir))
-
-    several_machines = cfg.num_nodes > 1 or bool(cfg.hostfile)
+        return _as_rank(cfg)
+    print_report(report)
     if cfg.node_rank > 0:
         return _join(cfg)
 
@@ -168,10 +160,25 @@ def main(args: argparse.Namespace) -> int:
     run.write_config(cfg.to_dict())
     run.update_status(state="starting", pid=os.getpid(), exit_code=None, error=None)
     print(f"run folder: {run_path}", flush=True)
-    if cfg.devices <= 1 and not several_machines:
+    if cfg.devices <= 1 and not (cfg.num_nodes > 1 or cfg.hostfile):
         return _run(cfg, run_path)
+    return _launch(cfg, run)
 
-    if several_machines:
+
+def _as_rank(cfg: TrainConfig) -> int:
+    """A process torchrun started: train in the run folder its launcher holds, and end with the launcher."""
+    if not cfg.proj_dir:
+        print("error: a torchrun rank needs --proj_dir (the launcher passes it)", file=sys.stderr)
+        return 2
+    _exit_with_launcher()
+    return _run(cfg, Path(cfg.proj_dir))
+
+
+def _launch(cfg: TrainConfig, run) -> int:
+    """Start the training processes (torchrun, or DeepSpeed over a hostfile), wait, and say how they ended."""
+    from .rundir import FINAL_STATES, LAUNCHER_PID_ENV, read_status
+
+    if cfg.num_nodes > 1 or cfg.hostfile:
         # a bad node setting would otherwise surface as a rendezvous timeout or an ssh error
         problems = check(cfg)
         if problems:
@@ -185,9 +192,9 @@ def main(args: argparse.Namespace) -> int:
         # the other machines have no run folder: they get the options on the command line
         command = deepspeed_command(cfg.hostfile, cfg.master_addr, cfg.master_port, cfg.to_cli_args())
     else:
-        command = _torchrun(cfg, ["--config", str(run_path / "config.json")])
+        command = _torchrun(cfg, ["--config", str(run.path / "config.json")])
     code = _spawn(command, {**os.environ, LAUNCHER_PID_ENV: str(os.getpid())})
-    status = read_status(run_path) or {}
+    status = read_status(run.path) or {}
     if status.get("state") not in FINAL_STATES:
         run.update_status(state="failed", exit_code=code,
                           error=f"the training processes exited with code {code} before finishing; see train.log")
@@ -200,20 +207,12 @@ _held = []  # this process's hold on its run folder, kept until it exits
 
 def _claim(cfg: TrainConfig, run_path: Path) -> str | None:
     """Take the run folder for this run; why not, in words, before anything is written into it."""
-    from rwkv_simple_gui import paths
-
-    from .rundir import RunInUse, lock_run, reuse_problem
+    from .rundir import RunRefused, claim
 
     try:
-        _held.append(lock_run(run_path))
-    except RunInUse as err:
+        _held.append(claim(run_path, cfg))
+    except RunRefused as err:
         return str(err)
-    except OSError as err:
-        return (f"cannot create or write the run folder {paths.display(run_path)} ({err.strerror or err}): choose "
-                f"a proj_dir you can write to, or leave it empty for a new folder in output/")
-    problem = reuse_problem(run_path, cfg)
-    if problem:
-        return problem
     if cfg.resume_from:  # a resume that cannot continue must leave the run's folder as it was
         from .prepare import prepare
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,9 +41,9 @@ RUN_INFO_KEYS = ("model_info", "data_info", "resolved")
 GROUPS = ("model", "data", "method", "schedule", "optimizer", "hardware", "evaluate", "run")
 # options that shape a run's data order and its saved state: an exact resume refuses a change to any of them
 # (those that don't apply to the run's method are not compared)
-RESUME_FIXED = ("model_path", "data_path", "finetune_mode", "train_parts", *METHOD_RESUME_FIXED, "quant", "ctx_len", "dataload", "loss_mask", "mask0", "mask1",
-                "data_shuffle", "epoch_steps", "micro_bsz", "mini_bsz", "devices", "num_nodes", "deepspeed_strategy",
-                "precision", "seed", "val_split", "stage", "pref_beta")
+RESUME_FIXED = ("model_path", "data_path", "finetune_mode", "train_parts", *METHOD_RESUME_FIXED, "quant", "ctx_len",
+                "dataload", "loss_mask", "mask0", "mask1", "data_shuffle", "epoch_steps", "micro_bsz", "mini_bsz",
+                "devices", "num_nodes", "deepspeed_strategy", "precision", "seed", "val_split", "stage", "pref_beta")
 # options a resume may change, but then the steps after it are not those of the run left alone: the resume is
 # said to be one with changed options, never "exact"
 RESUME_INEXACT = ("epoch_count", "lr_init", "lr_final", "lr_schedule", "warmup_steps", "beta1", "beta2", "adam_eps",
@@ -421,44 +420,97 @@ for _f in dataclasses.fields(TrainConfig):
     _f.metadata = type(_f.metadata)({**_f.metadata, "help_key": f"train.{_f.name}"})
 
 
+def _as_auto(value) -> str:
+    """"auto" or a whole number, kept as text."""
+    text = str(value).strip().lower() if not isinstance(value, bool) else ""
+    if text == "auto" or text.isdigit():
+        return text if text == "auto" else str(int(text))
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    raise ValueError
+
+
+def _as_list(value) -> list[str]:
+    if isinstance(value, str):
+        value = value.replace(",", " ").split()
+    if not isinstance(value, (list, tuple)):
+        raise TypeError
+    return [str(v) for v in value]
+
+
+def _as_int(value) -> int:
+    if isinstance(value, float) and not value.is_integer():
+        raise TypeError
+    return int(value)
+
+
+def _as_float(value) -> float:
+    if isinstance(value, bool):
+        raise TypeError
+    return float(value)
+
+
+def _as_str(value) -> str:
+    if not isinstance(value, str):
+        raise TypeError
+    return value
+
+
+_CONVERT = {"list": _as_list, "int": _as_int, "float": _as_float, "str": _as_str}
+
+
 def coerce(name: str, value: Any, source: str = "config") -> Any:
     """Convert ``value`` to option ``name``'s type, or raise ValueError naming the option and the fix."""
     f = TrainConfig.option(name)
     kind = f.type if isinstance(f.type, str) else f.type.__name__
-    if f.metadata.get("auto"):  # "auto" or a whole number, kept as text
-        text = str(value).strip().lower() if not isinstance(value, bool) else ""
-        if text == "auto" or text.isdigit():
-            return text if text == "auto" else str(int(text))
-        if isinstance(value, float) and value.is_integer():
-            return str(int(value))
-        raise ValueError(f"{source}: option {name}={value!r} should be auto or a whole number")
+    if f.metadata.get("auto"):
+        try:
+            return _as_auto(value)
+        except ValueError:
+            raise ValueError(f"{source}: option {name}={value!r} should be auto or a whole number") from None
+    convert = _CONVERT.get(kind)
     try:
-        if kind == "list":
-            if isinstance(value, str):
-                value = value.replace(",", " ").split()
-            if not isinstance(value, (list, tuple)):
-                raise TypeError
-            return [str(v) for v in value]
-        if kind == "int":
-            if isinstance(value, bool):
-                return int(value)
-            if isinstance(value, float) and not value.is_integer():
-                raise TypeError
-            return int(value)
-        if kind == "float":
-            if isinstance(value, bool):
-                raise TypeError
-            return float(value)
-        if kind == "str":
-            if not isinstance(value, str):
-                raise TypeError
-            return value
+        return value if convert is None else convert(value)
     except (TypeError, ValueError):
-        pass
-    else:
-        return value
-    raise ValueError(f"{source}: option {name}={value!r} should be a {kind}"
-                     + (f" (one of {', '.join(map(str, f.metadata['choices']))})" if "choices" in f.metadata else ""))
+        raise ValueError(f"{source}: option {name}={value!r} should be a {kind}"
+                         + (f" (one of {', '.join(map(str, f.metadata['choices']))})" if "choices" in f.metadata
+                            else "")) from None
+
+
+def _v1_epochs(out: dict) -> list[str]:
+    begin = out.get("epoch_begin") or 0
+    if not (begin and "epoch_count" in out):
+        return []
+    total = out["epoch_count"]
+    out["epoch_count"] = max(1, total - begin)
+    return [f"epoch_count {total} -> {out['epoch_count']} (it counted the {begin} epochs before "
+            f"epoch_begin in; now it counts the epochs trained from epoch_begin)"]
+
+
+def _v1_epoch_steps(out: dict, data: dict) -> list[str]:
+    notes = []
+    if out.get("dataload", "pad") == "get":
+        world = (out.get("devices") or 1) * (out.get("num_nodes") or 1)
+        per_process = out.get("epoch_steps", 1000)
+        out["epoch_steps"] = str(int(per_process) * world)
+        if world > 1 or "epoch_steps" not in data:
+            notes.append(f"epoch_steps {per_process} per process -> {out['epoch_steps']} for all {world} "
+                         f"process(es) together")
+        out["run_until_stopped"] = 0
+        notes.append("run_until_stopped 0 (this get run stopped after its epochs)")
+    elif "epoch_steps" in out and out["epoch_steps"] != "auto":
+        notes.append(f"epoch_steps {out['epoch_steps']} -> auto (it was not used for dataload "
+                     f"{out.get('dataload', 'pad')}: an epoch read every document)")
+        out["epoch_steps"] = "auto"
+    return notes
+
+
+def _v1_loss_mask(out: dict) -> list[str]:
+    if out.get("loss_mask") != "none":
+        return []
+    out["loss_mask"] = "pad"
+    return ["loss_mask none -> pad (none learned only the documents' own tokens then; today none "
+            "means no mask at all)"]
 
 
 def migrate(data: dict, source: str = "config") -> tuple[dict, list[str]]:
@@ -476,30 +528,7 @@ def migrate(data: dict, source: str = "config") -> tuple[dict, list[str]]:
     out = {k: v for k, v in data.items() if k != VERSION_KEY}
     if version == OPTIONS_VERSION:
         return out, []
-    notes = []
-    begin = out.get("epoch_begin") or 0
-    if begin and "epoch_count" in out:
-        total = out["epoch_count"]
-        out["epoch_count"] = max(1, total - begin)
-        notes.append(f"epoch_count {total} -> {out['epoch_count']} (it counted the {begin} epochs before "
-                     f"epoch_begin in; now it counts the epochs trained from epoch_begin)")
-    if out.get("dataload", "pad") == "get":
-        world = (out.get("devices") or 1) * (out.get("num_nodes") or 1)
-        per_process = out.get("epoch_steps", 1000)
-        out["epoch_steps"] = str(int(per_process) * world)
-        if world > 1 or "epoch_steps" not in data:
-            notes.append(f"epoch_steps {per_process} per process -> {out['epoch_steps']} for all {world} "
-                         f"process(es) together")
-        out["run_until_stopped"] = 0
-        notes.append("run_until_stopped 0 (this get run stopped after its epochs)")
-    elif "epoch_steps" in out and out["epoch_steps"] != "auto":
-        notes.append(f"epoch_steps {out['epoch_steps']} -> auto (it was not used for dataload "
-                     f"{out.get('dataload', 'pad')}: an epoch read every document)")
-        out["epoch_steps"] = "auto"
-    if out.get("loss_mask") == "none":
-        out["loss_mask"] = "pad"
-        notes.append("loss_mask none -> pad (none learned only the documents' own tokens then; today none "
-                     "means no mask at all)")
+    notes = [*_v1_epochs(out), *_v1_epoch_steps(out, data), *_v1_loss_mask(out)]
     if not notes:
         return out, []
     return out, [f"{source}: saved before {VERSION_KEY} {OPTIONS_VERSION} ({OPTIONS_HISTORY[2]}); migrated to "

@@ -26,17 +26,34 @@ import torch
 
 from rwkv_simple_gui import paths, peft
 
-from . import preference, resume
+from . import judge, preference, resume
 from .config import TrainConfig
 from .data import EpochSampler, build_source, make_plan, open_dataset, split_documents
-from . import judge
 from .distributed import AllReduceStepper, DeepSpeedStepper, Dist, launched_rank, strategy
 from .judge import ValidationSet, as_chat, greedy_answer, pick_questions, read_prompts, sample_prompt
 from .optim import reuse_freed_memory
-from .rundir import (Log, RunDir, checkpoint_entries, checkpoint_name, lock_run, read_point, reuse_problem,
-                     step_checkpoint_name, write_json)
+from .rundir import (
+    Log,
+    RunDir,
+    checkpoint_entries,
+    checkpoint_name,
+    claim,
+    read_point,
+    step_checkpoint_name,
+    write_json,
+)
 from .schedule import learning_rate
-from .step import AUTOCAST, ConfigError, UserError, build_model, choose_device, forward_backward, make_optimizer, no_backward
+from .step import (
+    AUTOCAST,
+    ConfigError,
+    UserError,
+    build_model,
+    choose_device,
+    forward_backward,
+    make_optimizer,
+    no_backward,
+)
+
 
 class StopFlag:
     """Set by SIGTERM/SIGINT (or by a caller in the same process); checked between optimizer steps."""
@@ -71,7 +88,8 @@ def plain_error(exc: BaseException) -> str:
     if isinstance(exc, MemoryError) or "DefaultCPUAllocator" in text:
         return "Out of memory (RAM): lower micro_bsz or ctx_len, or use a smaller model."
     if "size mismatch" in text:
-        return f"The checkpoint does not fit the base model ({text.splitlines()[0]}): use the base model it was trained on."
+        return (f"The checkpoint does not fit the base model ({text.splitlines()[0]}): use the base model it was "
+                f"trained on.")
     if "CUDA" in text and ("not available" in text or "no NVIDIA" in text or "Torch not compiled" in text):
         return f"This needs a CUDA GPU, but none is usable here: {text.splitlines()[0]}"
     if isinstance(exc, (ValueError, FileNotFoundError, RuntimeError, ImportError)):
@@ -95,18 +113,17 @@ def train(cfg: TrainConfig, run_dir, *, progress: Callable[[dict], None] | None 
           stop: StopFlag | None = None) -> str:
     """Run the whole training; returns the final state (finished, stopped or failed).
 
-    The process holds the run folder's lock throughout (a torchrun rank's launcher holds it for its ranks); a
-    folder in use by another trainer (:class:`rundir.RunInUse`) or holding another run (ValueError) is refused
-    before anything is written into it."""
+    The process holds the run folder throughout (a torchrun rank's launcher holds it for its ranks): a folder
+    another trainer holds or that holds another run is refused (:class:`rundir.RunRefused`) before anything is
+    written into it."""
     dist = Dist()
-    lock = None if launched_rank() else lock_run(run_dir)
-    try:
-        if lock is not None and lock.users == 1:  # (the CLI checked before writing the folder's first files)
-            from .prepare import resolve_paths
+    if launched_rank():
+        lock = None
+    else:
+        from .prepare import resolve_paths
 
-            problem = reuse_problem(run_dir, resolve_paths(cfg))
-            if problem:
-                raise ValueError(problem)
+        lock = claim(run_dir, resolve_paths(cfg))
+    try:
         return _train(cfg, Path(run_dir), dist, progress, StopFlag() if stop is None else stop)
     finally:
         if lock is not None:

@@ -24,10 +24,10 @@ def rows_exact(group: dict) -> bool:
 
 class AdamWRows(torch.optim.AdamW):
     """torch's AdamW, except that ``row_params`` (2-D, rows = embedding entries) are updated only in the rows
-    that have had a non-zero gradient at some step (those whose group is not :func:`rows_exact`: every row). Their state is AdamW's own (``self.state[p]``: step, exp_avg,
-    exp_avg_sq), so ``state_dict()`` and a resume are unchanged, and a resumed run finds its used rows from the
-    moments. Their gradient may be sparse (``nn.Embedding(sparse=True)``): then no dense gradient of the whole
-    table is ever formed or scanned."""
+    that have had a non-zero gradient at some step (those whose group is not :func:`rows_exact`: every row).
+    Their state is AdamW's own (``self.state[p]``: step, exp_avg, exp_avg_sq), so ``state_dict()`` and a resume
+    are unchanged, and a resumed run finds its used rows from the moments. Their gradient may be sparse
+    (``nn.Embedding(sparse=True)``): then no dense gradient of the whole table is ever formed or scanned."""
 
     def __init__(self, params, row_params: list[torch.Tensor], **kwargs):
         super().__init__(params, **kwargs)

@@ -24,24 +24,32 @@ def resolve_option(kind: str, base: str | None, value: str) -> str:
     """
     if not value:
         return ""
-    if kind == "prefix":
-        direct = paths.resolve(value)
-        in_base = paths.PROJECT_ROOT / base / value if base and not Path(value).is_absolute() else None
-        found = in_base if in_base is not None and not Path(f"{direct}.idx").exists() and \
-            Path(f"{in_base}.idx").exists() else direct
-        for ext in ("", ".bin", ".idx"):
-            paths.readable(f"{found}{ext}")
-        return str(found)
-    if kind == "dir":
-        bare = base and len(Path(value).parts) == 1 and not Path(value).is_absolute()
-        found = paths.PROJECT_ROOT / base / value if bare else paths.resolve(value)
-        paths.writable(found)
-        return str(found)
+    return str({"prefix": _resolve_prefix, "dir": _resolve_dir}.get(kind, _resolve_file)(base, value))
+
+
+def _resolve_prefix(base: str | None, value: str) -> Path:
+    direct = paths.resolve(value)
+    in_base = paths.PROJECT_ROOT / base / value if base and not Path(value).is_absolute() else None
+    found = in_base if in_base is not None and not Path(f"{direct}.idx").exists() and \
+        Path(f"{in_base}.idx").exists() else direct
+    for ext in ("", ".bin", ".idx"):
+        paths.readable(f"{found}{ext}")
+    return found
+
+
+def _resolve_dir(base: str | None, value: str) -> Path:
+    bare = base and len(Path(value).parts) == 1 and not Path(value).is_absolute()
+    found = paths.PROJECT_ROOT / base / value if bare else paths.resolve(value)
+    paths.writable(found)
+    return found
+
+
+def _resolve_file(base: str | None, value: str) -> Path:
     found = paths.resolve(value, base)
     if base and not found.exists() and not Path(value).is_absolute() and (paths.PROJECT_ROOT / base / value).exists():
         found = paths.PROJECT_ROOT / base / value  # the seed's meaning: MODEL_PATH=sub/x.pth is model/sub/x.pth
     paths.readable(found)
-    return str(found)
+    return found
 
 
 def path_options() -> dict[str, tuple[str, str | None]]:
@@ -167,8 +175,8 @@ def prepare(cfg: TrainConfig, device="auto") -> Prepared:
             plan = make_plan(cfg, n_docs, world)
             steps = {"documents": n_docs, **plan.to_dict()}
             plan_notes = plan_warnings(cfg, plan, n_docs)
-    return Prepared(cfg, model_info, data_info, found, _warnings(cfg, data_info, steps, plan_notes, runs), steps, plan, device,
-                    runs)
+    return Prepared(cfg, model_info, data_info, found, _warnings(cfg, data_info, steps, plan_notes, runs), steps, plan,
+                    device, runs)
 
 
 def saved_epochs(cfg: TrainConfig, plan, limit: int = 12) -> list[str]:

@@ -71,8 +71,8 @@ def fit_epochs(options: dict, fit: dict, world: int = 1) -> tuple[dict, str | No
     from .budget import budget, fitted_epochs
     from .config import TrainConfig
     from .data import data_info
-    from .step import estimate
     from .prepare import resolve_option
+    from .step import estimate
 
     try:
         cfg = TrainConfig.from_dict(options, source="preset")

@@ -20,9 +20,15 @@ import numpy as np
 from rwkv_simple_gui import paths
 
 from .config import RESUME_FIXED, RESUME_INEXACT, TrainConfig, migrate
-from .rundir import (RESUME_DIR, checkpoint_entries, latest_resume_point, read_options, read_point,
-                     resume_point_name, resume_points)
-
+from .rundir import (
+    RESUME_DIR,
+    checkpoint_entries,
+    latest_resume_point,
+    read_options,
+    read_point,
+    resume_point_name,
+    resume_points,
+)
 
 # --- the random states of one process -----------------------------------------------------------------
 
@@ -136,6 +142,29 @@ def point_damage(point: Path, info: dict) -> str | None:
     return None
 
 
+def _data_problems(cfg: TrainConfig, point: dict, world: int, data_info, where: str, *,
+                   plan_comparable: bool) -> list[str]:
+    """The dataset changed since the point was made, or its steps per epoch differ from the point's (only
+    compared when the options that shape the plan are the run's: ``plan_comparable``)."""
+    out = []
+    saved_data = point.get("data") or {}
+    if saved_data and (saved_data.get("n_docs"), saved_data.get("num_tokens")) != (
+            data_info.n_docs, data_info.num_tokens):
+        out.append(f"resume_from {where}: the dataset {paths.display(cfg.data_path)} changed since the run "
+                   f"started ({saved_data.get('n_docs')} documents / {saved_data.get('num_tokens')} tokens then, "
+                   f"{data_info.n_docs} / {data_info.num_tokens} now): resume with the data it trained on")
+    if plan_comparable:
+        from .data import held_out_count, make_plan
+
+        steps = point["steps_per_epoch"]
+        n_docs = 0 if cfg.dataload == "get" else data_info.n_docs - held_out_count(data_info.n_docs, cfg.val_split)
+        planned = make_plan(cfg, n_docs, world).steps_per_epoch
+        if planned != steps:
+            out.append(f"resume_from {where}: the point says {steps} steps per epoch, the run has {planned}: the "
+                       f"point was edited or made from other data; resume from the run's checkpoint instead")
+    return out
+
+
 def point_problems(cfg: TrainConfig, world: int, data_info) -> list[str]:
     """Why ``cfg`` cannot continue from its ``resume_from`` point (paths resolved; the point is a folder)."""
     try:
@@ -157,21 +186,9 @@ def point_problems(cfg: TrainConfig, world: int, data_info) -> list[str]:
                    f"{world}: use the same devices and machines")
     if cfg.num_nodes > 1 or cfg.hostfile:
         out.append("resume_from works on one machine: set num_nodes 1 and clear hostfile")
-    saved_data = point.get("data") or {}
-    if data_info is not None and saved_data and (saved_data.get("n_docs"), saved_data.get("num_tokens")) != (
-            data_info.n_docs, data_info.num_tokens):
-        out.append(f"resume_from {where}: the dataset {paths.display(cfg.data_path)} changed since the run "
-                   f"started ({saved_data.get('n_docs')} documents / {saved_data.get('num_tokens')} tokens then, "
-                   f"{data_info.n_docs} / {data_info.num_tokens} now): resume with the data it trained on")
+    if data_info is not None:
+        out += _data_problems(cfg, point, world, data_info, where, plan_comparable=not changed)
     steps = point["steps_per_epoch"]
-    if data_info is not None and not changed:
-        from .data import held_out_count, make_plan
-
-        n_docs = 0 if cfg.dataload == "get" else data_info.n_docs - held_out_count(data_info.n_docs, cfg.val_split)
-        planned = make_plan(cfg, n_docs, world).steps_per_epoch
-        if planned != steps:
-            out.append(f"resume_from {where}: the point says {steps} steps per epoch, the run has {planned}: the "
-                       f"point was edited or made from other data; resume from the run's checkpoint instead")
     endless = cfg.dataload == "get" and cfg.run_until_stopped
     if not endless and point["step"] >= steps * (cfg.epoch_begin + cfg.epoch_count):
         out.append(f"resume_from {where}: the run is complete at step {point['step']} (epochs {cfg.epoch_begin}-"
@@ -225,7 +242,8 @@ def resume_options(run_dir) -> ResumePlan:
             if changes:
                 return ResumePlan(options, point, f"resume from {describe_point(point)} with changed options "
                                                   f"({'; '.join(changes)}): weights, optimizer and data position "
-                                                  f"are restored, but the steps after it differ from the run's own{said}")
+                                                  f"are restored, but the steps after it differ from the run's "
+                                                  f"own{said}")
             return ResumePlan(options, point, f"exact resume from {describe_point(point)}{said}")
         why_not = f"the resume point {paths.display(point)} is damaged ({damage})"
     entries = checkpoint_entries(run_dir)

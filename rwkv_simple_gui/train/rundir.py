@@ -5,7 +5,7 @@ step, plus one per evaluation), samples.jsonl (the sample answers of each evalua
 epoch checkpoints ``rwkv-<epoch>.pth``, the step checkpoints ``rwkv-step-<step>.pth`` and ``resume/step-<step>/``
 (what an exact resume needs: optimizer, data position, random state). JSON files are replaced atomically;
 the .jsonl files are append-only and a reader skips a line still being written. One trainer holds a run
-folder at a time (:func:`lock_run`).
+folder at a time: every trainer, launcher and the GUI's runner takes it with :func:`claim`.
 """
 
 from __future__ import annotations
@@ -342,7 +342,11 @@ def _append_jsonl(path: Path, rows: list[dict]) -> None:
 
 # --- one trainer per run folder -----------------------------------------------------------------------
 
-class RunInUse(RuntimeError):
+class RunRefused(ValueError):
+    """A run must not start in this folder; the message says why and what to do instead."""
+
+
+class RunInUse(RunRefused):
     """Another live process holds the run folder's trainer lock."""
 
 
@@ -379,7 +383,7 @@ def _inherited_lock(path: Path) -> int | None:
     return int(fd)
 
 
-def lock_run(run_dir) -> RunLock:
+def _lock_run(run_dir) -> RunLock:
     """Hold ``run_dir``'s trainer lock (creating the folder); :class:`RunInUse` names the process that holds
     it. Taking it twice in one process returns the same hold."""
     run_dir = Path(run_dir).resolve()
@@ -451,6 +455,27 @@ def reuse_problem(run_dir, options) -> str | None:
     return (f"{paths.display(run_dir)} already holds another run ({shown}); a new run there would mix the two. "
             f"Leave proj_dir empty for a new folder or choose another one, or continue that run (the Resume "
             f"button, or train --resume {paths.display(run_dir)}).")
+
+
+def claim(run_dir, options) -> RunLock:
+    """Take ``run_dir`` for a run with ``options`` (a TrainConfig or its dict, paths resolved) before anything
+    is written into it: its trainer lock (the folder is made), then :func:`reuse_problem`. Raises
+    :class:`RunRefused` (:class:`RunInUse` while another trainer holds it) and holds nothing then. A process
+    that holds the folder already (the CLI before its trainer starts) gets the same hold without a second
+    check: its own files are in there by then."""
+    try:
+        lock = _lock_run(run_dir)
+    except OSError as err:
+        raise RunRefused(f"Cannot create or write the run folder {paths.display(run_dir)} ({err.strerror or err}): "
+                         f"choose a proj_dir you can write to, or leave it empty for a new folder in "
+                         f"output/.") from None
+    if lock.users > 1:
+        return lock
+    problem = reuse_problem(run_dir, options)
+    if problem:
+        lock.release()
+        raise RunRefused(problem)
+    return lock
 
 
 # --- read side (GUI, runner, tests) -------------------------------------------------------------------

@@ -356,6 +356,41 @@ def _run_quant(checkpoint: str) -> str | None:
         return None
 
 
+def _merge_epoch(result: MergeImport, epoch: str) -> None:
+    """merge.sh's epoch ($1): the checkpoint output/rwkv-EPOCH.pth, else the newest run folder holding it."""
+    if not epoch:
+        result.not_honoured.append("no epoch: give it after the file, as to merge.sh (merge --config merge.sh 2)")
+    elif not epoch.isdigit():
+        result.not_honoured.append(f"the epoch {epoch!r} is not a number: give the N of output/rwkv-N.pth")
+    else:
+        found, said = find_epoch_checkpoint(epoch)
+        result.checkpoint = str(found) if found else f"output/rwkv-{epoch}.pth"
+        (result.changed if found else result.not_honoured).append(f"epoch {epoch} -> checkpoint {said}")
+
+
+def _merge_quant(result: MergeImport, quant: str | None) -> None:
+    if quant is None:
+        return
+    result.quant = quant
+    trained = _run_quant(result.checkpoint)
+    if trained is not None and trained != quant:
+        result.not_honoured.append(f"QUANT={quant} but the run trained with quant {trained} (its config.json): "
+                                   f"merging with another quant than training folds into other base weights")
+
+
+def _merge_type(result: MergeImport, kind: str | None, alpha: str | None) -> None:
+    """TRAIN_TYPE (the methods the checkpoint may hold) and LORA_ALPHA (lora only)."""
+    if kind is not None:
+        result.methods = MERGE_TYPES.get(kind, ())
+        if not result.methods:
+            result.not_honoured.append(f"TRAIN_TYPE={kind} is not a merge type: use lora, pissa or disha")
+    if alpha is not None and (kind in (None, "lora")):
+        try:
+            result.lora_alpha = float(alpha)
+        except ValueError:
+            result.not_understood.append(f"LORA_ALPHA={alpha} is not a number: the run's lora_alpha is used")
+
+
 def read_merge_sh(path=None, positional: list[str] | None = None, text: str | None = None,
                   source: str | None = None) -> MergeImport:
     """merge.sh's MODEL_PATH, epoch ($1, PISSA_EPOCH), QUANT, TRAIN_TYPE and LORA_ALPHA, with the seed's meaning."""
@@ -367,33 +402,9 @@ def read_merge_sh(path=None, positional: list[str] | None = None, text: str | No
     if model:
         result.base = model if Path(model).is_absolute() else f"model/{model}"
         result.changed.append(f"MODEL_PATH={model} -> base {result.base} (the seed reads it from model/)")
-    epoch = values.get("PISSA_EPOCH", "")
-    if not epoch:
-        result.not_honoured.append("no epoch: give it after the file, as to merge.sh (merge --config merge.sh 2)")
-    elif not epoch.isdigit():
-        result.not_honoured.append(f"the epoch {epoch!r} is not a number: give the N of output/rwkv-N.pth")
-    else:
-        found, said = find_epoch_checkpoint(epoch)
-        result.checkpoint = str(found) if found else f"output/rwkv-{epoch}.pth"
-        (result.changed if found else result.not_honoured).append(f"epoch {epoch} -> checkpoint {said}")
-    quant = values.get("QUANT")
-    if quant is not None:
-        result.quant = quant
-        trained = _run_quant(result.checkpoint)
-        if trained is not None and trained != quant:
-            result.not_honoured.append(f"QUANT={quant} but the run trained with quant {trained} (its config.json): "
-                                       f"merging with another quant than training folds into other base weights")
-    kind = values.get("TRAIN_TYPE")
-    if kind is not None:
-        result.methods = MERGE_TYPES.get(kind, ())
-        if not result.methods:
-            result.not_honoured.append(f"TRAIN_TYPE={kind} is not a merge type: use lora, pissa or disha")
-    alpha = values.get("LORA_ALPHA")
-    if alpha is not None and (kind in (None, "lora")):
-        try:
-            result.lora_alpha = float(alpha)
-        except ValueError:
-            result.not_understood.append(f"LORA_ALPHA={alpha} is not a number: the run's lora_alpha is used")
+    _merge_epoch(result, values.get("PISSA_EPOCH", ""))
+    _merge_quant(result, values.get("QUANT"))
+    _merge_type(result, values.get("TRAIN_TYPE"), values.get("LORA_ALPHA"))
     result.changed.append("the merged model is written to merge/ (this tool's folder for merged models), not "
                           "merge_model/")
     for variable in sorted(set(values) - {"MODEL_PATH", "PISSA_EPOCH", "QUANT", "TRAIN_TYPE", "LORA_ALPHA"}

@@ -140,8 +140,7 @@ def _files(cfg, facts: Facts) -> list[str]:
 
 def _evaluation(cfg, facts: Facts) -> list[str]:
     """The held-out documents and the sample prompts can be read and leave something to train on."""
-    from .data import held_out_count, tokenizer_spec
-    from .judge import read_prompts
+    from .data import held_out_count
 
     out = []
     if cfg.val_data and cfg.val_split:
@@ -153,25 +152,39 @@ def _evaluation(cfg, facts: Facts) -> list[str]:
     if cfg.val_split and info is not None and info.n_docs - held_out_count(info.n_docs, cfg.val_split) < 1:
         out.append(f"val_split={cfg.val_split} leaves no document of the {info.n_docs} to train on: add data or "
                    f"set val_split 0")
-    if cfg.val_data:
-        missing = [ext for ext in (".bin", ".idx") if not Path(cfg.val_data + ext).is_file()]
-        if missing:
-            out.append(f"val_data: {cfg.val_data}{missing[0]} not found; give the prefix of a .bin/.idx pair "
-                       f"written by the tokenize step")
-        elif info is not None and tokenizer_spec(cfg.val_data) != info.tokenizer:
-            out.append(f"val_data was tokenized with {tokenizer_spec(cfg.val_data)}, data_path with "
-                       f"{info.tokenizer}: tokenize both with the same tokenizer")
+    out += _val_data(cfg, info)
     if cfg.early_stop_patience and not (cfg.val_data or cfg.val_split):
         out.append("early_stop_patience needs held-out documents: set val_split (e.g. 0.1) or val_data")
-    if cfg.sample_prompts and cfg.sample_tokens:
-        found = _file(cfg, "sample_prompts", "prompts")
-        if not found:
-            try:
-                read_prompts(cfg.sample_prompts)
-            except ValueError as err:
-                found = [str(err)]
-        out += found
-    return out
+    return out + _sample_prompts(cfg)
+
+
+def _val_data(cfg, info) -> list[str]:
+    from .data import tokenizer_spec
+
+    if not cfg.val_data:
+        return []
+    missing = [ext for ext in (".bin", ".idx") if not Path(cfg.val_data + ext).is_file()]
+    if missing:
+        return [f"val_data: {cfg.val_data}{missing[0]} not found; give the prefix of a .bin/.idx pair "
+                f"written by the tokenize step"]
+    if info is not None and tokenizer_spec(cfg.val_data) != info.tokenizer:
+        return [f"val_data was tokenized with {tokenizer_spec(cfg.val_data)}, data_path with "
+                f"{info.tokenizer}: tokenize both with the same tokenizer"]
+    return []
+
+
+def _sample_prompts(cfg) -> list[str]:
+    from .judge import read_prompts
+
+    if not (cfg.sample_prompts and cfg.sample_tokens):
+        return []
+    found = _file(cfg, "sample_prompts", "prompts")
+    if not found:
+        try:
+            read_prompts(cfg.sample_prompts)
+        except ValueError as err:
+            found = [str(err)]
+    return found
 
 
 def _sequence(cfg, facts: Facts) -> list[str]:
@@ -234,19 +247,26 @@ def _quant(cfg, facts: Facts) -> list[str]:
     return out
 
 
-def _hardware(cfg, facts: Facts) -> list[str]:
+def _deepspeed(cfg, facts: Facts) -> list[str]:
     from .distributed import strategy
 
+    if not strategy(cfg, facts.world).deepspeed:
+        return []
     out = []
-    if strategy(cfg, facts.world).deepspeed:
-        if importlib.util.find_spec("deepspeed") is None:
-            out.append(f"{cfg.deepspeed_strategy} needs the deepspeed package: pip install deepspeed, or set "
-                       f"deepspeed_strategy none")
-        if method(cfg.finetune_mode).redraws:
-            out.append(f"{cfg.finetune_mode} changes its trained layers during the run, which DeepSpeed cannot "
-                       f"follow: set deepspeed_strategy none")
-        if cfg.precision == "fp16":
-            out.append("precision fp16 with DeepSpeed is not supported here: use bf16 (or deepspeed_strategy none)")
+    if importlib.util.find_spec("deepspeed") is None:
+        out.append(f"{cfg.deepspeed_strategy} needs the deepspeed package: pip install deepspeed, or set "
+                   f"deepspeed_strategy none")
+    if method(cfg.finetune_mode).redraws:
+        out.append(f"{cfg.finetune_mode} changes its trained layers during the run, which DeepSpeed cannot "
+                   f"follow: set deepspeed_strategy none")
+    if cfg.precision == "fp16":
+        out.append("precision fp16 with DeepSpeed is not supported here: use bf16 (or deepspeed_strategy none)")
+    return out
+
+
+def _device(cfg, facts: Facts) -> list[str]:
+    """The op and the precision on the device the trainer will run on."""
+    out = []
     if cfg.op in ("fla", "cuda", "triton") and facts.device is not None and facts.device != "cuda":
         out.append(f"op {cfg.op} needs a CUDA GPU; this machine trains on {facts.device}: use op auto")
     if cfg.op in ("fla", "triton") and facts.device == "cuda":
@@ -258,14 +278,21 @@ def _hardware(cfg, facts: Facts) -> list[str]:
                        f"use op auto")
     if cfg.precision == "fp16" and facts.device == "cpu":
         out.append("precision fp16 is for GPUs; on CPU use bf16 or fp32")
-    if facts.device == "cuda" and facts.gpus:
-        if cfg.devices > len(facts.gpus) and not cfg.hostfile:
-            out.append(f"devices={cfg.devices} but this machine has {len(facts.gpus)} GPU(s): set devices (GPU_COUNT) "
-                       f"to at most {len(facts.gpus)}")
-        old = [g.name for g in facts.gpus[:cfg.devices] if g.bf16 is False]
-        if cfg.precision == "bf16" and old:
-            out.append(f"precision bf16 needs an RTX 30xx / A100 or newer GPU; {old[0]} has no bf16: use fp16 or "
-                       f"fp32")
+    return out
+
+
+def _gpus(cfg, facts: Facts) -> list[str]:
+    """The GPUs asked for are there, and can do the precision."""
+    if facts.device != "cuda" or not facts.gpus:
+        return []
+    out = []
+    if cfg.devices > len(facts.gpus) and not cfg.hostfile:
+        out.append(f"devices={cfg.devices} but this machine has {len(facts.gpus)} GPU(s): set devices (GPU_COUNT) "
+                   f"to at most {len(facts.gpus)}")
+    old = [g.name for g in facts.gpus[:cfg.devices] if g.bf16 is False]
+    if cfg.precision == "bf16" and old:
+        out.append(f"precision bf16 needs an RTX 30xx / A100 or newer GPU; {old[0]} has no bf16: use fp16 or "
+                   f"fp32")
     return out
 
 
@@ -319,20 +346,27 @@ def _stage(cfg, facts: Facts) -> list[str]:
     """sft trains on texts, dpo/orpo on preference pairs: the data must be of the stage's kind."""
     from rwkv_simple_gui.data.preference import is_pair_dataset
 
-    from .distributed import strategy
-
     sets = [(name, getattr(cfg, name)) for name in ("data_path", "val_data")
             if getattr(cfg, name) and Path(getattr(cfg, name) + ".idx").is_file()]
     if cfg.stage == "sft":
         return [f"{name} {value} holds preference pairs (tokenized from prompt/chosen/rejected records): set stage "
-                f"dpo or orpo, or tokenize a dataset of conversations" for name, value in sets if is_pair_dataset(value)]
+                f"dpo or orpo, or tokenize a dataset of conversations"
+                for name, value in sets if is_pair_dataset(value)]
     out = [f"{name} {value} is not a preference dataset: stage {cfg.stage} trains on pairs; tokenize a file of "
            f'{{"prompt", "chosen", "rejected"}} records' for name, value in sets if not is_pair_dataset(value)]
+    return out + _preference_settings(cfg, facts)
+
+
+def _preference_settings(cfg, facts: Facts) -> list[str]:
+    """What stage dpo / orpo cannot train with."""
+    from .distributed import strategy
+
+    out = []
     if cfg.stage == "dpo" and method(cfg.finetune_mode).trains_base:
         out.append(f"stage dpo compares the model with its base (the adapter switched off), but {cfg.finetune_mode} "
                    f"changes the base weights themselves, so the base would need a second copy of the model in "
-                   f"memory: use {or_list(m.name for m in METHODS.values() if not m.trains_base)}, or stage orpo (it needs "
-                   f"no reference)")
+                   f"memory: use {or_list(m.name for m in METHODS.values() if not m.trains_base)}, or stage orpo (it "
+                   f"needs no reference)")
     if cfg.train_type == "infctx":
         out.append(f"stage {cfg.stage} scores each reply in one pass: set train_type none")
     if cfg.dataload == "get":
@@ -343,8 +377,8 @@ def _stage(cfg, facts: Facts) -> list[str]:
     return out
 
 
-CHECKS = (_fields, _machines, _files, _evaluation, _sequence, _resume, _quant, _hardware, _against_model,
-          _against_data, _stage)
+CHECKS = (_fields, _machines, _files, _evaluation, _sequence, _resume, _quant, _deepspeed, _device, _gpus,
+          _against_model, _against_data, _stage)
 
 
 def field_problems(cfg) -> list[str]:

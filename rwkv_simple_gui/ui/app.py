@@ -8,8 +8,8 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from .. import paths
-from . import chat_tab, common, data_tab, merge_tab, messages, params_tab, tokenize_tab, train_tab
 from ..data.token_view import TOKEN_CSS
+from . import chat_tab, common, data_tab, merge_tab, messages, params_tab, tokenize_tab, train_tab
 from .i18n import make_i18n, t
 from .limits import FORM_ROOM, UploadLimit
 from .login import LoginThrottle

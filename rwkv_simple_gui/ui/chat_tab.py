@@ -99,7 +99,8 @@ def shown_reply(reply: template.Reply) -> list[dict]:
     messages = []
     if reply.reasoning is not None:
         messages.append({"role": "assistant", "content": reply.reasoning,
-                         "metadata": {"title": THINK_TITLE, "status": "done" if reply.finished_thinking else "pending"}})
+                         "metadata": {"title": THINK_TITLE,
+                                      "status": "done" if reply.finished_thinking else "pending"}})
     if reply.answer or (reply.reasoning is None and not reply.calls):
         messages.append({"role": "assistant", "content": reply.answer})
     for call in reply.calls:

@@ -3,11 +3,9 @@ and the file choices of its path options. Tests call these directly."""
 
 from __future__ import annotations
 
-import contextlib
-
 from .. import paths
-from ..train.estimate import estimate_memory
 from ..train.config import GROUPS, TrainConfig, coerce
+from ..train.estimate import estimate_memory
 from ..train.prepare import Prepared, budget_report, path_options, prepare, resolve_option
 from . import common
 
@@ -165,34 +163,57 @@ def suggestion_text(s: dict) -> str:
 def check(values: dict) -> str:
     """Everything the form says, validated as the trainer validates it, plus a memory estimate."""
     prepared, problems = prepare_form(values)
+    text = "\n\n".join(_facts(prepared)) + "\n\n" + _verdict(problems)
+    if prepared is not None:
+        text += "".join("\n\n" + part for part in _details(prepared))
+    return text
+
+
+def _facts(prepared) -> list[str]:
+    """What the check read: the device, the model, the dataset and its step budget."""
+    if prepared is None:
+        return []
     notes = []
-    if prepared is not None and prepared.device is not None:
+    if prepared.device is not None:
         notes.append(f"🖥️ Trains on {prepared.device.describe()}")
-    if prepared is not None and prepared.model_info is not None:
+    if prepared.model_info is not None:
         notes.append("🧠 " + describe_model(prepared.model_info))
-    if prepared is not None and prepared.data_info is not None:
+    if prepared.data_info is not None:
         notes.append("📚 " + describe_data(prepared.data_info))
         notes += describe_budget(prepared)
-    text = "\n\n".join(notes)
+    return notes
+
+
+def _verdict(problems: list[str]) -> str:
     if problems:
-        text += "\n\n### ⚠️ Fix before training\n" + "\n".join(f"- {p}" for p in dict.fromkeys(problems))
-    else:
-        text += "\n\n### ✅ Ready to train"
-    if prepared is not None and prepared.warnings:
-        text += "\n\n" + "\n".join(f"- {'⚠️' if w.startswith('too short') else 'ℹ️'} {w}" for w in prepared.warnings)
-    if prepared is not None and prepared.steps is not None:
-        text += "\n\n" + describe_plan(prepared.steps)
-    estimate = None
-    if prepared is not None and prepared.model_info is not None:
-        with contextlib.suppress(ValueError):  # a model the trainer could not build (named above) has no estimate
-            estimate = estimate_memory(prepared.model_info, prepared.config)
-    if estimate is not None:
-        text += "\n\n" + estimate.as_markdown()
-        gpu = prepared.device.gpus[0] if prepared.device is not None and prepared.device.gpus else None
-        if gpu is not None and gpu.free_gb is not None and estimate.total / 2**30 > gpu.free_gb:
-            text += (f"\n\n- ⚠️ The estimate ({estimate.total / 2**30:.1f} GB) is more than the {gpu.free_gb:.1f} GB free "
+        return "### ⚠️ Fix before training\n" + "\n".join(f"- {p}" for p in dict.fromkeys(problems))
+    return "### ✅ Ready to train"
+
+
+def _details(prepared) -> list[str]:
+    """The warnings, the plan and the memory estimate."""
+    details = []
+    if prepared.warnings:
+        details.append("\n".join(f"- {'⚠️' if w.startswith('too short') else 'ℹ️'} {w}" for w in prepared.warnings))
+    if prepared.steps is not None:
+        details.append(describe_plan(prepared.steps))
+    return details + _memory(prepared)
+
+
+def _memory(prepared) -> list[str]:
+    """The memory estimate, and whether it fits the GPU's free memory."""
+    if prepared.model_info is None:
+        return []
+    try:
+        estimate = estimate_memory(prepared.model_info, prepared.config)
+    except ValueError:  # a model the trainer could not build (named above) has no estimate
+        return []
+    lines = [estimate.as_markdown()]
+    gpu = prepared.device.gpus[0] if prepared.device is not None and prepared.device.gpus else None
+    if gpu is not None and gpu.free_gb is not None and estimate.total / 2**30 > gpu.free_gb:
+        lines.append(f"- ⚠️ The estimate ({estimate.total / 2**30:.1f} GB) is more than the {gpu.free_gb:.1f} GB free "
                      f"on {gpu.name}: lower micro_bsz or ctx_len, set grad_cp 1, or quant int8")
-    return text
+    return lines
 
 
 def describe_plan(steps: dict) -> str:

@@ -1265,8 +1265,6 @@ ZH: dict[str, str] = {
     "A training job is already running ({paths.display(running.run_dir)}, pid {running.pid}). Stop it first, or "
     "wait until it ends.":
         "已有训练任务在运行（{paths.display(running.run_dir)}，pid {running.pid}）。请先停止它，或等它结束。",
-    "Cannot create the run folder {paths.display(run_dir)} ({err.strerror or err}): choose another one.":
-        "无法创建训练目录 {paths.display(run_dir)}（{err.strerror or err}）：请换一个。",
 
     # train/config.py
     "{source}: option {name}={value} should be a {kind}": "{source}：参数 {name}={value} 应为{kind}",
@@ -1388,6 +1386,9 @@ ZH: dict[str, str] = {
 
     # train/rundir.py
     "(on {held} held-out documents: noise)": "（在 {held} 条留出数据上：噪声）",
+    "Cannot create or write the run folder {paths.display(run_dir)} ({err.strerror or err}): choose a proj_dir you "
+    "can write to, or leave it empty for a new folder in output/.":
+        "无法创建或写入训练目录 {paths.display(run_dir)}（{err.strerror or err}）：请选择可写的 proj_dir，或留空以在 output/ 中新建目录。",
     "{paths.display(run_dir)} already holds another run ({shown}); a new run there would mix the two. Leave "
     "proj_dir empty for a new folder or choose another one, or continue that run (the Resume button, or train "
     "--resume {paths.display(run_dir)}).":

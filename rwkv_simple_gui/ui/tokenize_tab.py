@@ -105,7 +105,8 @@ def run_tokenize(input_text, copies, max_tokens, eof, seed, tokenizer, skip_bad,
         + stats.micro_bsz_hint(result.data_line_count, messages.current())
     )
     return (summary, length_summary(result.lengths, ctx_len), length_figure(result.lengths, ctx_len),
-            factors_frame(result.factors), format_report(result, prefix, lang=messages.current()), paths.display(prefix),
+            factors_frame(result.factors), format_report(result, prefix, lang=messages.current()),
+            paths.display(prefix),
             result.lengths)
 
 

@@ -244,7 +244,8 @@ def progress_html(status: dict, last: dict | None, live: bool = True, star: str 
     best = status.get("best")
     if best:
         bits.append(messages.translate(f"best val_loss {best['val_loss']:.4f} at step {best['step']}")
-                    + (f" ({best['checkpoint']})" if best.get("checkpoint") else "") + (f" {messages.translate(star)}" if star else ""))
+                    + (f" ({best['checkpoint']})" if best.get("checkpoint") else "")
+                    + (f" {messages.translate(star)}" if star else ""))
     return (f"<div style='font-family:monospace'><progress value='{pct:.1f}' max='100' style='width:100%'></progress>"
             f"<div>{pct:.1f}% · " + " · ".join(bits) + "</div></div>")
 
