@@ -22,11 +22,13 @@ def head_inputs(dtype, seed=0, B=2, T=9, C=8, V=50):
     return h, weight, targets, weights
 
 
-@pytest.mark.parametrize("chunk_bytes", [loss_mod.HEAD_CHUNK_BYTES, 4 * 50 * 3])  # one chunk; chunks of 3 rows
+@pytest.mark.parametrize("chunk_rows", [None, 3])  # one chunk; chunks of 3 rows
 @pytest.mark.parametrize("upstream", [1.0, 0.37])
-def test_head_loss_equals_the_full_logits_loss(monkeypatch, chunk_bytes, upstream):
-    monkeypatch.setattr(loss_mod, "HEAD_CHUNK_BYTES", chunk_bytes)
-    h, weight, targets, weights = head_inputs(torch.float64)
+@pytest.mark.parametrize("V", [50, 4 * loss_mod.MAX_BLOCK])  # the largest logit by torch.max; by blocks
+def test_head_loss_equals_the_full_logits_loss(monkeypatch, chunk_rows, upstream, V):
+    if chunk_rows:
+        monkeypatch.setattr(loss_mod, "HEAD_CHUNK_BYTES", 4 * V * chunk_rows)
+    h, weight, targets, weights = head_inputs(torch.float64, V=V)
     h1, w1 = h.clone().requires_grad_(), weight.clone().requires_grad_()
     ref = weighted_loss_sum(h1 @ w1.T, targets, weights)
     (ref * upstream).backward()
@@ -39,6 +41,21 @@ def test_head_loss_equals_the_full_logits_loss(monkeypatch, chunk_bytes, upstrea
     assert torch.allclose(h2.grad, h1.grad, rtol=1e-5, atol=2e-6)
     assert torch.allclose(w2.grad, w1.grad, rtol=1e-5, atol=2e-6)
     assert (h2.grad.flatten(0, 1)[weights.flatten() == 0] == 0).all()
+
+
+def test_row_max_equals_torch_max_first_index_included():
+    V = 8 * loss_mod.MAX_BLOCK
+    x = torch.randn(6, V, generator=torch.Generator().manual_seed(3))
+    x[1, [5, 700, 1900]] = 9.0  # ties in three blocks: the first is torch.max's
+    x[2, [300, 301]] = 9.0  # a tie inside one block
+    x[3] = 1.5  # every column equal
+    x[4, -1] = 9.0  # the last column
+    x[5, 1000] = float("nan")  # torch.max returns the NaN
+    top, ids = loss_mod.row_max(x)
+    ref_top, ref_ids = torch.max(x, -1, keepdim=True)
+    assert torch.equal(ids, ref_ids)
+    assert torch.equal(top[:5], ref_top[:5]) and top[5].isnan().all() and ref_top[5].isnan().all()
+    assert ids[:5, 0].tolist() == [int(x[0].argmax()), 5, 300, 0, V - 1]
 
 
 def test_head_loss_without_gradients_and_with_a_frozen_head():

@@ -104,7 +104,8 @@ def _to_chunks(x: torch.Tensor, L: int, dt: torch.dtype) -> torch.Tensor:
     x = x.to(dt)
     if pad:
         x = torch.cat([x, x.new_zeros(B, pad, H, N)], dim=1)
-    return x.view(B, (T + pad) // L, L, H, N).permute(0, 3, 1, 2, 4)
+    # contiguous: every tensor computed from a permuted view keeps its strides, and each matmul would copy it
+    return x.view(B, (T + pad) // L, L, H, N).permute(0, 3, 1, 2, 4).contiguous()
 
 
 def _from_chunks(y: torch.Tensor, T: int) -> torch.Tensor:
@@ -118,9 +119,10 @@ def _scan_chunk_states(S: torch.Tensor, E: torch.Tensor, F: torch.Tensor, diagon
     E is [B, H, C, N, N], or with ``diagonal`` [B, H, C, 1, N] holding diag(E_c) as a row.
     """
     starts = []
-    for c in range(E.shape[2]):
+    # unbind, not E[:, :, c]: the backward of each index fills a zero tensor of E's whole shape
+    for E_c, F_c in zip(E.unbind(2), F.unbind(2)):
         starts.append(S)
-        S = (S * E[:, :, c] if diagonal else S @ E[:, :, c]) + F[:, :, c]
+        S = (S * E_c if diagonal else S @ E_c) + F_c
     starts.append(S)
     return torch.stack(starts, dim=2)
 
