@@ -213,8 +213,10 @@ def main() -> int:
           flush=True)
     # py_kblocks: blocks Python's allocator holds (live objects); malloc used/free: what glibc handed out, and what it
     # keeps freed but not given back (RSS that no object holds); arrow: pyarrow's own allocator (pandas' strings)
-    print("minute  rss_MiB  anon_MiB  py_kblocks  malloc_used  malloc_free  arrow_MiB  threads  sessions  calls  "
-          "failed  gradio_tmp_MiB  load1", flush=True)
+    # analytics: events Gradio keeps for its monitoring page, up to $GRADIO_ANALYTICS_MAX_EVENTS (10000): a bounded
+    # growth of a few MiB that lasts until that many calls were made
+    print("minute  rss_MiB  anon_MiB  py_kblocks  malloc_used  malloc_free  arrow_MiB  threads  sessions  analytics  "
+          "calls  failed  gradio_tmp_MiB  load1", flush=True)
     began, samples = time.time(), []
     try:
         while (elapsed := time.time() - began) < args.minutes * 60:
@@ -226,6 +228,7 @@ def main() -> int:
             print(f"{minute:6.1f}  {rss:7.1f}  {heap.get('rssanon_mib', 0):8.1f}  {heap.get('py_blocks', 0) / 1000:10.1f}  "
                   f"{heap.get('malloc_used_mib', 0):11.1f}  {heap.get('malloc_free_mib', 0):11.1f}  "
                   f"{heap.get('arrow_mib', 0):9.1f}  {heap.get('threads', 0):7d}  {heap.get('sessions', 0):8d}  "
+                  f"{heap.get('queue_analytics', 0):9d}  "
                   f"{counts.calls:5d}  {counts.failed:6d}  {folder_bytes(temp) / 2**20:14.1f}  "
                   f"{os.getloadavg()[0]:5.2f}", flush=True)
     except KeyboardInterrupt:  # Ctrl-C ends the soak early; what was measured is still reported
