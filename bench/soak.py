@@ -51,7 +51,8 @@ def start_app(project: Path, temp: Path, probe: dict) -> tuple[subprocess.Popen,
     port = free_port()
     env = {**os.environ, "RWKV_SIMPLE_GUI_HOME": str(project), "GRADIO_TEMP_DIR": str(temp),
            "PYTHONUNBUFFERED": "1", "GRADIO_ANALYTICS_ENABLED": "False", **probe}
-    proc = subprocess.Popen([sys.executable, str(REPO / "bench" / "heap_probe.py"), "--no-browser", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, str(REPO / "bench" / "heap_probe.py"), "--no-browser",
+                             "--port", str(port)],
                             stdout=open(project / "app.log", "wb"), stderr=subprocess.STDOUT, env=env,
                             start_new_session=True)
     deadline = time.time() + 600
@@ -186,8 +187,8 @@ def main() -> int:
                         "heap grew after the warm-up")
     args = p.parse_args()
     kinds = set(args.calls.split(","))
-    if kinds - {"preview", "poll", "tokenize"}:
-        p.error(f"--calls takes preview, poll and tokenize, not {', '.join(sorted(kinds - {'preview', 'poll', 'tokenize'}))}")
+    if unknown := kinds - {"preview", "poll", "tokenize"}:
+        p.error(f"--calls takes preview, poll and tokenize, not {', '.join(sorted(unknown))}")
 
     root = Path(tempfile.mkdtemp(prefix="rwkv-soak-"))
     project, temp = root / "project", root / "gradio-tmp"
@@ -208,8 +209,9 @@ def main() -> int:
     for t in threads:
         t.start()
     load = os.getloadavg()
-    print(f"soak: {args.clients} clients ({', '.join(sorted(kinds))}) for {args.minutes:g} min on port {port}, polling a "
-          f"{args.run} run; load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; {os.cpu_count()} CPUs",
+    print(f"soak: {args.clients} clients ({', '.join(sorted(kinds))}) for {args.minutes:g} min on port {port}, "
+          f"polling a {args.run} run; load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
+          f"{os.cpu_count()} CPUs",
           flush=True)
     # py_kblocks: blocks Python's allocator holds (live objects); malloc used/free: what glibc handed out, and what it
     # keeps freed but not given back (RSS that no object holds); arrow: pyarrow's own allocator (pandas' strings)
@@ -225,7 +227,8 @@ def main() -> int:
             rss = app.memory_info().rss / 2**20
             heap = last_probe(probe_file)
             samples.append((minute, rss, heap.get("py_blocks", 0) / 1000, heap.get("malloc_used_mib", 0.0)))
-            print(f"{minute:6.1f}  {rss:7.1f}  {heap.get('rssanon_mib', 0):8.1f}  {heap.get('py_blocks', 0) / 1000:10.1f}  "
+            print(f"{minute:6.1f}  {rss:7.1f}  {heap.get('rssanon_mib', 0):8.1f}  "
+                  f"{heap.get('py_blocks', 0) / 1000:10.1f}  "
                   f"{heap.get('malloc_used_mib', 0):11.1f}  {heap.get('malloc_free_mib', 0):11.1f}  "
                   f"{heap.get('arrow_mib', 0):9.1f}  {heap.get('threads', 0):7d}  {heap.get('sessions', 0):8d}  "
                   f"{heap.get('queue_analytics', 0):9d}  "
@@ -245,13 +248,14 @@ def main() -> int:
             os.killpg(proc.pid, signal.SIGKILL)
     after = [s for s in samples if s[0] >= args.warmup]
     if after:
-        span = after[-1][0] - after[0][0]
-        print(f"after the {args.warmup:g}-minute warm-up ({span:.1f} min, {counts.calls} calls): "
-              f"RSS {after[0][1]:.1f} -> {after[-1][1]:.1f} MiB ({after[-1][1] - after[0][1]:+.1f}), slope "
-              f"{slope_mib_per_min([(s[0], s[1]) for s in after]):+.2f} MiB/min; Python blocks {after[0][2]:.1f}k -> "
-              f"{after[-1][2]:.1f}k, slope {slope_mib_per_min([(s[0], s[2]) for s in after]):+.2f}k/min; malloc in use "
-              f"{after[0][3]:.1f} -> {after[-1][3]:.1f} MiB, slope {slope_mib_per_min([(s[0], s[3]) for s in after]):+.2f} "
-              "MiB/min", flush=True)
+        def slope(column: int) -> float:
+            return slope_mib_per_min([(s[0], s[column]) for s in after])
+
+        first, last = after[0], after[-1]
+        print(f"after the {args.warmup:g}-minute warm-up ({last[0] - first[0]:.1f} min, {counts.calls} calls): "
+              f"RSS {first[1]:.1f} -> {last[1]:.1f} MiB ({last[1] - first[1]:+.1f}), slope {slope(1):+.2f} MiB/min; "
+              f"Python blocks {first[2]:.1f}k -> {last[2]:.1f}k, slope {slope(2):+.2f}k/min; malloc in use "
+              f"{first[3]:.1f} -> {last[3]:.1f} MiB, slope {slope(3):+.2f} MiB/min", flush=True)
     if args.trace:
         trace_growth(trace_dir, first=next((i for i, s in enumerate(samples) if s[0] >= args.warmup), len(samples)))
     if counts.failed:

@@ -8,7 +8,6 @@ import pytest
 
 from rwkv_simple_gui import paths
 from rwkv_simple_gui.ui import app as ui_app
-
 from tests.conftest import free_port
 
 
