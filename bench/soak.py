@@ -213,6 +213,7 @@ def main() -> int:
           f"polling a {args.run} run; load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
           f"{os.cpu_count()} CPUs",
           flush=True)
+    # anon: RSS less the pages mapped from files (libraries' code, which the kernel may drop and read again);
     # py_kblocks: blocks Python's allocator holds (live objects); malloc used/free: what glibc handed out, and what it
     # keeps freed but not given back (RSS that no object holds); arrow: pyarrow's own allocator (pandas' strings)
     # analytics: events Gradio keeps for its monitoring page, up to $GRADIO_ANALYTICS_MAX_EVENTS (10000): a bounded
@@ -226,7 +227,8 @@ def main() -> int:
             minute = (time.time() - began) / 60
             rss = app.memory_info().rss / 2**20
             heap = last_probe(probe_file)
-            samples.append((minute, rss, heap.get("py_blocks", 0) / 1000, heap.get("malloc_used_mib", 0.0)))
+            samples.append((minute, rss, heap.get("py_blocks", 0) / 1000, heap.get("malloc_used_mib", 0.0),
+                            heap.get("rssanon_mib", 0.0)))
             print(f"{minute:6.1f}  {rss:7.1f}  {heap.get('rssanon_mib', 0):8.1f}  "
                   f"{heap.get('py_blocks', 0) / 1000:10.1f}  "
                   f"{heap.get('malloc_used_mib', 0):11.1f}  {heap.get('malloc_free_mib', 0):11.1f}  "
@@ -254,6 +256,7 @@ def main() -> int:
         first, last = after[0], after[-1]
         print(f"after the {args.warmup:g}-minute warm-up ({last[0] - first[0]:.1f} min, {counts.calls} calls): "
               f"RSS {first[1]:.1f} -> {last[1]:.1f} MiB ({last[1] - first[1]:+.1f}), slope {slope(1):+.2f} MiB/min; "
+              f"anonymous RSS {first[4]:.1f} -> {last[4]:.1f} MiB, slope {slope(4):+.2f} MiB/min; "
               f"Python blocks {first[2]:.1f}k -> {last[2]:.1f}k, slope {slope(2):+.2f}k/min; malloc in use "
               f"{first[3]:.1f} -> {last[3]:.1f} MiB, slope {slope(3):+.2f} MiB/min", flush=True)
     if args.trace:
