@@ -14,8 +14,10 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import re
 import runpy
 import sys
+import tempfile
 import threading
 import time
 import tracemalloc
@@ -76,6 +78,29 @@ def gradio_state() -> dict:
     return out
 
 
+def pymalloc_figures() -> dict:
+    """Python's own allocator: the arenas it holds (256 KiB to 1 MiB each, given back only when wholly empty) and the
+    bytes in live blocks. sys._debugmallocstats() writes them to fd 2, which is lent to a file for the call."""
+    with tempfile.TemporaryFile(mode="w+") as out:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        try:
+            os.dup2(out.fileno(), 2)
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        out.seek(0)
+        text = out.read()
+    figures = {}
+    for key, name in (("# arenas allocated current", "pymalloc_arenas"),
+                      ("# bytes in allocated blocks", "pymalloc_used"), ("Total", "pymalloc_total")):
+        m = re.search(rf"^{re.escape(key)}\s*=\s*([\d,]+)", text, re.M)
+        if m:
+            figures[name] = int(m.group(1).replace(",", ""))
+    return figures
+
+
 def process_figures() -> dict:
     """Anonymous RSS (the heap) apart from file pages (code and data mapped from files, bounded by their size), and
     what pyarrow's own allocator (mimalloc, no part of glibc's figures) holds for pandas' string columns."""
@@ -97,7 +122,7 @@ def probe(path: Path, every: float, trace_dir: Path | None) -> None:
         n += 1
         line = {"minute": (time.time() - began) / 60, "rss_mib": me.memory_info().rss / 2**20,
                 "py_blocks": sys.getallocatedblocks(), "threads": threading.active_count(),
-                **process_figures(), **malloc_figures(), **gradio_state()}
+                **process_figures(), **pymalloc_figures(), **malloc_figures(), **gradio_state()}
         if trace_dir is not None and RUNNING and not tracemalloc.is_tracing():
             # from the first line after launch: tracing the imports too made the start take minutes on a busy box
             tracemalloc.start(int(os.environ.get("SOAK_TRACE_FRAMES", "6")))

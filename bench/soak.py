@@ -218,7 +218,10 @@ def main() -> int:
     # keeps freed but not given back (RSS that no object holds); arrow: pyarrow's own allocator (pandas' strings)
     # analytics: events Gradio keeps for its monitoring page, up to $GRADIO_ANALYTICS_MAX_EVENTS (10000): a bounded
     # growth of a few MiB that lasts until that many calls were made
-    print("minute  rss_MiB  anon_MiB  py_kblocks  malloc_used  malloc_free  arrow_MiB  threads  sessions  analytics  "
+    # pymalloc used/held: bytes in Python's small objects, and the arenas holding them (an arena goes back to the
+    # system only when wholly empty: held minus used is fragmentation)
+    print("minute  rss_MiB  anon_MiB  py_kblocks  pymalloc_used  pymalloc_held  malloc_used  malloc_free  arrow_MiB  "
+          "threads  sessions  analytics  "
           "calls  failed  gradio_tmp_MiB  load1", flush=True)
     began, samples = time.time(), []
     try:
@@ -230,7 +233,8 @@ def main() -> int:
             samples.append((minute, rss, heap.get("py_blocks", 0) / 1000, heap.get("malloc_used_mib", 0.0),
                             heap.get("rssanon_mib", 0.0)))
             print(f"{minute:6.1f}  {rss:7.1f}  {heap.get('rssanon_mib', 0):8.1f}  "
-                  f"{heap.get('py_blocks', 0) / 1000:10.1f}  "
+                  f"{heap.get('py_blocks', 0) / 1000:10.1f}  {heap.get('pymalloc_used', 0) / 2**20:13.1f}  "
+                  f"{heap.get('pymalloc_total', 0) / 2**20:13.1f}  "
                   f"{heap.get('malloc_used_mib', 0):11.1f}  {heap.get('malloc_free_mib', 0):11.1f}  "
                   f"{heap.get('arrow_mib', 0):9.1f}  {heap.get('threads', 0):7d}  {heap.get('sessions', 0):8d}  "
                   f"{heap.get('queue_analytics', 0):9d}  "
