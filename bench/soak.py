@@ -27,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import psutil
@@ -45,24 +46,27 @@ def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
 
 
-def start_app(project: Path, temp: Path) -> tuple[subprocess.Popen, int]:
+def start_app(project: Path, temp: Path, probe: dict) -> tuple[subprocess.Popen, int]:
+    """app.py under bench/heap_probe.py, which writes its memory figures where ``probe`` says."""
     port = free_port()
     env = {**os.environ, "RWKV_SIMPLE_GUI_HOME": str(project), "GRADIO_TEMP_DIR": str(temp),
-           "PYTHONUNBUFFERED": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
-    proc = subprocess.Popen([sys.executable, str(REPO / "app.py"), "--no-browser", "--port", str(port)],
+           "PYTHONUNBUFFERED": "1", "GRADIO_ANALYTICS_ENABLED": "False", **probe}
+    proc = subprocess.Popen([sys.executable, str(REPO / "bench" / "heap_probe.py"), "--no-browser",
+                             "--port", str(port)],
                             stdout=open(project / "app.log", "wb"), stderr=subprocess.STDOUT, env=env,
                             start_new_session=True)
-    deadline = time.time() + 300
+    deadline = time.time() + 600
     while time.time() < deadline:
         if proc.poll() is not None:
             sys.exit(f"app.py exited:\n{(project / 'app.log').read_text()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return proc, port
+        try:  # its API, not only its port: a busy machine opens the port minutes before the routes answer
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/gradio_api/info", timeout=30) as reply:
+                if reply.status == 200:
+                    return proc, port
         except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    sys.exit("app.py did not open its port in 300 s")
+            time.sleep(1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    sys.exit("app.py did not answer /gradio_api/info in 600 s")
 
 
 def run_folder(run: Path, live: bool, stop: threading.Event) -> None:
@@ -102,25 +106,27 @@ class Counts:
                 self.errors[error[:160]] = self.errors.get(error[:160], 0) + 1
 
 
-def client_loop(port: int, n: int, counts: Counts, stop: threading.Event) -> None:
+def client_loop(port: int, n: int, counts: Counts, stop: threading.Event, kinds: set[str]) -> None:
     from gradio_client import Client
 
-    for attempt in range(10):  # the app may still be starting its routes when the port opens
+    while True:  # on a busy machine the app may answer its port minutes before its API
         try:
             client = Client(f"http://127.0.0.1:{port}/", verbose=False)
             break
         except Exception as err:  # noqa: BLE001
             counts.add(False, f"connect: {type(err).__name__}: {err}")
-            stop.wait(3 * (attempt + 1))
-    else:
-        return
+            if stop.wait(5):
+                return
     rng = random.Random(n)
     rounds = 0
     while not stop.is_set():
         rounds += 1
-        calls = [lambda: client.predict("data/sample.jsonl", rng.randint(1, 3), api_name="/preview_page"),
-                 lambda: client.predict("output/soak-run", False, api_name="/poll_training")]
-        if rounds % 5 == n % 5:
+        calls = []
+        if "preview" in kinds:
+            calls.append(lambda: client.predict("data/sample.jsonl", rng.randint(1, 3), api_name="/preview_page"))
+        if "poll" in kinds:
+            calls.append(lambda: client.predict("output/soak-run", False, api_name="/poll_training"))
+        if "tokenize" in kinds and rounds % 5 == n % 5:
             calls.append(lambda: client.predict("data/sample.jsonl", 1, 0, True, 42, "world", False,
                                                 f"data/soak-{n}", 1024, True, api_name="/tokenize"))
         for call in calls:
@@ -144,6 +150,29 @@ def slope_mib_per_min(samples: list[tuple[float, float]]) -> float:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / var if var else 0.0
 
 
+def last_probe(path: Path) -> dict:
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return {}
+    return json.loads(lines[-1]) if lines else {}
+
+
+def trace_growth(trace_dir: Path, first: int, top: int = 15) -> None:
+    """What the Python heap gained between snapshot ``first`` and the last one, by the line that allocated it."""
+    import tracemalloc
+
+    snaps = sorted(trace_dir.glob("*.snap"))
+    if len(snaps) <= first:
+        return
+    before, after = tracemalloc.Snapshot.load(str(snaps[first])), tracemalloc.Snapshot.load(str(snaps[-1]))
+    print(f"tracemalloc: Python heap growth from {snaps[first].name} to {snaps[-1].name}, by allocation site:")
+    for stat in after.compare_to(before, "traceback")[:top]:
+        print(f"  {stat.size_diff / 2**20:+8.2f} MiB {stat.count_diff:+8d} blocks")
+        for line in stat.traceback.format()[-12:]:
+            print(f"      {line}")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--minutes", type=float, default=60)
@@ -151,7 +180,15 @@ def main() -> int:
     p.add_argument("--every", type=float, default=30, help="seconds between two printed samples")
     p.add_argument("--warmup", type=float, default=5, help="minutes left out of the slope")
     p.add_argument("--run", choices=("live", "finished"), default="live", help="the run the clients poll")
+    p.add_argument("--calls", default="preview,poll,tokenize",
+                   help="which calls each client makes, comma-separated (to find which one grows the memory)")
+    p.add_argument("--trace", type=int, metavar="FRAMES", default=0,
+                   help="run tracemalloc in the app with this many frames (slows it) and print where its Python "
+                        "heap grew after the warm-up")
     args = p.parse_args()
+    kinds = set(args.calls.split(","))
+    if unknown := kinds - {"preview", "poll", "tokenize"}:
+        p.error(f"--calls takes preview, poll and tokenize, not {', '.join(sorted(unknown))}")
 
     root = Path(tempfile.mkdtemp(prefix="rwkv-soak-"))
     project, temp = root / "project", root / "gradio-tmp"
@@ -160,27 +197,51 @@ def main() -> int:
     stop = threading.Event()
     threads = [threading.Thread(target=run_folder, args=(project / "output" / "soak-run", args.run == "live", stop),
                                 daemon=True)]
-    proc, port = start_app(project, temp)
+    probe_file, trace_dir = root / "probe.jsonl", root / "trace"
+    probe = {"SOAK_PROBE_FILE": str(probe_file), "SOAK_PROBE_EVERY": str(args.every)}
+    if args.trace:
+        probe |= {"SOAK_TRACE_DIR": str(trace_dir), "SOAK_TRACE_FRAMES": str(args.trace)}
+    proc, port = start_app(project, temp, probe)
     app = psutil.Process(proc.pid)
     counts = Counts()
-    threads += [threading.Thread(target=client_loop, args=(port, n, counts, stop), daemon=True)
+    threads += [threading.Thread(target=client_loop, args=(port, n, counts, stop, kinds), daemon=True)
                 for n in range(args.clients)]
     for t in threads:
         t.start()
     load = os.getloadavg()
-    print(f"soak: {args.clients} clients for {args.minutes:g} min on port {port}, polling a {args.run} run; "
-          f"load average at start "
-          f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; {os.cpu_count()} CPUs", flush=True)
-    print("minute  rss_MiB  calls  failed  gradio_tmp_MiB  load1", flush=True)
+    print(f"soak: {args.clients} clients ({', '.join(sorted(kinds))}) for {args.minutes:g} min on port {port}, "
+          f"polling a {args.run} run; load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
+          f"{os.cpu_count()} CPUs",
+          flush=True)
+    # anon: RSS less the pages mapped from files (libraries' code, which the kernel may drop and read again);
+    # py_kblocks: blocks Python's allocator holds (live objects); malloc used/free: what glibc handed out, and what it
+    # keeps freed but not given back (RSS that no object holds); arrow: pyarrow's own allocator (pandas' strings)
+    # analytics: events Gradio keeps for its monitoring page, up to $GRADIO_ANALYTICS_MAX_EVENTS (10000): a bounded
+    # growth of a few MiB that lasts until that many calls were made
+    # pymalloc used/held: bytes in Python's small objects, and the arenas holding them (an arena goes back to the
+    # system only when wholly empty: held minus used is fragmentation)
+    print("minute  rss_MiB  anon_MiB  py_kblocks  pymalloc_used  pymalloc_held  malloc_used  malloc_free  arrow_MiB  "
+          "threads  sessions  analytics  "
+          "calls  failed  gradio_tmp_MiB  load1", flush=True)
     began, samples = time.time(), []
     try:
         while (elapsed := time.time() - began) < args.minutes * 60:
             time.sleep(min(args.every, args.minutes * 60 - elapsed))
             minute = (time.time() - began) / 60
             rss = app.memory_info().rss / 2**20
-            samples.append((minute, rss))
-            print(f"{minute:6.1f}  {rss:7.1f}  {counts.calls:5d}  {counts.failed:6d}  "
-                  f"{folder_bytes(temp) / 2**20:14.1f}  {os.getloadavg()[0]:5.2f}", flush=True)
+            heap = last_probe(probe_file)
+            samples.append((minute, rss, heap.get("py_blocks", 0) / 1000, heap.get("malloc_used_mib", 0.0),
+                            heap.get("rssanon_mib", 0.0)))
+            print(f"{minute:6.1f}  {rss:7.1f}  {heap.get('rssanon_mib', 0):8.1f}  "
+                  f"{heap.get('py_blocks', 0) / 1000:10.1f}  {heap.get('pymalloc_used', 0) / 2**20:13.1f}  "
+                  f"{heap.get('pymalloc_total', 0) / 2**20:13.1f}  "
+                  f"{heap.get('malloc_used_mib', 0):11.1f}  {heap.get('malloc_free_mib', 0):11.1f}  "
+                  f"{heap.get('arrow_mib', 0):9.1f}  {heap.get('threads', 0):7d}  {heap.get('sessions', 0):8d}  "
+                  f"{heap.get('queue_analytics', 0):9d}  "
+                  f"{counts.calls:5d}  {counts.failed:6d}  {folder_bytes(temp) / 2**20:14.1f}  "
+                  f"{os.getloadavg()[0]:5.2f}", flush=True)
+    except KeyboardInterrupt:  # Ctrl-C ends the soak early; what was measured is still reported
+        pass
     finally:
         stop.set()
         deadline = time.time() + 60  # the clients finish their call before the app goes (a minute at most)
@@ -193,9 +254,17 @@ def main() -> int:
             os.killpg(proc.pid, signal.SIGKILL)
     after = [s for s in samples if s[0] >= args.warmup]
     if after:
-        print(f"after the {args.warmup:g}-minute warm-up: RSS {after[0][1]:.1f} -> {after[-1][1]:.1f} MiB "
-              f"({after[-1][1] - after[0][1]:+.1f} MiB over {after[-1][0] - after[0][0]:.1f} min), slope "
-              f"{slope_mib_per_min(after):+.2f} MiB/min", flush=True)
+        def slope(column: int) -> float:
+            return slope_mib_per_min([(s[0], s[column]) for s in after])
+
+        first, last = after[0], after[-1]
+        print(f"after the {args.warmup:g}-minute warm-up ({last[0] - first[0]:.1f} min, {counts.calls} calls): "
+              f"RSS {first[1]:.1f} -> {last[1]:.1f} MiB ({last[1] - first[1]:+.1f}), slope {slope(1):+.2f} MiB/min; "
+              f"anonymous RSS {first[4]:.1f} -> {last[4]:.1f} MiB, slope {slope(4):+.2f} MiB/min; "
+              f"Python blocks {first[2]:.1f}k -> {last[2]:.1f}k, slope {slope(2):+.2f}k/min; malloc in use "
+              f"{first[3]:.1f} -> {last[3]:.1f} MiB, slope {slope(3):+.2f} MiB/min", flush=True)
+    if args.trace:
+        trace_growth(trace_dir, first=next((i for i, s in enumerate(samples) if s[0] >= args.warmup), len(samples)))
     if counts.failed:
         print(f"{counts.failed} of {counts.calls} calls failed:", flush=True)
         for error, n in sorted(counts.errors.items(), key=lambda e: -e[1]):

@@ -16,6 +16,10 @@ from .login import LoginThrottle
 
 UPLOADS_WAITING = 4  # uploads of the largest size that may wait in Gradio's folder at once
 UPLOAD_EXPIRY_S = 3600  # an upload no handler stored is deleted after this long (checked every 10 minutes)
+# Page sessions Gradio keeps in memory (~0.6 MiB each: a copy of every component's config and last value), the least
+# recently used dropped first. Gradio's 10000 let every page load or refresh grow the app by that much for days; an
+# open page polls every few seconds, so only closed ones are dropped.
+SESSIONS_KEPT = 100
 
 STATIC = Path(__file__).parent / "static"
 CSS = STATIC / "page.css"
@@ -82,10 +86,11 @@ def launch_kwargs(*, lang: str | None, auth: tuple[str, str] | None, share: bool
                   open_browser: bool) -> dict:
     """Everything ``launch`` needs; files are served only from the project's own folders, uploads are
     limited to ``common.MAX_UPLOAD`` bytes per request and ``UPLOADS_WAITING`` times that waiting in
-    Gradio's folder, and failed sign-ins are slowed down per client."""
+    Gradio's folder, failed sign-ins are slowed down per client, and ``SESSIONS_KEPT`` page sessions are kept."""
     messages.PINNED = lang  # run-time messages follow the pinned language too
     return dict(
         server_name=host, server_port=port, share=share, auth=auth, inbrowser=open_browser, show_error=True,
+        state_session_capacity=SESSIONS_KEPT,
         quiet=True, i18n=make_i18n(lang), css=TOKEN_CSS, css_paths=CSS, js=FOLLOW_TAIL_JS.read_text(encoding="utf-8"),
         # quiet: app.py prints start lines that name our flags
         allowed_paths=[str(paths.folder(name)) for name in paths.FOLDERS],

@@ -11,6 +11,7 @@ import html
 from datetime import datetime
 
 import gradio as gr
+import numpy as np
 import pandas as pd
 
 from .. import paths, runner
@@ -21,6 +22,9 @@ from .i18n import t
 POLL_S = 2.0
 RUNS_POLL_S = 10.0
 RUN_COLUMNS = ["run", "state", "steps", "last loss", "best val_loss", "recall", "checkpoints", "started"]
+# points a curve keeps: the plot is a few hundred pixels wide, and every open page is sent (and Gradio keeps, per page)
+# the whole plot at each poll, so a curve of every step would grow with the run in the app's memory and the network
+PLOT_POINTS = 600
 SERIES_COLORS = {"loss": "#9ecae1", "smoothed": "#1f77b4", "validation": "#ff7f0e", "best": "#2ca02c"}
 
 
@@ -113,18 +117,32 @@ def _live_state(run, status: dict) -> str:
     return state
 
 
+def thin(curve: pd.DataFrame, y: str, points: int = PLOT_POINTS) -> pd.DataFrame:
+    """At most ``points`` rows of a curve in step order: in each of ``points // 2`` equal stretches its lowest and
+    highest ``y`` (a spike stays visible), and always the first and last row."""
+    if len(curve) <= points:
+        return curve
+    values = curve[y].to_numpy(dtype="float64")
+    keep = {0, len(curve) - 1}
+    for stretch in np.array_split(np.arange(len(curve)), (points - 2) // 2):
+        keep.update((stretch[np.nanargmin(values[stretch])], stretch[np.nanargmax(values[stretch])])
+                    if not np.isnan(values[stretch]).all() else (stretch[0],))
+    return curve.iloc[sorted(keep)]
+
+
 def loss_frame(metrics: list[dict], evaluations: list[dict] = (), best: dict | None = None) -> pd.DataFrame:
     """Train loss (raw and smoothed), validation loss and a vertical mark at the best step, in the long format
-    LinePlot colours by series."""
+    LinePlot colours by series; each curve thinned to PLOT_POINTS."""
     if not metrics:
         # one empty point per series: the plot makes its colour scale from the first value it shows and
         # keeps it, so a curve that starts later is drawn only if its series was there from the start
         return pd.DataFrame({"step": [float("nan")] * len(SERIES_COLORS), "loss": [float("nan")] * len(SERIES_COLORS),
                              "series": list(SERIES_COLORS)})
     train = pd.DataFrame({"step": [m["step"] for m in metrics], "loss": [m["loss"] for m in metrics]})
-    parts = [train.assign(series="loss"), train.assign(loss=train["loss"].ewm(alpha=0.1).mean(), series="smoothed")]
+    parts = [thin(train, "loss").assign(series="loss"),
+             thin(train.assign(loss=train["loss"].ewm(alpha=0.1).mean()), "loss").assign(series="smoothed")]
     val = pd.DataFrame({"step": [e["step"] for e in evaluations], "loss": [e["val_loss"] for e in evaluations]})
-    parts.append(val.assign(series="validation"))
+    parts.append(thin(val, "loss").assign(series="validation"))
     if best and len(val):
         values = pd.concat([train["loss"], val["loss"]])
         parts.append(pd.DataFrame({"step": [best["step"]] * 2, "loss": [values.min(), values.max()],
@@ -140,7 +158,8 @@ PREFERENCE_SERIES = ("reward_margin", "reward_acc")
 
 
 def preference_frame(metrics: list[dict], evaluations: list[dict] = ()) -> pd.DataFrame:
-    """A dpo / orpo run's reward margin and accuracy per step (training, and validation when evaluated)."""
+    """A dpo / orpo run's reward margin and accuracy per step (training, and validation when evaluated); each
+    curve thinned to PLOT_POINTS."""
     rows = [(m["step"], m[key], key) for m in metrics for key in PREFERENCE_SERIES if key in m]
     rows += [(e["step"], e[f"val_{key}"], f"val_{key}") for e in evaluations for key in PREFERENCE_SERIES
              if f"val_{key}" in e]
@@ -148,6 +167,7 @@ def preference_frame(metrics: list[dict], evaluations: list[dict] = ()) -> pd.Da
         series = [*PREFERENCE_SERIES, *(f"val_{key}" for key in PREFERENCE_SERIES)]
         rows = [(float("nan"), float("nan"), name) for name in series]
     frame = pd.DataFrame(rows, columns=["step", "value", "series"])
+    frame = pd.concat([thin(curve, "value") for _, curve in frame.groupby("series", sort=False)], ignore_index=True)
     return frame.astype({"step": "float64", "value": "float64", "series": "string"})
 
 
