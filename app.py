@@ -10,6 +10,10 @@ import secrets
 import sys
 from pathlib import Path
 
+# pandas 3 keeps text columns in Arrow, whose own allocator held on to what every poll freed: 20 clients grew the app
+# 10.1 MiB/min with it and 3.0 with glibc's, side by side (bench/RESULTS-issue22.md). Set before pandas is imported.
+os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+
 AUTH_ENV = "RWKV_SIMPLE_GUI_AUTH"
 PROXY_ENV = "FORWARDED_ALLOW_IPS"  # uvicorn's: whose X-Forwarded-For names the client
 SIZE_UNITS = {"b": 1, "kb": 1 << 10, "mb": 1 << 20, "gb": 1 << 30, "tb": 1 << 40}

@@ -4,11 +4,15 @@ recently used dropped first."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from rwkv_simple_gui import paths
 from rwkv_simple_gui.ui import app as ui_app
-from tests.conftest import free_port
+from tests.conftest import REPO_ROOT, free_port
 
 
 @pytest.fixture
@@ -36,3 +40,12 @@ def test_page_sessions_past_the_limit_are_dropped_oldest_first(served):
     client.session_hash = "page-10"
     client.predict("data/sample.jsonl", 1, api_name="/preview_page")
     assert list(served.state_holder.session_data) == ["page-8", "page-9", "page-7", "page-10"]
+
+
+def test_the_app_process_uses_glibc_for_arrow_memory():
+    """app.py picks Arrow's system allocator before pandas loads: Arrow's own (mimalloc) kept what polls freed."""
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    code = "import app, pandas, pyarrow; print(pyarrow.default_memory_pool().backend_name)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.strip() == "system", done.stdout + done.stderr
