@@ -160,7 +160,7 @@ def main(args: argparse.Namespace) -> int:
     run.write_config(cfg.to_dict())
     run.update_status(state="starting", pid=os.getpid(), exit_code=None, error=None)
     print(f"run folder: {run_path}", flush=True)
-    if cfg.devices <= 1 and not (cfg.num_nodes > 1 or cfg.hostfile):
+    if cfg.devices <= 1 and not cfg.several_machines:
         return _run(cfg, run_path)
     return _launch(cfg, run)
 
@@ -178,7 +178,7 @@ def _launch(cfg: TrainConfig, run) -> int:
     """Start the training processes (torchrun, or DeepSpeed over a hostfile), wait, and say how they ended."""
     from .rundir import FINAL_STATES, LAUNCHER_PID_ENV, read_status
 
-    if cfg.num_nodes > 1 or cfg.hostfile:
+    if cfg.several_machines:
         # a bad node setting would otherwise surface as a rendezvous timeout or an ssh error
         problems = check(cfg)
         if problems:

@@ -354,6 +354,11 @@ class TrainConfig:
         return {**dataclasses.asdict(self), VERSION_KEY: OPTIONS_VERSION}
 
     @property
+    def several_machines(self) -> bool:
+        """Whether the run spans machines (num_nodes > 1, or a DeepSpeed hostfile)."""
+        return self.num_nodes > 1 or bool(self.hostfile)
+
+    @property
     def epoch_steps_set(self) -> int | None:
         """epoch_steps as a number, None for auto."""
         return None if self.epoch_steps == "auto" else int(self.epoch_steps)

@@ -198,7 +198,7 @@ class Trainer:
         else:
             self.first_step, self.start = self.plan.first_step, (cfg.epoch_begin, 0)
         # resume points are folders every rank writes into: on several machines only machine 0 has the folder
-        self.writes_points = not (cfg.num_nodes > 1 or cfg.hostfile)
+        self.writes_points = not cfg.several_machines
         self._record_run(prepared)
         self._build(prepared, ds)
         if self.point:

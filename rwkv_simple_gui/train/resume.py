@@ -184,7 +184,7 @@ def point_problems(cfg: TrainConfig, world: int, data_info) -> list[str]:
     if point.get("world") != world:
         out.append(f"resume_from {where}: the run trained on {point.get('world')} processes, this one would use "
                    f"{world}: use the same devices and machines")
-    if cfg.num_nodes > 1 or cfg.hostfile:
+    if cfg.several_machines:
         out.append("resume_from works on one machine: set num_nodes 1 and clear hostfile")
     if data_info is not None:
         out += _data_problems(cfg, point, world, data_info, where, plan_comparable=not changed)
