@@ -34,14 +34,20 @@ def answers(project, *history: str) -> list[str]:
     return [json.loads(line)["answer"] for line in done.stdout.splitlines()]
 
 
-def test_the_cli_keeps_the_earlier_question_only_before_a_follow_up(project):
-    fitted, last_kept, alone = answers(project), answers(project, "--history", "1"), answers(project, "--history", "0")
+@pytest.fixture(scope="module")
+def fitted(project) -> list[str]:
+    """The answers of ``chat --prompts`` with the default history (fit): both tests compare with them."""
+    return answers(project)
+
+
+def test_the_cli_keeps_the_earlier_question_only_before_a_follow_up(project, fitted):
+    last_kept, alone = answers(project, "--history", "1"), answers(project, "--history", "0")
     # the history changes these answers, so the comparisons below tell which history was sent
     assert last_kept[1] != alone[1] and last_kept[2] != alone[2]
     assert fitted == [alone[0], last_kept[1], alone[2]]
 
 
-def test_the_chat_tab_asks_as_the_cli(project, monkeypatch):
+def test_the_chat_tab_asks_as_the_cli(project, fitted, monkeypatch):
     from rwkv_simple_gui import paths
     from rwkv_simple_gui.ui import chat_tab
 
@@ -55,4 +61,4 @@ def test_the_chat_tab_asks_as_the_cli(project, monkeypatch):
             history = list(chat_tab.respond("main", question, history, params, {}))[-1]
     finally:
         chat_tab.unload("main")
-    assert [m["content"] for m in history if m["role"] == "assistant"] == answers(project)
+    assert [m["content"] for m in history if m["role"] == "assistant"] == fitted

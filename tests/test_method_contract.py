@@ -15,7 +15,6 @@ import types
 
 import pytest
 import torch
-from conftest import learning_rate, tiny_state_dict
 from torch import nn
 
 from rwkv_simple_gui import peft
@@ -25,6 +24,7 @@ from rwkv_simple_gui.peft.base import AdaptedLinear, cast_for, option, train_par
 from rwkv_simple_gui.peft.methods import METHOD_NAMES, METHODS, Method
 from rwkv_simple_gui.train.config import TrainConfig
 from rwkv_simple_gui.train.rundir import read_options
+from tests.conftest import learning_rate, tiny_state_dict
 
 VOCAB, STEPS = 256, 8
 SEQUENCE = torch.tensor([[17, 99, 5] * 6])

@@ -6,10 +6,10 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO_ROOT
 
 from rwkv_simple_gui.peft.methods import METHOD_NAMES, METHODS
 from rwkv_simple_gui.train.config import RESUME_FIXED, TrainConfig
+from tests.conftest import REPO_ROOT
 
 
 @pytest.mark.parametrize("name", METHOD_NAMES)

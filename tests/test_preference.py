@@ -14,7 +14,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from conftest import run_cli, tiny_state_dict
 
 from rwkv_simple_gui import peft
 from rwkv_simple_gui.data import formats, preference, schemas
@@ -27,6 +26,7 @@ from rwkv_simple_gui.train.config import TrainConfig
 from rwkv_simple_gui.train.preference import Reference, dpo_loss, orpo_loss
 from rwkv_simple_gui.train.prepare import check
 from rwkv_simple_gui.train.seed_script import training_sh
+from tests.conftest import run_cli, tiny_state_dict
 
 REPO = Path(__file__).resolve().parent.parent
 SYLLABLES = ["zor", "vi", "quen", "bril", "tarn", "mos", "kel", "dra", "fen", "lu", "pash", "orm", "ix", "wen"]

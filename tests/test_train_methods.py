@@ -10,7 +10,6 @@ import re
 
 import pytest
 import torch
-from conftest import learning_rate
 
 from rwkv_simple_gui import peft
 from rwkv_simple_gui.data.binidx import write_binidx
@@ -20,6 +19,7 @@ from rwkv_simple_gui.train import rundir
 from rwkv_simple_gui.train.config import TrainConfig
 from rwkv_simple_gui.train.loop import train
 from rwkv_simple_gui.train.rundir import METRIC_KEYS, read_metrics, read_status
+from tests.conftest import learning_rate
 
 N_LAYER, C, VOCAB, N_HEAD = 2, 64, 256, 1
 PROJ = {"att.receptance": (C, C), "att.key": (C, C), "att.value": (C, C), "att.output": (C, C),
