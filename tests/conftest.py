@@ -105,7 +105,7 @@ UNIT_FILES = {
     "test_layers.py", "test_method_table.py", "test_paths.py", "test_data_stats.py", "test_data_binidx.py",
     "test_data_formats.py", "test_tokenizer.py", "test_train_config.py", "test_peft_layers.py", "test_model.py",
     "test_template.py", "test_confine_open.py", "test_login.py", "test_estimate.py", "test_train_data.py",
-    "test_rundir.py",
+    "test_rundir.py", "test_jsonl_reads.py",
 }
 NOT_UNIT = {
     "test_a_bad_node_setting_stops_the_launcher_before_torchrun", "test_cli_dry_run_prints_config_and_steps",

@@ -2,7 +2,7 @@
 
 Importing this module sets ``TRITON_INTERPRET=1``, patches Triton's interpreter at run time (no
 installed file is edited) and imports ``fla.ops``. That changes Triton for the whole process, so it is
-imported only in a worker process of its own (tests/test_fla_kernels.py). The patches reach into
+imported only in a worker process of its own (tests/model/test_fla_kernels.py). The patches reach into
 Triton internals: they hold for the versions pinned in requirements-test.txt, checked first.
 
 1. The autotuner times every config, which needs a GPU driver: keep the first config.
@@ -143,7 +143,7 @@ for _module in [m for n, m in list(sys.modules.items()) if n.startswith("fla.") 
             setattr(_module, _attr, _gather)
 
 from rwkv_simple_gui.model import ops  # noqa: E402
-from tests.test_model_ops import DECAYS7, forward_backward, inputs6, inputs7  # noqa: E402
+from tests.model.test_model_ops import DECAYS7, forward_backward, inputs6, inputs7  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------
 # checks run in the worker

@@ -12,7 +12,7 @@
 * runtime: the CUDA context, allocator slack and kernels' workspace, a constant 1.4 GB.
 
 The constants were calibrated on RWKV-PEFT's published RWKV-7 figures (RTX 4090, bf16, ctx 1024,
-micro_bsz 1, LoRA r 64): 0.1B 2.7 GB, 0.4B 3.4, 1.5B 5.6, 3B 8.8; `tests/test_estimate.py` holds the
+micro_bsz 1, LoRA r 64): 0.1B 2.7 GB, 0.4B 3.4, 1.5B 5.6, 3B 8.8; `tests/train/test_estimate.py` holds the
 estimate to within 15 % of them (and of the state-tuning column). Treat the figure as a guide, not a promise.
 
 ``python bench/memory_table.py`` prints the README's table of model size x method from this estimate.

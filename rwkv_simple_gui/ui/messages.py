@@ -5,7 +5,7 @@ what a handler returns or raises at display time (``localize_app``): each line i
 English *templates* of ``ZH`` and rewritten from the Chinese one. A template is the English text with
 ``{placeholders}`` (any name; by habit the f-string's own expression) that match the varying parts; the
 values they capture are translated in turn. A message without a template shows in English, so a new
-message never breaks the UI; ``tests/test_i18n.py`` lists every template of a user message without a
+message never breaks the UI; ``tests/ui/test_i18n.py`` lists every template of a user message without a
 Chinese entry.
 
 The language is ``--lang`` when pinned, else the browser's (its Accept-Language, as Gradio's labels).

@@ -14,7 +14,7 @@ from rwkv_simple_gui.demo import GREEDY, make_demo_model
 from rwkv_simple_gui.train.judge import recalled
 from tests.conftest import run_cli
 
-FACTS = Path(__file__).parent / "golden" / "invented-facts.jsonl"
+FACTS = Path(__file__).parents[1] / "golden" / "invented-facts.jsonl"
 RECORDS = 12
 EPOCHS = 14  # demo-cpu's 7 epochs learn the format but not yet which reasoning goes with which question
 MIN_RECALL = 0.8

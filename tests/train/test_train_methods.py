@@ -1,7 +1,7 @@
 """Every fine-tuning method of the table, run by the real Trainer on a tiny generated RWKV-7 and a memorisable
 dataset: the loss falls by half, the checkpoint has RWKV-PEFT's shapes, the adapted model reloads from base +
 checkpoint, and a resumed run continues the step count and curve. (What each method's layer keeps, frozen
-weights included, is tests/test_method_contract.py.)"""
+weights included, is tests/peft/test_method_contract.py.)"""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ import pytest
 from rwkv_simple_gui import runner
 from rwkv_simple_gui.train import loop, rundir
 from rwkv_simple_gui.train.resume import resume_options
-from tests.test_resume import ENV, config, opts, small  # noqa: F401 - small is a fixture
+from tests.train.test_resume import ENV, config, opts, small  # noqa: F401 - small is a fixture
 
 STOP_AT = 3
 

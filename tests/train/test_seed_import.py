@@ -21,10 +21,10 @@ from rwkv_simple_gui.shell import read_assignments
 from rwkv_simple_gui.train.config import TrainConfig
 from rwkv_simple_gui.train.prepare import resolve_paths
 from rwkv_simple_gui.train.seed_script import read_training_sh, training_sh
+from tests.browser.test_browser import CHROMIUM, LOCALES, browser, open_tab, wait_text  # noqa: F401 (browser: a fixture)
 from tests.conftest import REPO_ROOT, run_cli, start_app, stop_app, tiny_state_dict
-from tests.test_browser import CHROMIUM, LOCALES, browser, open_tab, wait_text  # noqa: F401 (browser: a fixture)
 
-FIXTURES = Path(__file__).parent / "fixtures" / "seed"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "seed"
 SEED_FILES = ("training.sh", "training_disha_example.sh", "training_state_tuning_example.sh")
 
 

@@ -16,8 +16,8 @@ import pytest
 from rwkv_simple_gui.train import presets
 from rwkv_simple_gui.ui.i18n import LANGUAGES
 from rwkv_simple_gui.ui.messages import translate
+from tests.browser.test_browser import CHROMIUM, LOCALES, browser, open_tab, said, set_option, wait_text  # noqa: F401
 from tests.conftest import REPO_ROOT, run_cli, start_app, stop_app
-from tests.test_browser import CHROMIUM, LOCALES, browser, open_tab, said, set_option, wait_text  # noqa: F401
 
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "gui"
 

@@ -11,9 +11,9 @@ import shutil
 import pytest
 
 from rwkv_simple_gui.ui.i18n import LANGUAGES
+from tests.browser.test_browser import ARTIFACTS, CHROMIUM, LOCALES, browser, open_tab  # noqa: F401 (browser: a fixture)
 from tests.conftest import start_app, stop_app
-from tests.test_browser import ARTIFACTS, CHROMIUM, LOCALES, browser, open_tab  # noqa: F401 (browser: a fixture)
-from tests.test_template import GOLDEN, golden
+from tests.data.test_template import GOLDEN, golden
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None,
                                 reason="Debian chromium is not installed (tests/setup.sh installs it)")

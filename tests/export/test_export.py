@@ -24,7 +24,7 @@ from rwkv_simple_gui.model import detect, save_model
 from rwkv_simple_gui.peft import load_adapted_model, method
 from tests.conftest import tiny_state_dict
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 IDS = [1, 500, 23, 4000, 7, 65, 300, 12]
 TEXT = "User: 你好, RWKV!\n\nAssistant: Hello 🙂"
 

@@ -22,7 +22,7 @@ from rwkv_simple_gui.data.tokenizer import get_tokenizer
 from rwkv_simple_gui.train.data import MaskBuilder
 from tests.conftest import REPO_ROOT, run_cli
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).parents[1] / "golden"
 DOC = REPO_ROOT / "docs" / "chat-template.md"
 CUT = re.compile(r"^-----8<----- line (\d+)\n", re.M)
 # fields of the golden files the text has no place for: named, never silently dropped

@@ -17,8 +17,16 @@ from rwkv_simple_gui.train import loop, rundir
 from rwkv_simple_gui.train.config import TrainConfig
 from rwkv_simple_gui.ui.i18n import LANGUAGES
 from rwkv_simple_gui.ui.messages import translate
+from tests.browser.test_browser import (  # noqa: F401
+    ARTIFACTS,
+    CHROMIUM,
+    ENGLISH_SENTENCE,
+    LOCALES,
+    VISIBLE_TEXT_JS,
+    browser,
+    open_tab,
+)
 from tests.conftest import SAMPLE, start_app, stop_app
-from tests.test_browser import ARTIFACTS, CHROMIUM, ENGLISH_SENTENCE, LOCALES, VISIBLE_TEXT_JS, browser, open_tab  # noqa: F401
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None,
                                 reason="Debian chromium is not installed (tests/setup.sh installs it)")

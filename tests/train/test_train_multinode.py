@@ -10,10 +10,10 @@ import subprocess
 import sys
 
 import pytest
-from test_train_e2e import REPO, assert_same_training, small, train_args  # noqa: F401 - small is a fixture
 
 from rwkv_simple_gui.train.distributed import deepspeed_command, read_hostfile, torchrun_command
 from tests.conftest import free_port
+from tests.train.test_train_e2e import REPO, assert_same_training, small, train_args  # noqa: F401 - small is a fixture
 
 
 @pytest.mark.parametrize("strategy", ["deepspeed_stage_2", "none"])

@@ -234,7 +234,7 @@ def test_workers_die_with_a_killed_parent(project, start):
     psutil = pytest.importorskip("psutil")
     src = project / "data" / "many.jsonl"
     src.write_text((project / "data" / "sample.jsonl").read_text(encoding="utf-8") * 20, encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     parent = subprocess.Popen([sys.executable, "-c", HANGING_RUN, str(src), str(project / "out"), start],
                               env=env, stdout=subprocess.PIPE, text=True)
     try:

@@ -15,7 +15,7 @@ import pytest
 
 from rwkv_simple_gui import paths
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_cli(project: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:

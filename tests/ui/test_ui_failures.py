@@ -1,7 +1,7 @@
 """How a failed event shows (ui/messages.py, ui/common.py), without a browser: the error raised for the page
 makes no toast and is kept for the result area; the failure handler writes it there and empties the event's
 other results; a job's button is turned back on after a failure as after a success. The browser side is in
-tests/test_browser_gui.py."""
+tests/browser/test_browser_gui.py."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ from rwkv_simple_gui.train.prepare import check
 from rwkv_simple_gui.train.seed_script import training_sh
 from tests.conftest import run_cli, tiny_state_dict
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SYLLABLES = ["zor", "vi", "quen", "bril", "tarn", "mos", "kel", "dra", "fen", "lu", "pash", "orm", "ix", "wen"]
 
 

@@ -10,9 +10,9 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from rwkv_simple_gui.ui.i18n import LANGUAGES
+from tests.browser.test_browser import ARTIFACTS, CHROMIUM, LOCALES, browser, open_tab, wait_text  # noqa: F401
 from tests.conftest import start_app, stop_app
-from tests.test_browser import ARTIFACTS, CHROMIUM, LOCALES, browser, open_tab, wait_text  # noqa: F401
-from tests.test_i18n import BAD_DATA, write_finished_run
+from tests.ui.test_i18n import BAD_DATA, write_finished_run
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None,
                                 reason="Debian chromium is not installed (tests/setup.sh installs it)")

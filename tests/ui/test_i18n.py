@@ -177,7 +177,7 @@ import json  # noqa: E402
 import gradio as gr  # noqa: E402
 import pytest  # noqa: E402
 
-from tests.test_ui_merge_chat import NoProgress, trained_project, trained_run  # noqa: E402,F401
+from tests.ui.test_ui_merge_chat import NoProgress, trained_project, trained_run  # noqa: E402,F401
 
 
 def _english(text: str) -> list[str]:

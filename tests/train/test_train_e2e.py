@@ -19,7 +19,7 @@ from rwkv_simple_gui.train.config import TrainConfig
 from rwkv_simple_gui.train.rundir import METRIC_KEYS, list_runs, read_metrics, read_status
 from tests.conftest import run_cli
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def cli(project: Path, *args: str, timeout: int = 240, **kw) -> subprocess.CompletedProcess:

@@ -61,7 +61,7 @@ def test_the_readme_tables_are_the_estimate():
     import sys
     from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     printed = subprocess.run([sys.executable, str(root / "bench" / "memory_table.py")], capture_output=True,
                              text=True, check=True).stdout
     readme = (root / "README.md").read_text(encoding="utf-8")

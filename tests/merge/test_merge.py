@@ -20,7 +20,7 @@ from rwkv_simple_gui.model.writers import TorchZipWriter
 from rwkv_simple_gui.train.rundir import list_checkpoints
 from tests.conftest import tiny_state_dict
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 LINEARS = ("att.receptance", "att.key", "att.value", "att.output", "ffn.key", "ffn.value")
 
 
