@@ -69,15 +69,20 @@ def start_app(project: Path, temp: Path, probe: dict) -> tuple[subprocess.Popen,
     sys.exit("app.py did not answer /gradio_api/info in 600 s")
 
 
-def run_folder(run: Path, live: bool, stop: threading.Event) -> None:
-    """A run folder as a live trainer keeps it (its lock held, a log line and a metrics line every second), or
-    as a finished one left it (an hour of lines)."""
-    from rwkv_simple_gui.train.rundir import lock_run
+def make_run_folder(run: Path, live: bool):
+    """A run folder as a live trainer keeps it (its lock held: returned, held while the soak runs) or as a finished
+    one left it; made before the clients start, so a soak never polls a run that is not there."""
+    from rwkv_simple_gui.train.rundir import claim
 
-    run.mkdir(parents=True)
-    lock = lock_run(run) if live else None  # noqa: F841 - held until this process exits, as a trainer holds it
+    lock = claim(run, {}) if live else None
+    run.mkdir(parents=True, exist_ok=True)
     (run / "status.json").write_text(json.dumps({"state": "running" if live else "finished", "step": 0,
                                                  "total_steps": 10**6}))
+    return lock
+
+
+def run_folder(run: Path, live: bool, stop: threading.Event) -> None:
+    """The run's lines: a log line and a metrics line every second while live, an hour of them when finished."""
     def more(step: int) -> bool:
         return not stop.wait(1.0) if live else step < 3600
 
@@ -195,8 +200,9 @@ def main() -> int:
     (project / "data").mkdir(parents=True)
     shutil.copyfile(REPO / "data" / "sample.jsonl", project / "data" / "sample.jsonl")
     stop = threading.Event()
-    threads = [threading.Thread(target=run_folder, args=(project / "output" / "soak-run", args.run == "live", stop),
-                                daemon=True)]
+    run, live = project / "output" / "soak-run", args.run == "live"
+    lock = make_run_folder(run, live)  # noqa: F841 - held until this process exits, as a trainer holds it
+    threads = [threading.Thread(target=run_folder, args=(run, live, stop), daemon=True)]
     probe_file, trace_dir = root / "probe.jsonl", root / "trace"
     probe = {"SOAK_PROBE_FILE": str(probe_file), "SOAK_PROBE_EVERY": str(args.every)}
     if args.trace:
