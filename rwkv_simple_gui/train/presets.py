@@ -43,7 +43,8 @@ def config_file(value: str) -> Path:
     return find_preset(Path(value).stem) or path
 
 
-FIT = "fit"  # a preset's {"passes": P, "min_steps": S}: epoch_count follows from the dataset it is given
+FIT = "fit"  # a preset's {"passes": P, "min_steps": S, "rule_margin": M}: epoch_count follows from its dataset
+FIT_KEYS = {"passes", "min_steps", "rule_margin"}
 
 
 def read_preset(path) -> tuple[dict, dict | None]:
@@ -57,7 +58,7 @@ def read_preset(path) -> tuple[dict, dict | None]:
     if not isinstance(data, dict):
         raise ValueError(f"{paths.display(path)}: expected a JSON object of option: value")
     fit = data.pop(FIT, None)
-    if fit is not None and not (isinstance(fit, dict) and set(fit) <= {"passes", "min_steps"}
+    if fit is not None and not (isinstance(fit, dict) and set(fit) <= FIT_KEYS
                                 and all(isinstance(v, (int, float)) and v > 0 for v in fit.values())):
         raise ValueError(f'{paths.display(path)}: "fit" must be like {{"passes": 12, "min_steps": 100}}')
     return data, fit
@@ -65,10 +66,11 @@ def read_preset(path) -> tuple[dict, dict | None]:
 
 def fit_epochs(options: dict, fit: dict, world: int = 1) -> tuple[dict, str | None]:
     """``options`` with epoch_count (and an epoch_save that saved only the last epoch) fitted to the dataset
-    ``options["data_path"]`` names: enough epochs for ``fit["passes"]`` passes over each training document and
-    at least ``fit["min_steps"]`` optimizer steps. Returns the options and a sentence saying what was fitted
-    (None when the dataset cannot be read: the options are returned as they are)."""
-    from .budget import budget, fitted_epochs
+    ``options["data_path"]`` names: enough epochs for ``fit["passes"]`` passes over each training document (on a
+    dataset of facts, at least ``fit["rule_margin"]`` times the passes the method's measured rule asks for that
+    many facts) and at least ``fit["min_steps"]`` optimizer steps. Returns the options and a sentence saying what
+    was fitted (None when the dataset cannot be read: the options are returned as they are)."""
+    from .budget import budget, fitted_epochs, min_passes
     from .config import TrainConfig
     from .data import data_info
     from .prepare import resolve_option
@@ -81,14 +83,20 @@ def fit_epochs(options: dict, fit: dict, world: int = 1) -> tuple[dict, str | No
         return options, None
     if info is None or info.n_docs == 0:
         return options, None
-    epochs = fitted_epochs(cfg, info, fit.get("passes", 1), world)
-    per_epoch = estimate(cfg.replace(epoch_count=1), info, world)["steps_this_run"]
-    epochs = max(epochs, math.ceil(fit.get("min_steps", 0) / max(per_epoch, 1)))
+    passes, why = fit.get("passes", 1), f"the preset asks for {fit.get('passes', 1):g} passes"
+    one = budget(cfg.replace(epoch_count=1), info, estimate(cfg.replace(epoch_count=1), info, world))
+    rule = min_passes(cfg.finetune_mode, one.documents) if one.shape is not None and one.shape.facts else None
+    if rule and fit.get("rule_margin") and fit["rule_margin"] * rule.passes > passes:
+        passes = fit["rule_margin"] * rule.passes
+        why = (f"{one.documents:,} facts need about {rule.passes:.0f} passes on the demo base, and the preset asks "
+               f"{fit['rule_margin']:g} times that")
+    epochs = fitted_epochs(cfg, info, passes, world)
+    epochs = max(epochs, math.ceil(fit.get("min_steps", 0) / max(one.steps, 1)))
     fitted = {**options, "epoch_count": epochs}
     if options.get("epoch_save", 1) >= options.get("epoch_count", TrainConfig().epoch_count):
         fitted["epoch_save"] = epochs  # the preset saves its last epoch only
     fitted_cfg = cfg.replace(epoch_count=epochs)
     run = budget(fitted_cfg, info, estimate(fitted_cfg, info, world))
     return fitted, (f"epoch_count {epochs} fitted to {paths.display(info.prefix)}: {run.steps} optimizer steps, each "
-                    f"training document about {run.passes:.3g} times (the preset asks for {fit.get('passes', 1):g} "
-                    f"passes and at least {fit.get('min_steps', 0):g} steps)")
+                    f"training document about {run.passes:.3g} times ({why}, and at least "
+                    f"{fit.get('min_steps', 0):g} steps)")

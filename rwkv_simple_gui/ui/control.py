@@ -143,10 +143,10 @@ def suggestions(info, values: dict | None = None) -> dict:
     after = cfg.replace(**found)
     per_epoch = estimate(after.replace(epoch_count=1), info)["steps_this_run"]
     epochs = max(cfg.epoch_count, -(-before // max(per_epoch, 1)))
-    rule = min_passes(cfg.finetune_mode)
-    shape = budget(after, info, estimate(after, info)).shape
-    if rule and shape is not None and shape.facts:
-        epochs = max(epochs, fitted_epochs(after, info, rule[0]))
+    run = budget(after, info, estimate(after, info))
+    rule = min_passes(cfg.finetune_mode, run.documents) if run.shape is not None and run.shape.facts else None
+    if rule:
+        epochs = max(epochs, fitted_epochs(after, info, rule.passes))
     return {**found, "epoch_count": epochs, "steps_before": before,
             "steps": estimate(after.replace(epoch_count=epochs), info)["steps_this_run"]}
 

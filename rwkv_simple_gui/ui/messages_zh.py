@@ -1,7 +1,7 @@
 """The Chinese of run-time messages: English template -> Chinese (ui/messages.py says how they match).
 
 A template is one line of a message as the code writes it, with ``{placeholders}`` for what varies
-(by habit the f-string's own expression, as `tests/test_i18n.py` finds it); the Chinese uses the same
+(by habit the f-string's own expression, as `tests/ui/test_i18n.py` finds it); the Chinese uses the same
 placeholders (two placeholders side by side stay side by side: where one ends is a guess). Grouped by
 the file that writes the English.
 """
@@ -359,16 +359,15 @@ ZH: dict[str, str] = {
     "the data looks like facts: short answers (median {b.shape.answer_tokens} tokens), {b.shape.distinct} of them "
     "different":
         "数据看起来是事实问答：回答很短（中位数 {b.shape.answer_tokens} 个 token），其中 {b.shape.distinct} 各不相同",
-    "too short to learn these answers: each document is seen {b.passes} times; {cfg.finetune_mode} needed "
-    "{rule[0]} passes (lr_init {rule[1]}) to give back 85% of the trained answers of 40 facts about one subject on "
-    "the demo base: raise epoch_count to {need}":
-        "训练太短，学不会这些回答：每条数据只见 {b.passes} 次；在演示基座上，{cfg.finetune_mode} 需要 {rule[0]} 遍"
-        "（lr_init {rule[1]}）才能答回关于同一主题的 40 条事实中 85% 的训练回答：请把 epoch_count 提高到 {need}",
-    "{b.documents} facts: the {rule[0]}-pass rule was measured on {RULE_FACTS}, and more facts need more passes (300 "
-    "on the demo base gave back 0 of 100 answers after 14 passes, 12 after 28): judge the run by its recall check and "
-    "raise epoch_count if it learned little":
-        "{b.documents} 条事实：{rule[0]} 遍的规则是在 {RULE_FACTS} 条事实上测得的，事实越多需要的遍数越多（演示基座上 300 "
-        "条事实训练 14 遍答回 100 个问题中的 0 个，28 遍答回 12 个）：请以训练结束时的记忆检查为准，学得少就提高 epoch_count",
+    "too short to learn these answers: each document is seen {b.passes} times; on the demo base "
+    "{cfg.finetune_mode} needed {rule.passes} passes (lr_init {rule.lr_init}) to give back 85% of the trained answers "
+    "of {b.documents} facts about one subject: raise epoch_count to {need}":
+        "训练太短，学不会这些回答：每条数据只见 {b.passes} 次；在演示基座上，{cfg.finetune_mode} 需要 {rule.passes} 遍"
+        "（lr_init {rule.lr_init}）才能答回关于同一主题的 {b.documents} 条事实中 85% 的训练回答：请把 epoch_count 提高到 {need}",
+    "{b.documents} facts: the rule was measured on up to {rule.measured[-1]} facts (40: 12 passes, 120: 30, 300: 42), "
+    "so {rule.passes} passes is a guess: judge the run by its recall check and raise epoch_count if it learned little":
+        "{b.documents} 条事实：该规则只在最多 {rule.measured[-1]} 条事实上测过（40 条：12 遍，120 条：30 遍，300 条：42 遍），"
+        "所以 {rule.passes} 遍只是估计：请以训练结束时的记忆检查为准，学得少就提高 epoch_count",
     "validation loss will rise while the model learns these answers (a held-out fact cannot be learned from the "
     "others): judge the run by its recall check, not by val_loss":
         "模型学会这些回答时验证损失反而会上升（留出的事实无法从其余数据学到）：请以训练结束时的记忆检查来判断，而不是 val_loss",
@@ -382,10 +381,13 @@ ZH: dict[str, str] = {
     "noise; hold out more (val_split) or turn early stopping off":
         "提前停止依据的是 {held} 条留出数据的验证损失：少于 {NOISY_BELOW} 条时它只是噪声；请留出更多（val_split）或关闭提前停止",
     "epoch_count {epochs} fitted to {paths.display(info.prefix)}: {run.steps} optimizer steps, each training "
-    "document about {run.passes} times (the preset asks for {fit.get('passes', 1)} passes and at least "
-    "{fit.get('min_steps', 0)} steps)":
+    "document about {run.passes} times ({why}, and at least {fit.get('min_steps', 0)} steps)":
         "epoch_count {epochs} 已按 {paths.display(info.prefix)} 调整：{run.steps} 个优化步，每条训练数据约 {run.passes} 次"
-        "（预设要求 {fit.get('passes', 1)} 遍、至少 {fit.get('min_steps', 0)} 步）",
+        "（{why}，且至少 {fit.get('min_steps', 0)} 步）",
+    "the preset asks for {fit.get('passes', 1)} passes": "预设要求 {fit.get('passes', 1)} 遍",
+    "{one.documents} facts need about {rule.passes} passes on the demo base, and the preset asks "
+    "{fit['rule_margin']} times that":
+        "在演示基座上 {one.documents} 条事实约需 {rule.passes} 遍，预设要求其 {fit['rule_margin']} 倍",
     "Preset {name}: {note}.": "预设 {name}：{note}。",
     "Preset {name}: pick the dataset first, then load it again to fit its epochs to the data.":
         "预设 {name}：请先选择数据集，再加载一次，让轮数按数据调整。",
