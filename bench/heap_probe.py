@@ -15,7 +15,6 @@ import ctypes
 import json
 import os
 import re
-import runpy
 import sys
 import tempfile
 import threading
@@ -143,8 +142,10 @@ def main() -> None:
                      daemon=True, name="heap-probe").start()
     sys.argv = [str(REPO / "app.py"), *sys.argv[1:]]
     sys.path.insert(0, str(REPO))
+    import app  # its first lines before gradio's import (which imports pandas and pyarrow): as `python app.py`
+
     record_launch()
-    runpy.run_path(str(REPO / "app.py"), run_name="__main__")
+    sys.exit(app.main())
 
 
 if __name__ == "__main__":
