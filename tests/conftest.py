@@ -64,7 +64,7 @@ def run_cli(project: Path, *args: str, timeout: int = 300, cwd: Path | None = No
             **kw) -> subprocess.CompletedProcess:
     """``python -m rwkv_simple_gui ARGS`` in a real subprocess, with ``project`` as its project folder (and
     its cwd unless ``cwd`` is given)."""
-    env = {**os.environ, "RWKV_SIMPLE_GUI_HOME": str(project), "PYTHONPATH": str(REPO_ROOT)}
+    env = paths.child_env(RWKV_SIMPLE_GUI_HOME=str(project))
     return subprocess.run([sys.executable, "-m", "rwkv_simple_gui", *args], cwd=cwd or project, env=env,
                           capture_output=True, text=True, timeout=timeout, **kw)
 

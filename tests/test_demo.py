@@ -12,7 +12,7 @@ import time
 import pytest
 import torch
 
-from rwkv_simple_gui import demo
+from rwkv_simple_gui import demo, paths
 from rwkv_simple_gui.model import detect, init_model, load_model
 from rwkv_simple_gui.train.judge import recalled
 from tests.conftest import REPO_ROOT, SAMPLE
@@ -102,8 +102,7 @@ sys.meta_path.insert(0, HideGpuExtras())
 
 
 def _demo(project, *args, timeout=900):
-    env = {**os.environ, "RWKV_SIMPLE_GUI_HOME": str(project), "PYTHONUNBUFFERED": "1",
-           "PYTHONPATH": str(REPO_ROOT)}
+    env = paths.child_env(RWKV_SIMPLE_GUI_HOME=str(project), PYTHONUNBUFFERED="1")
     code = WITHOUT_GPU_EXTRAS + "runpy.run_module('rwkv_simple_gui', run_name='__main__')"
     began = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", code, "demo", *args], cwd="/", env=env, capture_output=True,

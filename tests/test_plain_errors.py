@@ -12,8 +12,9 @@ import gradio as gr
 import pytest
 import torch
 
+from rwkv_simple_gui import paths
 from rwkv_simple_gui.data.binidx import write_binidx
-from tests.conftest import REPO_ROOT, run_cli
+from tests.conftest import run_cli
 
 
 def test_tokenize_with_seed_minus_one_says_what_the_seed_takes(project):
@@ -41,7 +42,7 @@ def test_a_configuration_error_found_by_the_trainer_prints_no_traceback(tmp_path
     done = subprocess.run([sys.executable, "-m", "rwkv_simple_gui", "train", "--model_path", str(tmp_path / "evil.pth"),
                            "--data_path", str(tmp_path / "d"), "--proj_dir", str(run), "--ctx_len", "32"],
                           capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+                          env=paths.child_env())
     shown = done.stdout + done.stderr + (run / "train.log").read_text()
     assert done.returncode != 0 and "FAILED: Invalid settings: model_path" in shown
     assert "refused: it holds Python objects besides tensors" in shown and "pwned" not in shown

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import struct
 import subprocess
@@ -17,6 +16,7 @@ import pytest
 import rwkv
 from rwkv.rwkv_tokenizer import TRIE_TOKENIZER
 
+from rwkv_simple_gui import paths
 from rwkv_simple_gui.data.formats import DatasetError
 from rwkv_simple_gui.data.pipeline import TokenizeError, tokenize_file
 
@@ -234,7 +234,7 @@ def test_workers_die_with_a_killed_parent(project, start):
     psutil = pytest.importorskip("psutil")
     src = project / "data" / "many.jsonl"
     src.write_text((project / "data" / "sample.jsonl").read_text(encoding="utf-8") * 20, encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env = paths.child_env()
     parent = subprocess.Popen([sys.executable, "-c", HANGING_RUN, str(src), str(project / "out"), start],
                               env=env, stdout=subprocess.PIPE, text=True)
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import struct
 import subprocess
@@ -21,7 +20,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 def run_cli(project: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
     """The CLI with ``project`` as the project folder, started from another folder ``cwd``."""
     cwd.mkdir(exist_ok=True)
-    env = dict(os.environ, RWKV_SIMPLE_GUI_HOME=str(project), PYTHONPATH=str(REPO_ROOT))
+    env = paths.child_env(RWKV_SIMPLE_GUI_HOME=str(project))
     return subprocess.run(
         [sys.executable, "-m", "rwkv_simple_gui", "tokenize", *args],
         cwd=cwd,
@@ -129,7 +128,7 @@ def test_a_full_disk_is_said_in_plain_words(project, tmp_path):
                    encoding="utf-8")  # 400k tokens: 0.8 MB of spill plus 0.8 MB of .bin
     disk = tmp_path / "disk"
     disk.mkdir()
-    env = dict(os.environ, RWKV_SIMPLE_GUI_HOME=str(project), PYTHONPATH=str(REPO_ROOT))
+    env = paths.child_env(RWKV_SIMPLE_GUI_HOME=str(project))
     script = (f"mount -t tmpfs -o size=1m none {disk} && {sys.executable} -m rwkv_simple_gui tokenize {big} "
               f"--out {disk}/big; echo exit=$?; ls -A {disk}")
     proc = subprocess.run(["unshare", "-rm", "sh", "-c", script], env=env, capture_output=True, text=True, timeout=120)
@@ -144,7 +143,7 @@ def test_leftovers_of_a_killed_run_are_removed_at_the_next_start(project, tmp_pa
     big = data / "big.jsonl"
     big.write_text("".join(json.dumps({"text": f"User: {i}\n\nAssistant: " + "so " * 3000}) + "\n"
                            for i in range(2000)), encoding="utf-8")  # 12 MB: a few seconds of work
-    env = dict(os.environ, RWKV_SIMPLE_GUI_HOME=str(project), PYTHONPATH=str(REPO_ROOT))
+    env = paths.child_env(RWKV_SIMPLE_GUI_HOME=str(project))
     victim = subprocess.Popen([sys.executable, "-m", "rwkv_simple_gui", "tokenize", str(big), "--workers", "1"],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120

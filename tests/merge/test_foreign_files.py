@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from rwkv_simple_gui import paths
 from rwkv_simple_gui.merge import MergeError, merge
 from rwkv_simple_gui.merge.patterns import ModulePattern, PatternError
 from rwkv_simple_gui.model import save_model
-from tests.conftest import REPO_ROOT, tiny_state_dict
+from tests.conftest import tiny_state_dict
 
 TARGETS = ["receptance", "key", "value", "output"]
 EVIL = "(.*.*)*x(.*.*)*y"  # re.match takes exponential time on any module name without an x
@@ -96,7 +97,7 @@ def test_an_adapter_with_a_catastrophic_pattern_merges_and_the_merge_tab_describ
             "print(merge(sys.argv[2], sys.argv[1], sys.argv[3]).method)\n")
     done = subprocess.run([sys.executable, "-c", code, str(folder), str(base), str(tmp_path / "m.pth")],
                           capture_output=True, text=True, timeout=240,
-                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+                          env=paths.child_env())
     assert done.returncode == 0, done.stderr
     assert "Method detected: **lora**" in done.stdout and done.stdout.strip().endswith("lora")
 
@@ -229,7 +230,7 @@ def test_merge_on_the_command_line_refuses_to_replace_a_file_without_overwrite(p
     mine.write_bytes(b"my own model")
     cmd = [sys.executable, "-m", "rwkv_simple_gui", "merge", "--base", str(base), "--checkpoint",
            "output/run/rwkv-1.pth", "--out", "mine", "--no-check"]
-    env = {**os.environ, "RWKV_SIMPLE_GUI_HOME": str(project), "PYTHONPATH": str(REPO_ROOT)}
+    env = paths.child_env(RWKV_SIMPLE_GUI_HOME=str(project))
     refused = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2 and mine.read_bytes() == b"my own model"
     assert "merge/mine.pth already exists: pass --overwrite to replace it" in refused.stderr

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from rwkv_simple_gui import paths
 from rwkv_simple_gui.merge import MergeError, merge
 from rwkv_simple_gui.model import ModelFormatError, load_model, save_model
 from rwkv_simple_gui.model.lazy import LazyStateDict
@@ -360,7 +361,7 @@ def test_cli_merges_into_the_default_name(project, base):
     torch.save({"blocks.0.att.key.lora_A": torch.randn(2, 64), "blocks.0.att.key.lora_B": torch.randn(64, 2)},
                run / "rwkv-7.pth")
     (run / "config.json").write_text(json.dumps({"finetune_mode": "lora", "lora_alpha": 4}))
-    env = {**os.environ, "RWKV_SIMPLE_GUI_HOME": str(project), "PYTHONPATH": str(REPO)}
+    env = paths.child_env(RWKV_SIMPLE_GUI_HOME=str(project))
     cmd = [sys.executable, "-m", "rwkv_simple_gui", "merge", "--base", "model/tiny.pth",
            "--checkpoint", "output/lora-run/rwkv-7.pth"]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import zipfile
@@ -11,6 +10,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from rwkv_simple_gui import paths
 from rwkv_simple_gui.__main__ import main as cli_main
 from rwkv_simple_gui.model import (
     RWKV,
@@ -165,7 +165,7 @@ def test_init_model_cli_writes_a_loadable_model(tmp_path, capsys):
     cmd = [sys.executable, "-m", "rwkv_simple_gui", "init-model", "--version", "x060", "--n-layer", "2",
            "--n-embd", "64", "--head-size", "32", "--vocab", "1000", "--dtype", "bf16", "--seed", "3",
            "--out", str(out)]
-    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    env = paths.child_env()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "x060" in proc.stdout and "2 layers" in proc.stdout and "bf16" in proc.stdout

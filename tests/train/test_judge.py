@@ -270,7 +270,7 @@ def wait_running(run_dir: Path, proc=None, timeout: float = 180) -> None:
 def test_one_trainer_per_run_folder_cli_cli_and_gui_cli(chat_data, project):
     run_dir = project / "output" / "shared"
     long = options(chat_data, epoch_count=200, proj_dir=str(run_dir), sample_tokens=0)
-    env = {**os.environ, "RWKV_SIMPLE_GUI_HOME": str(project), "PYTHONPATH": str(REPO_ROOT)}
+    env = paths.child_env(RWKV_SIMPLE_GUI_HOME=str(project))
     first = subprocess.Popen([sys.executable, "-m", "rwkv_simple_gui", *cli_args(long)], env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:

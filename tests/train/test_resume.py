@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from rwkv_simple_gui import paths
 from rwkv_simple_gui.data.binidx import write_binidx
 from rwkv_simple_gui.model import init_model, save_model
 from rwkv_simple_gui.train import loop, rundir
 from rwkv_simple_gui.train.config import TrainConfig
-from tests.conftest import REPO_ROOT
 
-ENV = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1"}
+ENV = paths.child_env(OMP_NUM_THREADS="1")
 TOTAL = 8  # 2 epochs of 4 steps
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 
+from rwkv_simple_gui import paths
 from rwkv_simple_gui.data.binidx import read_binidx, write_binidx
 from rwkv_simple_gui.data.pipeline import tokenize_file
 from rwkv_simple_gui.model import init_model, save_model
@@ -25,7 +26,7 @@ from rwkv_simple_gui.train.config import TrainConfig, migrate
 from rwkv_simple_gui.train.data import EpochSampler, build_source, make_plan
 from rwkv_simple_gui.train.device import DeviceFacts, Gpu
 from rwkv_simple_gui.train.prepare import prepare
-from tests.conftest import REPO_ROOT, run_cli
+from tests.conftest import run_cli
 
 QUICK = ["--finetune_mode", "lora", "--lora_r", "4", "--lora_alpha", "8", "--ctx_len", "112", "--precision", "fp32",
          "--grad_cp", "0", "--sample_tokens", "0", "--warmup_steps", "0", "--lr_init", "1e-2", "--lr_final", "1e-2",
@@ -109,7 +110,7 @@ def test_get_runs_until_stopped_as_the_seeds_does(tiny):
     args = [sys.executable, "-m", "rwkv_simple_gui", "train", "--model_path", "tiny.pth", "--data_path", "sample",
             *QUICK, "--dataload", "get", "--loss_mask", "none", "--ctx_len", "32", "--epoch_steps", "2",
             "--micro_bsz", "1", "--mini_bsz", "1", "--epoch_count", "1"]
-    env = {**os.environ, "RWKV_SIMPLE_GUI_HOME": str(tiny), "PYTHONPATH": str(REPO_ROOT)}
+    env = paths.child_env(RWKV_SIMPLE_GUI_HOME=str(tiny))
     finite = subprocess.run(args + ["--run_until_stopped", "0", "--proj_dir", "finite"], cwd=tiny, env=env,
                             capture_output=True, text=True, timeout=300)
     assert finite.returncode == 0 and [m["step"] for m in rundir.read_metrics(tiny / "output" / "finite")] == [1, 2]

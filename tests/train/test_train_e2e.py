@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from rwkv_simple_gui import paths
 from rwkv_simple_gui.data.binidx import write_binidx
 from rwkv_simple_gui.train.config import TrainConfig
 from rwkv_simple_gui.train.rundir import METRIC_KEYS, list_runs, read_metrics, read_status
@@ -71,7 +72,7 @@ def test_init_tokenize_train_writes_a_complete_run_dir(project):
 def small(tmp_path_factory):
     """A tiny vocab-256 model and 8 documents of 20-30 tokens (one 32-token window each)."""
     root = tmp_path_factory.mktemp("small")
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = paths.child_env()
     subprocess.run([sys.executable, "-m", "rwkv_simple_gui", "init-model", "--version", "x070", "--n-layer", "2",
                     "--n-embd", "64", "--vocab", "256", "--dtype", "fp32", "--seed", "2", "--out",
                     str(root / "m.pth")], check=True, env=env, capture_output=True, timeout=120)
@@ -93,7 +94,7 @@ def test_sigterm_stops_after_the_step_and_saves(small, tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     log = open(run / "train.log", "w")
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = paths.child_env()
     proc = subprocess.Popen([sys.executable, "-m", "rwkv_simple_gui",
                              *train_args(small, run, epoch_count=500, micro_bsz=2, mini_bsz=1)],
                             stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
@@ -132,7 +133,7 @@ def test_two_processes_match_one(small, tmp_path, strategy, mode):
     rounding noise rather than the gradients.
 
     PiSSA's SVD runs once, on rank 0; the other rank must start from the same residual weights."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    env = paths.child_env(OMP_NUM_THREADS="1")
     one, two = tmp_path / "one", tmp_path / "two"
     method = {"finetune_mode": mode, **({"pissa_r": 4} if mode == "pissa" else {})}
     for run, opts in ((one, {"micro_bsz": 2}), (two, {"micro_bsz": 1, "devices": 2, "deepspeed_strategy": strategy})):

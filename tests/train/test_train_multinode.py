@@ -5,12 +5,12 @@ parser. A real ssh launch is not tested."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 
+from rwkv_simple_gui import paths
 from rwkv_simple_gui.train.distributed import deepspeed_command, read_hostfile, torchrun_command
 from tests.conftest import free_port
 from tests.train.test_train_e2e import REPO, assert_same_training, small, train_args  # noqa: F401 - small is a fixture
@@ -20,7 +20,7 @@ from tests.train.test_train_e2e import REPO, assert_same_training, small, train_
 def test_two_nodes_match_two_processes_on_one_node(small, tmp_path, strategy):
     """Same options and tolerances as test_two_processes_match_one; node 1 writes nothing and prints progress."""
     # gloo picks its interface from the hostname, which need not be loopback: pin it for the localhost "machines"
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo"}
+    env = paths.child_env(OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo")
     opts = dict(epoch_count=2, mini_bsz=2, adam_eps=1e-4, micro_bsz=1, deepspeed_strategy=strategy)
     one, two, node1_dir = tmp_path / "one", tmp_path / "two", tmp_path / "node1"
     out = subprocess.run([sys.executable, "-m", "rwkv_simple_gui", *train_args(small, one, devices=2, **opts)],

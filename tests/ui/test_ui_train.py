@@ -14,7 +14,7 @@ import gradio as gr
 import pytest
 import torch
 
-from rwkv_simple_gui import runner
+from rwkv_simple_gui import paths, runner
 from rwkv_simple_gui.data.pipeline import tokenize_file
 from rwkv_simple_gui.model import init_model, save_model
 from rwkv_simple_gui.train import presets, rundir
@@ -79,7 +79,7 @@ def test_a_bare_dataset_name_means_the_same_in_the_form_and_the_trainer(trainabl
     (project / "bare.json").write_text(json.dumps(cfg.to_dict()))
     dry = subprocess.run([sys.executable, "-m", "rwkv_simple_gui", "train", "--config", str(project / "bare.json"),
                           "--dry-run"], capture_output=True, text=True, timeout=300, cwd=project / "model",
-                         env={**os.environ, "RWKV_SIMPLE_GUI_HOME": str(project), "PYTHONPATH": str(REPO_ROOT)})
+                         env=paths.child_env(RWKV_SIMPLE_GUI_HOME=str(project)))
     out = json.loads(dry.stdout)
     assert dry.returncode == 0 and out["problems"] == []
     assert out["config"]["data_path"] == str(project / "data" / "sample")
