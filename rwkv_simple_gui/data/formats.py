@@ -206,6 +206,20 @@ def long_text(raw: memoryview) -> LongText | None:
     if key is None:
         return None
     start = key.end()
+    end = _closing_quote(raw, start)
+    if end is None:
+        return None
+    text = LongText(raw, _piece_ranges(raw, start, end))
+    try:
+        blank = all([piece.isspace() for piece in text.pieces()])  # decodes every piece: checks them all
+    except ValueError:
+        return None
+    return None if blank else text
+
+
+def _closing_quote(raw: memoryview, start: int) -> int | None:
+    """Where the text that opens at ``start`` ends: the last quote near the line's end that leaves the rest a
+    valid object whose "text" is the text (None: no quote does)."""
     head = bytes(raw[: start - 1])
     tail_start = max(start, len(raw) - TAIL_BYTES)
     for quote in reversed([m.start() for m in _QUOTE.finditer(raw, tail_start)]):
@@ -215,21 +229,18 @@ def long_text(raw: memoryview) -> LongText | None:
         except ValueError:
             continue
         if type(obj) is dict and obj.get("text") == "\x00" and small.count(_PLACEHOLDER) == 1:
-            end = quote
-            break
-    else:
-        return None
+            return quote
+    return None
+
+
+def _piece_ranges(raw: memoryview, start: int, end: int) -> list[tuple[int, int]]:
+    """Byte ranges of about PIECE_BYTES that cover the text's body from ``start`` to ``end``."""
     ranges, pos = [], start
     while pos < end:
         cut = _CUT_BEFORE.search(raw, pos + PIECE_BYTES, end) if pos + PIECE_BYTES < end else None
         ranges.append((pos, cut.start() if cut else end))
         pos = ranges[-1][1]
-    text = LongText(raw, ranges)
-    try:
-        blank = all([piece.isspace() for piece in text.pieces()])  # decodes every piece: checks them all
-    except ValueError:
-        return None
-    return None if blank else text
+    return ranges
 
 
 class _Source:

@@ -180,12 +180,33 @@ class _JsonlBlocks:
 
     def read(self, block, offset: int, line: int) -> tuple[int, bool]:
         """The block's lines after line number ``line``: (the last line number, False when the run must stop)."""
-        spill, loads, fast = self.spill, formats.json_loads, self.text_fast_path
-        add_text, add_line = spill.texts.append, spill.lines.append
         raws = formats.block_lines(block)
+        if self.text_fast_path:
+            return self._read_texts(raws, offset, line)
+        return self._read_records(raws, offset, line)
+
+    def _read_records(self, raws, offset: int, line: int) -> tuple[int, bool]:
+        """:meth:`read` of any schema: every record goes through the normaliser."""
+        loads = formats.json_loads
         first, starts = line + 1, []  # starts: file offset of each line, worked out on the block's first bad line
         for line, raw in enumerate(raws, first):
-            if fast and len(raw) > formats.BLOCK_BYTES:  # never the whole text as one str
+            try:
+                obj = loads(raw)
+            except ValueError as e:
+                if not self._bad_json(line, raw, e, raws, offset, first, starts):
+                    return line, False
+                continue
+            if not self._normalised(line, obj):
+                return line, False
+        return line, True
+
+    def _read_texts(self, raws, offset: int, line: int) -> tuple[int, bool]:
+        """:meth:`read` of seed-format ``{"text": ...}`` lines, the other records going through the normaliser."""
+        spill, loads = self.spill, formats.json_loads
+        add_text, add_line = spill.texts.append, spill.lines.append
+        first, starts = line + 1, []
+        for line, raw in enumerate(raws, first):
+            if len(raw) > formats.BLOCK_BYTES:  # never the whole text as one str
                 handled, ok = self._long(line, raw)
                 if handled:
                     if not ok:
@@ -197,7 +218,7 @@ class _JsonlBlocks:
                 if not self._bad_json(line, raw, e, raws, offset, first, starts):
                     return line, False
                 continue
-            if fast and type(obj) is dict and len(obj) == 1:  # any other field is named in the report
+            if type(obj) is dict and len(obj) == 1:  # any other field is named in the report
                 text = obj.get("text")
                 if type(text) is str and text and not text.isspace():
                     add_text(text)

@@ -130,12 +130,18 @@ def micro_bsz_hint(count: int, lang: str = "en") -> str:
     else:
         is_prime = divisors(count) == [count]
         lines.append(text["prime" if is_prime else "no_small"].format(count=count, hi=hi))
-        alternatives = []
-        for row in sorted(factor_table(count, span=5), key=lambda r: abs(r["count"] - count)):  # nearest first
-            bsz = [b for b in row["micro_bsz"] if b < row["count"] and b <= hi]
-            if row["count"] != count and bsz:
-                alternatives.append(text["alt"].format(k=row["count"], bsz=", ".join(map(str, bsz[:6]))))
+        alternatives = _nearby_counts(count, hi, text)
         if alternatives:
             lines.append(text["nearby"].format(alternatives="; ".join(alternatives[:4])))
     lines.append(text["vram"].format(count=count))
     return "\n".join(lines)
+
+
+def _nearby_counts(count: int, hi: int, text: dict) -> list[str]:
+    """Item counts a few lines away that some MICRO_BSZ up to ``hi`` divides, nearest first."""
+    alternatives = []
+    for row in sorted(factor_table(count, span=5), key=lambda r: abs(r["count"] - count)):
+        bsz = [b for b in row["micro_bsz"] if b < row["count"] and b <= hi]
+        if row["count"] != count and bsz:
+            alternatives.append(text["alt"].format(k=row["count"], bsz=", ".join(map(str, bsz[:6]))))
+    return alternatives

@@ -144,18 +144,23 @@ def _every_format(state: bool, version: str | None) -> tuple[list[Format], list[
 def formats(fmt: str | list | tuple, state: bool = False, version: str | None = None) -> tuple[list[Format], list[str]]:
     """The formats a ``--format`` value names, and notes on what "all" left out ("all": every format that
     can hold what is exported, for this model version)."""
-    names = list(fmt) if isinstance(fmt, (list, tuple)) else [fmt]
-    names = list(dict.fromkeys(n for name in names for n in ALIASES.get(name, (name,))))
+    names = _names(fmt)
     if ALL in names:
         return _every_format(state, version)
     unknown = [n for n in names if n not in FORMATS]
     if unknown or not names:
         raise ValueError(f"format must be one of {', '.join(CHOICES)}, not {unknown[0] if unknown else fmt!r}")
     chosen = [FORMATS[n] for n in names]
-    if state and any(not f.states for f in chosen):
-        bad = next(f for f in chosen if not f.states)
-        raise ValueError(f"a state file is written as pth or st; {bad.name} holds whole models only")
+    whole_only = next((f for f in chosen if not f.states), None)
+    if state and whole_only is not None:
+        raise ValueError(f"a state file is written as pth or st; {whole_only.name} holds whole models only")
     return chosen, []
+
+
+def _names(fmt: str | list | tuple) -> list[str]:
+    """The format names a ``--format`` value lists, aliases expanded, each once and in order."""
+    names = list(fmt) if isinstance(fmt, (list, tuple)) else [fmt]
+    return list(dict.fromkeys(n for name in names for n in ALIASES.get(name, (name,))))
 
 
 def output_path(out: Path, fmt: Format) -> Path:

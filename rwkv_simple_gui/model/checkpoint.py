@@ -223,25 +223,27 @@ def load_model(path: str | os.PathLike, *, dtype: str | torch.dtype = torch.floa
             if f"blocks.{i}.att.time_state" in sd:
                 block.att.time_state = torch.nn.Parameter(torch.empty(info.n_head, info.head_size, info.head_size))
     expected = model.state_dict()
-    missing = [k for k in expected if k not in sd]
-    unexpected = [k for k in sd if k not in expected and k not in _UNUSED_LAYER0]
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"missing {len(missing)} keys ({', '.join(missing[:5])}{'...' if len(missing) > 5 else ''})")
-        if unexpected:
-            parts.append(f"unexpected {len(unexpected)} keys ({', '.join(unexpected[:5])}"
-                         f"{'...' if len(unexpected) > 5 else ''})")
-        raise ModelFormatError(f"{source}: {'; '.join(parts)} for {info.describe()}")
-    for k, ref in expected.items():
-        if tuple(sd[k].shape) != tuple(ref.shape):
-            raise ModelFormatError(f"{source}: {k} has shape {list(sd[k].shape)}, expected {list(ref.shape)} "
-                                   f"for {info.describe()}")
+    _check_keys(source, sd, expected, info)
     weights = {k: sd[k].to(device=device, dtype=dtype, copy=True) for k in expected}
     del sd  # drop the memory map
     model.load_state_dict(weights, strict=True, assign=True)
     log.info("loaded %s: %s", paths.display(source), info.describe())
     return model
+
+
+def _check_keys(source: Path, sd: Mapping[str, torch.Tensor], expected: Mapping[str, torch.Tensor],
+                info: ModelInfo) -> None:
+    """ModelFormatError naming the keys the checkpoint lacks or has beyond the model's, or a shape that differs."""
+    missing = [k for k in expected if k not in sd]
+    unexpected = [k for k in sd if k not in expected and k not in _UNUSED_LAYER0]
+    if missing or unexpected:
+        parts = [f"{what} {len(keys)} keys ({', '.join(keys[:5])}{'...' if len(keys) > 5 else ''})"
+                 for what, keys in (("missing", missing), ("unexpected", unexpected)) if keys]
+        raise ModelFormatError(f"{source}: {'; '.join(parts)} for {info.describe()}")
+    for k, ref in expected.items():
+        if tuple(sd[k].shape) != tuple(ref.shape):
+            raise ModelFormatError(f"{source}: {k} has shape {list(sd[k].shape)}, expected {list(ref.shape)} "
+                                   f"for {info.describe()}")
 
 
 def save_model(module_or_state_dict: torch.nn.Module | Mapping[str, torch.Tensor], path: str | os.PathLike,

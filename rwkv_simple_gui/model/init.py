@@ -9,7 +9,7 @@ from the embedding alone and trains smoothly from there.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import torch
 import torch.nn as nn
@@ -62,14 +62,29 @@ def _orthogonal(p: torch.Tensor, scale: float, gen: torch.Generator) -> None:
     nn.init.orthogonal_(p, gain=shape_gain * scale, generator=gen)
 
 
-def _init_weights(model: RWKV, gen: torch.Generator, progress: Callable[[int, int], None] | None) -> None:
-    info = model.info
-    C, N, L, V = info.n_embd, info.head_size, info.n_layer, info.vocab_size
+class _Channels(NamedTuple):
+    """RWKV-LM's per-channel curves over the C channels (float64), from which the vectors of every layer are made."""
+
+    n: torch.Tensor  # the channel index
+    ddd: torch.Tensor  # n / C
+    linear: torch.Tensor  # -0.5 at the first channel, 0.5 at the last
+    zigzag: torch.Tensor  # -1 -> 1 within each head, squared with its sign
+
+    def vec(self, values) -> torch.Tensor:
+        return torch.as_tensor(values, dtype=torch.float64).expand(len(self.n)).reshape(1, 1, len(self.n))
+
+
+def _channels(C: int, N: int) -> _Channels:
     n = torch.arange(C, dtype=torch.float64)
-    ddd = n / C
     linear = n / (C - 1) - 0.5 if C > 1 else torch.zeros(C, dtype=torch.float64)
     z = ((n % N) - (N - 1) / 2) / ((N - 1) / 2) if N > 1 else torch.zeros(C, dtype=torch.float64)
-    zigzag = z * z.abs()
+    return _Channels(n, n / C, linear, z * z.abs())
+
+
+def _init_weights(model: RWKV, gen: torch.Generator, progress: Callable[[int, int], None] | None) -> None:
+    info = model.info
+    C, L, V = info.n_embd, info.n_layer, info.vocab_size
+    ch = _channels(C, info.head_size)
 
     nn.init.uniform_(model.emb.weight, -EMB_SCALE, EMB_SCALE, generator=gen)
     nn.init.orthogonal_(model.head.weight, gain=0.5 * math.sqrt(V / C) if V > C else 0.5, generator=gen)
@@ -77,50 +92,55 @@ def _init_weights(model: RWKV, gen: torch.Generator, progress: Callable[[int, in
         ln.weight.fill_(1.0)
         ln.bias.zero_()
 
+    init_block = _INIT_BLOCK[info.version]
     for layer, block in enumerate(model.blocks):
         r0 = layer / (L - 1) if L > 1 else 0.0  # 0 at the first layer, 1 at the last
         r1 = 1.0 - layer / L  # 1 at the first layer, -> 0 at the last
-        att, ffn = block.att, block.ffn
-
-        def vec(values) -> torch.Tensor:
-            return torch.as_tensor(values, dtype=torch.float64).expand(C).reshape(1, 1, C)
-
-        if info.version == "x070":
-            for name, power in (("x_r", 0.2), ("x_w", 0.9), ("x_k", 0.7), ("x_v", 0.7), ("x_a", 0.9), ("x_g", 0.2)):
-                getattr(att, name).copy_(vec(1.0 - ddd ** (power * r1)))
-            decay = -6 + 6 * (n / (C - 1)) ** (1 + r0**0.3)
-            att.w0.copy_(vec(decay + 0.5 + 2.5 * zigzag))
-            att.a0.copy_(vec(-0.19 + 0.3 * zigzag + 0.4 * linear))
-            lora = [("w1", "w2"), ("a1", "a2"), ("g1", "g2")]
-            if layer > 0:
-                att.v0.copy_(vec(0.73 - 0.4 * linear))
-                lora.append(("v1", "v2"))
-            for down, up in lora:
-                getattr(att, down).zero_()
-                _orthogonal(getattr(att, up), 0.1, gen)
-            att.k_k.copy_(vec(0.71 - 0.1 * linear))
-            att.k_a.fill_(1.02)
-            att.r_k.fill_(-0.04)
-            ffn.x_k.copy_(vec(1.0 - ddd ** (r1**4)))
-        else:
-            for name in ("time_maa_x", "time_maa_w", "time_maa_k"):
-                getattr(att, name).copy_(vec(1.0 - ddd**r1))
-            att.time_maa_v.copy_(vec(1.0 - (ddd**r1 + 0.3 * r0)))
-            att.time_maa_r.copy_(vec(1.0 - ddd ** (0.5 * r1)))
-            att.time_maa_g.copy_(vec(1.0 - ddd ** (0.5 * r1)))
-            att.time_maa_w1.zero_()
-            nn.init.uniform_(att.time_maa_w2, -0.01, 0.01, generator=gen)
-            att.time_decay.copy_(vec(-6 + 5 * (n / (C - 1)) ** (0.7 + 1.3 * r0)))
-            att.time_decay_w1.zero_()
-            nn.init.uniform_(att.time_decay_w2, -0.01, 0.01, generator=gen)
-            att.time_faaaa.copy_((r0 * (1 - n / (C - 1)) + ((n + 1) % 3 - 1) * 0.1).view(-1, N))
-            ffn.time_maa_k.copy_(vec(1.0 - ddd**r1))
-            ffn.time_maa_r.copy_(vec(1.0 - ddd**r1))
-
-        att.ln_x.weight.fill_(((layer + 1) / L) ** 0.7)
-        att.ln_x.bias.zero_()
+        init_block(block.att, block.ffn, layer, r0, r1, ch, gen)
+        block.att.ln_x.weight.fill_(((layer + 1) / L) ** 0.7)
+        block.att.ln_x.bias.zero_()
         for name, p in block.named_parameters():
             if name in _MATRIX_SCALE[info.version]:
                 _orthogonal(p, _MATRIX_SCALE[info.version][name], gen)
         if progress is not None:
             progress(layer + 1, L)
+
+
+def _init_x070_block(att, ffn, layer: int, r0: float, r1: float, ch: _Channels, gen: torch.Generator) -> None:
+    n, ddd, linear, zigzag, vec = ch.n, ch.ddd, ch.linear, ch.zigzag, ch.vec
+    for name, power in (("x_r", 0.2), ("x_w", 0.9), ("x_k", 0.7), ("x_v", 0.7), ("x_a", 0.9), ("x_g", 0.2)):
+        getattr(att, name).copy_(vec(1.0 - ddd ** (power * r1)))
+    decay = -6 + 6 * (n / (len(n) - 1)) ** (1 + r0**0.3)
+    att.w0.copy_(vec(decay + 0.5 + 2.5 * zigzag))
+    att.a0.copy_(vec(-0.19 + 0.3 * zigzag + 0.4 * linear))
+    lora = [("w1", "w2"), ("a1", "a2"), ("g1", "g2")]
+    if layer > 0:  # layer 0 has no value residual
+        att.v0.copy_(vec(0.73 - 0.4 * linear))
+        lora.append(("v1", "v2"))
+    for down, up in lora:
+        getattr(att, down).zero_()
+        _orthogonal(getattr(att, up), 0.1, gen)
+    att.k_k.copy_(vec(0.71 - 0.1 * linear))
+    att.k_a.fill_(1.02)
+    att.r_k.fill_(-0.04)
+    ffn.x_k.copy_(vec(1.0 - ddd ** (r1**4)))
+
+
+def _init_x060_block(att, ffn, layer: int, r0: float, r1: float, ch: _Channels, gen: torch.Generator) -> None:
+    n, ddd, vec = ch.n, ch.ddd, ch.vec
+    for name in ("time_maa_x", "time_maa_w", "time_maa_k"):
+        getattr(att, name).copy_(vec(1.0 - ddd**r1))
+    att.time_maa_v.copy_(vec(1.0 - (ddd**r1 + 0.3 * r0)))
+    att.time_maa_r.copy_(vec(1.0 - ddd ** (0.5 * r1)))
+    att.time_maa_g.copy_(vec(1.0 - ddd ** (0.5 * r1)))
+    att.time_maa_w1.zero_()
+    nn.init.uniform_(att.time_maa_w2, -0.01, 0.01, generator=gen)
+    att.time_decay.copy_(vec(-6 + 5 * (n / (len(n) - 1)) ** (0.7 + 1.3 * r0)))
+    att.time_decay_w1.zero_()
+    nn.init.uniform_(att.time_decay_w2, -0.01, 0.01, generator=gen)
+    att.time_faaaa.copy_((r0 * (1 - n / (len(n) - 1)) + ((n + 1) % 3 - 1) * 0.1).view_as(att.time_faaaa))
+    ffn.time_maa_k.copy_(vec(1.0 - ddd**r1))
+    ffn.time_maa_r.copy_(vec(1.0 - ddd**r1))
+
+
+_INIT_BLOCK = {"x070": _init_x070_block, "x060": _init_x060_block}

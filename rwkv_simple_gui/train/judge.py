@@ -64,27 +64,26 @@ def read_prompts(path) -> list[str]:
         raise ValueError(f"sample_prompts {path}: cannot be read ({e.strerror})") from None
     first = next((line for line in lines if line.strip()), "")
     as_json = path.suffix in (".jsonl", ".json") or first.lstrip().startswith("{")
-    prompts = []
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        if not as_json:
-            prompts.append(line.strip())
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"sample_prompts {path} line {n}: not valid JSON ({e.msg}); write one JSON object per "
-                             f'line with a "prompt" or "text" field, or one plain prompt per line in a .txt file') \
-                from None
-        value = next((obj[k] for k in PROMPT_FIELDS if isinstance(obj, dict) and isinstance(obj.get(k), str)), None)
-        if not value or not value.strip():
-            raise ValueError(f'sample_prompts {path} line {n}: no "prompt" or "text" field with text; write e.g. '
-                             f'{{"prompt": "What is RWKV?"}}')
-        prompts.append(value)
+    prompts = [_json_prompt(path, n, line) if as_json else line.strip()
+               for n, line in enumerate(lines, 1) if line.strip()]
     if not prompts:
         raise ValueError(f"sample_prompts {path}: holds no prompt; write one per line")
     return prompts
+
+
+def _json_prompt(path: Path, n: int, line: str) -> str:
+    """The prompt of line ``n`` of a jsonl prompts file: its "prompt" or else its "text" field."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"sample_prompts {path} line {n}: not valid JSON ({e.msg}); write one JSON object per "
+                         f'line with a "prompt" or "text" field, or one plain prompt per line in a .txt file') \
+            from None
+    value = next((obj[k] for k in PROMPT_FIELDS if isinstance(obj, dict) and isinstance(obj.get(k), str)), None)
+    if not value or not value.strip():
+        raise ValueError(f'sample_prompts {path} line {n}: no "prompt" or "text" field with text; write e.g. '
+                         f'{{"prompt": "What is RWKV?"}}')
+    return value
 
 
 @dataclass(frozen=True)
@@ -212,26 +211,13 @@ def greedy_answers(forward: Callable, tokenizer, prompts: list[str], max_tokens:
 
 
 def _greedy_batch(forward, tokenizer, prompts, max_tokens, device) -> list[str]:
-    firsts, states = [], []
-    for prompt in prompts:
-        logits, state = forward(torch.tensor([tokenizer.encode(prompt) or [0]], device=device), None)
-        firsts.append(logits[:, -1])
-        states.append(state)
-    state = [tuple(torch.cat([s[layer][k] for s in states]) for k in range(len(states[0][layer])))
-             for layer in range(len(states[0]))]
-    logits = torch.cat(firsts)
+    logits, state = _read_each(forward, tokenizer, prompts, device)
     limit = min(logits.shape[-1], decodable_ids(tokenizer))
     out: list[list[int]] = [[] for _ in prompts]
     alive = list(range(len(prompts)))  # the prompt of each row of the batch
     while alive:
         tokens = logits[:, :limit].float().argmax(-1).tolist()
-        going = []
-        for row, i in enumerate(alive):
-            if tokens[row] == 0 or len(out[i]) >= max_tokens[i]:
-                continue
-            out[i].append(tokens[row])
-            if template.first_stop(tokenizer.decode(out[i][-8:])) < 0:
-                going.append(row)
+        going = _extend_replies(tokenizer, out, alive, tokens, max_tokens)
         if not going:
             break
         keep = torch.tensor(going, device=logits.device)
@@ -240,6 +226,33 @@ def _greedy_batch(forward, tokenizer, prompts, max_tokens, device) -> list[str]:
         logits, state = forward(torch.tensor([[tokens[row]] for row in going], device=device), state)
         logits = logits[:, -1]
     return [template.cut_at_stop(tokenizer.decode(o)).strip() for o in out]
+
+
+def _read_each(forward, tokenizer, prompts, device) -> tuple[torch.Tensor, list]:
+    """Each prompt read on its own (their lengths differ): the last logits of each and their states, stacked
+    into one batch, a row per prompt."""
+    firsts, states = [], []
+    for prompt in prompts:
+        logits, state = forward(torch.tensor([tokenizer.encode(prompt) or [0]], device=device), None)
+        firsts.append(logits[:, -1])
+        states.append(state)
+    state = [tuple(torch.cat([s[layer][k] for s in states]) for k in range(len(states[0][layer])))
+             for layer in range(len(states[0]))]
+    return torch.cat(firsts), state
+
+
+def _extend_replies(tokenizer, out: list[list[int]], alive: list[int], tokens: list[int],
+                    max_tokens: list[int]) -> list[int]:
+    """Append each row's token to its prompt's reply; the rows whose reply goes on (not ended by the end-of-text
+    id, its token limit or a stop string)."""
+    going = []
+    for row, i in enumerate(alive):
+        if tokens[row] == 0 or len(out[i]) >= max_tokens[i]:
+            continue
+        out[i].append(tokens[row])
+        if template.first_stop(tokenizer.decode(out[i][-8:])) < 0:  # (a stop string spans a few tokens)
+            going.append(row)
+    return going
 
 
 def recalled(answer: str, reply: str) -> bool:
@@ -253,8 +266,7 @@ def recall_rows(forward: Callable, tokenizer, questions: list[Question], device)
     earlier replies as the history (the System turn kept); one row per question: doc, held_out, turns,
     question, answer, reply, recalled."""
     histories = [[m for m in q.history if m["role"] == "system"] for q in questions]
-    limits = [max(len(tokenizer.encode(m["content"])) for m in [*q.history, {"role": "assistant", "content": q.answer}]
-                  if m["role"] == "assistant") + _ANSWER_MARGIN for q in questions]
+    limits = [_reply_limit(tokenizer, q) for q in questions]
     replies = [""] * len(questions)
     for turn in range(max((len(q.asked) for q in questions), default=0)):
         rows = [i for i, q in enumerate(questions) if turn < len(q.asked)]
@@ -266,6 +278,12 @@ def recall_rows(forward: Callable, tokenizer, questions: list[Question], device)
             replies[i] = reply
     return [{"doc": q.doc, "held_out": q.held_out, "turns": len(q.asked), "question": q.question, "answer": q.answer,
              "reply": reply, "recalled": recalled(q.answer, reply)} for q, reply in zip(questions, replies)]
+
+
+def _reply_limit(tokenizer, question: Question) -> int:
+    """How many tokens a reply to ``question`` may run to: its longest Assistant turn and a margin."""
+    replies = [*question.history, {"role": "assistant", "content": question.answer}]
+    return max(len(tokenizer.encode(m["content"])) for m in replies if m["role"] == "assistant") + _ANSWER_MARGIN
 
 
 def recall_summary(rows: list[dict]) -> dict:

@@ -251,9 +251,24 @@ class Trainer:
         torch.manual_seed(self.seed + dist.rank)  # dropout differs per rank, adapters were initialised alike
         row = peft.method(cfg.finetune_mode)
         self.lisa = peft.LisaSelector(self.model, cfg.lisa_r, cfg.lisa_k, self.seed) if row.redraws else None
+        self._build_optimizer()
+        self.log(f"{cfg.finetune_mode}: {sum(p.numel() for p in self.params.values()):,} trainable parameters"
+                 + (f" (lisa: {cfg.lisa_r} layers at a time)" if self.lisa else ""))
+        self.objective = preference.objective(cfg, self.model)  # dpo / orpo; None for sft
+        self.forward_backward = self.objective.forward_backward if self.objective else forward_backward
+        source = preference.Pairs(ds, cfg.ctx_len, self.train_docs) if self.objective else \
+            build_source(cfg, ds, prepared.data_info.tokenizer, docs=self.train_docs)
+        self.sampler = EpochSampler(cfg, source, self.plan, dist.rank, self.seed)
+        self._build_stepper()
+        self._build_judge(prepared, ds)
+        self.wandb = _wandb(cfg, self.folder, self.log, self.resolved)
+        self.tensorboard = _tensorboard(cfg, self.folder, self.log, self.first_step)
+
+    def _build_optimizer(self) -> None:
+        cfg, device = self.cfg, self.device
         self.use_ds = self.strategy.deepspeed
-        if self.use_ds and not dist.enabled:
-            dist.one_process_group(device.type)
+        if self.use_ds and not self.dist.enabled:
+            self.dist.one_process_group(device.type)
         # DeepSpeed's ZeRO optimizer wrapper drives torch's AdamW over its own flat partitions: neither fused nor
         # row-wise. Row-wise finds the used rows with a host sync: on the CPU only, where it saves the most.
         self.optimizer = make_optimizer(cfg, self.params, fused=not self.use_ds,
@@ -262,28 +277,22 @@ class Trainer:
             self.model.emb.sparse = True  # its gradient: the looked-up rows, not a zeroed 65,536-row table per step
         if device.type == "cpu":
             reuse_freed_memory()
-        self.log(f"{cfg.finetune_mode}: {sum(p.numel() for p in self.params.values()):,} trainable parameters"
-                 + (f" (lisa: {cfg.lisa_r} layers at a time)" if self.lisa else ""))
-        self.objective = preference.objective(cfg, self.model)  # dpo / orpo; None for sft
-        self.forward_backward = self.objective.forward_backward if self.objective else forward_backward
-        source = preference.Pairs(ds, cfg.ctx_len, self.train_docs) if self.objective else \
-            build_source(cfg, ds, prepared.data_info.tokenizer, docs=self.train_docs)
-        self.sampler = EpochSampler(cfg, source, self.plan, dist.rank, self.seed)
+
+    def _build_stepper(self) -> None:
+        """The precision's autocast, and what applies the gradients: DeepSpeed's engine or an all-reduce."""
+        cfg, device = self.cfg, self.device
         self.autocast = (lambda: torch.autocast(device.type, dtype=AUTOCAST[cfg.precision])) \
             if cfg.precision in AUTOCAST else contextlib.nullcontext
         scaler = torch.amp.GradScaler("cuda") if cfg.precision == "fp16" and device.type == "cuda" else None
         if self.use_ds:
-            self.stepper = DeepSpeedStepper(self.model, self.optimizer, cfg, dist.world)
+            self.stepper = DeepSpeedStepper(self.model, self.optimizer, cfg, self.dist.world)
             self.net = self.stepper.engine  # ZeRO-3 counts micro steps (accumulate vs overwrite) in its forward
         else:
-            self.stepper = AllReduceStepper(list(self.params.values()), self.optimizer, dist, scaler)
+            self.stepper = AllReduceStepper(list(self.params.values()), self.optimizer, self.dist, scaler)
             self.net = self.model
         self.gathered = self.stepper.gathered if self.use_ds else contextlib.nullcontext
         # a ZeRO-3 forward gathers parameters from every rank: then every rank generates the samples too
         self.partitioned = self.use_ds and self.stepper.engine.zero_optimization_partition_weights()
-        self._build_judge(prepared, ds)
-        self.wandb = _wandb(cfg, self.folder, self.log, self.resolved)
-        self.tensorboard = _tensorboard(cfg, self.folder, self.log, self.first_step)
 
     def _find_questions(self, ds, spec: str) -> None:
         """The data's questions the run asks: the training ones and the held-out ones (val_split's documents,
@@ -301,25 +310,16 @@ class Trainer:
     def _build_judge(self, prepared, ds) -> None:
         """The held-out documents (val_data, or the val_split of the data) and the sample prompts: a few trained
         and held-out questions of the data, asked as Chat asks them, or the sample_prompts file's."""
-        cfg, dist, spec = self.cfg, self.dist, prepared.data_info.tokenizer
+        cfg = self.cfg
         self.validation = None
         if cfg.val_data or len(self.val_docs):
-            source, docs = (open_dataset(cfg.val_data), None) if cfg.val_data else (ds, self.val_docs)
-            self.validation = ValidationSet(cfg, source, docs, spec, dist.rank, dist.world)
-            self.log(f"validation: {len(self.validation)} held-out documents ("
-                     + (f"val_data {paths.display(cfg.val_data)})" if cfg.val_data else f"val_split {cfg.val_split} of "
-                        f"the data, never trained on)"))
+            self._build_validation(ds, prepared.data_info.tokenizer)
         if self.held_questions:
             self.log("held out, never trained: " + " | ".join(q.question for q in self.held_questions[:5])
                      + (" | ..." if len(self.held_questions) > 5 else ""))
         self.prompts: list[tuple[str, bool]] = []  # (prompt, held out)
         if cfg.sample_tokens:
-            chat = bool(self.trained_questions or self.held_questions)
-            if cfg.sample_prompts:
-                prompts = [(as_chat(p, chat), False) for p in read_prompts(cfg.sample_prompts)]
-            else:
-                asked = self.trained_questions[:judge.SAMPLE_TRAINED] + self.held_questions[:judge.SAMPLE_HELD]
-                prompts = [(sample_prompt(q), q.held_out) for q in asked]
+            prompts = self._sample_prompts()
             vocab = self.model.emb.num_embeddings
             self.prompts = [(p, held) for p, held in prompts if max(self.tokenizer.encode(p), default=0) < vocab]
             if len(self.prompts) < len(prompts):
@@ -327,6 +327,22 @@ class Trainer:
                          f"vocabulary of {vocab}: they are not asked")
             if self.prompts:
                 self.log(f"samples: {len(self.prompts)} prompts answered at each evaluation (samples.jsonl)")
+
+    def _build_validation(self, ds, spec: str) -> None:
+        cfg, dist = self.cfg, self.dist
+        source, docs = (open_dataset(cfg.val_data), None) if cfg.val_data else (ds, self.val_docs)
+        self.validation = ValidationSet(cfg, source, docs, spec, dist.rank, dist.world)
+        self.log(f"validation: {len(self.validation)} held-out documents ("
+                 + (f"val_data {paths.display(cfg.val_data)})" if cfg.val_data else f"val_split {cfg.val_split} of "
+                    f"the data, never trained on)"))
+
+    def _sample_prompts(self) -> list[tuple[str, bool]]:
+        """(prompt, held out) of each sample: the sample_prompts file's, else a few questions of the data."""
+        if self.cfg.sample_prompts:
+            chat = bool(self.trained_questions or self.held_questions)
+            return [(as_chat(p, chat), False) for p in read_prompts(self.cfg.sample_prompts)]
+        asked = self.trained_questions[:judge.SAMPLE_TRAINED] + self.held_questions[:judge.SAMPLE_HELD]
+        return [(sample_prompt(q), q.held_out) for q in asked]
 
     def _restore(self) -> None:
         """Continue from the resume point: trained weights, optimizer, scaler, LISA's draw, random states."""

@@ -189,12 +189,7 @@ def read_point(point) -> dict:
         raise ValueError(f"{path}: not valid JSON ({e}): the resume point is damaged") from None
     if not isinstance(data, dict) or "step" not in data or "options" not in data:
         raise ValueError(f"{path}: not a resume point written by this trainer")
-    for name, kind, least in _POINT_FIELDS:
-        value = data.get(name)
-        if not _is(value, kind) or (least is not None and value < least):
-            kind_name = "a number" if kind is float else kind.__name__
-            expected = f"{kind_name} of at least {least}" if least is not None else kind_name
-            raise ValueError(f"{path}: {name} is {value!r}, not {expected}: the resume point is damaged or was edited")
+    _check_point_fields(path, data)
     step, spe = data["step"], data["steps_per_epoch"]
     if data["next_step"] >= spe or data["next_epoch"] * spe + data["next_step"] != step:
         raise ValueError(f"{path}: after step {step} the run would continue at epoch {data['next_epoch']}, step "
@@ -205,6 +200,16 @@ def read_point(point) -> dict:
         raise ValueError(f"{path}: says step {step} in the folder of step {int(named.group(1))}: the resume point "
                          "was edited")
     return data
+
+
+def _check_point_fields(path: Path, data: dict) -> None:
+    """ValueError naming the first field of point.json whose type or value is not one the trainer writes."""
+    for name, kind, least in _POINT_FIELDS:
+        value = data.get(name)
+        if not _is(value, kind) or (least is not None and value < least):
+            kind_name = "a number" if kind is float else kind.__name__
+            expected = f"{kind_name} of at least {least}" if least is not None else kind_name
+            raise ValueError(f"{path}: {name} is {value!r}, not {expected}: the resume point is damaged or was edited")
 
 
 def _is(value, kind: type) -> bool:
