@@ -9,7 +9,6 @@ import os
 import re
 import secrets
 import sys
-import threading
 from pathlib import Path
 
 # pandas 3 keeps text columns in Arrow, whose own allocator held on to what every poll freed: 20 clients grew the app
@@ -37,7 +36,6 @@ limit_malloc_arenas(MALLOC_ARENAS)  # before any thread allocates
 AUTH_ENV = "RWKV_SIMPLE_GUI_AUTH"
 PROXY_ENV = "FORWARDED_ALLOW_IPS"  # uvicorn's: whose X-Forwarded-For names the client
 SIZE_UNITS = {"b": 1, "kb": 1 << 10, "mb": 1 << 20, "gb": 1 << 30, "tb": 1 << 40}
-HEAP_TRIM_S = 30
 
 
 def parse_size(text: str) -> int:
@@ -133,25 +131,6 @@ def trust_proxies(proxies: list[str]) -> str:
     return os.environ[PROXY_ENV]
 
 
-def trim_heap_every(seconds: float) -> threading.Event | None:
-    """Hand the free pages inside glibc's arenas back to the system every ``seconds``: on its own glibc returns
-    only an arena's top, and polls free much in the middle (20 clients: RSS +1.66 MiB/min without, +1.05 with,
-    side by side; bench/RESULTS-issue22.md). Returns the event that stops it; None without glibc."""
-    try:
-        trim = ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):
-        return None
-    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
-
-    def run() -> None:
-        while not stop.wait(seconds):
-            trim(0)
-
-    stop = threading.Event()
-    threading.Thread(target=run, name="heap-trim", daemon=True).start()
-    return stop
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     auth = resolve_auth(args)
@@ -175,7 +154,6 @@ def main(argv: list[str] | None = None) -> int:
     if made:
         print(f"* model/ was empty: generated a tiny demo base model {paths.display(made)} to try the app on a CPU.")
     demo = build_app()
-    trim_heap_every(HEAP_TRIM_S)
     demo.launch(**launch_kwargs(lang=args.lang, auth=auth, share=args.share, host=args.host, port=args.port,
                                 open_browser=not args.no_browser and not args.share), prevent_thread_lock=True)
     # our own start lines: Gradio's would advise share=True in launch(), where ours is a flag
