@@ -124,11 +124,10 @@ def test_dry_run_prints_the_count_its_estimate_uses(tiny, project):
     layer) was far too low."""
     import json
 
-    from conftest import run_cli
-
     from rwkv_simple_gui.model import detect
     from rwkv_simple_gui.train.config import TrainConfig
     from rwkv_simple_gui.train.estimate import trainable_params
+    from tests.conftest import run_cli
 
     (project / "data").mkdir(exist_ok=True)
     run_cli(project, "tokenize", "data/sample.jsonl", "--out", "data/sample", check=True)
