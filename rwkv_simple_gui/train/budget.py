@@ -156,6 +156,11 @@ def min_passes(method: str, facts: int) -> Rule | None:
     return Rule(facts, passes, lr, tuple(counts))
 
 
+def facts_rule(b: Budget, method: str) -> Rule | None:
+    """``method``'s rule for the run ``b`` counts; None when its data is not facts or the method has no rule."""
+    return min_passes(method, b.documents) if b.shape is not None and b.shape.facts else None
+
+
 def fitted_epochs(cfg, info, passes: float, world: int = 1) -> int:
     """The epoch_count (epochs from epoch_begin) that makes ``passes`` passes over each training document of
     ``info``, at least one; a preset's ``fit`` uses it."""
@@ -187,7 +192,7 @@ def notes(b: Budget, cfg, info) -> tuple[list[str], list[str]]:
 def _facts_rule(b: Budget, cfg, info) -> list[str]:
     """Facts data: too few passes for the method's measured rule at this many facts, or more facts than it was
     measured on."""
-    rule = min_passes(cfg.finetune_mode, b.documents)
+    rule = facts_rule(b, cfg.finetune_mode)
     if not rule:
         return []
     warnings = []

@@ -70,7 +70,7 @@ def fit_epochs(options: dict, fit: dict, world: int = 1) -> tuple[dict, str | No
     dataset of facts, at least ``fit["rule_margin"]`` times the passes the method's measured rule asks for that
     many facts) and at least ``fit["min_steps"]`` optimizer steps. Returns the options and a sentence saying what
     was fitted (None when the dataset cannot be read: the options are returned as they are)."""
-    from .budget import budget, fitted_epochs, min_passes
+    from .budget import budget, facts_rule, fitted_epochs
     from .config import TrainConfig
     from .data import data_info
     from .prepare import resolve_option
@@ -85,7 +85,7 @@ def fit_epochs(options: dict, fit: dict, world: int = 1) -> tuple[dict, str | No
         return options, None
     passes, why = fit.get("passes", 1), f"the preset asks for {fit.get('passes', 1):g} passes"
     one = budget(cfg.replace(epoch_count=1), info, estimate(cfg.replace(epoch_count=1), info, world))
-    rule = min_passes(cfg.finetune_mode, one.documents) if one.shape is not None and one.shape.facts else None
+    rule = facts_rule(one, cfg.finetune_mode)
     if rule and fit.get("rule_margin") and fit["rule_margin"] * rule.passes > passes:
         passes = fit["rule_margin"] * rule.passes
         why = (f"{one.documents:,} facts need about {rule.passes:.0f} passes on the demo base, and the preset asks "

@@ -128,7 +128,7 @@ def suggestions(info, values: dict | None = None) -> dict:
     epoch_count that keeps the form's optimizer steps with them (never fewer) and, for a dataset of facts, makes
     the passes the method needs (train.budget's rule)."""
     from ..data.stats import align_tokens, factor_table
-    from ..train.budget import budget, fitted_epochs, min_passes
+    from ..train.budget import budget, facts_rule, fitted_epochs
     from ..train.step import estimate
 
     ctx_len = align_tokens(max(1, info.max_doc_len))
@@ -144,7 +144,7 @@ def suggestions(info, values: dict | None = None) -> dict:
     per_epoch = estimate(after.replace(epoch_count=1), info)["steps_this_run"]
     epochs = max(cfg.epoch_count, -(-before // max(per_epoch, 1)))
     run = budget(after, info, estimate(after, info))
-    rule = min_passes(cfg.finetune_mode, run.documents) if run.shape is not None and run.shape.facts else None
+    rule = facts_rule(run, cfg.finetune_mode)
     if rule:
         epochs = max(epochs, fitted_epochs(after, info, rule.passes))
     return {**found, "epoch_count": epochs, "steps_before": before,
