@@ -113,7 +113,7 @@ NOT_UNIT = {
     "test_dry_run_prints_the_count_its_estimate_uses", "test_the_readme_tables_are_the_estimate",
     "test_x_forwarded_for_counts_only_from_a_proxy_the_admin_names", "test_the_cli_offers_every_method_of_the_table",
     # one trains (8 optimizer steps per version), one encodes 300k characters with the pure-Python oracle
-    "test_fresh_model_is_non_degenerate_and_trainable", "test_fast_path_is_rust_and_identical_to_trie",
+    "test_fresh_model_is_non_degenerate_and_trainable", "test_fast_backends_identical_to_trie",
 }
 BROWSER_FILES = {"test_browser.py", "test_browser_gui.py", "test_browser_samples.py", "test_browser_tokens.py"}
 SLOW_FILES = {

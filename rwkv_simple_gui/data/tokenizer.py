@@ -1,11 +1,12 @@
-"""Tokenizers: the RWKV World vocabulary (fast Rust trie, pure-Python fallback) and HF ``tokenizer.json``.
+"""Tokenizers: the RWKV World vocabulary (our C trie, else a Rust package, else pure Python) and HF ``tokenizer.json``.
 
 The World tokenizer (``rwkv_vocab_v20230424``) is a greedy longest match over UTF-8 bytes. Its ids must
-equal the ``rwkv`` package's ``TRIE_TOKENIZER`` on every input; the Rust packages ``rwkv-tokenizer``
-(0.5.2) and ``pyrwkv-tokenizer`` (0.9.1) do, 10-20x faster, so one of them is used when installed and
-``.backend`` says which. Decoding never goes through the Rust packages (they panic on partial UTF-8
-and decode id 0 differently); it joins the token bytes from the vocabulary file instead, so it gives
-the same text whatever the backend.
+equal the ``rwkv`` package's ``TRIE_TOKENIZER`` on every input. Our C encoder (world_trie.py, built with the
+machine's compiler on first use) does, and so do the Rust packages ``rwkv-tokenizer`` (0.5.2) and
+``pyrwkv-tokenizer`` (0.9.1), 10-20x faster than Python; the C one is 2.5x the Rust ones and gives a uint16
+array without a Python list. The fastest available is used and ``.backend`` says which. Decoding never goes
+through the Rust packages (they panic on partial UTF-8 and decode id 0 differently); it joins the token bytes
+from the vocabulary file instead, so it gives the same text whatever the backend.
 
 An HF ``tokenizers`` JSON file (the 20B tokenizer of RWKV-4 Pile models, or a custom vocabulary) is
 used through the ``tokenizers`` package. The World trie cannot be written as a ``tokenizer.json``.
@@ -28,6 +29,7 @@ from typing import BinaryIO, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from . import world_trie
 from .binidx import write_tokens
 
 WORLD_NAME = "rwkv_vocab_v20230424"
@@ -40,6 +42,7 @@ MAX_TOKEN_BYTES = 128  # the longest World token: greedy matching never looks fu
 LONG_TEXT = 1 << 18  # characters; a longer text is encoded piece by piece, never as one list of ids
 
 RUST_PACKAGES = ("rwkv_tokenizer", "pyrwkv_tokenizer")  # both identical to TRIE_TOKENIZER; the first is faster
+BACKENDS = ("auto", "c", "rust", "python")
 
 
 class TokenizerError(ValueError):
@@ -108,6 +111,12 @@ def _world_vocab_bytes() -> _VocabBytes:
     return _VocabBytes()
 
 
+def _world_tokens() -> list[bytes]:
+    """Every World token's bytes by id (b"" for id 0)."""
+    vocab = _world_vocab_bytes()
+    return [b""] + [vocab[i] for i in range(1, len(vocab.lines) + 1)]
+
+
 @functools.lru_cache(maxsize=None)
 def _world_token_lengths() -> np.ndarray:
     """Byte length of every World token id (0 for id 0 and unused ids): the vocabulary's last column."""
@@ -134,40 +143,64 @@ class _Encoder:
 
 
 class WorldTokenizer(_Encoder):
-    """The RWKV World tokenizer. ``backend``: "auto" (Rust if installed), "rust" or "python"."""
+    """The RWKV World tokenizer. ``backend``: "auto" (C, else Rust, else Python), "c", "rust" or "python"."""
 
     name = WORLD_NAME
     vocab_size = WORLD_VOCAB_SIZE
 
     def __init__(self, backend: str = "auto"):
-        if backend not in ("auto", "rust", "python"):
-            raise TokenizerError(f'unknown World tokenizer backend "{backend}"; use auto, rust or python')
-        self._encode = None
-        if backend in ("auto", "rust"):
-            for package in RUST_PACKAGES:
-                try:
-                    module = importlib.import_module(package)
-                except ImportError:
-                    continue
-                self._encode = module.RWKVTokenizer().encode
-                self.backend = f"rust:{package} {importlib.metadata.version(package.replace('_', '-'))}"
-                break
-            if self._encode is None and backend == "rust":
-                raise TokenizerError("no Rust World tokenizer installed; pip install rwkv-tokenizer==0.5.2")
-        if self._encode is None:
+        if backend not in BACKENDS:
+            raise TokenizerError(f'unknown World tokenizer backend "{backend}"; use auto, c, rust or python')
+        self._ids = None  # text -> list of ids
+        if backend in ("auto", "c"):
+            self._load_c(required=backend == "c")
+        if self._ids is None and backend in ("auto", "rust"):
+            self._load_rust(required=backend == "rust")
+        if self._ids is None:
             try:
                 from rwkv.rwkv_tokenizer import TRIE_TOKENIZER
             except ImportError:
                 raise TokenizerError("no World tokenizer: pip install rwkv-tokenizer==0.5.2 (fast) or rwkv") from None
-            self._encode = TRIE_TOKENIZER(str(_world_vocab_path())).encode
+            self._ids = TRIE_TOKENIZER(str(_world_vocab_path())).encode
             self.backend = "python:rwkv TRIE_TOKENIZER"
+
+    def _load_c(self, *, required: bool) -> None:
+        vocab = _world_vocab_path()
+        try:
+            if vocab is None:
+                raise world_trie.TrieUnavailable(f"{WORLD_NAME}.txt not found")
+            trie = world_trie.load(vocab, _world_tokens)
+        except world_trie.TrieUnavailable as e:
+            if required:
+                raise TokenizerError(f"the C World encoder is unavailable: {e}; use backend rust") from None
+            return
+        self._array = trie.encode
+        self._ids = lambda text: trie.encode(text).tolist()
+        self.backend = "c:world_trie"
+
+    def _load_rust(self, *, required: bool) -> None:
+        for package in RUST_PACKAGES:
+            try:
+                module = importlib.import_module(package)
+            except ImportError:
+                continue
+            self._ids = module.RWKVTokenizer().encode
+            self.backend = f"rust:{package} {importlib.metadata.version(package.replace('_', '-'))}"
+            return
+        if required:
+            raise TokenizerError("no Rust World tokenizer installed; pip install rwkv-tokenizer==0.5.2")
+
+    def _array(self, text: str) -> np.ndarray:
+        """The ids of ``text`` as uint16 (the C encoder replaces this with its own)."""
+        ids = self._ids(text)
+        return np.fromiter(ids, np.uint16, len(ids))
 
     @property
     def identity(self) -> dict:
         return {"kind": "world", "name": self.name, "vocab_size": self.vocab_size, "spec": "world"}
 
     def encode(self, text: str) -> list[int]:
-        return self._encode(text)
+        return self._ids(text)
 
     def encode_docs(self, texts: Sequence[str], *, eof: bool) -> tuple[np.ndarray, np.ndarray]:
         """All texts encoded into one uint16 array (each followed by token 0 when ``eof``) and their lengths.
@@ -178,11 +211,10 @@ class WorldTokenizer(_Encoder):
         """
         if not texts:
             return np.zeros(0, np.uint16), np.zeros(0, np.int64)
-        ids = self._encode("\x00".join(texts))
-        n = len(ids)
+        tokens = self._array("\x00".join(texts))
+        n = len(tokens)
         if eof:
-            ids.append(END_OF_TEXT)  # the last text's EOF; the others' replace the separators below
-        tokens = np.fromiter(ids, np.uint16, len(ids))
+            tokens = np.append(tokens, np.uint16(END_OF_TEXT))  # the last text's EOF; the others replace the separators
         seps = np.flatnonzero(tokens[:n] == _NUL_ID)
         if len(seps) != len(texts) - 1:  # a text holds NUL itself: separators are ambiguous
             return self._encode_one_by_one(texts, eof=eof)
@@ -193,7 +225,7 @@ class WorldTokenizer(_Encoder):
         return tokens, lengths
 
     def _encode_one_by_one(self, texts: Sequence[str], *, eof: bool) -> tuple[np.ndarray, np.ndarray]:
-        docs = [self._encode(t) + ([END_OF_TEXT] if eof else []) for t in texts]
+        docs = [self._ids(t) + ([END_OF_TEXT] if eof else []) for t in texts]
         lengths = np.fromiter(map(len, docs), np.int64, len(docs))
         return np.fromiter((i for d in docs for i in d), np.uint16, int(lengths.sum())), lengths
 
@@ -244,8 +276,7 @@ class WorldTokenizer(_Encoder):
                     text, start = text[start:] + piece, 0
             end = min(len(text), start + size)
             chunk = text[start:end]
-            ids = self._encode(chunk)
-            ids = np.fromiter(ids, np.uint16, len(ids))
+            ids = self._array(chunk)
             if not more and end == len(text):
                 if ids.size:
                     yield ids

@@ -72,12 +72,60 @@ def corpus(trie):
     return docs, [trie.encode(d) for d in docs]
 
 
-def test_fast_path_is_rust_and_identical_to_trie(corpus):
-    tok = get_tokenizer("world")
-    assert tok.backend.startswith("rust:")
+def test_fast_path_is_c():
+    assert get_tokenizer("world").backend == "c:world_trie"
+
+
+@pytest.mark.parametrize("backend", ["c", "rust"])
+def test_fast_backends_identical_to_trie(corpus, backend):
+    tok = tokmod.WorldTokenizer(backend)
+    assert tok.backend.startswith(f"{backend}:")
     docs, expected = corpus
     for doc, ids in zip(docs, expected):
         assert tok.encode(doc) == ids, doc[:80]
+
+
+def test_c_trie_on_token_soup(trie):
+    """Texts made of vocabulary tokens and their cut prefixes (where a longer match almost fits), random
+    characters and bytes of every range, compared id for id with TRIE_TOKENIZER; each text also ends inside
+    a long token, where the match must stop at the end of the input."""
+    tok = tokmod.WorldTokenizer("c")
+    rng = random.Random(7)
+    long_tokens = [t for t in trie.idx2token.values() if len(t) >= 6]
+    for _ in range(300):
+        parts = []
+        for _ in range(rng.randint(1, 40)):
+            kind = rng.random()
+            if kind < 0.5:
+                token = rng.choice(long_tokens)
+                parts.append(token[: rng.randint(1, len(token))])
+            elif kind < 0.8:
+                low, high = rng.choice([(32, 0x7F), (0x80, 0x7FF), (0x4E00, 0x9FFF), (0x1F300, 0x1FAFF)])
+                parts.append(chr(rng.randint(low, high)).encode())
+            else:
+                parts.append(bytes([rng.randint(0, 255)]))
+        parts.append(rng.choice(long_tokens)[:-1])
+        text = b"".join(parts).decode("utf-8", "replace")
+        assert tok.encode(text) == trie.encode(text), text[:80]
+
+
+def test_c_trie_built_once_and_rust_without_a_compiler(tmp_path, monkeypatch, corpus):
+    """The C encoder is compiled into .state/world-trie/<key>/ on first use and loaded from there later
+    (no compiler needed then); with no compiler and no cache, auto falls back to Rust and "c" says why."""
+    monkeypatch.setattr(tokmod.world_trie.paths, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
+    assert tokmod.WorldTokenizer("auto").backend.startswith("rust:")
+    with pytest.raises(tokmod.TokenizerError, match="C World encoder is unavailable: .*no-such-cc"):
+        tokmod.WorldTokenizer("c")
+    monkeypatch.delenv("CC")
+    built = tokmod.WorldTokenizer("c")
+    (folder,) = (tmp_path / ".state" / "world-trie").iterdir()  # one cache folder, no temporary left
+    assert sorted(p.name for p in folder.iterdir()) == ["trie.npz", "world_trie.so"]
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
+    loaded = tokmod.WorldTokenizer("auto")
+    assert loaded.backend == "c:world_trie"
+    docs, expected = corpus
+    assert built.encode(docs[-1]) == loaded.encode(docs[-1]) == expected[-1]
 
 
 @pytest.mark.parametrize("eof", [True, False])
@@ -93,7 +141,7 @@ def test_encode_docs_batches_equal_one_by_one(corpus, eof):
         assert tokens.tolist() == [t for w in want for t in w]
 
 
-def test_python_fallback_when_no_rust_package(monkeypatch, corpus, trie):
+def test_python_fallback_when_no_c_or_rust(tmp_path, monkeypatch, corpus, trie):
     real_import = importlib.import_module
 
     def without_rust(name, *args):
@@ -102,6 +150,8 @@ def test_python_fallback_when_no_rust_package(monkeypatch, corpus, trie):
         return real_import(name, *args)
 
     monkeypatch.setattr(tokmod.importlib, "import_module", without_rust)
+    monkeypatch.setenv("CC", "no-such-cc")
+    monkeypatch.setattr(tokmod.world_trie.paths, "PROJECT_ROOT", tmp_path)  # no cached C encoder, none built
     monkeypatch.setattr("rwkv.rwkv_tokenizer.TRIE_TOKENIZER", lambda path: trie)  # reuse the loaded trie: 3 s saved
     tok = tokmod.WorldTokenizer("auto")
     assert tok.backend.startswith("python:")
