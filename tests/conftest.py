@@ -42,6 +42,15 @@ def learning_rate(row) -> float:
     return 1.0 if row.tunes_state else 3e-2
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_world_trie(tmp_path_factory):
+    """One C World encoder for the session's project folders and their subprocesses (each would build its own in
+    its .state/ otherwise); tests of the build itself unset this."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RWKV_SIMPLE_GUI_CACHE", str(tmp_path_factory.mktemp("cache")))
+        yield
+
+
 @pytest.fixture
 def project(tmp_path, monkeypatch) -> Path:
     """A fresh project folder holding the bundled sample data; paths resolve against it."""

@@ -2,11 +2,11 @@
 
 It is the rwkv package's greedy longest match (tests compare every id with ``TRIE_TOKENIZER``), 2.5x the Rust
 packages' speed on mixed zh/en/code text, and it writes the ids straight into a uint16 array (the Rust
-packages return a Python list, which costs as much again to turn into one). The compiled library and the
+packages return a Python list, and turning it into one cost a sixth more again). The compiled library and the
 trie are kept in ``.state/world-trie/<key>/`` (the key hashes the C source, the vocabulary file and the
-platform), so a later process loads them in milliseconds instead of the 0.2 s the Rust packages take to read
-the vocabulary. Without a C compiler :func:`load` raises :class:`TrieUnavailable` and the tokenizer uses a
-Rust package.
+platform), so a later process loads them in milliseconds instead of the 0.2 s the Rust packages
+take to read the vocabulary. Without a C compiler :func:`load` raises :class:`TrieUnavailable` and the
+tokenizer uses a Rust package.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import os
 import platform
 import shutil
 import subprocess
+import tempfile
+import time
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -103,9 +105,34 @@ def _compile(folder: Path) -> None:
 
 
 def cache_folder(vocab: Path) -> Path:
+    """In the project's ``.state/`` (what the app writes stays in the project), or under
+    ``$RWKV_SIMPLE_GUI_CACHE``: one build shared by several project folders."""
     key = hashlib.sha256(SOURCE.read_bytes() + vocab.read_bytes())
     key.update(f"{platform.system()}-{platform.machine()}".encode())
-    return paths.PROJECT_ROOT / paths.STATE_FOLDER / "world-trie" / key.hexdigest()[:16]
+    root = Path(os.environ.get("RWKV_SIMPLE_GUI_CACHE") or paths.PROJECT_ROOT / paths.STATE_FOLDER)
+    return root / "world-trie" / key.hexdigest()[:16]
+
+
+def _build(folder: Path, tokens: Callable[[], Sequence[bytes]]) -> None:
+    """Compile and save into a temporary folder beside ``folder``, then rename it: a reader never sees half a
+    build, and of two processes building at once the second finds the first's (the same files). Temporary
+    folders over an hour old are a killed build's: removed."""
+    parent = folder.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    for old in parent.glob(".*.tmp"):
+        if time.time() - old.stat().st_mtime > 3600:
+            shutil.rmtree(old, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", suffix=".tmp", dir=parent))
+    try:
+        _compile(tmp)
+        np.savez(tmp / ARRAYS, **_build_arrays(tokens()))
+        try:
+            os.rename(tmp, folder)
+        except OSError:
+            if not folder.is_dir():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def load(vocab: Path, tokens: Callable[[], Sequence[bytes]]) -> WorldTrie:
@@ -117,10 +144,7 @@ def load(vocab: Path, tokens: Callable[[], Sequence[bytes]]) -> WorldTrie:
     except OSError:
         pass
     try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        with paths.atomic_folder(folder) as tmp:
-            _compile(tmp)
-            np.savez(tmp / ARRAYS, **_build_arrays(tokens()))
+        _build(folder, tokens)
         return WorldTrie(folder)
     except OSError as e:
         raise TrieUnavailable(f"cannot build it in {folder.parent}: {e}") from None

@@ -117,8 +117,9 @@ def test_c_trie_on_token_soup(trie):
 
 @needs_cc
 def test_c_trie_built_once_and_rust_without_a_compiler(tmp_path, monkeypatch, corpus):
-    """The C encoder is compiled into .state/world-trie/<key>/ on first use and loaded from there later
-    (no compiler needed then); with no compiler and no cache, auto falls back to Rust and "c" says why."""
+    """The C encoder is compiled into the project's .state/world-trie/<key>/ on first use and loaded from there
+    later (no compiler needed then); with no compiler and no cache, auto falls back to Rust and "c" says why."""
+    monkeypatch.delenv("RWKV_SIMPLE_GUI_CACHE", raising=False)
     monkeypatch.setattr(tokmod.world_trie.paths, "PROJECT_ROOT", tmp_path)
     monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
     assert tokmod.WorldTokenizer("auto").backend.startswith("rust:")
@@ -158,7 +159,7 @@ def test_python_fallback_when_no_c_or_rust(tmp_path, monkeypatch, corpus, trie):
 
     monkeypatch.setattr(tokmod.importlib, "import_module", without_rust)
     monkeypatch.setenv("CC", "no-such-cc")
-    monkeypatch.setattr(tokmod.world_trie.paths, "PROJECT_ROOT", tmp_path)  # no cached C encoder, none built
+    monkeypatch.setenv("RWKV_SIMPLE_GUI_CACHE", str(tmp_path))  # no cached C encoder, none built
     monkeypatch.setattr("rwkv.rwkv_tokenizer.TRIE_TOKENIZER", lambda path: trie)  # reuse the loaded trie: 3 s saved
     tok = tokmod.WorldTokenizer("auto")
     assert tok.backend.startswith("python:")
