@@ -918,8 +918,18 @@ ZH: dict[str, str] = {
         "找不到 {WORLD_NAME}.txt；请安装 rwkv 包（pip install rwkv）",
     "{WORLD_NAME}.txt line {i} holds id {line[:first]}; reinstall the rwkv package":
         "{WORLD_NAME}.txt 第 {i} 行的 id 是 {line[:first]}；请重新安装 rwkv 包",
-    "unknown World tokenizer backend \"{backend}\"; use auto, rust or python":
-        "未知的 World 分词器后端 \"{backend}\"；请使用 auto、rust 或 python",
+    "unknown World tokenizer backend \"{backend}\"; use auto, c, rust or python":
+        "未知的 World 分词器后端 \"{backend}\"；请使用 auto、c、rust 或 python",
+    "the C World encoder is unavailable: {e}; use backend rust":
+        "C 版 World 分词器不可用：{e}；请使用 rust 后端",
+    "no C compiler (cc, gcc or clang) to build it":
+        "没有可用来编译它的 C 编译器（cc、gcc 或 clang）",
+    "{' '.join(cmd)} failed: {detail.strip()[:300]}":
+        "{' '.join(cmd)} 失败：{detail.strip()[:300]}",
+    "cannot build it in {folder.parent}: {e}":
+        "无法在 {folder.parent} 中编译它：{e}",
+    "the vocabulary lacks a single-byte token; greedy matching needs all 256":
+        "词表缺少单字节 token；贪心匹配需要全部 256 个",
     "tokenizer file {self.path} {problem}; give the path of a tokenizer.json":
         "分词器文件 {self.path} {problem}；请给出 tokenizer.json 的路径",
     "no Rust World tokenizer installed; pip install rwkv-tokenizer==0.5.2":
