@@ -6,8 +6,12 @@ import hashlib
 import importlib
 import inspect
 import json
+import os
 import random
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +19,7 @@ import pytest
 import rwkv
 from rwkv.rwkv_tokenizer import TRIE_TOKENIZER
 
+from rwkv_simple_gui import paths
 from rwkv_simple_gui.data import tokenizer as tokmod
 from rwkv_simple_gui.data.tokenizer import TokenIdOverflow, get_tokenizer
 
@@ -147,6 +152,24 @@ def test_encode_docs_batches_equal_one_by_one(corpus, eof):
         assert tokens.dtype == np.uint16
         assert lengths.tolist() == [len(w) for w in want]
         assert tokens.tolist() == [t for w in want for t in w]
+
+
+@needs_cc
+def test_processes_building_at_once_share_one_build(tmp_path, trie):
+    """Three processes that find no C encoder build it at the same time: each gets the same ids, one build
+    stays, and a killed build's temporary folder (over an hour old) is cleared."""
+    stale = tmp_path / "world-trie" / ".0123456789abcdef-killed.tmp"
+    stale.mkdir(parents=True)
+    os.utime(stale, (time.time() - 7200,) * 2)
+    code = "from rwkv_simple_gui.data.tokenizer import WorldTokenizer as W; print(W('c').encode('同时 built 🙂'))"
+    env = paths.child_env(RWKV_SIMPLE_GUI_CACHE=str(tmp_path))
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(3)]
+    outs = [proc.communicate(timeout=120) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0, 0], outs
+    assert {out for out, _ in outs} == {f"{trie.encode('同时 built 🙂')}\n"}
+    (folder,) = (tmp_path / "world-trie").iterdir()
+    assert sorted(p.name for p in folder.iterdir()) == ["trie.npz", "world_trie.so"]
 
 
 def test_python_fallback_when_no_c_or_rust(tmp_path, monkeypatch, corpus, trie):
