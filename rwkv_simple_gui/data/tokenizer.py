@@ -111,6 +111,10 @@ def _world_vocab_bytes() -> _VocabBytes:
     return _VocabBytes()
 
 
+def _uint16(ids: list[int]) -> np.ndarray:
+    return np.fromiter(ids, np.uint16, len(ids))
+
+
 def _world_tokens() -> list[bytes]:
     """Every World token's bytes by id (b"" for id 0)."""
     vocab = _world_vocab_bytes()
@@ -151,7 +155,7 @@ class WorldTokenizer(_Encoder):
     def __init__(self, backend: str = "auto"):
         if backend not in BACKENDS:
             raise TokenizerError(f'unknown World tokenizer backend "{backend}"; use auto, c, rust or python')
-        self._ids = None  # text -> list of ids
+        self._ids = self._array = None  # text -> list of ids, text -> uint16 array
         if backend in ("auto", "c"):
             self._load_c(required=backend == "c")
         if self._ids is None and backend in ("auto", "rust"):
@@ -163,6 +167,8 @@ class WorldTokenizer(_Encoder):
                 raise TokenizerError("no World tokenizer: pip install rwkv-tokenizer==0.5.2 (fast) or rwkv") from None
             self._ids = TRIE_TOKENIZER(str(_world_vocab_path())).encode
             self.backend = "python:rwkv TRIE_TOKENIZER"
+        if self._array is None:  # text -> uint16 array, through the list the Rust and Python encoders give
+            self._array = lambda text: _uint16(self._ids(text))
 
     def _load_c(self, *, required: bool) -> None:
         vocab = _world_vocab_path()
@@ -189,11 +195,6 @@ class WorldTokenizer(_Encoder):
             return
         if required:
             raise TokenizerError("no Rust World tokenizer installed; pip install rwkv-tokenizer==0.5.2")
-
-    def _array(self, text: str) -> np.ndarray:
-        """The ids of ``text`` as uint16 (the C encoder replaces this with its own)."""
-        ids = self._ids(text)
-        return np.fromiter(ids, np.uint16, len(ids))
 
     @property
     def identity(self) -> dict:

@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -36,15 +37,31 @@ class TrieUnavailable(RuntimeError):
     """The C encoder cannot be built or loaded here (the message says why)."""
 
 
+class DamagedBuild(ValueError):
+    """A cached build that is not whole (a disk error, an edit): it is made again."""
+
+
 class WorldTrie:
     """Encodes text with the compiled trie; safe to share with forked workers (nothing but arrays and a library)."""
 
     def __init__(self, folder: Path):
-        with np.load(folder / ARRAYS) as arrays:
-            self._edges = np.ascontiguousarray(arrays["edges"])
-            self._pair = np.ascontiguousarray(arrays["pair"])
-            self._token_of = np.ascontiguousarray(arrays["token_of"])
+        """Raises FileNotFoundError where nothing is built yet, :class:`DamagedBuild` for a build that is not whole."""
+        try:
+            with np.load(folder / ARRAYS) as arrays:
+                self._edges = np.ascontiguousarray(arrays["edges"], np.uint32)
+                self._pair = np.ascontiguousarray(arrays["pair"], np.uint32)
+                self._token_of = np.ascontiguousarray(arrays["token_of"], np.uint16)
+        except FileNotFoundError:
+            raise
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
+            raise DamagedBuild(f"{folder / ARRAYS}: {e}") from None
         self._mask = len(self._edges) - 1
+        nodes = len(self._token_of)
+        # the C loop trusts these: every byte a token, every child a node, a power-of-two table with empty slots
+        if (self._edges.ndim != 2 or len(self._edges) & self._mask or self._pair.shape != (1 << 16,)
+                or nodes < 257 or not self._token_of[1:257].all() or (self._edges[:, 0] == 0).sum() == 0
+                or self._edges[:, 1].max(initial=0) >= nodes or self._pair.max() >= nodes):
+            raise DamagedBuild(f"{folder / ARRAYS} does not hold a whole trie")
         encode = ctypes.CDLL(str(folder / LIBRARY)).world_trie_encode
         pointer = ctypes.c_void_p
         encode.argtypes = [pointer, ctypes.c_uint32, pointer, pointer, ctypes.c_char_p, ctypes.c_size_t, pointer]
@@ -141,8 +158,10 @@ def load(vocab: Path, tokens: Callable[[], Sequence[bytes]]) -> WorldTrie:
     folder = cache_folder(vocab)
     try:
         return WorldTrie(folder)
-    except OSError:
+    except FileNotFoundError:
         pass
+    except (OSError, DamagedBuild):
+        shutil.rmtree(folder, ignore_errors=True)
     try:
         _build(folder, tokens)
         return WorldTrie(folder)

@@ -930,6 +930,8 @@ ZH: dict[str, str] = {
         "无法在 {folder.parent} 中编译它：{e}",
     "the vocabulary lacks a single-byte token; greedy matching needs all 256":
         "词表缺少单字节 token；贪心匹配需要全部 256 个",
+    "{folder / ARRAYS} does not hold a whole trie":
+        "{folder / ARRAYS} 中的字典树不完整",
     "tokenizer file {self.path} {problem}; give the path of a tokenizer.json":
         "分词器文件 {self.path} {problem}；请给出 tokenizer.json 的路径",
     "no Rust World tokenizer installed; pip install rwkv-tokenizer==0.5.2":

@@ -139,6 +139,14 @@ def test_c_trie_built_once_and_rust_without_a_compiler(tmp_path, monkeypatch, co
     assert loaded.backend == "c:world_trie"
     docs, expected = corpus
     assert built.encode(docs[-1]) == loaded.encode(docs[-1]) == expected[-1]
+    monkeypatch.delenv("CC")
+    arrays = dict(np.load(folder / "trie.npz"))
+    arrays["edges"][arrays["edges"][:, 0] > 0, 1] = 10**6  # children past the last node: C would read astray
+    np.savez(folder / "trie.npz", **arrays)
+    with pytest.raises(tokmod.world_trie.DamagedBuild, match="does not hold a whole trie"):
+        tokmod.world_trie.WorldTrie(folder)
+    (folder / "trie.npz").write_bytes(b"half a file")
+    assert tokmod.WorldTokenizer("c").encode(docs[-1]) == expected[-1]  # a damaged build is made again
 
 
 @pytest.mark.parametrize("eof", [True, False])
