@@ -255,10 +255,8 @@ def build() -> dict:
         return status, gr.update(value="full") if _fits["main"].think_replies else gr.update()
 
     for picker in (c["model"], c["compare_model"]):
-        picker.focus(lambda cur: gr.update(choices=model_choices(), value=cur), picker, picker,
-                     api_visibility="private")
-    c["state"].focus(lambda cur: gr.update(choices=state_choices(), value=cur), c["state"], c["state"],
-                     api_visibility="private")
+        common.relist_on_focus(picker, model_choices)
+    common.relist_on_focus(c["state"], state_choices)
     # a failed Load leaves the think mode as it was (an emptied choice would fail every later Send)
     common.job(c["load"], loaded_main, picked, [c["status"], c["think"]], result=c["status"], keep=[c["think"]],
                api_name="load_model", concurrency_id="chat")

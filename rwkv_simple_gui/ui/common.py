@@ -47,6 +47,12 @@ def file_dropdown_update(folder: str, exts: tuple[str, ...], current: str | None
     return gr.update(choices=choices, value=current or (choices[0] if choices else None))
 
 
+def relist_on_focus(dropdown, lister) -> None:
+    """The dropdown's choices listed again (``lister()``) each time it takes the focus. Its value is left alone:
+    a reply that comes after the user typed (a busy queue) must not put the value of the focus back."""
+    dropdown.focus(lambda: gr.update(choices=lister()), None, dropdown, api_visibility="private")
+
+
 def dataset_dropdown() -> dict:
     """The dataset picker as a page opens: the datasets there are now, the last one picked selected."""
     return file_dropdown_update("data", DATASET_EXTS, load_settings().get("dataset") or DEFAULT_DATASET)

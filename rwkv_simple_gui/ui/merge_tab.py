@@ -163,14 +163,12 @@ def build() -> dict:
     c["result"] = gr.Markdown(elem_id="merge-result")
     c["merged"] = gr.Textbox(visible=False)
 
-    c["run"].focus(lambda cur: gr.update(choices=run_choices(), value=cur), c["run"], c["run"],
-                   api_visibility="private")
+    common.relist_on_focus(c["run"], run_choices)
     c["run"].change(pick_run, c["run"], [c["checkpoint"], c["base"]], api_visibility="private")
     c["checkpoint"].change(describe, c["checkpoint"], c["plan"], api_visibility="private")
     c["load_sh"].upload(load_merge_sh, [c["load_sh"], c["sh_epoch"]],
                         [c["checkpoint"], c["base"], c["lora_alpha"], c["result"]], api_visibility="private")
-    c["base"].focus(lambda cur: gr.update(choices=common.list_files("model", common.MODEL_EXTS), value=cur),
-                    c["base"], c["base"], api_visibility="private")
+    common.relist_on_focus(c["base"], lambda: common.list_files("model", common.MODEL_EXTS))
     common.job(c["merge"], run_merge, [c["base"], c["checkpoint"], c["out"], c["fmt"], c["dtype"], c["lora_alpha"],
                                        c["overwrite"], c["gguf_type"], c["check"], c["force"]],
                [c["result"], c["merged"]], result=c["result"], api_name="merge", concurrency_id="gpu")

@@ -288,7 +288,7 @@ def build(settings: dict) -> dict:
 
     sh_loaded = c["load_sh"].upload(on_load_sh, c["load_sh"], comps + [c["import_report"]], api_visibility="private")
     common.show_failure(sh_loaded, c["import_report"], keep=comps)
-    c["run_pick"].focus(lambda: gr.update(choices=list_runs()), None, c["run_pick"], api_visibility="private")
+    common.relist_on_focus(c["run_pick"], list_runs)
     copied = c["copy_run"].click(lambda run: as_updates(load_run(run)), c["run_pick"], comps, api_visibility="private")
     for event in (saved, loaded, copied):
         common.show_failure(event, c["preset_msg"], keep=[c["preset_name"], *comps], clear_on_success=True)
@@ -296,7 +296,6 @@ def build(settings: dict) -> dict:
                                  [c["cli"], c["script"], c["script_file"]], api_visibility="private")
     common.show_failure(exported, c["export_msg"], clear_on_success=True)
     for name, lister in control.file_options().items():
-        opts[name].focus(lambda lister=lister: gr.update(choices=lister()), None, opts[name],
-                         api_visibility="private")
+        common.relist_on_focus(opts[name], lister)
     c["names"] = names
     return c

@@ -423,8 +423,7 @@ def build(params: dict) -> dict:
     c["timer"].tick(**states, concurrency_limit=None)
     c["timer"].tick(poll_preference, watch, c["preference"], api_visibility="private", concurrency_limit=None,
                     show_progress="hidden")
-    c["run"].focus(lambda cur: gr.update(choices=run_choices(), value=cur), c["run"], c["run"],
-                   api_visibility="private")
+    common.relist_on_focus(c["run"], run_choices)
     c["runs_refresh"].click(**refresh)
     c["runs"].select(pick_run, None, [c["run"], c["follow"]], api_visibility="private")
     # what a page (re)load shows: ui.app registers it with demo.load
