@@ -7,6 +7,7 @@ upload; table headers break between words only. Screenshots go to test-artifacts
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -63,6 +64,26 @@ class Shots:
                              timeout=120_000)
 
 
+@contextlib.contextmanager
+def app_page(project, browser, lang: str, test: str):
+    """The app on ``project`` in a new page in ``lang``, on its first visit, with the test's Shots; a screenshot
+    where a step fails; the app stopped afterwards."""
+    proc, port, _ = start_app(project)
+    shot = None
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale=LOCALES[lang])
+        shot = Shots(page, lang, test)
+        page.goto(f"http://127.0.0.1:{port}/")
+        wait_text(page, "#data-inspect", LANGUAGES[lang]["data.inspect"], 60)
+        yield page, shot
+    except Exception:
+        if shot:
+            shot("FAILED-here")
+        raise
+    finally:
+        stop_app(proc)
+
+
 def quiet(page) -> None:
     """No toast and no "Error" badge: a failure says why where its result would be, nothing else."""
     assert page.locator(".toast-body").count() == 0, page.locator(".toast-body").all_inner_texts()
@@ -103,13 +124,7 @@ def test_data_and_tokenize_show_what_is_true(project, browser, lang, tmp_path):
     uploads.mkdir()
     shutil.copyfile(project / "data" / "sample.jsonl", uploads / "first.jsonl")
     (uploads / "second.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ALPACA), encoding="utf-8")
-    proc, port, _ = start_app(project)
-    shot = None
-    try:
-        page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale=LOCALES[lang])
-        shot = Shots(page, lang, "data-tokenize")
-        page.goto(f"http://127.0.0.1:{port}/")
-        wait_text(page, "#data-inspect", LANGUAGES[lang]["data.inspect"], 60)
+    with app_page(project, browser, lang, "data-tokenize") as (page, shot):
 
         # a failed Inspect says why where the summary goes
         pick(page, "#data-file", "data/nope.jsonl")
@@ -187,24 +202,12 @@ def test_data_and_tokenize_show_what_is_true(project, browser, lang, tmp_path):
         assert page.locator("#tok-report .cm-line").filter(has_text="max_length").count() == 0
         assert page.locator("#tok-lengths").inner_text().strip() == ""
         shot("tokenize-failure-replaces-the-result")
-    except Exception:
-        if shot:
-            shot("FAILED-here")
-        raise
-    finally:
-        stop_app(proc)
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_train_merge_chat_show_what_is_true(project, browser, lang):
     assert run_cli(project, "tokenize", "data/sample.jsonl").returncode == 0
-    proc, port, _ = start_app(project)
-    shot = None
-    try:
-        page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale=LOCALES[lang])
-        shot = Shots(page, lang, "train-merge-chat")
-        page.goto(f"http://127.0.0.1:{port}/")
-        wait_text(page, "#data-inspect", LANGUAGES[lang]["data.inspect"], 60)
+    with app_page(project, browser, lang, "train-merge-chat") as (page, shot):
 
         # nothing runs: Stop is off, Start is on
         open_tab(page, lang, "tab.train")
@@ -325,9 +328,3 @@ def test_train_merge_chat_show_what_is_true(project, browser, lang):
                                " && !document.querySelector('#train-start').disabled", timeout=30_000)
         quiet(page)
         shot("stopped-stop-is-off")
-    except Exception:
-        if shot:
-            shot("FAILED-here")
-        raise
-    finally:
-        stop_app(proc)
