@@ -137,7 +137,11 @@ def _build(folder: Path, tokens: Callable[[], Sequence[bytes]]) -> None:
     parent = folder.parent
     parent.mkdir(parents=True, exist_ok=True)
     for old in parent.glob(".*.tmp"):
-        if time.time() - old.stat().st_mtime > 3600:
+        try:
+            killed = time.time() - old.stat().st_mtime > 3600
+        except FileNotFoundError:  # another process building at the same time cleared it first
+            continue
+        if killed:
             shutil.rmtree(old, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", suffix=".tmp", dir=parent))
     try:

@@ -165,10 +165,11 @@ def test_encode_docs_batches_equal_one_by_one(corpus, eof):
 @needs_cc
 def test_processes_building_at_once_share_one_build(tmp_path, trie):
     """Three processes that find no C encoder build it at the same time: each gets the same ids, one build
-    stays, and a killed build's temporary folder (over an hour old) is cleared."""
-    stale = tmp_path / "world-trie" / ".0123456789abcdef-killed.tmp"
-    stale.mkdir(parents=True)
-    os.utime(stale, (time.time() - 7200,) * 2)
+    stays, and killed builds' temporary folders (over an hour old) are cleared."""
+    for n in range(2000):  # many, so that the processes clear them at the same time: one must not trip on another
+        stale = tmp_path / "world-trie" / f".0123456789abcdef-killed{n}.tmp"
+        stale.mkdir(parents=True)
+        os.utime(stale, (time.time() - 7200,) * 2)
     code = "from rwkv_simple_gui.data.tokenizer import WorldTokenizer as W; print(W('c').encode('同时 built 🙂'))"
     env = paths.child_env(RWKV_SIMPLE_GUI_CACHE=str(tmp_path))
     procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
