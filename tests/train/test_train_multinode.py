@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -28,18 +30,29 @@ def test_two_nodes_match_two_processes_on_one_node(small, tmp_path, strategy):
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
 
     port = free_port()
+    log_files = [(tmp_path / f"node{rank}.out").open("w") for rank in (0, 1)]
+    # torchrun's own log too: a machine whose ranks fail leaves the other waiting in torchrun's 300 s exit barrier
+    env["LOGLEVEL"] = "INFO"
     nodes = [subprocess.Popen([sys.executable, "-m", "rwkv_simple_gui",
                                *train_args(small, run, devices=1, num_nodes=2, node_rank=rank,
                                            master_addr="127.0.0.1", master_port=port, **opts)],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-             for rank, run in ((0, two), (1, node1_dir))]
+                              env=env, stdout=log_file, stderr=subprocess.STDOUT)
+             for rank, run, log_file in ((0, two, log_files[0]), (1, node1_dir, log_files[1]))]
+    deadline = time.monotonic() + 400  # past that barrier: a failing machine shows as its own exit code and log
     try:
-        logs = [p.communicate(timeout=300)[0] for p in nodes]
+        for p in nodes:
+            p.wait(timeout=max(deadline - time.monotonic(), 1))
+    except subprocess.TimeoutExpired:
+        pass
     finally:
         for p in nodes:
             if p.poll() is None:
                 p.kill()
-    assert [p.returncode for p in nodes] == [0, 0], "\n---\n".join(log[-3000:] for log in logs)
+                p.wait()
+        for log_file in log_files:
+            log_file.close()
+    logs = [Path(log_file.name).read_text() for log_file in log_files]
+    assert [p.returncode for p in nodes] == [0, 0], "\n---\n".join(log[-6000:] for log in logs)
 
     assert not node1_dir.exists()
     assert "machine 1 of 2" in logs[1] and "exited with code 0" in logs[1]
