@@ -4,12 +4,14 @@ parser. A real ssh launch is not tested."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from rwkv_simple_gui import paths
@@ -46,7 +48,10 @@ def test_two_nodes_match_two_processes_on_one_node(small, tmp_path, strategy):
         pass
     finally:
         for p in nodes:
-            if p.poll() is None:
+            if p.poll() is None:  # the launcher, its torchrun and the ranks: none left running into other tests
+                for child in psutil.Process(p.pid).children(recursive=True):
+                    with contextlib.suppress(psutil.NoSuchProcess):
+                        child.kill()
                 p.kill()
                 p.wait()
         for log_file in log_files:
