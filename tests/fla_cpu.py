@@ -235,9 +235,12 @@ def _fla_on_cpu():
         ops.resolve_op = resolve
 
 
-def training_step_errors(version: str, finetune_mode: str, *, n_embd=64, B=1, T=20, seed=0) -> dict[str, float]:
+def training_step_errors(version: str, finetune_mode: str, *, n_embd=64, B=1, T=20, seed=0,
+                         autocast: torch.dtype | None = None) -> dict[str, float]:
     """A training step (forward, loss, backward) of a tiny perturbed model with op fla against op torch:
-    the loss and every trainable parameter's gradient, relative to its largest value."""
+    the loss and every trainable parameter's gradient, relative to its largest value. ``autocast``: the
+    forward under torch.autocast in that dtype, as a bf16 run trains (its matmuls come out in bf16, its
+    products with fp32 parameters in fp32, so the wkv op gets mixed dtypes)."""
     from rwkv_simple_gui.model import RWKV, detect
     from rwkv_simple_gui.peft import apply_peft
     from rwkv_simple_gui.train.config import TrainConfig
@@ -250,9 +253,9 @@ def training_step_errors(version: str, finetune_mode: str, *, n_embd=64, B=1, T=
         model = RWKV(detect(sd), op)
         model.load_state_dict(sd)
         apply_peft(model, TrainConfig(finetune_mode=finetune_mode))
-        with _fla_on_cpu():
+        with _fla_on_cpu(), torch.autocast("cpu", dtype=autocast or torch.float32, enabled=autocast is not None):
             logits, _ = model(tokens[:, :-1])
-        loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), tokens[:, 1:].flatten())
+        loss = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), tokens[:, 1:].flatten())
         loss.backward()
         results[op] = {"loss": loss.detach()} | {n: p.grad for n, p in model.named_parameters() if p.requires_grad}
     no_grad = [n for n, g in results["fla"].items() if g is None]

@@ -254,13 +254,19 @@ def fla_import_error() -> str | None:
     return None
 
 
+def _like(r: torch.Tensor, *xs: torch.Tensor) -> list[torch.Tensor]:
+    """``xs`` in r's dtype: fla's kernels take one dtype, and under bf16 autocast a block hands the op bf16
+    projections beside fp32 products with fp32 parameters (the decay, k_k, v's mix)."""
+    return [x.to(r.dtype) for x in xs]
+
+
 def wkv7_fla(r, log_w, k, v, a, b, state=None):
     """fla's ``chunk_rwkv7``: w is the log-decay, scale 1, state [B, H, key, value] (our transpose)."""
     from fla.ops.rwkv7 import chunk_rwkv7
 
     h0 = None if state is None else state.float().expand(r.shape[0], -1, -1, -1).transpose(-1, -2).contiguous()
-    y, h = chunk_rwkv7(r=r, w=log_w.to(r.dtype), k=k, v=v, a=a, b=b, scale=1.0,
-                       initial_state=h0, output_final_state=True)
+    log_w, k, v, a, b = _like(r, log_w, k, v, a, b)
+    y, h = chunk_rwkv7(r=r, w=log_w, k=k, v=v, a=a, b=b, scale=1.0, initial_state=h0, output_final_state=True)
     return y, h.transpose(-1, -2)
 
 
@@ -269,8 +275,8 @@ def wkv6_fla(r, log_w, k, v, u, state=None):
     from fla.ops.rwkv6 import chunk_rwkv6
 
     h0 = None if state is None else state.float().expand(r.shape[0], -1, -1, -1).transpose(-1, -2).contiguous()
-    y, h = chunk_rwkv6(r, k, v, log_w.to(r.dtype), u.to(r.dtype), scale=1.0,
-                       initial_state=h0, output_final_state=True)
+    log_w, k, v, u = _like(r, log_w, k, v, u)
+    y, h = chunk_rwkv6(r, k, v, log_w, u, scale=1.0, initial_state=h0, output_final_state=True)
     return y, h.transpose(-1, -2)
 
 
